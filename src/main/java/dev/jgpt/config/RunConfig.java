@@ -1,0 +1,282 @@
+package dev.jgpt.config;
+
+import dev.jgpt.JgptException;
+import org.yaml.snakeyaml.DumperOptions;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+
+import java.io.IOException;
+import java.nio.charset.MalformedInputException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Everything a training run is configured by, one record per YAML section:
+ *
+ * <pre>
+ * model: shape of the network (a GPT-2 preset or custom), or weights to start from
+ * data:  token shards and the order they are read in
+ * train: batch geometry, learning-rate schedule, AdamW, clipping, seeds, threads
+ * eval:  validation loss, HellaSwag, samples, checkpoints
+ * log:   run directory and print interval
+ * </pre>
+ *
+ * Built by {@link #load(Path)} or {@link #defaults()}, adjusted with {@link #withOverrides(List)}
+ * ({@code --set section.key=value}), written back by {@link #toYaml()}. Every way in validates:
+ * an unknown key or a bad value is one {@link JgptException} naming the key, the value and what is
+ * allowed, and the file or {@code --set} option it came from.
+ */
+public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, EvalConfig eval, LogConfig log) {
+
+    public static final List<String> SECTIONS = List.of("model", "data", "train", "eval", "log");
+
+    /** Keys whose --set value is taken verbatim, so a prompt like "No" or "[x]" stays text. */
+    private static final Set<String> TEXT_KEYS = Set.of("model.preset", "model.init_from", "data.dir", "data.source",
+            "data.order", "eval.hellaswag_file", "eval.sample_prompt", "log.runs_dir", "log.name");
+
+    /** build-nanogpt's GPT-2 124M run (see configs/gpt2-124m.yaml). */
+    public static RunConfig defaults() {
+        return fromTree(new LinkedHashMap<>(), ConfigSource.file(null));
+    }
+
+    /** Reads and validates a YAML file; errors name the file. */
+    public static RunConfig load(Path yaml) {
+        return load(yaml, List.of());
+    }
+
+    /**
+     * Reads a YAML file and applies {@code section.key=value} overrides on top of it before
+     * validating, so errors in the file name the file and errors in an override name the override.
+     */
+    public static RunConfig load(Path yaml, List<String> overrides) {
+        String text;
+        try {
+            text = Files.readString(yaml, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new JgptException(yaml + ": config file not found");
+        } catch (MalformedInputException e) {
+            throw new JgptException(yaml + ": config file is not UTF-8 text");
+        } catch (IOException e) {
+            throw new JgptException(yaml + ": cannot read config file (" + e.getMessage() + ")", e);
+        }
+        return parse(text, yaml.toString(), overrides);
+    }
+
+    /** Parses YAML text; {@code origin} names it in errors (a file name, or null). */
+    public static RunConfig parse(String yamlText, String origin, List<String> overrides) {
+        String where = origin == null ? "config: " : origin + ": ";
+        Object doc;
+        try {
+            doc = yaml().load(yamlText);
+        } catch (MarkedYAMLException e) {
+            Mark m = e.getProblemMark();
+            String at = m == null ? "" : (m.getLine() + 1) + ":" + (m.getColumn() + 1) + ": ";
+            throw new JgptException(where + at + "invalid YAML: " + oneLine(e.getProblem()), e);
+        } catch (YAMLException e) {
+            throw new JgptException(where + "invalid YAML: " + oneLine(e.getMessage()), e);
+        }
+        Map<String, Object> tree = new LinkedHashMap<>();
+        if (doc instanceof Map<?, ?> map) {
+            for (Map.Entry<?, ?> e : map.entrySet()) tree.put(String.valueOf(e.getKey()), e.getValue());
+        } else if (doc != null) {
+            throw new JgptException(where + "a config must be a mapping of sections (" + String.join(", ", SECTIONS)
+                    + "), not " + ConfigSection.show(doc));
+        }
+        Map<String, String> applied = applyOverrides(tree, overrides);
+        return fromTree(tree, new ConfigSource(origin, applied));
+    }
+
+    /** This configuration with {@code section.key=value} settings applied, validated again. */
+    public RunConfig withOverrides(List<String> overrides) {
+        Map<String, Object> tree = toTree();
+        Map<String, String> applied = applyOverrides(tree, overrides);
+        return fromTree(tree, new ConfigSource(null, applied));
+    }
+
+    /** The same run under another directory name. */
+    public RunConfig withRunName(String name) {
+        return new RunConfig(model, data, train, eval, log.withName(name));
+    }
+
+    /** The fully resolved configuration as YAML; {@link #parse} or {@link #load} gives back an equal record. */
+    public String toYaml() {
+        DumperOptions options = new DumperOptions();
+        options.setDefaultFlowStyle(DumperOptions.FlowStyle.BLOCK);
+        options.setIndent(2);
+        options.setWidth(Integer.MAX_VALUE);
+        options.setSplitLines(false);
+        return "# jgpt run configuration, fully resolved (every key, defaults included)\n"
+                + new Yaml(options).dump(toTree());
+    }
+
+    // ---- derived values --------------------------------------------------------------------
+
+    /** Forward/backward passes per optimizer step in each of {@code worldSize} processes. */
+    public int gradAccumSteps(int worldSize) {
+        return train.gradAccumSteps(worldSize);
+    }
+
+    public boolean isLastStep(int step) {
+        return step == train.maxSteps() - 1;
+    }
+
+    /** Evaluate validation loss before this step's update: every val_every steps from 0, and at the last step. */
+    public boolean valDue(int step) {
+        return eval.valEvery() > 0 && (step % eval.valEvery() == 0 || isLastStep(step));
+    }
+
+    /** Evaluate HellaSwag: every hellaswag_every steps from 0, and at the last step. */
+    public boolean hellaswagDue(int step) {
+        return eval.hellaswagEvery() > 0 && (step % eval.hellaswagEvery() == 0 || isLastStep(step));
+    }
+
+    /** Draw samples: every sample_every steps except step 0 (an untrained model's noise), and at the last step. */
+    public boolean sampleDue(int step) {
+        return eval.sampleEvery() > 0 && ((step > 0 && step % eval.sampleEvery() == 0) || isLastStep(step));
+    }
+
+    /** Save a checkpoint: every checkpoint_every steps except step 0, and at the last step (build-nanogpt's rule). */
+    public boolean checkpointDue(int step) {
+        return step > 0 && ((eval.checkpointEvery() > 0 && step % eval.checkpointEvery() == 0) || isLastStep(step));
+    }
+
+    /** Print and record the training loss: every log_every steps from 0, and at the last step. */
+    public boolean logDue(int step) {
+        return step % log.logEvery() == 0 || isLastStep(step);
+    }
+
+    // ---- tree <-> records ----------------------------------------------------------------
+
+    private static RunConfig fromTree(Map<String, Object> tree, ConfigSource source) {
+        for (String section : tree.keySet()) {
+            if (!SECTIONS.contains(section)) {
+                throw new JgptException(source.where(section) + "unknown section " + section
+                        + " (sections: " + String.join(", ", SECTIONS) + ")");
+            }
+        }
+        ModelConfig model = ModelConfig.from(tree, source);
+        DataConfig data = DataConfig.from(tree, source);
+        TrainConfig train = TrainConfig.from(tree, source);
+        EvalConfig eval = EvalConfig.from(tree, source);
+        LogConfig log = LogConfig.from(tree, source);
+
+        if (train.seqLen() > model.blockSize()) {
+            throw new JgptException(source.where("train.seq_len", "model.block_size") + "train.seq_len = "
+                    + train.seqLen() + " must be <= model.block_size = " + model.blockSize()
+                    + " (the position embedding covers block_size tokens)");
+        }
+        if (eval.sampleMaxTokens() > model.blockSize()) {
+            throw new JgptException(source.where("eval.sample_max_tokens", "model.block_size")
+                    + "eval.sample_max_tokens = " + eval.sampleMaxTokens() + " must be <= model.block_size = "
+                    + model.blockSize());
+        }
+        if (eval.topK() > model.vocabSize()) {
+            throw new JgptException(source.where("eval.top_k", "model.vocab_size") + "eval.top_k = "
+                    + eval.topK() + " must be <= model.vocab_size = " + model.vocabSize() + " (or 0 for no cut)");
+        }
+        return new RunConfig(model, data, train, eval, log);
+    }
+
+    private Map<String, Object> toTree() {
+        Map<String, Object> tree = new LinkedHashMap<>();
+        tree.put("model", model.toMap());
+        tree.put("data", data.toMap());
+        tree.put("train", train.toMap());
+        tree.put("eval", eval.toMap());
+        tree.put("log", log.toMap());
+        return tree;
+    }
+
+    /**
+     * Sets each {@code section.key=value} in the tree (later settings win) and returns which keys
+     * were set, with their --set text, for error messages. Setting a key drops the keys derived
+     * from it that were not set themselves, so the derived default follows: a named model.preset
+     * re-derives the shape, vocab_size re-derives padded_vocab_size, and min_lr / min_lr_ratio
+     * replace each other.
+     */
+    private static Map<String, String> applyOverrides(Map<String, Object> tree, List<String> overrides) {
+        Map<String, String> applied = new LinkedHashMap<>();
+        for (String setting : overrides) {
+            int eq = setting.indexOf('=');
+            String[] name = eq < 0 ? new String[0] : setting.substring(0, eq).trim().split("\\.", -1);
+            if (name.length != 2 || name[0].isBlank() || name[1].isBlank()) {
+                throw new JgptException("--set " + setting + ": expected section.key=value, like train.max_lr=3e-4");
+            }
+            String section = name[0].trim();
+            String key = name[1].trim();
+            String rawValue = setting.substring(eq + 1).trim();
+            if (!SECTIONS.contains(section)) {
+                throw new JgptException("--set " + setting + ": unknown section " + section
+                        + " (sections: " + String.join(", ", SECTIONS) + ")");
+            }
+            String path = section + "." + key;
+            Map<String, Object> values = sectionMap(tree, section);
+            values.put(key, overrideValue(path, rawValue));
+            applied.put(path, setting.trim());
+        }
+        dropDerived(tree, applied, "model.preset", List.of("model.n_layer", "model.n_head", "model.n_embd"),
+                v -> v != null && !ModelConfig.CUSTOM.equals(v));
+        dropDerived(tree, applied, "model.vocab_size", List.of("model.padded_vocab_size"), v -> true);
+        dropDerived(tree, applied, "train.min_lr", List.of("train.min_lr_ratio"), v -> true);
+        dropDerived(tree, applied, "train.min_lr_ratio", List.of("train.min_lr"), v -> true);
+        return applied;
+    }
+
+    private static void dropDerived(Map<String, Object> tree, Map<String, String> applied, String setKey,
+                                    List<String> derived, java.util.function.Predicate<Object> when) {
+        if (!applied.containsKey(setKey)) return;
+        String section = setKey.substring(0, setKey.indexOf('.'));
+        Map<String, Object> values = sectionMap(tree, section);
+        if (!when.test(values.get(setKey.substring(section.length() + 1)))) return;
+        for (String d : derived) {
+            if (!applied.containsKey(d)) values.remove(d.substring(section.length() + 1));
+        }
+    }
+
+    /** The section's mutable map inside the tree, created or expanded (model: gpt2) as needed. */
+    private static Map<String, Object> sectionMap(Map<String, Object> tree, String section) {
+        Object raw = tree.get(section);
+        Map<String, Object> values = new LinkedHashMap<>();
+        if (raw instanceof Map<?, ?> map) {
+            for (Map.Entry<?, ?> e : map.entrySet()) values.put(String.valueOf(e.getKey()), e.getValue());
+        } else if (raw instanceof String name && section.equals("model")) {
+            values.put("preset", name);
+        } else if (raw != null) {
+            return values; // not a mapping: left as it is for validation to report
+        }
+        tree.put(section, values);
+        return values;
+    }
+
+    /** A --set value read as YAML (so 3e-4, 12 and null mean what they mean in the file), text keys verbatim. */
+    private static Object overrideValue(String path, String raw) {
+        if (raw.isEmpty() || raw.equals("null") || raw.equals("~")) return null;
+        if (TEXT_KEYS.contains(path)) return raw;
+        try {
+            Object v = yaml().load(raw);
+            return v instanceof Map || v instanceof List ? raw : v;
+        } catch (YAMLException e) {
+            return raw;
+        }
+    }
+
+    private static Yaml yaml() {
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowDuplicateKeys(false);
+        return new Yaml(new SafeConstructor(options));
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s*\\n\\s*", " ").trim();
+    }
+}

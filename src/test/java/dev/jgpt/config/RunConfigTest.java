@@ -1,0 +1,403 @@
+package dev.jgpt.config;
+
+import dev.jgpt.JgptException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RunConfigTest {
+
+    private static RunConfig parse(String yaml) {
+        return RunConfig.parse(yaml, "run.yaml", List.of());
+    }
+
+    /** The error message of parsing this YAML, which must fail. */
+    private static String error(String yaml) {
+        return assertThrows(JgptException.class, () -> parse(yaml)).getMessage();
+    }
+
+    private static void assertContains(String message, String... fragments) {
+        for (String f : fragments) {
+            assertTrue(message.contains(f), () -> "expected \"" + f + "\" in: " + message);
+        }
+    }
+
+    @Test
+    void defaultsAreBuildNanogptsGpt2Run() {
+        RunConfig c = RunConfig.defaults();
+        ModelConfig m = c.model();
+        assertEquals("gpt2", m.preset());
+        assertEquals(List.of(12, 12, 768, 1024, 50257, 50304),
+                List.of(m.nLayer(), m.nHead(), m.nEmbd(), m.blockSize(), m.vocabSize(), m.paddedVocabSize()));
+        assertNull(m.initFrom());
+        TrainConfig t = c.train();
+        assertEquals(524288, t.totalBatchSize());
+        assertEquals(64, t.microBatchSize());
+        assertEquals(1024, t.seqLen());
+        assertEquals(6e-4, t.maxLr());
+        assertEquals(6e-4 * 0.1, t.minLr()); // build-nanogpt: min_lr = max_lr * 0.1, bit for bit
+        assertEquals(715, t.warmupSteps());
+        assertEquals(19073, t.maxSteps());
+        assertEquals(0.1, t.weightDecay());
+        assertEquals(0.9, t.beta1());
+        assertEquals(0.95, t.beta2());
+        assertEquals(1e-8, t.eps());
+        assertEquals(1.0, t.gradClip());
+        assertEquals(1337, t.seed());
+        EvalConfig e = c.eval();
+        assertEquals(List.of(250, 20, 250, 250, 4, 32, 50), List.of(e.valEvery(), e.valSteps(), e.hellaswagEvery(),
+                e.sampleEvery(), e.numSamples(), e.sampleMaxTokens(), e.topK()));
+        assertEquals("Hello, I'm a language model,", e.samplePrompt());
+        assertEquals(42, e.sampleSeed());
+        assertEquals(5000, e.checkpointEvery());
+        assertEquals(DataConfig.Order.SEQUENTIAL, c.data().order());
+        assertEquals(Path.of("data/jdk"), c.data().dir());
+        assertEquals("jdk-src", c.data().source());
+        assertEquals(Path.of("runs"), c.log().runsDir());
+        assertNull(c.log().name());
+    }
+
+    @Test
+    void gpt2ConfigFileIsTheDefaults() {
+        // configs/gpt2-124m.yaml spells out build-nanogpt's run; every value must equal the defaults.
+        assertEquals(RunConfig.defaults(), RunConfig.load(Path.of("configs/gpt2-124m.yaml")));
+    }
+
+    @Test
+    void quickstartConfigLoadsWithoutAccumulation() {
+        RunConfig c = RunConfig.load(Path.of("configs/quickstart.yaml"));
+        assertEquals("custom", c.model().preset());
+        assertEquals(List.of(4, 4, 128, 128), List.of(c.model().nLayer(), c.model().nHead(), c.model().nEmbd(),
+                c.model().blockSize()));
+        assertEquals(1, c.gradAccumSteps(1));
+        assertEquals(c.train().microBatchSize() * c.train().seqLen(), c.train().totalBatchSize());
+        assertTrue(c.train().warmupSteps() < c.train().maxSteps());
+        assertEquals(0, c.eval().hellaswagEvery());
+        assertTrue(c.checkpointDue(c.train().maxSteps() - 1));
+    }
+
+    @Test
+    void gradAccumStepsIsTotalOverBTimesTimesProcesses() {
+        RunConfig c = RunConfig.defaults();
+        assertEquals(8, c.gradAccumSteps(1));     // 524288 / (64 * 1024)
+        assertEquals(1, c.gradAccumSteps(8));     // build-nanogpt on 8 GPUs
+        String message = assertThrows(JgptException.class, () -> c.gradAccumSteps(3)).getMessage();
+        assertContains(message, "train.total_batch_size = 524288", "64 * 1024 * 3");
+        assertEquals(524288L * 19073, c.train().totalTokens());
+    }
+
+    @Test
+    void parameterCountsMatchGpt2Checkpoints() {
+        assertEquals(124_439_808L, ModelConfig.preset("gpt2").parameterCount());
+        assertEquals(354_823_168L, ModelConfig.preset("gpt2-medium").parameterCount());
+        assertEquals(774_030_080L, ModelConfig.preset("gpt2-large").parameterCount());
+        assertEquals(1_557_611_200L, ModelConfig.preset("gpt2-xl").parameterCount());
+        assertEquals(64, ModelConfig.preset("gpt2").headSize());
+    }
+
+    @Test
+    void toYamlLoadsBackToAnEqualRecord(@TempDir Path dir) throws IOException {
+        RunConfig custom = parse("""
+                model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 64, vocab_size: 1000, init_from: weights/x.bin}
+                data: {dir: somewhere/shards, order: shuffled, seed: 7}
+                train: {total_batch_size: 2048, micro_batch_size: 4, seq_len: 64, max_lr: 3e-3, min_lr: 1e-5}
+                eval: {hellaswag_file: hs/val.jsonl, sample_prompt: "a: \\"quoted\\" {prompt}", top_k: 0}
+                log: {name: "2024", runs_dir: out}
+                """);
+        for (RunConfig c : List.of(RunConfig.defaults(), custom, RunConfig.load(Path.of("configs/quickstart.yaml")))) {
+            Path file = dir.resolve("config.yaml");
+            Files.writeString(file, c.toYaml());
+            assertEquals(c, RunConfig.load(file));
+        }
+        assertEquals("2024", custom.log().name());
+        assertEquals(1e-5, custom.train().minLr(), 1e-20);
+        assertEquals(1024, custom.model().paddedVocabSize());
+    }
+
+    @Test
+    void numbersAreReadInTheirUsualSpellings() {
+        // YAML 1.1 reads 6e-4 and 1e3 as text; both must still be numbers here.
+        RunConfig c = parse("train: {max_lr: 6e-4, max_steps: 1e3, total_batch_size: 524_288, beta2: .95, grad_clip: 1}");
+        assertEquals(6e-4, c.train().maxLr());
+        assertEquals(1000, c.train().maxSteps());
+        assertEquals(524288, c.train().totalBatchSize());
+        assertEquals(0.95, c.train().beta2());
+        assertEquals(1.0, c.train().gradClip());
+    }
+
+    @Test
+    void emptyFileIsTheDefaults() {
+        assertEquals(RunConfig.defaults(), parse(""));
+        assertEquals(RunConfig.defaults(), parse("# nothing but a comment\n"));
+    }
+
+    @Test
+    void unknownKeyIsNamedWithItsSectionsKeys() {
+        assertContains(error("train:\n  max_lrr: 1e-3\n"),
+                "run.yaml: ", "unknown key train.max_lrr", "max_lr", "min_lr_ratio");
+    }
+
+    @Test
+    void unknownSectionIsNamed() {
+        assertContains(error("optimizer:\n  lr: 1\n"), "run.yaml: ", "unknown section optimizer", "model, data, train, eval, log");
+    }
+
+    @Test
+    void sectionMustBeAMapping() {
+        assertContains(error("train: 5\n"), "run.yaml: ", "train must be a mapping");
+        assertContains(error("- a\n- b\n"), "run.yaml: ", "mapping of sections");
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+            "train: {max_lr: -1}            | train.max_lr = -1: must be > 0",
+            "train: {max_lr: abc}           | train.max_lr = abc: must be a number",
+            "train: {max_lr: .nan}          | train.max_lr = NaN: must be a finite number",
+            "train: {beta2: 1.0}            | train.beta2 = 1: must be in [0, 1)",
+            "train: {beta1: -0.1}           | train.beta1 = -0.1: must be in [0, 1)",
+            "train: {eps: 0}                | train.eps = 0: must be > 0",
+            "train: {weight_decay: -0.1}    | train.weight_decay = -0.1: must be >= 0",
+            "train: {grad_clip: -1}         | train.grad_clip = -1: must be >= 0",
+            "train: {max_steps: 0}          | train.max_steps = 0: must be >= 1",
+            "train: {max_steps: 2.5}        | train.max_steps = 2.5: must be a whole number",
+            "train: {micro_batch_size: 0}   | train.micro_batch_size = 0: must be >= 1",
+            "train: {threads: -2}           | train.threads = -2: must be >= 0",
+            "train: {warmup_steps: 20000}   | train.warmup_steps = 20000: must be between 0 and train.max_steps (19073)",
+            "train: {min_lr: 1e-3}          | train.min_lr = 0.001: must be between 0 and train.max_lr",
+            "train: {min_lr_ratio: 1.5}     | train.min_lr_ratio = 1.5: must be between 0 and 1",
+            "train: {seq_len: 3000000000}   | train.seq_len = 3000000000: must be at most 2147483647",
+            "data: {order: random}          | data.order = random: must be one of sequential, shuffled",
+            "data: {source: ''}             | data.source = \"\": must be the name of a corpus",
+            "model: {preset: gpt3}          | model.preset = gpt3: must be one of gpt2, gpt2-medium, gpt2-large, gpt2-xl, custom",
+            "model: {n_layer: 0, n_head: 1, n_embd: 8}   | model.n_layer = 0: must be >= 1",
+            "model: {vocab_size: 1000, padded_vocab_size: 999} | model.padded_vocab_size = 999: must be >= model.vocab_size (1000)",
+            "eval: {val_steps: 0}           | eval.val_steps = 0: must be >= 1",
+            "eval: {top_k: -1}              | eval.top_k = -1: must be >= 0",
+            "eval: {keep_last: -1}          | eval.keep_last = -1: must be >= 0",
+            "eval: {sample_prompt: ''}      | eval.sample_prompt = \"\": must be non-empty text",
+            "eval: {num_samples: [1, 2]}    | eval.num_samples = a list: must be a whole number",
+            "log: {name: ../escape}         | log.name = ../escape: must be a folder name",
+            "log: {log_every: 0}            | log.log_every = 0: must be >= 1",
+    })
+    void badValueIsNamedWithPathValueAndRule(String yaml, String expected) {
+        String message = error(yaml);
+        assertTrue(message.startsWith("run.yaml: "), message);
+        assertContains(message, expected);
+    }
+
+    @Test
+    void totalBatchMustBeAWholeNumberOfMicroBatches() {
+        assertContains(error("train: {total_batch_size: 1000, micro_batch_size: 8, seq_len: 128}"),
+                "run.yaml: ", "train.total_batch_size = 1000 must be divisible by", "8 * 128 = 1024");
+    }
+
+    @Test
+    void headsMustDivideChannels() {
+        assertContains(error("model: {n_layer: 2, n_head: 3, n_embd: 128}"),
+                "run.yaml: ", "model.n_embd = 128 must be divisible by model.n_head = 3");
+    }
+
+    @Test
+    void sequencesMustFitTheBlock() {
+        assertContains(error("model: {block_size: 512}\n"), "run.yaml: ",
+                "train.seq_len = 1024 must be <= model.block_size = 512");
+        assertContains(error("model: {block_size: 16}\ntrain: {seq_len: 16, total_batch_size: 1024}"),
+                "eval.sample_max_tokens = 32 must be <= model.block_size = 16");
+        assertContains(error("model: {vocab_size: 10, padded_vocab_size: 10}"), "eval.top_k = 50 must be <= model.vocab_size = 10");
+    }
+
+    @Test
+    void minLrAndRatioAreExclusive() {
+        assertContains(error("train: {min_lr: 1e-5, min_lr_ratio: 0.1}"),
+                "run.yaml: ", "train.min_lr and train.min_lr_ratio are both set");
+    }
+
+    @Test
+    void presetIsAShorthandAndCustomNeedsAShape() {
+        RunConfig medium = parse("model: gpt2-medium\n");
+        assertEquals(List.of(24, 16, 1024), List.of(medium.model().nLayer(), medium.model().nHead(), medium.model().nEmbd()));
+        RunConfig xl = parse("model: {preset: gpt2-xl}\n");
+        assertEquals(1600, xl.model().nEmbd());
+        assertEquals(25, xl.model().nHead());
+
+        RunConfig shapeOnly = parse("model: {n_layer: 2, n_head: 2, n_embd: 64}\n");
+        assertEquals("custom", shapeOnly.model().preset());
+
+        assertContains(error("model: {preset: custom, n_layer: 2, n_head: 2}"),
+                "run.yaml: model.n_embd is required when model.preset is custom");
+        assertContains(error("model: {preset: gpt2, n_layer: 6}"),
+                "model.n_layer = 6: conflicts with model.preset gpt2, which has n_layer 12", "custom");
+        // Restating a preset's own shape is fine (a resolved config.yaml does exactly that).
+        assertEquals(RunConfig.defaults(), parse("model: {preset: gpt2, n_layer: 12, n_head: 12, n_embd: 768}"));
+    }
+
+    @Test
+    void paddedVocabularyRoundsUpTo128() {
+        assertEquals(50304, ModelConfig.paddedVocabSize(50257));
+        assertEquals(128, ModelConfig.paddedVocabSize(128));
+        assertEquals(256, ModelConfig.paddedVocabSize(129));
+        assertEquals(1024, parse("model: {vocab_size: 1000}").model().paddedVocabSize());
+    }
+
+    @Test
+    void yamlSyntaxErrorNamesFileAndLine(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("broken.yaml");
+        Files.writeString(file, "train:\n  max_lr: [1e-3\n  seed: 1\n");
+        String message = assertThrows(JgptException.class, () -> RunConfig.load(file)).getMessage();
+        assertContains(message, file.toString() + ": ", "invalid YAML");
+        assertFalse(message.contains("\n"), message);
+    }
+
+    @Test
+    void duplicateKeyIsAnError() {
+        assertContains(error("train:\n  max_lr: 1e-3\n  max_lr: 2e-3\n"), "run.yaml: 3:", "duplicate key max_lr");
+    }
+
+    @Test
+    void missingFileIsNamed() {
+        String message = assertThrows(JgptException.class, () -> RunConfig.load(Path.of("no/such/config.yaml"))).getMessage();
+        assertContains(message, "no/such/config.yaml", "not found");
+    }
+
+    @Test
+    void fileErrorsNameTheFile(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("mine.yaml");
+        Files.writeString(file, "train:\n  max_lr: -3\n");
+        assertContains(assertThrows(JgptException.class, () -> RunConfig.load(file)).getMessage(),
+                file + ": train.max_lr = -3: must be > 0");
+    }
+
+    // ---- overrides -------------------------------------------------------------------------
+
+    @Test
+    void overridesSetValuesOfAnyType() {
+        RunConfig c = RunConfig.defaults().withOverrides(List.of(
+                "train.max_steps=100", "train.warmup_steps=10", "data.order=shuffled",
+                "eval.sample_prompt=Once upon a time", "log.name=try-1", "train.max_lr = 1e-3"));
+        assertEquals(100, c.train().maxSteps());
+        assertEquals(10, c.train().warmupSteps());
+        assertEquals(DataConfig.Order.SHUFFLED, c.data().order());
+        assertEquals("Once upon a time", c.eval().samplePrompt());
+        assertEquals("try-1", c.log().name());
+        assertEquals(1e-3, c.train().maxLr());
+    }
+
+    @Test
+    void raisingMaxLrKeepsTheRatio() {
+        RunConfig c = RunConfig.defaults().withOverrides(List.of("train.max_lr=1e-3"));
+        assertEquals(1e-3 * 0.1, c.train().minLr());
+        RunConfig absolute = RunConfig.defaults().withOverrides(List.of("train.min_lr=0", "train.max_lr=1e-3"));
+        assertEquals(0.0, absolute.train().minLr());
+        RunConfig ratio = absolute.withOverrides(List.of("train.min_lr_ratio=0.5"));
+        assertEquals(5e-4, ratio.train().minLr());
+    }
+
+    @Test
+    void presetOverrideRederivesTheShape() {
+        RunConfig medium = RunConfig.defaults().withOverrides(List.of("model.preset=gpt2-medium"));
+        assertEquals(24, medium.model().nLayer());
+        RunConfig custom = RunConfig.defaults().withOverrides(List.of("model.preset=custom", "model.n_layer=4"));
+        assertEquals(List.of(4, 12, 768), List.of(custom.model().nLayer(), custom.model().nHead(), custom.model().nEmbd()));
+        RunConfig vocab = RunConfig.defaults().withOverrides(List.of("model.vocab_size=1000"));
+        assertEquals(1024, vocab.model().paddedVocabSize());
+    }
+
+    @Test
+    void overrideErrorsNameTheOverride() {
+        RunConfig d = RunConfig.defaults();
+        assertEquals("--set train.max_lr=-1: must be > 0",
+                assertThrows(JgptException.class, () -> d.withOverrides(List.of("train.max_lr=-1"))).getMessage());
+        assertContains(assertThrows(JgptException.class, () -> d.withOverrides(List.of("train.foo=1"))).getMessage(),
+                "--set train.foo=1: unknown key train.foo");
+        assertContains(assertThrows(JgptException.class, () -> d.withOverrides(List.of("optim.lr=1"))).getMessage(),
+                "--set optim.lr=1: unknown section optim");
+        assertContains(assertThrows(JgptException.class, () -> d.withOverrides(List.of("model.n_layer=4"))).getMessage(),
+                "--set model.n_layer=4: conflicts with model.preset gpt2", "custom");
+        assertContains(assertThrows(JgptException.class, () -> d.withOverrides(List.of("train.micro_batch_size=7"))).getMessage(),
+                "--set train.micro_batch_size=7: train.total_batch_size = 524288 must be divisible");
+        for (String malformed : List.of("max_lr=1", "train.max_lr", "a.b.c=1", ".x=1", "train.=1")) {
+            assertContains(assertThrows(JgptException.class, () -> d.withOverrides(List.of(malformed))).getMessage(),
+                    "--set " + malformed + ": expected section.key=value");
+        }
+    }
+
+    @Test
+    void emptyOverrideRestoresTheDefault() {
+        RunConfig named = RunConfig.defaults().withOverrides(List.of("log.name=abc", "train.seed=5"));
+        RunConfig reset = named.withOverrides(List.of("log.name=", "train.seed=null"));
+        assertNull(reset.log().name());
+        assertEquals(1337, reset.train().seed());
+    }
+
+    @Test
+    void textOverridesStayText() {
+        // YAML would read these as a boolean and a list; prompts and names are text.
+        RunConfig c = RunConfig.defaults().withOverrides(List.of("eval.sample_prompt=No", "eval.sample_prompt=[x] y"));
+        assertEquals("[x] y", c.eval().samplePrompt());
+        assertEquals("No", RunConfig.defaults().withOverrides(List.of("eval.sample_prompt=No")).eval().samplePrompt());
+    }
+
+    @Test
+    void loadWithOverridesBlamesEachSourceRight(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("base.yaml");
+        Files.writeString(file, "model: {block_size: 256}\ntrain: {seq_len: 256, total_batch_size: 131072}\n");
+        RunConfig c = RunConfig.load(file, List.of("train.micro_batch_size=8", "model.block_size=512"));
+        assertEquals(512, c.model().blockSize());
+        assertEquals(64, c.gradAccumSteps(1));
+        assertContains(assertThrows(JgptException.class, () -> RunConfig.load(file, List.of("train.seq_len=512"))).getMessage(),
+                "--set train.seq_len=512: train.seq_len = 512 must be <= model.block_size = 256");
+        Files.writeString(file, "train: {eps: -1}\n");
+        assertContains(assertThrows(JgptException.class, () -> RunConfig.load(file, List.of("train.seed=1"))).getMessage(),
+                file + ": train.eps = -1");
+    }
+
+    // ---- when things happen -----------------------------------------------------------------
+
+    @Test
+    void evaluationStepsFollowBuildNanogpt() {
+        RunConfig c = RunConfig.defaults(); // every 250, 19073 steps, checkpoints every 5000
+        assertTrue(c.valDue(0));
+        assertTrue(c.valDue(250));
+        assertFalse(c.valDue(251));
+        assertTrue(c.valDue(19072)); // last step
+        assertTrue(c.hellaswagDue(0));
+        assertFalse(c.sampleDue(0)); // samples from an untrained model are noise
+        assertTrue(c.sampleDue(250));
+        assertTrue(c.sampleDue(19072));
+        assertFalse(c.checkpointDue(0));
+        assertFalse(c.checkpointDue(250));
+        assertTrue(c.checkpointDue(5000));
+        assertTrue(c.checkpointDue(19072));
+        assertTrue(c.logDue(1));
+
+        RunConfig off = c.withOverrides(List.of("eval.val_every=0", "eval.sample_every=0", "eval.hellaswag_every=0",
+                "eval.checkpoint_every=0", "log.log_every=10"));
+        assertFalse(off.valDue(0));
+        assertFalse(off.valDue(19072));
+        assertFalse(off.sampleDue(19072));
+        assertFalse(off.hellaswagDue(0));
+        assertFalse(off.checkpointDue(5000));
+        assertTrue(off.checkpointDue(19072)); // 0 = only at the end
+        assertFalse(off.logDue(5));
+        assertTrue(off.logDue(10));
+        assertTrue(off.logDue(19072));
+    }
+
+    @Test
+    void threadsZeroMeansAllCores() {
+        assertEquals(Runtime.getRuntime().availableProcessors(), RunConfig.defaults().train().threadCount());
+        assertEquals(3, RunConfig.defaults().withOverrides(List.of("train.threads=3")).train().threadCount());
+    }
+}
