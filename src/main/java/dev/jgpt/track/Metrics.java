@@ -1,0 +1,122 @@
+package dev.jgpt.track;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
+import dev.jgpt.JgptException;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads a run's metrics.jsonl: one JSON object per line, each with a {@code type} ("train",
+ * "val", "hellaswag", "sample", or another a caller chose) and a {@code step}, plus that type's
+ * fields. {@link RunDirectory} writes it.
+ */
+public final class Metrics {
+
+    /** One line of metrics.jsonl; numbers are doubles, text is String. */
+    public record Entry(String type, int step, Map<String, Object> fields) {
+
+        public double number(String field) {
+            Object v = fields.get(field);
+            if (v instanceof Double d) return d;
+            // A diverged run writes NaN or Infinity, which JSON readers hand back as bare words.
+            if (v instanceof String s && (s.equals("NaN") || s.equals("Infinity") || s.equals("-Infinity"))) {
+                return Double.parseDouble(s);
+            }
+            throw new IllegalArgumentException(type + " metric at step " + step + " has no number " + field);
+        }
+
+        public String text(String field) {
+            if (fields.get(field) instanceof String s) return s;
+            throw new IllegalArgumentException(type + " metric at step " + step + " has no text " + field);
+        }
+    }
+
+    private Metrics() {
+    }
+
+    /**
+     * Every entry in file order. A last line cut short (the process died mid-write) is skipped;
+     * any other line that is not a metrics object is an error naming the file and line.
+     */
+    public static List<Entry> read(Path file) {
+        String content;
+        try {
+            content = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return List.of();
+        } catch (IOException e) {
+            throw new JgptException(file + ": cannot read metrics (" + e.getMessage() + ")", e);
+        }
+        List<Entry> entries = new ArrayList<>();
+        String[] lines = content.split("\n", -1);
+        // split leaves "" after a final newline; anything else in the last slot was cut short.
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i];
+            boolean unterminated = i == lines.length - 1;
+            if (line.isBlank()) continue;
+            try {
+                entries.add(parse(line));
+            } catch (RuntimeException e) {
+                if (unterminated) break;
+                throw new JgptException(file + ":" + (i + 1) + ": not a metrics line (" + e.getMessage() + ")", e);
+            }
+        }
+        return entries;
+    }
+
+    /** The values of one field over the entries of one type, in file order (train losses, say). */
+    public static double[] series(List<Entry> entries, String type, String field) {
+        return entries.stream().filter(e -> e.type().equals(type)).mapToDouble(e -> e.number(field)).toArray();
+    }
+
+    /** The steps of the entries of one type, in file order. */
+    public static int[] steps(List<Entry> entries, String type) {
+        return entries.stream().filter(e -> e.type().equals(type)).mapToInt(Entry::step).toArray();
+    }
+
+    /** The highest step recorded, or -1 when there is none. */
+    public static int lastStep(List<Entry> entries) {
+        return entries.stream().mapToInt(Entry::step).max().orElse(-1);
+    }
+
+    static Entry parse(String line) {
+        JsonElement root;
+        try {
+            root = JsonParser.parseString(line); // lenient: reads the NaN a diverged loss is written as
+        } catch (JsonParseException e) {
+            throw new IllegalArgumentException("invalid JSON", e);
+        }
+        if (!root.isJsonObject()) throw new IllegalArgumentException("not a JSON object");
+        JsonObject o = root.getAsJsonObject();
+        if (!(o.get("type") instanceof JsonPrimitive t) || !t.isString()) {
+            throw new IllegalArgumentException("no \"type\"");
+        }
+        if (!(o.get("step") instanceof JsonPrimitive s) || !s.isNumber()) {
+            throw new IllegalArgumentException("no \"step\"");
+        }
+        Map<String, Object> fields = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> f : o.entrySet()) {
+            if (f.getKey().equals("type") || f.getKey().equals("step")) continue;
+            if (f.getValue() instanceof JsonPrimitive p) {
+                fields.put(f.getKey(), p.isNumber() ? (Object) p.getAsDouble()
+                        : p.isBoolean() ? (Object) p.getAsBoolean() : p.getAsString());
+            } else {
+                fields.put(f.getKey(), f.getValue().toString());
+            }
+        }
+        return new Entry(t.getAsString(), s.getAsInt(), Collections.unmodifiableMap(fields));
+    }
+}

@@ -1,0 +1,333 @@
+package dev.jgpt.track;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
+import dev.jgpt.JgptException;
+import dev.jgpt.config.LogConfig;
+import dev.jgpt.config.RunConfig;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * One training run's folder, {@code <runs_dir>/<name>/}:
+ *
+ * <pre>
+ * config.yaml     the fully resolved configuration the run was started with
+ * metrics.jsonl   one JSON object per line: {"type":"train","step":0,"loss":10.95,...}
+ * console.log     everything the run printed through {@link #println}
+ * samples.txt     the text samples, for reading
+ * checkpoints/    training checkpoints
+ * </pre>
+ *
+ * Every line is flushed as it is written, so a run killed at any moment leaves complete files
+ * (except possibly a cut-off last metrics line, which {@link #open} repairs). A new run never
+ * writes into a non-empty folder; an existing one is continued with {@link #open}.
+ */
+public final class RunDirectory implements AutoCloseable {
+    public static final String CONFIG_FILE = "config.yaml";
+    public static final String METRICS_FILE = "metrics.jsonl";
+    public static final String CONSOLE_FILE = "console.log";
+    public static final String SAMPLES_FILE = "samples.txt";
+    public static final String CHECKPOINTS_DIR = "checkpoints";
+
+    // NaN and Infinity are written bare: a diverged loss must be recorded, not crash the run.
+    private static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().disableHtmlEscaping().create();
+
+    private final Path dir;
+    private final RunConfig config;
+    private final PrintStream console;
+    private final int lastStep;
+    private BufferedWriter metrics;
+    private final BufferedWriter consoleLog;
+    private final BufferedWriter samples;
+
+    private RunDirectory(Path dir, RunConfig config, PrintStream console, int lastStep) {
+        this.dir = dir;
+        this.config = config;
+        this.console = console;
+        this.lastStep = lastStep;
+        this.metrics = appender(metricsFile());
+        this.consoleLog = appender(consoleLogFile());
+        this.samples = appender(samplesFile());
+    }
+
+    /** Starts a new run under {@code config.log().runsDir()}, printing to standard output. */
+    public static RunDirectory create(RunConfig config) {
+        return create(config, System.out, LocalDateTime.now());
+    }
+
+    /**
+     * Starts a new run: creates the folder (named by log.name, or by {@code startedAt} when that is
+     * not set), refuses one that already has files in it, and writes config.yaml with the name filled in.
+     */
+    public static RunDirectory create(RunConfig config, PrintStream console, LocalDateTime startedAt) {
+        Path runsDir = config.log().runsDir();
+        String name = config.log().name();
+        Path dir;
+        if (name != null) {
+            dir = runsDir.resolve(name);
+            if (!isEmptyOrMissing(dir)) {
+                throw new JgptException("run directory " + dir + " already exists and is not empty; choose another"
+                        + " log.name, or resume that run instead");
+            }
+        } else {
+            // Two runs started in the same second get -2, -3, ... rather than sharing a folder.
+            String base = LogConfig.generatedName(startedAt);
+            name = base;
+            dir = runsDir.resolve(name);
+            for (int i = 2; !isEmptyOrMissing(dir); i++) {
+                name = base + "-" + i;
+                dir = runsDir.resolve(name);
+            }
+        }
+        RunConfig named = config.withRunName(name);
+        try {
+            Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
+            writeAtomically(dir.resolve(CONFIG_FILE), named.toYaml());
+        } catch (IOException e) {
+            throw new JgptException(dir + ": cannot create run directory (" + e.getMessage() + ")", e);
+        }
+        return new RunDirectory(dir, named, console, -1);
+    }
+
+    /** Reopens an existing run to continue it, printing to standard output. */
+    public static RunDirectory open(Path dir) {
+        return open(dir, System.out);
+    }
+
+    /**
+     * Reopens an existing run to continue it: reads back its config.yaml and the last step in
+     * metrics.jsonl, and drops a metrics line that was cut off mid-write so new lines start clean.
+     */
+    public static RunDirectory open(Path dir, PrintStream console) {
+        Path configFile = dir.resolve(CONFIG_FILE);
+        if (!Files.isRegularFile(configFile)) {
+            throw new JgptException(dir + ": not a run directory (it has no " + CONFIG_FILE + ")");
+        }
+        RunConfig config = RunConfig.load(configFile);
+        Path metricsFile = dir.resolve(METRICS_FILE);
+        try {
+            Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
+            dropUnterminatedLine(metricsFile);
+        } catch (IOException e) {
+            throw new JgptException(dir + ": cannot reopen run directory (" + e.getMessage() + ")", e);
+        }
+        int lastStep = Metrics.lastStep(Metrics.read(metricsFile));
+        return new RunDirectory(dir, config, console, lastStep);
+    }
+
+    public Path path() {
+        return dir;
+    }
+
+    /** The run's configuration, with log.name set to the folder's name. */
+    public RunConfig config() {
+        return config;
+    }
+
+    public String name() {
+        return config.log().name();
+    }
+
+    /** The highest step in metrics.jsonl when the run was opened; -1 for a new run or no metrics. */
+    public int lastStep() {
+        return lastStep;
+    }
+
+    public Path configFile() {
+        return dir.resolve(CONFIG_FILE);
+    }
+
+    public Path metricsFile() {
+        return dir.resolve(METRICS_FILE);
+    }
+
+    public Path consoleLogFile() {
+        return dir.resolve(CONSOLE_FILE);
+    }
+
+    public Path samplesFile() {
+        return dir.resolve(SAMPLES_FILE);
+    }
+
+    public Path checkpointsDir() {
+        return dir.resolve(CHECKPOINTS_DIR);
+    }
+
+    /** Prints a line to the console and appends it to console.log. */
+    public synchronized void println(String line) {
+        console.println(line);
+        write(consoleLog, consoleLogFile(), line + "\n");
+    }
+
+    /**
+     * Appends one metrics line: {"type":type,"step":step, then the fields in their order}. Field
+     * values are numbers, text or booleans.
+     */
+    public synchronized void log(String type, int step, Map<String, ?> fields) {
+        JsonObject o = new JsonObject();
+        o.addProperty("type", type);
+        o.addProperty("step", step);
+        for (Map.Entry<String, ?> f : fields.entrySet()) {
+            if (f.getKey().equals("type") || f.getKey().equals("step")) {
+                throw new IllegalArgumentException("field name " + f.getKey() + " is reserved");
+            }
+            o.add(f.getKey(), switch (f.getValue()) {
+                case Number n -> new JsonPrimitive(n);
+                case Boolean b -> new JsonPrimitive(b);
+                case String s -> new JsonPrimitive(s);
+                case null, default -> throw new IllegalArgumentException(
+                        "metric " + f.getKey() + " must be a number, text or boolean: " + f.getValue());
+            });
+        }
+        write(metrics, metricsFile(), GSON.toJson(o) + "\n");
+    }
+
+    /** One optimizer step: mean loss over the step's micro-batches, learning rate, gradient norm before clipping, time. */
+    public void logTrain(int step, double loss, double lr, double gradNorm, double millis, double tokensPerSecond) {
+        log("train", step, fields("loss", loss, "lr", lr, "norm", gradNorm, "dt_ms", millis, "tok_per_sec", tokensPerSecond));
+    }
+
+    /** Validation loss, averaged over eval.val_steps micro-batches. */
+    public void logVal(int step, double loss) {
+        log("val", step, fields("loss", loss));
+    }
+
+    /** HellaSwag over {@code total} items: correct by summed loss (acc) and by mean loss (acc_norm). */
+    public void logHellaSwag(int step, int total, int correct, int correctNorm) {
+        log("hellaswag", step, fields("total", total, "correct", correct, "correct_norm", correctNorm,
+                "acc", (double) correct / total, "acc_norm", (double) correctNorm / total));
+    }
+
+    /** A generated sample: recorded in metrics.jsonl and appended to samples.txt for reading. */
+    public synchronized void logSample(int step, int index, String text) {
+        log("sample", step, fields("index", index, "text", text));
+        write(samples, samplesFile(), "--- step " + step + ", sample " + index + "\n" + text + "\n");
+    }
+
+    /**
+     * Removes the metrics of step {@code step} and later, for a run resumed from a checkpoint
+     * taken before them, so each step is recorded once. The file is replaced atomically.
+     */
+    public synchronized void dropMetricsFrom(int step) {
+        Path file = metricsFile();
+        try {
+            metrics.close();
+            List<String> kept = new ArrayList<>();
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                if (line.isBlank()) continue;
+                try {
+                    if (Metrics.parse(line).step() < step) kept.add(line);
+                } catch (RuntimeException e) {
+                    throw new JgptException(file + ": not a metrics line: " + line, e);
+                }
+            }
+            writeAtomically(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
+        } catch (IOException e) {
+            throw new JgptException(file + ": cannot rewrite metrics (" + e.getMessage() + ")", e);
+        } finally {
+            metrics = appender(file);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        IOException failure = null;
+        for (BufferedWriter w : List.of(metrics, consoleLog, samples)) {
+            try {
+                w.close();
+            } catch (IOException e) {
+                failure = e;
+            }
+        }
+        if (failure != null) throw new JgptException(dir + ": cannot close run files (" + failure.getMessage() + ")", failure);
+    }
+
+    private static Map<String, Object> fields(Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        return m;
+    }
+
+    private static void write(BufferedWriter w, Path file, String text) {
+        try {
+            w.write(text);
+            w.flush();
+        } catch (IOException e) {
+            throw new JgptException(file + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static BufferedWriter appender(Path file) {
+        try {
+            return Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new JgptException(file + ": cannot open for writing (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static boolean isEmptyOrMissing(Path dir) {
+        if (!Files.exists(dir)) return true;
+        if (!Files.isDirectory(dir)) return false;
+        try (Stream<Path> entries = Files.list(dir)) {
+            return entries.findAny().isEmpty();
+        } catch (IOException e) {
+            throw new JgptException(dir + ": cannot list (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Ends the file with a newline: a tail after the last one is a line a killed process left
+     * behind, kept (terminated) when it is a whole metrics object and cut off when it is not.
+     */
+    private static void dropUnterminatedLine(Path file) throws IOException {
+        if (!Files.exists(file)) return;
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            long end = f.length();
+            long keep = end;
+            while (keep > 0) {
+                f.seek(keep - 1);
+                if (f.read() == '\n') break;
+                keep--;
+            }
+            if (keep == end) return;
+            byte[] tail = new byte[(int) (end - keep)];
+            f.seek(keep);
+            f.readFully(tail);
+            try {
+                Metrics.parse(new String(tail, StandardCharsets.UTF_8));
+                f.seek(end);
+                f.write('\n');
+            } catch (RuntimeException halfWritten) {
+                f.setLength(keep);
+            }
+        }
+    }
+
+    private static void writeAtomically(Path file, String content) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, content, StandardCharsets.UTF_8);
+        try {
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+}
