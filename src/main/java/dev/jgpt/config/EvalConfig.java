@@ -8,9 +8,9 @@ import java.util.Map;
 /**
  * What the run measures and keeps along the way: validation loss, HellaSwag, text samples and
  * checkpoints. Defaults are build-nanogpt's: every 250 steps, 20 validation batches, 4 samples of
- * 32 tokens from "Hello, I'm a language model," with top-k 50. Intervals of 0 turn a job off;
- * every job except sampling also runs at step 0, and all of them run at the last step (see
- * {@link RunConfig#valDue}).
+ * 32 tokens from "Hello, I'm a language model," with top-k 50. Intervals of 0 turn a job off.
+ * Validation and HellaSwag also run at step 0, samples and checkpoints do not, and all of them run
+ * at the last step ({@link RunConfig#valDue} and its neighbours say exactly when).
  *
  * @param valEvery        steps between validation-loss evaluations; 0 = never
  * @param valSteps        validation micro-batches (B x T each) averaged per evaluation
