@@ -1,0 +1,147 @@
+package dev.jgpt.tokenizer;
+
+import com.knuddels.jtokkit.Encodings;
+import com.knuddels.jtokkit.api.Encoding;
+import com.knuddels.jtokkit.api.EncodingType;
+import com.knuddels.jtokkit.api.IntArrayList;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * GPT-2's tokenizer: OpenAI's byte-level BPE "r50k_base" (50,257 tokens, {@code <|endoftext|>} = 50256),
+ * exactly as the original encoder.py and tiktoken produce it. jtokkit does the BPE; this class adds
+ * the GPT-2 conventions the rest of jgpt relies on.
+ *
+ * <ul>
+ *   <li>{@link #encode(String)} treats every character as text: a literal {@code "<|endoftext|>"} in a
+ *       document becomes ordinary tokens, so data can never forge a document boundary.</li>
+ *   <li>{@link #encodeWithSpecial(String)} turns {@code "<|endoftext|>"} into {@link #EOT}; use it only
+ *       for text a person typed on purpose (prompts, the {@code tokenize} command).</li>
+ *   <li>{@link #decode(int[])} and {@link #decodeBytes(int[])} invert both; any Unicode text round-trips
+ *       ({@code decode(encode(s)).equals(s)}), and every token, even one that is half of a UTF-8
+ *       character, has its exact bytes in {@link #tokenBytes(int)}.</li>
+ *   <li>{@link #streamDecoder()} decodes one token at a time for generation, holding back the bytes of a
+ *       character split across tokens until it is complete.</li>
+ * </ul>
+ *
+ * Thread-safe: one shared instance ({@link #get()}) serves all threads.
+ */
+public final class Gpt2Tokenizer {
+    /** {@code <|endoftext|>}: separates documents in the training data and ends generation. */
+    public static final int EOT = 50256;
+    /** Number of token ids: 50,000 merges + 256 bytes + {@code <|endoftext|>}. */
+    public static final int VOCAB_SIZE = 50257;
+    /** The text of the one special token. */
+    public static final String EOT_TEXT = "<|endoftext|>";
+
+    private static final Gpt2Tokenizer INSTANCE = new Gpt2Tokenizer();
+
+    private final Encoding encoding;
+    private final byte[][] tokenBytes;
+
+    private Gpt2Tokenizer() {
+        encoding = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
+        tokenBytes = new byte[VOCAB_SIZE][];
+        IntArrayList one = new IntArrayList(1);
+        one.add(0);
+        for (int id = 0; id < VOCAB_SIZE; id++) {
+            one.set(0, id);
+            tokenBytes[id] = encoding.decodeBytes(one);
+        }
+    }
+
+    /** The shared tokenizer (the vocabulary loads once, in about a second). */
+    public static Gpt2Tokenizer get() {
+        return INSTANCE;
+    }
+
+    /** Encodes text with no special tokens: {@code "<|endoftext|>"} in the text is plain text. */
+    public int[] encode(String text) {
+        return encoding.encodeOrdinary(text).toArray();
+    }
+
+    /** Encodes text, turning each {@code "<|endoftext|>"} into {@link #EOT}. */
+    public int[] encodeWithSpecial(String text) {
+        int at = text.indexOf(EOT_TEXT);
+        if (at < 0) {
+            return encode(text);
+        }
+        IntArrayList out = new IntArrayList();
+        int from = 0;
+        while (at >= 0) {
+            appendOrdinary(text.substring(from, at), out);
+            out.add(EOT);
+            from = at + EOT_TEXT.length();
+            at = text.indexOf(EOT_TEXT, from);
+        }
+        appendOrdinary(text.substring(from), out);
+        return out.toArray();
+    }
+
+    /** Appends the ordinary tokens of {@code text} to {@code out}. */
+    void appendOrdinary(String text, IntArrayList out) {
+        if (text.isEmpty()) {
+            return;
+        }
+        IntArrayList ids = encoding.encodeOrdinary(text);
+        for (int i = 0; i < ids.size(); i++) {
+            out.add(ids.get(i));
+        }
+    }
+
+    /**
+     * The first index {@code i >= from} at which {@code text} can be cut so that
+     * {@code encode(text) == encode(text[0, i)) ++ encode(text[i, end))}, or -1 if there is none.
+     * Long documents are cut there to be encoded in parallel.
+     *
+     * <p>The cut goes after a single newline between two non-space characters. GPT-2's pre-tokenizer
+     * regex ({@code 's|'t|... | ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+}) puts a newline only
+     * into runs of whitespace, so such a newline is a piece of its own, both in the whole text and at the
+     * end of the first part (a longer run would not be: at the end of a string {@code \s+(?!\S)} takes
+     * the whole run, inside the text it leaves the last space for the next piece). BPE never merges
+     * across pieces.
+     */
+    public static int splitPoint(CharSequence text, int from) {
+        for (int i = Math.max(2, from); i < text.length(); i++) {
+            if (text.charAt(i - 1) == '\n' && !isWhiteSpace(text.charAt(i)) && !isWhiteSpace(text.charAt(i - 2))) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Unicode White_Space, which is what {@code \s} means in GPT-2's regex (and in tiktoken's). */
+    static boolean isWhiteSpace(char c) {
+        return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680
+                || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F
+                || c == 0x3000;
+    }
+
+    /** Decodes ids to text; bytes that are not valid UTF-8 (a cut-off character) become U+FFFD. */
+    public String decode(int[] ids) {
+        return new String(decodeBytes(ids), StandardCharsets.UTF_8);
+    }
+
+    /** The exact bytes the ids stand for. */
+    public byte[] decodeBytes(int[] ids) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(ids.length * 4);
+        for (int id : ids) {
+            out.writeBytes(tokenBytes(id));
+        }
+        return out.toByteArray();
+    }
+
+    /** The bytes of one token (shared array: do not modify). */
+    public byte[] tokenBytes(int id) {
+        if (id < 0 || id >= VOCAB_SIZE) {
+            throw new IllegalArgumentException("token id " + id + " is outside GPT-2's vocabulary [0, " + VOCAB_SIZE + ")");
+        }
+        return tokenBytes[id];
+    }
+
+    /** A fresh decoder for one stream of generated tokens (not thread-safe; one per stream). */
+    public StreamDecoder streamDecoder() {
+        return new StreamDecoder(this);
+    }
+}
