@@ -1,0 +1,125 @@
+package dev.jgpt.io;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import dev.jgpt.JgptException;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
+import dev.jgpt.model.GptLayout;
+import dev.jgpt.tensor.View;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A HuggingFace GPT-2 checkpoint: a directory with config.json and model.safetensors, tensors named
+ * as GPT2Model names them (optionally under {@code transformer.}), Conv1D weights stored [in, out].
+ * Extra tensors HF files carry ({@code lm_head.weight}, tied to wte; the {@code attn.bias} causal
+ * masks of older files) are accepted and ignored.
+ */
+public final class HfCheckpoint {
+    public static final String CONFIG = "config.json";
+    public static final String WEIGHTS = "model.safetensors";
+
+    private HfCheckpoint() {
+    }
+
+    public static boolean isHfDirectory(Path dir) {
+        return Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(CONFIG)) && Files.isRegularFile(dir.resolve(WEIGHTS));
+    }
+
+    public static GptConfig readConfig(Path dir) throws IOException {
+        Path file = dir.resolve(CONFIG);
+        if (!Files.isRegularFile(file)) throw new JgptException(dir + ": not a HuggingFace model directory (no " + CONFIG + ")");
+        JsonObject o;
+        try {
+            o = new Gson().fromJson(Files.readString(file), JsonObject.class);
+        } catch (JsonParseException e) {
+            throw new JgptException(file + ": not valid JSON: " + e.getMessage());
+        }
+        int vocab = intField(file, o, "vocab_size", null);
+        int padded = o.has("padded_vocab_size") ? o.get("padded_vocab_size").getAsInt() : GptConfig.padVocab(vocab);
+        return new GptConfig(intField(file, o, "n_layer", null), intField(file, o, "n_head", null),
+                intField(file, o, "n_embd", null), intField(file, o, "n_positions", "n_ctx"), vocab, padded);
+    }
+
+    private static int intField(Path file, JsonObject o, String name, String fallback) {
+        if (o.has(name)) return o.get(name).getAsInt();
+        if (fallback != null && o.has(fallback)) return o.get(fallback).getAsInt();
+        throw new JgptException(file + ": missing field \"" + name + "\"");
+    }
+
+    public static Gpt load(Path dir) throws IOException {
+        return load(dir, null);
+    }
+
+    /** Loads the weights; {@code config} overrides config.json's (e.g. a different padded vocabulary). */
+    public static Gpt load(Path dir, GptConfig config) throws IOException {
+        GptConfig cfg = config != null ? config : readConfig(dir);
+        Gpt model = new Gpt(cfg);
+        Path file = dir.resolve(WEIGHTS);
+        try (Safetensors st = Safetensors.open(file)) {
+            Map<String, Safetensors.Entry> entries = st.entries();
+            String prefix = entries.containsKey("wte.weight") ? "" : "transformer.";
+            for (View v : model.layout.layout.views()) {
+                Safetensors.Entry e = entries.get(prefix + v.name());
+                if (e == null) throw new JgptException(file + ": missing tensor " + prefix + v.name());
+                int[] expected = hfShape(cfg, v);
+                if (!Arrays.equals(expected, e.shape())) {
+                    throw new JgptException(file + ": tensor " + e.name() + ": expected shape " + Arrays.toString(expected)
+                            + ", found " + Arrays.toString(e.shape()));
+                }
+                st.read(e, model.params(), v.start(), GptLayout.isConv1dWeight(v.name()));
+            }
+        }
+        return model;
+    }
+
+    /** The shape HF stores: [in, out] for Conv1D weights, the real vocabulary only for wte. */
+    static int[] hfShape(GptConfig cfg, View v) {
+        int[] s = v.shape();
+        if (v.name().equals("wte.weight")) return new int[]{cfg.vocabSize(), s[1]};
+        if (GptLayout.isConv1dWeight(v.name())) return new int[]{s[1], s[0]};
+        return s;
+    }
+
+    /** Writes config.json and model.safetensors into {@code dir} (created if needed), each atomically. */
+    public static void save(Gpt model, Path dir) throws IOException {
+        GptConfig cfg = model.config;
+        Files.createDirectories(dir);
+        List<Safetensors.Tensor> tensors = new ArrayList<>();
+        for (View v : model.layout.layout.views()) {
+            tensors.add(new Safetensors.Tensor(v.name(), hfShape(cfg, v), model.params(), v.start(),
+                    GptLayout.isConv1dWeight(v.name())));
+        }
+        Safetensors.write(dir.resolve(WEIGHTS), tensors, Map.of("format", "pt"));
+        AtomicFiles.writeString(dir.resolve(CONFIG), configJson(cfg));
+    }
+
+    static String configJson(GptConfig cfg) {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("model_type", "gpt2");
+        c.put("architectures", List.of("GPT2LMHeadModel"));
+        c.put("n_layer", cfg.nLayer());
+        c.put("n_head", cfg.nHead());
+        c.put("n_embd", cfg.nEmbd());
+        c.put("n_positions", cfg.blockSize());
+        c.put("n_ctx", cfg.blockSize());
+        c.put("vocab_size", cfg.vocabSize());
+        c.put("padded_vocab_size", cfg.paddedVocabSize());
+        c.put("layer_norm_epsilon", 1e-5);
+        c.put("activation_function", "gelu_new");
+        c.put("bos_token_id", 50256);
+        c.put("eos_token_id", 50256);
+        c.put("tie_word_embeddings", true);
+        return new GsonBuilder().setPrettyPrinting().create().toJson(c) + "\n";
+    }
+}

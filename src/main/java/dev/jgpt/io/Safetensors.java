@@ -1,0 +1,209 @@
+package dev.jgpt.io;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import dev.jgpt.JgptException;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON header mapping each tensor's
+ * name to its dtype, shape and byte range, then the raw little-endian data. Read through a memory
+ * map (files of several GB), written in one pass.
+ */
+public final class Safetensors implements AutoCloseable {
+
+    /** One tensor's entry in the header. */
+    public record Entry(String name, String dtype, int[] shape, long begin, long end) {
+        public long elements() {
+            long n = 1;
+            for (int d : shape) n *= d;
+            return n;
+        }
+    }
+
+    private final Path file;
+    private final Arena arena;
+    private final MemorySegment data;
+    private final Map<String, Entry> entries;
+
+    private Safetensors(Path file, Arena arena, MemorySegment data, Map<String, Entry> entries) {
+        this.file = file;
+        this.arena = arena;
+        this.data = data;
+        this.entries = entries;
+    }
+
+    public static Safetensors open(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new JgptException(file + ": no such file");
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) throw new JgptException(file + ": truncated safetensors file (" + size + " bytes, no header)");
+            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            long headerLen = all.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+            if (headerLen <= 0 || headerLen > size - 8 || headerLen > 100_000_000) {
+                throw new JgptException(file + ": not a safetensors file or truncated (header length " + headerLen
+                        + ", file size " + size + ")");
+            }
+            byte[] header = all.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
+            MemorySegment data = all.asSlice(8 + headerLen);
+            Map<String, Entry> entries = parseHeader(file, new String(header, StandardCharsets.UTF_8), data.byteSize());
+            return new Safetensors(file, arena, data, entries);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static Map<String, Entry> parseHeader(Path file, String json, long dataSize) {
+        JsonObject obj;
+        try {
+            obj = new Gson().fromJson(json, JsonObject.class);
+        } catch (JsonParseException e) {
+            throw new JgptException(file + ": safetensors header is not valid JSON: " + e.getMessage());
+        }
+        if (obj == null) throw new JgptException(file + ": empty safetensors header");
+        Map<String, Entry> entries = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> e : obj.entrySet()) {
+            if (e.getKey().equals("__metadata__")) continue;
+            JsonObject t = e.getValue().getAsJsonObject();
+            String dtype = t.get("dtype").getAsString();
+            int[] shape = new Gson().fromJson(t.get("shape"), int[].class);
+            long[] offsets = new Gson().fromJson(t.get("data_offsets"), long[].class);
+            Entry entry = new Entry(e.getKey(), dtype, shape, offsets[0], offsets[1]);
+            if (offsets[1] > dataSize || offsets[0] > offsets[1]) {
+                throw new JgptException(file + ": truncated: tensor " + e.getKey() + " needs bytes [" + offsets[0] + ", "
+                        + offsets[1] + ") of the data section, which has " + dataSize);
+            }
+            int width = dtypeBytes(file, entry);
+            if (entry.elements() * width != offsets[1] - offsets[0]) {
+                throw new JgptException(file + ": tensor " + e.getKey() + " has shape " + Arrays.toString(shape) + " of "
+                        + dtype + " but " + (offsets[1] - offsets[0]) + " bytes");
+            }
+            entries.put(e.getKey(), entry);
+        }
+        return entries;
+    }
+
+    private static int dtypeBytes(Path file, Entry e) {
+        return switch (e.dtype()) {
+            case "F32" -> 4;
+            case "F16", "BF16" -> 2;
+            default -> throw new JgptException(file + ": tensor " + e.name() + " has dtype " + e.dtype()
+                    + "; jgpt reads F32, F16 and BF16");
+        };
+    }
+
+    public Map<String, Entry> entries() {
+        return entries;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /**
+     * Copies a tensor into {@code dst[dstOff..]} as float32. With {@code transpose} a 2-D [rows, cols]
+     * tensor is stored [cols, rows] (HuggingFace Conv1D → nn.Linear order).
+     */
+    public void read(Entry e, float[] dst, int dstOff, boolean transpose) {
+        MemorySegment seg = data.asSlice(e.begin(), e.end() - e.begin());
+        int n = Math.toIntExact(e.elements());
+        if (!transpose) {
+            readFloats(e.dtype(), seg, 0, dst, dstOff, n);
+            return;
+        }
+        int rows = e.shape()[0], cols = e.shape()[1];
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            readFloats(e.dtype(), seg, (long) r * cols, row, 0, cols);
+            for (int c = 0; c < cols; c++) dst[dstOff + c * rows + r] = row[c];
+        }
+    }
+
+    private static void readFloats(String dtype, MemorySegment seg, long firstElement, float[] dst, int dstOff, int n) {
+        switch (dtype) {
+            case "F32" -> MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN),
+                    firstElement * 4, dst, dstOff, n);
+            case "BF16" -> {
+                for (int i = 0; i < n; i++) {
+                    short s = seg.get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), (firstElement + i) * 2);
+                    dst[dstOff + i] = Float.intBitsToFloat((s & 0xFFFF) << 16);
+                }
+            }
+            case "F16" -> {
+                for (int i = 0; i < n; i++) {
+                    short s = seg.get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), (firstElement + i) * 2);
+                    dst[dstOff + i] = Float.float16ToFloat(s);
+                }
+            }
+            default -> throw new IllegalStateException(dtype);
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    /** A tensor to write: {@code shape} as stored in the file, taken from {@code src[offset..]}, optionally transposed. */
+    public record Tensor(String name, int[] shape, float[] src, int offset, boolean transpose) {
+    }
+
+    /** Writes F32 tensors in the given order, atomically. */
+    public static void write(Path target, List<Tensor> tensors, Map<String, String> metadata) throws IOException {
+        Map<String, Object> header = new LinkedHashMap<>();
+        header.put("__metadata__", metadata);
+        long offset = 0;
+        for (Tensor t : tensors) {
+            long bytes = 4L * Arrays.stream(t.shape()).asLongStream().reduce(1, (a, b) -> a * b);
+            header.put(t.name(), Map.of("dtype", "F32", "shape", t.shape(), "data_offsets", new long[]{offset, offset + bytes}));
+            offset += bytes;
+        }
+        byte[] json = new Gson().toJson(header).getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 8 + 7) / 8 * 8 - 8;
+        byte[] headerBytes = Arrays.copyOf(json, padded);
+        Arrays.fill(headerBytes, json.length, padded, (byte) ' ');
+        AtomicFiles.write(target, tmp -> {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+                out.write(len.array());
+                out.write(headerBytes);
+                for (Tensor t : tensors) writeTensor(out, t);
+            }
+        });
+    }
+
+    private static void writeTensor(OutputStream out, Tensor t) throws IOException {
+        int rows = t.shape()[0];
+        int cols = t.shape().length > 1 ? Math.toIntExact(Arrays.stream(t.shape()).skip(1).asLongStream().reduce(1, (a, b) -> a * b)) : 1;
+        ByteBuffer buf = ByteBuffer.allocate(cols * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int r = 0; r < rows; r++) {
+            buf.clear();
+            for (int c = 0; c < cols; c++) {
+                // stored [rows, cols]; transposed tensors live in src as [cols, rows]
+                buf.putFloat(t.transpose() ? t.src()[t.offset() + c * rows + r] : t.src()[t.offset() + r * cols + c]);
+            }
+            out.write(buf.array());
+        }
+    }
+}

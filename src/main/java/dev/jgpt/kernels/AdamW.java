@@ -1,0 +1,87 @@
+package dev.jgpt.kernels;
+
+import dev.jgpt.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * One AdamW update of a span of the parameter buffer, exactly as torch.optim.AdamW computes it:
+ * decoupled decay first ({@code p *= 1 − lr·wd}), then the moments, then the bias-corrected step
+ * {@code p −= lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)}.
+ */
+public final class AdamW {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    private AdamW() {
+    }
+
+    /** Updates params/m/v in [from, to); {@code step} counts from 1. */
+    public static void update(float[] params, float[] grads, float[] m, float[] v, int from, int to,
+                              float lr, float beta1, float beta2, float eps, float weightDecay, long step) {
+        float decay = 1f - lr * weightDecay;
+        float stepSize = (float) (lr / (1.0 - Math.pow(beta1, step)));
+        float invSqrtBc2 = (float) (1.0 / Math.sqrt(1.0 - Math.pow(beta2, step)));
+        float b1c = 1f - beta1, b2c = 1f - beta2;
+        Parallel.forRange(to - from, 1 << 14, (start, end) -> {
+            int i = from + start, stop = from + end;
+            for (int bound = i + S.loopBound(stop - i); i < bound; i += S.length()) {
+                FloatVector g = FloatVector.fromArray(S, grads, i);
+                FloatVector mv = FloatVector.fromArray(S, m, i).mul(beta1).add(g.mul(b1c));
+                FloatVector vv = FloatVector.fromArray(S, v, i).mul(beta2).add(g.mul(g).mul(b2c));
+                mv.intoArray(m, i);
+                vv.intoArray(v, i);
+                FloatVector denom = vv.sqrt().mul(invSqrtBc2).add(eps);
+                FloatVector p = FloatVector.fromArray(S, params, i).mul(decay);
+                p.sub(mv.div(denom).mul(stepSize)).intoArray(params, i);
+            }
+            for (; i < stop; i++) {
+                float g = grads[i];
+                float mi = beta1 * m[i] + b1c * g;
+                float vi = beta2 * v[i] + b2c * g * g;
+                m[i] = mi;
+                v[i] = vi;
+                float denom = (float) Math.sqrt(vi) * invSqrtBc2 + eps;
+                params[i] = params[i] * decay - stepSize * (mi / denom);
+            }
+        });
+    }
+
+    /** Σ x² over [from, to), accumulated in double so a 1.5B-element buffer keeps its precision. */
+    public static double sumOfSquares(float[] x, int from, int to) {
+        int chunks = Math.max(1, Math.min(256, (to - from) / (1 << 14)));
+        double[] partial = new double[chunks];
+        int per = (to - from + chunks - 1) / chunks;
+        Parallel.forRange(chunks, 1, (start, end) -> {
+            for (int c = start; c < end; c++) {
+                int i = from + c * per, stop = Math.min(to, i + per);
+                double total = 0;
+                while (i < stop) {
+                    int blockEnd = Math.min(stop, i + 4096);
+                    FloatVector acc = FloatVector.zero(S);
+                    for (int bound = i + S.loopBound(blockEnd - i); i < bound; i += S.length()) {
+                        FloatVector a = FloatVector.fromArray(S, x, i);
+                        acc = a.fma(a, acc);
+                    }
+                    double s = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                    for (; i < blockEnd; i++) s += (double) x[i] * x[i];
+                    total += s;
+                }
+                partial[c] = total;
+            }
+        });
+        double sum = 0;
+        for (double p : partial) sum += p;
+        return sum;
+    }
+
+    /** x *= s over [from, to). */
+    public static void scale(float[] x, int from, int to, float s) {
+        Parallel.forRange(to - from, 1 << 14, (start, end) -> {
+            int i = from + start, stop = from + end;
+            for (int bound = i + S.loopBound(stop - i); i < bound; i += S.length()) {
+                FloatVector.fromArray(S, x, i).mul(s).intoArray(x, i);
+            }
+            for (; i < stop; i++) x[i] *= s;
+        });
+    }
+}

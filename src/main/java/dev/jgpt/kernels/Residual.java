@@ -1,0 +1,34 @@
+package dev.jgpt.kernels;
+
+import dev.jgpt.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/** The residual connection: out = a + b; its backward adds dout to both inputs' gradients. */
+public final class Residual {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    private Residual() {
+    }
+
+    public static void forward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+        Parallel.forRange(n, 8192, (start, end) -> {
+            int i = start;
+            for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, aOff + i).add(FloatVector.fromArray(S, b, bOff + i)).intoArray(out, outOff + i);
+            }
+            for (; i < end; i++) out[outOff + i] = a[aOff + i] + b[bOff + i];
+        });
+    }
+
+    /** dst += src, elementwise. */
+    public static void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+        Parallel.forRange(n, 8192, (start, end) -> {
+            int i = start;
+            for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
+                FloatVector.fromArray(S, dst, dstOff + i).add(FloatVector.fromArray(S, src, srcOff + i)).intoArray(dst, dstOff + i);
+            }
+            for (; i < end; i++) dst[dstOff + i] += src[srcOff + i];
+        });
+    }
+}

@@ -1,0 +1,231 @@
+package dev.jgpt.model;
+
+import dev.jgpt.JgptException;
+import dev.jgpt.kernels.AdamW;
+import dev.jgpt.kernels.Attention;
+import dev.jgpt.kernels.CrossEntropy;
+import dev.jgpt.kernels.Encoder;
+import dev.jgpt.kernels.Gelu;
+import dev.jgpt.kernels.LayerNorm;
+import dev.jgpt.kernels.Matmul;
+import dev.jgpt.kernels.Residual;
+import dev.jgpt.tensor.View;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * GPT-2: token and position embeddings, n_layer pre-LayerNorm transformer blocks (causal
+ * self-attention, then a GELU MLP, each added to the residual stream), a final LayerNorm and an LM
+ * head tied to the token embedding. The forward keeps what the backward needs; the backward
+ * accumulates into {@link #grads()}.
+ */
+public final class Gpt {
+    public final GptConfig config;
+    public final GptLayout layout;
+    private final float[] params;
+    private float[] grads;
+    private Activations acts;
+    private int validTargets;
+
+    /** A model with all parameters zero; call {@link #initialize} or load weights into {@link #params()}. */
+    public Gpt(GptConfig config) {
+        this.config = config;
+        this.layout = new GptLayout(config);
+        this.params = new float[Math.toIntExact(layout.layout.size())];
+    }
+
+    public float[] params() {
+        return params;
+    }
+
+    /** The gradient buffer (same layout as the parameters), allocated on first use. */
+    public float[] grads() {
+        if (grads == null) grads = new float[params.length];
+        return grads;
+    }
+
+    /** GPT-2's initialization: N(0, 0.02), residual projections N(0, 0.02/√(2L)), biases 0, LayerNorm 1/0. */
+    public void initialize(long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.nLayer());
+        for (View v : layout.layout.views()) {
+            String name = v.name();
+            int from = v.start(), to = v.end();
+            if (name.contains("ln_")) {
+                Arrays.fill(params, from, to, name.endsWith(".weight") ? 1f : 0f);
+            } else if (v.rank() == 1) {
+                Arrays.fill(params, from, to, 0f);
+            } else {
+                double std = GptLayout.isResidualProjection(name) ? residualStd : 0.02;
+                if (v == layout.wte) to = from + config.vocabSize() * config.nEmbd(); // padded rows stay 0
+                for (int i = from; i < to; i++) params[i] = (float) (rng.nextGaussian() * std);
+                Arrays.fill(params, to, v.end(), 0f);
+            }
+        }
+    }
+
+    /**
+     * Runs the network on B rows of T tokens ({@code inputs}, row-major). With {@code targets} (-1 =
+     * ignore) it returns the mean cross-entropy over the counted positions and prepares the backward;
+     * without, it returns NaN. The logits stay readable through {@link #logits()} until the backward.
+     */
+    public float forward(int[] inputs, int[] targets, int B, int T) {
+        GptConfig cfg = config;
+        if (T > cfg.blockSize()) {
+            throw new JgptException("sequence length " + T + " exceeds the model's block_size " + cfg.blockSize());
+        }
+        int L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), V = cfg.vocabSize(), Vp = cfg.paddedVocabSize();
+        int BT = B * T;
+        checkTokens("input", inputs, BT, V, false);
+        if (targets != null) checkTokens("target", targets, BT, V, true);
+        if (acts == null || acts.capacity < BT) acts = new Activations(cfg, B, T);
+        Activations a = acts;
+        a.B = B;
+        a.T = T;
+        a.inputs = inputs;
+        a.targets = targets;
+        float[] p = params;
+        GptLayout w = layout;
+
+        Encoder.forward(a.encoded, inputs, p, w.wte.start(), p, w.wpe.start(), B, T, C);
+        for (int l = 0; l < L; l++) {
+            float[] residual = l == 0 ? a.encoded : a.residual3[l - 1];
+            // x = x + attn(ln_1(x))
+            LayerNorm.forward(a.ln1[l], 0, a.ln1Mean[l], 0, a.ln1Rstd[l], 0, residual, 0,
+                    p, w.ln1Weight[l].start(), p, w.ln1Bias[l].start(), BT, C);
+            Matmul.forward(a.qkv[l], 0, a.ln1[l], 0, p, w.qkvWeight[l].start(), p, w.qkvBias[l].start(), BT, C, 3 * C);
+            Attention.forward(a.atty[l], 0, a.attLse[l], 0, a.qkv[l], 0, B, T, C, NH);
+            Matmul.forward(a.residual2[l], 0, a.atty[l], 0, p, w.attnProjWeight[l].start(), p, w.attnProjBias[l].start(), BT, C, C);
+            Residual.accumulate(a.residual2[l], 0, residual, 0, BT * C);
+            // x = x + mlp(ln_2(x))
+            LayerNorm.forward(a.ln2[l], 0, a.ln2Mean[l], 0, a.ln2Rstd[l], 0, a.residual2[l], 0,
+                    p, w.ln2Weight[l].start(), p, w.ln2Bias[l].start(), BT, C);
+            Matmul.forward(a.fch[l], 0, a.ln2[l], 0, p, w.fcWeight[l].start(), p, w.fcBias[l].start(), BT, C, 4 * C);
+            Gelu.forward(a.fchGelu[l], 0, a.fch[l], 0, BT * 4 * C);
+            Matmul.forward(a.residual3[l], 0, a.fchGelu[l], 0, p, w.fcProjWeight[l].start(), p, w.fcProjBias[l].start(), BT, 4 * C, C);
+            Residual.accumulate(a.residual3[l], 0, a.residual2[l], 0, BT * C);
+        }
+        LayerNorm.forward(a.lnf, 0, a.lnfMean, 0, a.lnfRstd, 0, a.residual3[L - 1], 0,
+                p, w.lnfWeight.start(), p, w.lnfBias.start(), BT, C);
+        Matmul.forward(a.logits, 0, a.lnf, 0, p, w.wte.start(), null, 0, BT, C, Vp);
+
+        if (targets == null) {
+            validTargets = 0;
+            return Float.NaN;
+        }
+        CrossEntropy.forward(a.losses, a.logits, targets, BT, V, Vp);
+        double sum = 0;
+        int count = 0;
+        for (int i = 0; i < BT; i++) {
+            if (targets[i] >= 0) {
+                sum += a.losses[i];
+                count++;
+            }
+        }
+        validTargets = count;
+        return count == 0 ? 0f : (float) (sum / count);
+    }
+
+    /** Logits (B·T rows of paddedVocabSize; the first vocabSize columns are real) of the last forward. */
+    public float[] logits() {
+        if (acts == null) throw new IllegalStateException("no forward pass yet");
+        return acts.logits;
+    }
+
+    /** Per-position losses of the last forward (0 where the target was -1). */
+    public float[] losses() {
+        return acts.losses;
+    }
+
+    /**
+     * Accumulates the gradient of {@code lossScale × mean loss} into {@link #grads()} (lossScale is
+     * 1/accumulation steps when accumulating). Overwrites the logits.
+     */
+    public void backward(float lossScale) {
+        Activations a = acts;
+        if (a == null || a.targets == null) throw new IllegalStateException("backward needs a forward with targets");
+        GptConfig cfg = config;
+        int B = a.B, T = a.T, L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead();
+        int V = cfg.vocabSize(), Vp = cfg.paddedVocabSize();
+        int BT = B * T;
+        float[] p = params, g = grads();
+        GptLayout w = layout;
+        float dloss = validTargets == 0 ? 0f : lossScale / validTargets;
+
+        CrossEntropy.backwardInPlace(a.logits, a.targets, dloss, BT, V, Vp);
+        float[] dlogits = a.logits;
+        zero(a.dLn, BT * C);
+        Matmul.backward(a.dLn, 0, g, w.wte.start(), null, 0, dlogits, 0, a.lnf, 0, p, w.wte.start(), BT, C, Vp);
+        zero(a.dResidual, BT * C);
+        LayerNorm.backward(a.dResidual, 0, g, w.lnfWeight.start(), g, w.lnfBias.start(), a.dLn, 0,
+                a.residual3[L - 1], 0, p, w.lnfWeight.start(), a.lnfMean, 0, a.lnfRstd, 0, BT, C);
+
+        for (int l = L - 1; l >= 0; l--) {
+            float[] residual = l == 0 ? a.encoded : a.residual3[l - 1];
+            // MLP: dResidual is d(residual3) here; it becomes d(residual2) after ln_2's backward.
+            zero(a.dFchGelu, BT * 4 * C);
+            Matmul.backward(a.dFchGelu, 0, g, w.fcProjWeight[l].start(), g, w.fcProjBias[l].start(), a.dResidual, 0,
+                    a.fchGelu[l], 0, p, w.fcProjWeight[l].start(), BT, 4 * C, C);
+            zero(a.dFch, BT * 4 * C);
+            Gelu.backward(a.dFch, 0, a.fch[l], 0, a.dFchGelu, 0, BT * 4 * C);
+            zero(a.dLn, BT * C);
+            Matmul.backward(a.dLn, 0, g, w.fcWeight[l].start(), g, w.fcBias[l].start(), a.dFch, 0,
+                    a.ln2[l], 0, p, w.fcWeight[l].start(), BT, C, 4 * C);
+            LayerNorm.backward(a.dResidual, 0, g, w.ln2Weight[l].start(), g, w.ln2Bias[l].start(), a.dLn, 0,
+                    a.residual2[l], 0, p, w.ln2Weight[l].start(), a.ln2Mean[l], 0, a.ln2Rstd[l], 0, BT, C);
+            // attention: dResidual becomes d(block input) after ln_1's backward.
+            zero(a.dAtty, BT * C);
+            Matmul.backward(a.dAtty, 0, g, w.attnProjWeight[l].start(), g, w.attnProjBias[l].start(), a.dResidual, 0,
+                    a.atty[l], 0, p, w.attnProjWeight[l].start(), BT, C, C);
+            zero(a.dQkv, BT * 3 * C);
+            Attention.backward(a.dQkv, 0, a.dAtty, 0, a.qkv[l], 0, a.atty[l], 0, a.attLse[l], 0, B, T, C, NH);
+            zero(a.dLn, BT * C);
+            Matmul.backward(a.dLn, 0, g, w.qkvWeight[l].start(), g, w.qkvBias[l].start(), a.dQkv, 0,
+                    a.ln1[l], 0, p, w.qkvWeight[l].start(), BT, C, 3 * C);
+            LayerNorm.backward(a.dResidual, 0, g, w.ln1Weight[l].start(), g, w.ln1Bias[l].start(), a.dLn, 0,
+                    residual, 0, p, w.ln1Weight[l].start(), a.ln1Mean[l], 0, a.ln1Rstd[l], 0, BT, C);
+        }
+        Encoder.backward(g, w.wte.start(), g, w.wpe.start(), a.dResidual, a.inputs, B, T, C);
+        a.targets = null; // the logits are gone; a second backward would be wrong
+    }
+
+    public void zeroGrad() {
+        Arrays.fill(grads(), 0f);
+    }
+
+    /** L2 norm of the whole gradient. */
+    public double gradNorm() {
+        return Math.sqrt(AdamW.sumOfSquares(grads(), 0, grads.length));
+    }
+
+    /** L2 norm of one tensor's gradient. */
+    public double gradNorm(View v) {
+        return Math.sqrt(AdamW.sumOfSquares(grads(), v.start(), v.end()));
+    }
+
+    /**
+     * Scales the gradient so its global norm is at most {@code maxNorm}, as torch's clip_grad_norm_
+     * (coefficient maxNorm / (norm + 1e-6)); returns the norm before clipping.
+     */
+    public double clipGradNorm(double maxNorm) {
+        double norm = gradNorm();
+        double coef = maxNorm / (norm + 1e-6);
+        if (coef < 1) AdamW.scale(grads, 0, grads.length, (float) coef);
+        return norm;
+    }
+
+    private void checkTokens(String what, int[] tokens, int n, int V, boolean allowIgnore) {
+        if (tokens.length < n) throw new IllegalArgumentException(what + " ids: expected " + n + ", got " + tokens.length);
+        for (int i = 0; i < n; i++) {
+            int t = tokens[i];
+            if (t >= V || t < (allowIgnore ? -1 : 0)) {
+                throw new JgptException(what + " id " + t + " at position " + i + " is outside the vocabulary [0, " + V + ")");
+            }
+        }
+    }
+
+    private static void zero(float[] a, int n) {
+        Arrays.fill(a, 0, n, 0f);
+    }
+}

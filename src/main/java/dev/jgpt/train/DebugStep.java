@@ -1,0 +1,94 @@
+package dev.jgpt.train;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import dev.jgpt.JgptException;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.tensor.View;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The parity harness anyone can run against PyTorch: on one batch, the loss and logits at the loaded
+ * weights, every tensor's gradient norm, then the losses of N AdamW steps on that same batch (the
+ * same thing llm.c's test_gpt2 checks).
+ */
+public final class DebugStep {
+
+    public record Settings(int steps, float lr, float weightDecay, float clip, float beta1, float beta2, float eps) {
+        public static Settings defaults() {
+            return new Settings(10, 1e-3f, 0.1f, 1.0f, 0.9f, 0.95f, 1e-8f);
+        }
+    }
+
+    /** B rows of T token ids and their targets (-1 = ignored). */
+    public record Batch(int B, int T, int[] inputs, int[] targets) {
+        public static Batch read(Path file) throws IOException {
+            if (!Files.isRegularFile(file)) throw new JgptException(file + ": no such file");
+            JsonObject o;
+            try {
+                o = new Gson().fromJson(Files.readString(file), JsonObject.class);
+            } catch (JsonParseException e) {
+                throw new JgptException(file + ": not valid JSON: " + e.getMessage());
+            }
+            if (o == null || !o.has("inputs") || !o.has("targets")) {
+                throw new JgptException(file + ": expected an object with \"inputs\" and \"targets\" (B rows of T ids each)");
+            }
+            int[][] in, tg;
+            try {
+                in = new Gson().fromJson(o.get("inputs"), int[][].class);
+                tg = new Gson().fromJson(o.get("targets"), int[][].class);
+            } catch (RuntimeException e) {
+                throw new JgptException(file + ": \"inputs\" and \"targets\" must be lists of lists of integers");
+            }
+            if (in.length == 0 || in.length != tg.length) {
+                throw new JgptException(file + ": \"inputs\" has " + in.length + " rows and \"targets\" " + tg.length
+                        + "; they must match and be non-empty");
+            }
+            int T = in[0].length;
+            int[] inputs = new int[in.length * T], targets = new int[in.length * T];
+            for (int b = 0; b < in.length; b++) {
+                if (in[b].length != T || tg[b].length != T) {
+                    throw new JgptException(file + ": row " + b + " has " + in[b].length + " inputs and " + tg[b].length
+                            + " targets; every row must have " + T);
+                }
+                System.arraycopy(in[b], 0, inputs, b * T, T);
+                System.arraycopy(tg[b], 0, targets, b * T, T);
+            }
+            return new Batch(in.length, T, inputs, targets);
+        }
+    }
+
+    public record Result(float loss, float[][] logitsRow0, Map<String, Double> gradNorms, double gradNorm, float[] losses) {
+    }
+
+    public static Result run(Gpt model, Batch batch, Settings s) {
+        int B = batch.B(), T = batch.T(), V = model.config.vocabSize(), Vp = model.config.paddedVocabSize();
+        float loss = model.forward(batch.inputs(), batch.targets(), B, T);
+        float[] logits = model.logits();
+        float[][] row0 = new float[T][V];
+        for (int t = 0; t < T; t++) System.arraycopy(logits, t * Vp, row0[t], 0, V);
+
+        model.zeroGrad();
+        model.backward(1f);
+        Map<String, Double> norms = new LinkedHashMap<>();
+        for (View v : model.layout.layout.views()) norms.put(v.name(), model.gradNorm(v));
+        double gradNorm = model.gradNorm();
+
+        Optimizer opt = new Optimizer(model, s.weightDecay(), s.beta1(), s.beta2(), s.eps());
+        float[] losses = new float[s.steps()];
+        for (int i = 0; i < s.steps(); i++) {
+            losses[i] = model.forward(batch.inputs(), batch.targets(), B, T);
+            model.zeroGrad();
+            model.backward(1f);
+            if (s.clip() > 0) model.clipGradNorm(s.clip());
+            opt.step(s.lr());
+        }
+        return new Result(loss, row0, norms, gradNorm, losses);
+    }
+}

@@ -1,0 +1,56 @@
+package dev.jgpt.train;
+
+import dev.jgpt.kernels.AdamW;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.tensor.View;
+
+/**
+ * AdamW over the model's parameter buffer with nanoGPT's two groups: weight decay on every tensor of
+ * rank ≥ 2 (matmul weights and embeddings), none on biases and LayerNorm parameters. The moments m
+ * and v are one buffer each, in the parameters' layout.
+ */
+public final class Optimizer {
+    private final Gpt model;
+    private final float[] m, v;
+    private long step;
+    public final float beta1, beta2, eps, weightDecay;
+
+    public Optimizer(Gpt model, float weightDecay, float beta1, float beta2, float eps) {
+        this.model = model;
+        this.m = new float[model.params().length];
+        this.v = new float[model.params().length];
+        this.weightDecay = weightDecay;
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+    }
+
+    /** One update with the current gradients at learning rate {@code lr}. */
+    public void step(float lr) {
+        step++;
+        float[] p = model.params(), g = model.grads();
+        for (View t : model.layout.layout.views()) {
+            float wd = t.rank() >= 2 ? weightDecay : 0f;
+            AdamW.update(p, g, m, v, t.start(), t.end(), lr, beta1, beta2, eps, wd, step);
+        }
+    }
+
+    public long steps() {
+        return step;
+    }
+
+    /** The first moment buffer (for checkpoints). */
+    public float[] m() {
+        return m;
+    }
+
+    /** The second moment buffer (for checkpoints). */
+    public float[] v() {
+        return v;
+    }
+
+    /** Restores the step count after loading m and v from a checkpoint. */
+    public void setSteps(long steps) {
+        this.step = steps;
+    }
+}
