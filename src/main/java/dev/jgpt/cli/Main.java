@@ -10,6 +10,9 @@ import picocli.CommandLine.Command;
         description = "GPT-2 from scratch in Java: prepare data, train, evaluate, generate.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                DebugStepCommand.class,
+                ConvertCommand.class,
+                BenchCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -1,0 +1,143 @@
+package dev.jgpt.cli;
+
+import com.google.gson.Gson;
+import dev.jgpt.JgptException;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
+import dev.jgpt.tensor.Parallel;
+import dev.jgpt.train.Optimizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+/** Throughput of the engine, measured the same way every time so runs can be compared. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure training throughput.",
+        subcommands = {BenchCommand.Train.class})
+public final class BenchCommand implements Runnable {
+
+    @Override
+    public void run() {
+        new picocli.CommandLine(this).usage(System.out);
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Forward + backward + AdamW on random tokens with a randomly initialized model: "
+                    + "median ms/step, tokens/s, achieved GFLOP/s, peak memory.")
+    public static final class Train implements Callable<Integer> {
+        @Option(names = "--model", defaultValue = "gpt2", description = "preset: gpt2, gpt2-medium, gpt2-large, gpt2-xl (default: ${DEFAULT-VALUE})")
+        String model;
+
+        @Option(names = "--batch", defaultValue = "4", description = "micro-batch size B (default: ${DEFAULT-VALUE})")
+        int batch;
+
+        @Option(names = "--seq", defaultValue = "64", description = "sequence length T (default: ${DEFAULT-VALUE})")
+        int seq;
+
+        @Option(names = "--steps", defaultValue = "5", description = "timed steps after one warm-up step (default: ${DEFAULT-VALUE})")
+        int steps;
+
+        @Option(names = "--warmup", defaultValue = "2", description = "untimed warm-up steps (default: ${DEFAULT-VALUE})")
+        int warmup;
+
+        @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
+        int threads;
+
+        @Option(names = "--json", description = "print one JSON object")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            if (batch < 1) throw new JgptException("--batch must be >= 1, got " + batch);
+            if (seq < 1) throw new JgptException("--seq must be >= 1, got " + seq);
+            if (steps < 1) throw new JgptException("--steps must be >= 1, got " + steps);
+            if (warmup < 0) throw new JgptException("--warmup must be >= 0, got " + warmup);
+            if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
+            if (threads > 0) Parallel.setThreads(threads);
+            GptConfig cfg = GptConfig.preset(model);
+            if (seq > cfg.blockSize()) throw new JgptException("--seq " + seq + " exceeds the model's block size " + cfg.blockSize());
+            Gpt gpt = new Gpt(cfg);
+            gpt.initialize(1337);
+            Optimizer opt = new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f);
+            SplittableRandom rng = new SplittableRandom(0);
+            int[] inputs = new int[batch * seq], targets = new int[batch * seq];
+            for (int i = 0; i < inputs.length; i++) {
+                inputs[i] = rng.nextInt(cfg.vocabSize());
+                targets[i] = rng.nextInt(cfg.vocabSize());
+            }
+            double[] ms = new double[steps];
+            float firstLoss = Float.NaN;
+            for (int s = 0; s < warmup + steps; s++) {
+                long t0 = System.nanoTime();
+                float loss = gpt.forward(inputs, targets, batch, seq);
+                gpt.zeroGrad();
+                gpt.backward(1f);
+                gpt.clipGradNorm(1.0);
+                opt.step(1e-4f);
+                double elapsed = (System.nanoTime() - t0) / 1e6;
+                if (s == 0) firstLoss = loss;
+                if (s >= warmup) ms[s - warmup] = elapsed;
+                if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
+            }
+            double median = median(ms);
+            long tokens = (long) batch * seq;
+            double flops = trainingFlops(cfg, batch, seq);
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("model", model);
+            r.put("batch", batch);
+            r.put("seq", seq);
+            r.put("threads", Parallel.threads());
+            r.put("initial_loss", firstLoss);
+            r.put("ms_per_step", round(median, 1));
+            r.put("tokens_per_s", round(tokens / (median / 1000), 1));
+            r.put("gflops_per_s", round(flops / (median / 1000) / 1e9, 1));
+            r.put("peak_rss_mb", peakRssMb());
+            if (json) {
+                System.out.println(new Gson().toJson(r));
+            } else {
+                System.out.printf("%s B=%d T=%d threads=%d: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s, peak RSS %d MB (initial loss %.4f)%n",
+                        model, batch, seq, Parallel.threads(), median, tokens / (median / 1000),
+                        flops / (median / 1000) / 1e9, peakRssMb(), firstLoss);
+            }
+            return 0;
+        }
+    }
+
+    /** FLOPs of one training step: 6 per parameter per token for the matmuls, plus attention's scores. */
+    static double trainingFlops(GptConfig cfg, int B, int T) {
+        double matmulParams = (double) cfg.nLayer() * 12 * cfg.nEmbd() * cfg.nEmbd() + (double) cfg.paddedVocabSize() * cfg.nEmbd();
+        double attention = 2.0 * 2 * cfg.nLayer() * (double) T * (T + 1) / 2 * cfg.nEmbd(); // QKᵀ and PV, causal half
+        return 6 * matmulParams * B * T + 3 * attention * B;
+    }
+
+    static double median(double[] a) {
+        double[] s = a.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    static double round(double x, int digits) {
+        double f = Math.pow(10, digits);
+        return Math.round(x * f) / f;
+    }
+
+    /** Peak resident memory of this process (Linux VmHWM), or -1 where unavailable. */
+    static long peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+            }
+        } catch (IOException | NumberFormatException e) {
+            // not Linux
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,35 @@
+package dev.jgpt.cli;
+
+import dev.jgpt.JgptException;
+import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Gpt;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** Between HuggingFace safetensors directories and llm.c .bin files. */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        description = "Convert GPT-2 weights between a HuggingFace directory (config.json + model.safetensors) "
+                + "and an llm.c .bin file; the output kind follows the --out path (.bin or a directory).")
+public final class ConvertCommand implements Callable<Integer> {
+    @Option(names = "--in", required = true, description = "HuggingFace model directory or llm.c .bin file")
+    Path in;
+
+    @Option(names = "--out", required = true, description = "a .bin path (llm.c, fp32) or a directory (HuggingFace)")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        if (in.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+            throw new JgptException("--out must differ from --in");
+        }
+        Gpt model = ModelFiles.load(in);
+        ModelFiles.save(model, out);
+        System.err.printf("wrote %s (%,d parameters, %d layers, %d heads, n_embd %d, vocab %d)%n", out,
+                model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
+                model.config.vocabSize());
+        return 0;
+    }
+}
