@@ -10,6 +10,8 @@ import picocli.CommandLine.Command;
         description = "GPT-2 from scratch in Java: prepare data, train, evaluate, generate.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                PrepareCommand.class,
+                TokenizeCommand.class,
                 DebugStepCommand.class,
                 ConvertCommand.class,
                 BenchCommand.class,

@@ -7,6 +7,9 @@ import com.knuddels.jtokkit.api.IntArrayList;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * GPT-2's tokenizer: OpenAI's byte-level BPE "r50k_base" (50,257 tokens, {@code <|endoftext|>} = 50256),
@@ -37,6 +40,18 @@ public final class Gpt2Tokenizer {
 
     private static final Gpt2Tokenizer INSTANCE = new Gpt2Tokenizer();
 
+    /**
+     * GPT-2's pre-tokenizer: text is cut into pieces by this regex and BPE runs within each piece.
+     * The same pattern and flags as jtokkit's r50k_base (and tiktoken's).
+     */
+    private static final Pattern PIECES = Pattern.compile(
+            "'(?:[sdmt]|ll|ve|re)| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+            Pattern.UNICODE_CHARACTER_CLASS);
+    // Pieces repeat (words, indentation), so each thread remembers the ids of the pieces it has seen:
+    // encoding then costs a regex match and a hash lookup, well over jtokkit's speed on Java source.
+    private static final int CACHE_MAX_PIECE = 64;
+    private static final ThreadLocal<PieceCache> PIECE_IDS = ThreadLocal.withInitial(PieceCache::new);
+
     private final Encoding encoding;
     private final byte[][] tokenBytes;
 
@@ -58,6 +73,32 @@ public final class Gpt2Tokenizer {
 
     /** Encodes text with no special tokens: {@code "<|endoftext|>"} in the text is plain text. */
     public int[] encode(String text) {
+        PieceCache cache = PIECE_IDS.get();
+        int[] out = new int[Math.max(16, text.length() / 3)];
+        int n = 0;
+        Matcher m = PIECES.matcher(text);
+        while (m.find()) {
+            int[] ids = cache.get(text, m.start(), m.end());
+            if (ids == null) {
+                // A piece alone is one piece again (the regex has no look-behind, and its one look-ahead
+                // agrees at the end of a piece), so jtokkit's BPE of it is its ids within the text.
+                String piece = text.substring(m.start(), m.end());
+                ids = encoding.encodeOrdinary(piece).toArray();
+                if (piece.length() <= CACHE_MAX_PIECE) {
+                    cache.put(piece, ids);
+                }
+            }
+            if (n + ids.length > out.length) {
+                out = Arrays.copyOf(out, Math.max(2 * out.length, n + ids.length));
+            }
+            System.arraycopy(ids, 0, out, n, ids.length);
+            n += ids.length;
+        }
+        return n == out.length ? out : Arrays.copyOf(out, n);
+    }
+
+    /** jtokkit's own encoding, without the piece cache (the reference {@link #encode} is tested against). */
+    int[] encodeUncached(String text) {
         return encoding.encodeOrdinary(text).toArray();
     }
 
@@ -84,9 +125,8 @@ public final class Gpt2Tokenizer {
         if (text.isEmpty()) {
             return;
         }
-        IntArrayList ids = encoding.encodeOrdinary(text);
-        for (int i = 0; i < ids.size(); i++) {
-            out.add(ids.get(i));
+        for (int id : encode(text)) {
+            out.add(id);
         }
     }
 

@@ -104,6 +104,39 @@ class Gpt2TokenizerTest {
     }
 
     @Test
+    void pieceCacheAgreesWithJtokkit() throws IOException {
+        Random rnd = new Random(7);
+        String alphabet = " \t\n\r\u00a0\u3000'sdmtlvre aZ09.,;:!?()[]{}<>\"#-_/\\\u00e9\u4e2d\u05e9\uD83D\uDE00";
+        for (int t = 0; t < 2000; t++) {
+            StringBuilder sb = new StringBuilder();
+            for (int i = rnd.nextInt(30); i > 0; i--) {
+                int at = rnd.nextInt(alphabet.length());
+                char c = alphabet.charAt(at);
+                sb.append(Character.isHighSurrogate(c) ? alphabet.substring(at, at + 2) : Character.isLowSurrogate(c) ? "x" : String.valueOf(c));
+            }
+            String s = sb.toString();
+            assertArrayEquals(TOK.encodeUncached(s), TOK.encode(s), () -> "ids of [" + s + "]");
+            assertArrayEquals(TOK.encodeUncached(s), TOK.encode(s), () -> "cached ids of [" + s + "]");
+        }
+        // Real code: the first few hundred files of the JDK's sources.
+        Path zip = Path.of(System.getProperty("java.home"), "lib", "src.zip");
+        assumeTrue(Files.isRegularFile(zip), "no src.zip in this JDK");
+        try (java.util.zip.ZipFile zf = new java.util.zip.ZipFile(zip.toFile())) {
+            var entries = zf.entries();
+            for (int files = 0; files < 300 && entries.hasMoreElements(); ) {
+                var e = entries.nextElement();
+                if (e.isDirectory()) continue;
+                files++;
+                String text;
+                try (InputStream in = zf.getInputStream(e)) {
+                    text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                }
+                assertArrayEquals(TOK.encodeUncached(text), TOK.encode(text), e.getName());
+            }
+        }
+    }
+
+    @Test
     void streamDecoderHoldsBackSplitCharacters() throws IOException {
         for (Case c : fixture()) {
             StreamDecoder stream = TOK.streamDecoder();

@@ -1,0 +1,311 @@
+package dev.jgpt.data;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import dev.jgpt.JgptException;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Enumeration;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+
+/**
+ * Where the documents of a {@code prepare} come from, and reading them in a fixed order.
+ *
+ * <p>A source is a built-in name or a path:
+ * <ul>
+ *   <li>{@code jdk-src}: every source file in the running JDK's {@code lib/src.zip} (~210 MB of Java),
+ *       present wherever jgpt runs, so it is the corpus that always works offline;</li>
+ *   <li>{@code shakespeare}: Karpathy's tiny Shakespeare (1.1 MB, one document), downloaded once;</li>
+ *   <li>{@code fineweb-edu}: FineWeb-Edu's sample-10BT parquet files (~10B tokens), downloaded as read;</li>
+ *   <li>a file: {@code .parquet} (one document a row of the text column), {@code .jsonl}/{@code .jsonl.gz}
+ *       (one a line, from the text field), {@code .zip} (one an entry), anything else is one text
+ *       document;</li>
+ *   <li>a folder: every such file under it, in path order (files that look binary are skipped).</li>
+ * </ul>
+ */
+final class Corpus {
+    static final String JDK_SRC = "jdk-src";
+    static final String SHAKESPEARE = "shakespeare";
+    static final String FINEWEB_EDU = "fineweb-edu";
+    static final URI SHAKESPEARE_URL =
+            URI.create("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt");
+    static final URI FINEWEB_LISTING =
+            URI.create("https://huggingface.co/api/datasets/HuggingFaceFW/fineweb-edu/tree/main/sample/10BT");
+    static final String FINEWEB_FILES = "https://huggingface.co/datasets/HuggingFaceFW/fineweb-edu/resolve/main/";
+    private static final String OFFLINE_HINT = "Offline, pass local files instead (--source path/to/file.txt, "
+            + "a .jsonl or .parquet file, or a folder of them), or use the built-in --source jdk-src.";
+
+    enum Kind { TEXT, JSONL, PARQUET, ZIP }
+
+    /** One input file; with a url, it is downloaded to {@code path} when reading reaches it. */
+    record Input(Path path, Kind kind, URI url) {
+    }
+
+    /** Short name, used as the shard file prefix (jdk, shakespeare, edufineweb, or the file's name). */
+    final String name;
+    final List<Input> inputs;
+    final String textField;
+    /** Approximate bytes of text, for progress and the size of the validation shard; 0 if unknown. */
+    final long estimatedBytes;
+    private final boolean progress;
+
+    private Corpus(String name, List<Input> inputs, String textField, long estimatedBytes, boolean progress) {
+        this.name = name;
+        this.inputs = List.copyOf(inputs);
+        this.textField = textField;
+        this.estimatedBytes = estimatedBytes;
+        this.progress = progress;
+    }
+
+    /** The shard-name prefix a --source value gets (before anything is read or downloaded). */
+    static String nameOf(String source) {
+        return switch (source.toLowerCase(Locale.ROOT)) {
+            case JDK_SRC -> "jdk";
+            case SHAKESPEARE, "tinyshakespeare", "tiny-shakespeare" -> "shakespeare";
+            case FINEWEB_EDU, "fineweb-edu-10b", "fineweb" -> "edufineweb";
+            default -> {
+                Path name = Path.of(source).toAbsolutePath().normalize().getFileName();
+                yield name == null ? "corpus" : stem(name);
+            }
+        };
+    }
+
+    /** Resolves a --source value; {@code downloads} is where downloaded corpora are kept. */
+    static Corpus resolve(String source, String textField, Path downloads, boolean progress) {
+        return switch (source.toLowerCase(Locale.ROOT)) {
+            case JDK_SRC -> jdkSources(textField, progress);
+            case SHAKESPEARE, "tinyshakespeare", "tiny-shakespeare" -> shakespeare(textField, downloads, progress);
+            case FINEWEB_EDU, "fineweb-edu-10b", "fineweb" -> finewebEdu(textField, downloads, progress);
+            default -> local(Path.of(source), textField, progress);
+        };
+    }
+
+    /** The running JDK's source archive. */
+    static Path jdkSrcZip() {
+        return Path.of(System.getProperty("java.home"), "lib", "src.zip");
+    }
+
+    private static Corpus jdkSources(String textField, boolean progress) {
+        Path zip = jdkSrcZip();
+        if (!Files.isRegularFile(zip)) {
+            throw new JgptException("--source jdk-src: this Java (" + System.getProperty("java.home")
+                    + ") has no lib/src.zip; install a full JDK with sources, or pass --source with your own files");
+        }
+        return new Corpus("jdk", List.of(new Input(zip, Kind.ZIP, null)), textField, zipTextBytes(zip), progress);
+    }
+
+    private static Corpus shakespeare(String textField, Path downloads, boolean progress) {
+        Path file = Download.fetch(SHAKESPEARE_URL, downloads.resolve("tinyshakespeare.txt"), "tiny Shakespeare",
+                "Offline, pass a local copy: --source path/to/tinyshakespeare.txt (or use the built-in --source jdk-src).",
+                progress);
+        return new Corpus("shakespeare", List.of(new Input(file, Kind.TEXT, null)), textField, size(file), progress);
+    }
+
+    private static Corpus finewebEdu(String textField, Path downloads, boolean progress) {
+        String what = "FineWeb-Edu sample-10BT";
+        String listing = Download.fetchText(FINEWEB_LISTING, what, OFFLINE_HINT);
+        List<Input> inputs = new ArrayList<>();
+        long compressed = 0;
+        try {
+            JsonArray files = JsonParser.parseString(listing).getAsJsonArray();
+            for (JsonElement e : files) {
+                JsonObject f = e.getAsJsonObject();
+                String path = f.get("path").getAsString();
+                if (!path.endsWith(".parquet")) continue;
+                compressed += f.has("size") ? f.get("size").getAsLong() : 0;
+                Path local = downloads.resolve("fineweb-edu-10BT").resolve(Path.of(path).getFileName().toString());
+                inputs.add(new Input(local, Kind.PARQUET, URI.create(FINEWEB_FILES + path)));
+            }
+        } catch (RuntimeException e) {
+            throw new JgptException("cannot read the file list of " + what + " from " + FINEWEB_LISTING + ": " + e.getMessage());
+        }
+        if (inputs.isEmpty()) {
+            throw new JgptException("the file list of " + what + " at " + FINEWEB_LISTING + " names no parquet files");
+        }
+        inputs.sort((a, b) -> a.path.compareTo(b.path));
+        // Parquet pages of web text are compressed about 2x; only the progress bar's ETA uses this.
+        return new Corpus("edufineweb", inputs, textField, compressed * 2, progress);
+    }
+
+    private static Corpus local(Path source, String textField, boolean progress) {
+        if (Files.isRegularFile(source)) {
+            Input input = new Input(source, kindOf(source), null);
+            return new Corpus(stem(source), List.of(input), textField, estimate(input, textField), progress);
+        }
+        if (!Files.isDirectory(source)) {
+            throw new JgptException("--source: no such file or folder '" + source + "' (built-in sources: "
+                    + JDK_SRC + ", " + SHAKESPEARE + ", " + FINEWEB_EDU + ")");
+        }
+        List<Input> inputs = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(source)) {
+            files.filter(Files::isRegularFile)
+                    .filter(p -> !isHidden(source.relativize(p)))
+                    .sorted()
+                    .forEach(p -> inputs.add(new Input(p, kindOf(p), null)));
+        } catch (IOException e) {
+            throw new JgptException("--source: cannot list folder " + source + ": " + e.getMessage(), e);
+        }
+        if (inputs.isEmpty()) {
+            throw new JgptException("--source: folder " + source + " has no files");
+        }
+        long bytes = 0;
+        for (Input input : inputs) {
+            bytes += estimate(input, textField);
+        }
+        Path name = source.toAbsolutePath().normalize().getFileName();
+        return new Corpus(name == null ? "corpus" : stem(name), inputs, textField, bytes, progress);
+    }
+
+    private static boolean isHidden(Path relative) {
+        for (Path part : relative) {
+            if (part.toString().startsWith(".")) return true;
+        }
+        return false;
+    }
+
+    static Kind kindOf(Path path) {
+        String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.endsWith(".parquet")) return Kind.PARQUET;
+        if (name.endsWith(".jsonl") || name.endsWith(".jsonl.gz") || name.endsWith(".ndjson")) return Kind.JSONL;
+        if (name.endsWith(".zip")) return Kind.ZIP;
+        return Kind.TEXT;
+    }
+
+    private static String stem(Path path) {
+        String name = path.getFileName().toString();
+        int dot = name.indexOf('.');
+        String stem = dot > 0 ? name.substring(0, dot) : name;
+        return stem.replaceAll("[^A-Za-z0-9-]", "-");
+    }
+
+    private static long estimate(Input input, String textField) {
+        return switch (input.kind) {
+            case PARQUET -> ParquetTexts.textBytes(input.path, textField);
+            case ZIP -> zipTextBytes(input.path);
+            case JSONL -> input.path.toString().endsWith(".gz") ? size(input.path) * 3 : size(input.path);
+            case TEXT -> size(input.path);
+        };
+    }
+
+    private static long size(Path path) {
+        try {
+            return Files.size(path);
+        } catch (IOException e) {
+            throw new JgptException(path + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static long zipTextBytes(Path zip) {
+        try (ZipFile zf = new ZipFile(zip.toFile())) {
+            long bytes = 0;
+            for (Enumeration<? extends ZipEntry> en = zf.entries(); en.hasMoreElements(); ) {
+                ZipEntry e = en.nextElement();
+                if (!e.isDirectory() && e.getSize() > 0) bytes += e.getSize();
+            }
+            return bytes;
+        } catch (IOException e) {
+            throw new JgptException(zip + ": not a readable zip file: " + e.getMessage(), e);
+        }
+    }
+
+    /** Calls {@code sink} with each document in order, on the calling thread. */
+    void forEachDocument(Consumer<String> sink) {
+        boolean folder = inputs.size() > 1;
+        for (Input input : inputs) {
+            Path path = input.url == null ? input.path
+                    : Download.fetch(input.url, input.path, input.path.getFileName().toString(), OFFLINE_HINT, progress);
+            switch (input.kind) {
+                case TEXT -> readText(path, folder, sink);
+                case JSONL -> readJsonl(path, sink);
+                case PARQUET -> ParquetTexts.forEach(path, textField, sink);
+                case ZIP -> readZip(path, sink);
+            }
+        }
+    }
+
+    private static void readText(Path path, boolean skipBinary, Consumer<String> sink) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(path);
+        } catch (IOException e) {
+            throw new JgptException(path + ": cannot read: " + e.getMessage(), e);
+        }
+        if (skipBinary && looksBinary(bytes, bytes.length)) {
+            return;
+        }
+        sink.accept(new String(bytes, StandardCharsets.UTF_8));
+    }
+
+    private void readJsonl(Path path, Consumer<String> sink) {
+        try (InputStream raw = Files.newInputStream(path);
+             InputStream in = path.toString().endsWith(".gz") ? new GZIPInputStream(raw, 1 << 16) : raw;
+             BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16)) {
+            long lineNo = 0;
+            for (String line; (line = lines.readLine()) != null; ) {
+                lineNo++;
+                if (line.isBlank()) continue;
+                JsonElement value;
+                try {
+                    JsonElement json = JsonParser.parseString(line);
+                    if (!json.isJsonObject()) {
+                        throw new JgptException(path + ":" + lineNo + ": not a JSON object");
+                    }
+                    value = json.getAsJsonObject().get(textField);
+                } catch (JsonParseException e) {
+                    throw new JgptException(path + ":" + lineNo + ": bad JSON: " + e.getMessage());
+                }
+                if (value == null) {
+                    throw new JgptException(path + ":" + lineNo + ": no field '" + textField + "' (choose one with --text-field)");
+                }
+                if (!value.isJsonNull()) {
+                    sink.accept(value.getAsString());
+                }
+            }
+        } catch (IOException e) {
+            throw new JgptException(path + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static void readZip(Path zip, Consumer<String> sink) {
+        try (ZipFile zf = new ZipFile(zip.toFile())) {
+            for (Enumeration<? extends ZipEntry> en = zf.entries(); en.hasMoreElements(); ) {
+                ZipEntry entry = en.nextElement();
+                if (entry.isDirectory()) continue;
+                byte[] bytes;
+                try (InputStream in = zf.getInputStream(entry)) {
+                    bytes = in.readAllBytes();
+                }
+                if (!looksBinary(bytes, bytes.length)) {
+                    sink.accept(new String(bytes, StandardCharsets.UTF_8));
+                }
+            }
+        } catch (IOException e) {
+            throw new JgptException(zip + ": cannot read zip: " + e.getMessage(), e);
+        }
+    }
+
+    /** As git decides: a NUL byte in the first 8000 bytes means binary. */
+    static boolean looksBinary(byte[] bytes, int length) {
+        for (int i = 0, n = Math.min(length, 8000); i < n; i++) {
+            if (bytes[i] == 0) return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,384 @@
+package dev.jgpt.data;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import dev.jgpt.JgptException;
+import dev.jgpt.tokenizer.Gpt2Tokenizer;
+import dev.jgpt.track.ProgressBar;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+
+/**
+ * Turns a corpus into token shards: build-nanogpt's fineweb.py in Java. Every document is prefixed with
+ * {@code <|endoftext|>}, tokenized in parallel on all cores (in order, so the output does not depend on
+ * the number of threads) and cut into shards of a chosen size and format; the first shard is the
+ * validation shard. A {@value #MANIFEST} written last marks the directory complete.
+ *
+ * <p>From code, for example to make the default corpus when training starts without data:
+ * <pre>{@code
+ * Path dir = Prepare.ensureJdkCorpus(Path.of("data/jdk"));   // no-op when already prepared
+ * Prepare.Summary s = Prepare.run(Prepare.Options.defaults("shakespeare", Path.of("data/shakespeare")));
+ * }</pre>
+ */
+public final class Prepare {
+    /** Where training looks for the default corpus. */
+    public static final Path DEFAULT_JDK_DIR = Path.of("data", "jdk");
+    public static final long DEFAULT_SHARD_TOKENS = 100_000_000L;
+    /** Written last; its presence means every shard of the directory is complete. */
+    public static final String MANIFEST = "prepare.json";
+    // Documents longer than this are cut (where the tokens cannot change) so one big file uses all cores.
+    private static final int PIECE_CHARS = 1 << 17;
+    // Characters per parallel task: large enough to amortize scheduling, small enough to balance cores.
+    private static final int BATCH_CHARS = 1 << 18;
+
+    private Prepare() {
+    }
+
+    /**
+     * What to prepare and how.
+     *
+     * @param source      jdk-src, shakespeare, fineweb-edu, or a file or folder (see {@link Corpus})
+     * @param out         directory for the shards
+     * @param format      shard format
+     * @param shardTokens tokens per shard
+     * @param valTokens   tokens in the first (validation) shard; 0 = automatic: about 10% of the corpus,
+     *                    at most one shard
+     * @param maxTokens   stop after this many tokens; 0 = the whole corpus
+     * @param overwrite   replace shards already in {@code out}
+     * @param threads     tokenizer threads
+     * @param textField   JSONL field / parquet column holding the text
+     * @param downloads   where downloaded corpora are kept
+     * @param progress    draw a progress bar on stderr
+     */
+    public record Options(String source, Path out, ShardFormat format, long shardTokens, long valTokens,
+                          long maxTokens, boolean overwrite, int threads, String textField, Path downloads,
+                          boolean progress) {
+        /** Defaults: .bin shards of 100M tokens, automatic validation size, all cores, field "text". */
+        public static Options defaults(String source, Path out) {
+            return new Options(source, out, ShardFormat.BIN, DEFAULT_SHARD_TOKENS, 0, 0, false,
+                    Runtime.getRuntime().availableProcessors(), "text", Path.of("data", "downloads"), true);
+        }
+    }
+
+    /** One shard written: file name (in the output directory), "val" or "train", token count. */
+    public record Shard(String file, String split, long tokens) {
+    }
+
+    /** What a prepare did. {@code bytes} counts the UTF-8 text tokenized. */
+    public record Summary(String source, String out, String format, long documents, long tokens, long bytes,
+                          double seconds, List<Shard> shards) {
+        public double megabytesPerSecond() {
+            return bytes / 1e6 / Math.max(seconds, 1e-9);
+        }
+
+        /** One line for the terminal. */
+        public String describe() {
+            long val = shards.isEmpty() ? 0 : shards.getFirst().tokens();
+            return String.format(Locale.ROOT, "prepared %s: %,d documents, %,d tokens (%,d validation), %d %s shard%s in %s;"
+                            + " %.1f MB of text in %.1f s (%.1f MB/s)",
+                    source, documents, tokens, val, shards.size(), format, shards.size() == 1 ? "" : "s", out,
+                    bytes / 1e6, seconds, megabytesPerSecond());
+        }
+    }
+
+    /** The default output directory for a source: data/jdk, data/shakespeare, data/edufineweb, data/NAME. */
+    public static Path defaultOut(String source) {
+        return Path.of("data", Corpus.nameOf(source));
+    }
+
+    /** True if {@code dir} holds a completed prepare. */
+    public static boolean isPrepared(Path dir) {
+        return Files.isRegularFile(dir.resolve(MANIFEST));
+    }
+
+    /**
+     * Makes sure {@code dir} holds the default corpus (the JDK's own sources), preparing it when missing
+     * or left incomplete by an interrupted run; returns {@code dir}.
+     */
+    public static Path ensureJdkCorpus(Path dir) {
+        if (!isPrepared(dir)) {
+            Options o = Options.defaults(Corpus.JDK_SRC, dir);
+            Summary s = run(new Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), o.maxTokens(),
+                    true, o.threads(), o.textField(), o.downloads(), o.progress()));
+            System.err.println(s.describe());
+        }
+        return dir;
+    }
+
+    /** Prepares shards as {@code options} say. */
+    public static Summary run(Options options) {
+        check(options);
+        Corpus corpus = Corpus.resolve(options.source(), options.textField(), options.downloads(), options.progress());
+        prepareOutput(options.out(), options.overwrite());
+        int val = (int) validationTokens(options, corpus.estimatedBytes);
+        ShardWriter writer = new ShardWriter(options.out(), corpus.name, options.format(), val,
+                (int) options.shardTokens(), options.maxTokens());
+        Thread cleanup = new Thread(() -> deleteTemporaries(options.out()));
+        Runtime.getRuntime().addShutdownHook(cleanup);
+        ExecutorService pool = Executors.newFixedThreadPool(options.threads(), r -> {
+            Thread t = new Thread(r, "prepare-tokenizer");
+            t.setDaemon(true);
+            return t;
+        });
+        ProgressBar bar = options.progress()
+                ? ProgressBar.start("prepare " + options.source(), corpus.estimatedBytes, "B", "docs", "tokens")
+                : null;
+        Pipeline pipeline = new Pipeline(pool, writer, bar, 2 * options.threads());
+        long start = System.nanoTime();
+        try {
+            try {
+                corpus.forEachDocument(pipeline::document);
+                pipeline.submit();
+                pipeline.drainAll();
+            } catch (Pipeline.Stop stop) {
+                // --max-tokens reached
+            }
+            List<Shard> shards = writer.finish();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            Summary summary = new Summary(options.source(), options.out().toString(), options.format().name().toLowerCase(Locale.ROOT),
+                    pipeline.documents, writer.totalTokens(), pipeline.bytes, seconds, shards);
+            writeManifest(options.out(), summary);
+            return summary;
+        } catch (IOException e) {
+            throw new JgptException(options.out() + ": cannot write shards: " + e.getMessage(), e);
+        } finally {
+            pool.shutdownNow();
+            if (bar != null) bar.close();
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanup);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running already
+            }
+        }
+    }
+
+    private static void check(Options o) {
+        if (o.shardTokens() < 1 || o.shardTokens() > Integer.MAX_VALUE - 16) {
+            throw new JgptException("--shard-size: must be between 1 and 2^31 tokens, got " + o.shardTokens());
+        }
+        if (o.valTokens() < 0 || o.valTokens() > Integer.MAX_VALUE - 16) {
+            throw new JgptException("--val-tokens: must be between 0 (automatic) and 2^31 tokens, got " + o.valTokens());
+        }
+        if (o.threads() < 1) {
+            throw new JgptException("--threads: must be at least 1, got " + o.threads());
+        }
+    }
+
+    /** The size of the validation shard: as asked, or about 10% of the corpus (4 bytes a token), at most a shard. */
+    static long validationTokens(Options o, long estimatedBytes) {
+        if (o.valTokens() > 0) {
+            return o.valTokens();
+        }
+        long estimatedTokens = estimatedBytes / 4;
+        if (o.maxTokens() > 0 && (estimatedTokens == 0 || o.maxTokens() < estimatedTokens)) {
+            estimatedTokens = o.maxTokens();
+        }
+        if (estimatedTokens <= 0) {
+            return o.shardTokens();
+        }
+        return Math.max(1, Math.min(o.shardTokens(), estimatedTokens / 10));
+    }
+
+    /** Refuses a non-empty output directory unless overwriting; then removes only what a prepare writes. */
+    private static void prepareOutput(Path out, boolean overwrite) {
+        try {
+            if (Files.exists(out) && !Files.isDirectory(out)) {
+                throw new JgptException("--out " + out + ": exists and is not a directory");
+            }
+            Files.createDirectories(out);
+            List<Path> existing;
+            try (Stream<Path> files = Files.list(out)) {
+                existing = files.toList();
+            }
+            if (existing.isEmpty()) {
+                return;
+            }
+            if (!overwrite) {
+                String state = isPrepared(out) ? "holds prepared shards" : "is not empty (an interrupted prepare?)";
+                throw new JgptException("--out " + out + " " + state + "; pass --overwrite to replace them, or choose another --out");
+            }
+            for (Path p : existing) {
+                String name = p.getFileName().toString();
+                if (Files.isRegularFile(p) && (ShardFormat.isShard(p) || name.endsWith(".tmp") || name.equals(MANIFEST))) {
+                    Files.delete(p);
+                }
+            }
+        } catch (IOException e) {
+            throw new JgptException("--out " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteTemporaries(Path out) {
+        try (Stream<Path> files = Files.list(out)) {
+            for (Path p : files.toList()) {
+                if (p.getFileName().toString().endsWith(".tmp")) Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // exiting anyway; a stale .tmp is never read as a shard and --overwrite removes it
+        }
+    }
+
+    private static void writeManifest(Path out, Summary summary) throws IOException {
+        Gson gson = new GsonBuilder().setPrettyPrinting().create();
+        Path tmp = out.resolve(MANIFEST + ".tmp");
+        Files.writeString(tmp, gson.toJson(new Manifest(summary, Gpt2Tokenizer.VOCAB_SIZE)) + "\n");
+        Files.move(tmp, out.resolve(MANIFEST), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** The manifest's JSON: the summary plus what the tokens mean. */
+    private record Manifest(String tokenizer, int vocabSize, int eot, Summary summary) {
+        Manifest(Summary summary, int vocabSize) {
+            this("gpt2 (r50k_base)", vocabSize, Gpt2Tokenizer.EOT, summary);
+        }
+    }
+
+    /**
+     * Documents in, shards out: the reading thread cuts documents into batches, the pool encodes them,
+     * and finished batches are written strictly in submission order.
+     */
+    private static final class Pipeline {
+        /** Thrown through the corpus reader to stop early at --max-tokens. */
+        static final class Stop extends RuntimeException {
+            Stop() {
+                super(null, null, false, false);
+            }
+        }
+
+        /** Encoded batch: tokens (EOT-prefixed documents), how many documents began in it, text bytes. */
+        private record Encoded(short[] tokens, int count, int documents, long bytes) {
+        }
+
+        private final ExecutorService pool;
+        private final ShardWriter writer;
+        private final ProgressBar bar;
+        private final int maxInFlight;
+        private final ArrayDeque<Future<Encoded>> inFlight = new ArrayDeque<>();
+        private List<String> pieces = new ArrayList<>();
+        private List<Boolean> starts = new ArrayList<>();
+        private int batchChars;
+        long documents;
+        long bytes;
+
+        Pipeline(ExecutorService pool, ShardWriter writer, ProgressBar bar, int maxInFlight) {
+            this.pool = pool;
+            this.writer = writer;
+            this.bar = bar;
+            this.maxInFlight = maxInFlight;
+        }
+
+        void document(String text) {
+            int from = 0;
+            boolean first = true;
+            while (text.length() - from > 2 * PIECE_CHARS) {
+                int cut = Gpt2Tokenizer.splitPoint(text, from + PIECE_CHARS);
+                if (cut < 0) break;
+                piece(text.substring(from, cut), first);
+                first = false;
+                from = cut;
+            }
+            piece(from == 0 ? text : text.substring(from), first);
+        }
+
+        private void piece(String text, boolean startsDocument) {
+            pieces.add(text);
+            starts.add(startsDocument);
+            batchChars += text.length();
+            if (batchChars >= BATCH_CHARS) {
+                submit();
+            }
+        }
+
+        void submit() {
+            if (pieces.isEmpty()) return;
+            List<String> batch = pieces;
+            List<Boolean> batchStarts = starts;
+            inFlight.add(pool.submit(() -> encode(batch, batchStarts)));
+            pieces = new ArrayList<>();
+            starts = new ArrayList<>();
+            batchChars = 0;
+            while (inFlight.size() > maxInFlight) {
+                drainOne();
+            }
+        }
+
+        void drainAll() {
+            while (!inFlight.isEmpty()) {
+                drainOne();
+            }
+        }
+
+        private void drainOne() {
+            Encoded e;
+            try {
+                e = inFlight.removeFirst().get();
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                throw new JgptException("prepare interrupted", ex);
+            } catch (ExecutionException ex) {
+                if (ex.getCause() instanceof RuntimeException re) throw re;
+                throw new IllegalStateException(ex.getCause());
+            }
+            boolean more;
+            try {
+                more = writer.append(e.tokens, e.count);
+            } catch (IOException ex) {
+                throw new JgptException("cannot write shard: " + ex.getMessage(), ex);
+            }
+            documents += e.documents;
+            bytes += e.bytes;
+            if (bar != null) {
+                bar.add("docs", e.documents);
+                bar.add("tokens", e.count);
+                bar.add(e.bytes);
+            }
+            if (!more) {
+                throw new Stop();
+            }
+        }
+
+        private static Encoded encode(List<String> pieces, List<Boolean> starts) {
+            Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
+            short[] out = new short[1024];
+            int count = 0;
+            int docs = 0;
+            long bytes = 0;
+            for (int p = 0; p < pieces.size(); p++) {
+                String text = pieces.get(p);
+                int[] ids = tokenizer.encode(text);
+                if (count + ids.length + 1 > out.length) {
+                    out = java.util.Arrays.copyOf(out, Math.max(2 * out.length, count + ids.length + 1));
+                }
+                if (starts.get(p)) {
+                    out[count++] = (short) Gpt2Tokenizer.EOT;
+                    docs++;
+                }
+                for (int id : ids) {
+                    out[count++] = (short) id;
+                }
+                bytes += utf8Length(text);
+            }
+            return new Encoded(out, count, docs, bytes);
+        }
+
+        private static long utf8Length(String s) {
+            long n = 0;
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                n += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isSurrogate(c) ? 2 : 3;
+            }
+            return n;
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package dev.jgpt.data;
+
+import dev.jgpt.JgptException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The three token-shard formats, told apart by extension. Each shard is one flat array of uint16 GPT-2
+ * token ids.
+ * <ul>
+ *   <li>{@link #BIN} {@code .bin}: llm.c's layout, a 256-int32 header (magic 20240520, version 1, token
+ *       count) then the tokens; what llm.c's train_gpt2 reads.</li>
+ *   <li>{@link #NPY} {@code .npy}: a 1-D uint16 numpy array, as build-nanogpt's fineweb.py writes.</li>
+ *   <li>{@link #HDF5} {@code .h5}: one chunked uint16 dataset named {@code tokens}, readable by h5py.</li>
+ * </ul>
+ */
+public enum ShardFormat {
+    BIN("bin"),
+    NPY("npy"),
+    HDF5("h5");
+
+    /** File extension without the dot. */
+    public final String extension;
+
+    ShardFormat(String extension) {
+        this.extension = extension;
+    }
+
+    /** The format of a shard file, by its extension; anything else is a {@link JgptException}. */
+    public static ShardFormat of(Path path) {
+        ShardFormat format = byExtension(path);
+        if (format == null) {
+            throw new JgptException(path + ": not a token shard (expected a .bin, .npy or .h5 file)");
+        }
+        return format;
+    }
+
+    /** True for files whose extension names a shard format. */
+    public static boolean isShard(Path path) {
+        return byExtension(path) != null;
+    }
+
+    /** Parses a --format value: bin, npy, h5 or hdf5. */
+    public static ShardFormat parse(String name) {
+        return switch (name.toLowerCase(Locale.ROOT)) {
+            case "bin", "llmc" -> BIN;
+            case "npy", "numpy" -> NPY;
+            case "h5", "hdf5" -> HDF5;
+            default -> throw new JgptException("--format: unknown shard format '" + name + "' (use bin, npy or hdf5)");
+        };
+    }
+
+    private static ShardFormat byExtension(Path path) {
+        String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.endsWith(".bin")) return BIN;
+        if (name.endsWith(".npy")) return NPY;
+        if (name.endsWith(".h5") || name.endsWith(".hdf5")) return HDF5;
+        return null;
+    }
+
+    /** Opens a shard of this format for reading. */
+    public TokenShard open(Path path) {
+        requireFile(path);
+        return switch (this) {
+            case BIN -> LlmcBinShard.open(path);
+            case NPY -> NpyShard.open(path);
+            case HDF5 -> Hdf5Shard.open(path);
+        };
+    }
+
+    /** Number of tokens in a shard, from its header alone. */
+    public long tokenCount(Path path) {
+        requireFile(path);
+        return switch (this) {
+            case BIN -> LlmcBinShard.tokenCount(path);
+            case NPY -> NpyShard.tokenCount(path);
+            case HDF5 -> Hdf5Shard.tokenCount(path);
+        };
+    }
+
+    /**
+     * Writes {@code tokens[0, count)} as a shard at {@code path}. The file is written under a temporary
+     * name and renamed into place, so a crash or interrupt never leaves a half-written shard behind.
+     */
+    public void write(Path path, short[] tokens, int count) throws IOException {
+        Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
+        try {
+            switch (this) {
+                case BIN -> LlmcBinShard.write(tmp, tokens, count);
+                case NPY -> NpyShard.write(tmp, tokens, count);
+                case HDF5 -> Hdf5Shard.write(tmp, tokens, count);
+            }
+            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static void requireFile(Path path) {
+        if (!Files.isRegularFile(path)) {
+            throw new JgptException(path + ": no such token shard");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+package dev.jgpt.track;
+
+import java.io.PrintStream;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A progress line on stderr: a label, a main counter with an optional total (percent, bar, rate, ETA)
+ * and a few extra named counters.
+ *
+ * <pre>{@code
+ * try (ProgressBar bar = ProgressBar.start("prepare", totalBytes, "B", "docs", "tokens")) {
+ *     bar.add(bytes);            // main counter
+ *     bar.add("docs", 1);
+ *     bar.add("tokens", ids.length);
+ * }                              // close() prints the final state on its own line
+ * }</pre>
+ *
+ * On a terminal (the {@code ./jgpt} launcher sets {@code JGPT_TTY=1} when stderr is one) the line redraws
+ * in place a few times a second; otherwise (logs, CI) a plain line is printed every
+ * {@value #PLAIN_INTERVAL_SECONDS} seconds. The unit {@code "B"} prints as kB/MB/GB; any other unit
+ * prints as a count with k/M/G. Thread-safe: workers may call {@link #add} concurrently.
+ */
+public final class ProgressBar implements AutoCloseable {
+    static final int PLAIN_INTERVAL_SECONDS = 5;
+    private static final long TTY_INTERVAL_NANOS = 200_000_000L;
+    private static final int BAR_WIDTH = 24;
+
+    private final String label;
+    private final long total;
+    private final String unit;
+    private final PrintStream out;
+    private final boolean tty;
+    private final long intervalNanos;
+    private final long startNanos = System.nanoTime();
+    private final AtomicLong done = new AtomicLong();
+    private final Map<String, AtomicLong> counters = new LinkedHashMap<>();
+    private final ReentrantLock drawing = new ReentrantLock();
+    private volatile String message = "";
+    private long lastDrawNanos;
+    private int lastWidth;
+    private boolean closed;
+
+    private ProgressBar(String label, long total, String unit, PrintStream out, boolean tty, String... counterNames) {
+        this.label = label;
+        this.total = total;
+        this.unit = unit;
+        this.out = out;
+        this.tty = tty;
+        this.intervalNanos = tty ? TTY_INTERVAL_NANOS : PLAIN_INTERVAL_SECONDS * 1_000_000_000L;
+        this.lastDrawNanos = startNanos;
+        for (String name : counterNames) {
+            counters.put(name, new AtomicLong());
+        }
+    }
+
+    /**
+     * A bar on stderr. {@code total <= 0} means unknown (no percent or ETA). {@code unit} names what the
+     * main counter counts ("B" for bytes, or "steps", "tokens"...); {@code counters} are extra counts shown
+     * after it.
+     */
+    public static ProgressBar start(String label, long total, String unit, String... counters) {
+        return new ProgressBar(label, total, unit, System.err, "1".equals(System.getenv("JGPT_TTY")), counters);
+    }
+
+    /** A bar writing to {@code out}, redrawing in place if {@code tty}. */
+    public static ProgressBar start(String label, long total, String unit, PrintStream out, boolean tty,
+                                    String... counters) {
+        return new ProgressBar(label, total, unit, out, tty, counters);
+    }
+
+    /** Advances the main counter. */
+    public void add(long amount) {
+        done.addAndGet(amount);
+        maybeDraw();
+    }
+
+    /** Advances an extra counter named at construction. */
+    public void add(String counter, long amount) {
+        AtomicLong c = counters.get(counter);
+        if (c == null) {
+            throw new IllegalArgumentException("no counter '" + counter + "' in progress bar " + label);
+        }
+        c.addAndGet(amount);
+        maybeDraw();
+    }
+
+    /** Sets the main counter (for work that reports absolute progress, like a training step). */
+    public void set(long value) {
+        done.set(value);
+        maybeDraw();
+    }
+
+    /** Free text shown at the end of the line (for example "loss 3.214"). */
+    public void message(String text) {
+        message = text == null ? "" : text;
+        maybeDraw();
+    }
+
+    /** The main counter's value. */
+    public long done() {
+        return done.get();
+    }
+
+    /** The value of an extra counter. */
+    public long count(String counter) {
+        return counters.get(counter).get();
+    }
+
+    /** Seconds since the bar started. */
+    public double seconds() {
+        return (System.nanoTime() - startNanos) / 1e9;
+    }
+
+    /** Prints the final state on its own line (once). */
+    @Override
+    public void close() {
+        drawing.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            draw(true);
+        } finally {
+            drawing.unlock();
+        }
+    }
+
+    private void maybeDraw() {
+        long now = System.nanoTime();
+        if (now - lastDrawNanos < intervalNanos || !drawing.tryLock()) {
+            return;
+        }
+        try {
+            if (!closed && now - lastDrawNanos >= intervalNanos) {
+                lastDrawNanos = now;
+                draw(false);
+            }
+        } finally {
+            drawing.unlock();
+        }
+    }
+
+    private void draw(boolean last) {
+        String line = render(last);
+        if (tty) {
+            // Pad over the remains of a longer previous line; only the final draw ends the line.
+            String padded = line + " ".repeat(Math.max(0, lastWidth - line.length()));
+            lastWidth = line.length();
+            out.print("\r" + padded + (last ? "\n" : ""));
+        } else {
+            out.println(line);
+        }
+        out.flush();
+    }
+
+    /** The text of the line, without control characters. */
+    String render(boolean last) {
+        double secs = Math.max(1e-9, seconds());
+        long value = done.get();
+        StringBuilder sb = new StringBuilder(label);
+        if (total > 0) {
+            double frac = Math.min(1.0, (double) value / total);
+            sb.append(String.format(Locale.ROOT, " %3d%%", (int) Math.floor(frac * 100)));
+            if (tty) {
+                int filled = (int) Math.round(frac * BAR_WIDTH);
+                sb.append(" [").append("#".repeat(filled)).append(".".repeat(BAR_WIDTH - filled)).append(']');
+            }
+            sb.append("  ").append(amount(value, false)).append(" / ").append(amount(total, true));
+        } else {
+            sb.append("  ").append(amount(value, true));
+        }
+        sb.append("  ").append(amount((long) (value / secs), false)).append(unitSuffix()).append("/s");
+        if (last) {
+            sb.append("  ").append(clock(secs));
+        } else if (total > 0 && value > 0 && value < total) {
+            sb.append("  ETA ").append(clock((total - value) / (value / secs)));
+        }
+        for (Map.Entry<String, AtomicLong> c : counters.entrySet()) {
+            sb.append("  ").append(c.getKey()).append(' ').append(count(c.getValue().get()));
+        }
+        if (!message.isEmpty()) {
+            sb.append("  ").append(message);
+        }
+        return sb.toString();
+    }
+
+    private String unitSuffix() {
+        return unit.equals("B") ? "B" : " " + unit;
+    }
+
+    /** A main-counter amount; with its unit only where asked, so "12.0 / 40.0 MB" reads naturally. */
+    private String amount(long v, boolean withUnit) {
+        if (unit.equals("B")) {
+            String s = bytes(v);
+            return withUnit ? s + "B" : s;
+        }
+        return withUnit ? count(v) + " " + unit : count(v);
+    }
+
+    /** Bytes in decimal units without the final "B": 950 k, 12.3 M. */
+    private static String bytes(long v) {
+        if (v < 1000) return v + " ";
+        if (v < 1_000_000) return String.format(Locale.ROOT, "%.1f k", v / 1e3);
+        if (v < 1_000_000_000) return String.format(Locale.ROOT, "%.1f M", v / 1e6);
+        return String.format(Locale.ROOT, "%.2f G", v / 1e9);
+    }
+
+    /** A count: 950, 12.3k, 4.56M, 7.89G. */
+    static String count(long v) {
+        if (v < 10_000) return Long.toString(v);
+        if (v < 1_000_000) return String.format(Locale.ROOT, "%.1fk", v / 1e3);
+        if (v < 1_000_000_000) return String.format(Locale.ROOT, "%.2fM", v / 1e6);
+        return String.format(Locale.ROOT, "%.2fG", v / 1e9);
+    }
+
+    /** Seconds as m:ss or h:mm:ss. */
+    static String clock(double seconds) {
+        long s = Math.round(seconds);
+        if (s >= 3600) {
+            return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+        }
+        return String.format(Locale.ROOT, "%d:%02d", s / 60, s % 60);
+    }
+}
