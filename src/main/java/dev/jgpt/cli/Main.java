@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
                 TokenizeCommand.class,
                 DebugStepCommand.class,
                 ConvertCommand.class,
+                TrainCommand.class,
+                EvalCommand.class,
                 BenchCommand.class,
         })
 public final class Main implements Runnable {

@@ -7,20 +7,41 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Loads or saves a model by what the path is: an llm.c {@code .bin} file or a HuggingFace directory. */
+/**
+ * Loads or saves a model by what the path is: an llm.c {@code .bin} file, a HuggingFace directory, a
+ * training checkpoint or a run directory (its newest checkpoint).
+ */
 public final class ModelFiles {
     private ModelFiles() {
     }
 
     public static Gpt load(Path path) throws IOException {
+        Path resolved = resolveTrainingOutput(path);
+        if (resolved != null) return HfCheckpoint.load(resolved);
         if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".bin")) return LlmcCheckpoint.load(path);
         if (Files.isRegularFile(path) && path.getFileName().toString().equals(HfCheckpoint.WEIGHTS)) {
             return HfCheckpoint.load(path.toAbsolutePath().getParent());
         }
         if (HfCheckpoint.isHfDirectory(path)) return HfCheckpoint.load(path);
         if (!Files.exists(path)) throw new JgptException(path + ": no such file or directory");
-        throw new JgptException(path + ": not a model (expected an llm.c .bin file or a directory with "
-                + HfCheckpoint.CONFIG + " and " + HfCheckpoint.WEIGHTS + ")");
+        throw new JgptException(path + ": not a model (expected a run directory, a checkpoint, an llm.c .bin file "
+                + "or a directory with " + HfCheckpoint.CONFIG + " and " + HfCheckpoint.WEIGHTS + ")");
+    }
+
+    /**
+     * A run directory (its newest checkpoint) or a checkpoint directory, resolved to the HuggingFace
+     * model directory inside; null when {@code path} is neither.
+     */
+    public static Path resolveTrainingOutput(Path path) throws IOException {
+        if (!Files.isDirectory(path)) return null;
+        Path checkpoint = path;
+        if (Files.isDirectory(path.resolve("checkpoints"))) {
+            var all = TrainingCheckpoint.list(path.resolve("checkpoints"));
+            if (all.isEmpty()) throw new JgptException(path + ": the run has no checkpoint yet");
+            checkpoint = all.getLast();
+        }
+        Path model = checkpoint.resolve(TrainingCheckpoint.MODEL_DIR);
+        return HfCheckpoint.isHfDirectory(model) ? model : null;
     }
 
     public static void save(Gpt model, Path path) throws IOException {

@@ -1,0 +1,62 @@
+package dev.jgpt.cli;
+
+import dev.jgpt.JgptException;
+import dev.jgpt.data.TokenDataset;
+import dev.jgpt.eval.Evaluator;
+import dev.jgpt.eval.HellaSwag;
+import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Gpt;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** Validation loss on token shards and HellaSwag accuracy, for any model jgpt can load. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a model: validation loss over the val shards of --data, and/or HellaSwag accuracy "
+                + "(build-nanogpt's completion scoring) from a HellaSwag JSONL file.")
+public final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "run directory, checkpoint, HuggingFace directory or llm.c .bin")
+    Path model;
+
+    @Option(names = "--data", description = "directory of token shards (as jgpt prepare writes them)")
+    Path data;
+
+    @Option(names = "--hellaswag", description = "HellaSwag JSONL file (e.g. hellaswag_val.jsonl)")
+    Path hellaswag;
+
+    @Option(names = "--limit", defaultValue = "0", description = "HellaSwag items to score, 0 = all (default: ${DEFAULT-VALUE})")
+    int limit;
+
+    @Option(names = "--batch", defaultValue = "4", description = "validation batch size B (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--seq", defaultValue = "0", description = "validation sequence length T, 0 = the model's block size (default: ${DEFAULT-VALUE})")
+    int seq;
+
+    @Option(names = "--steps", defaultValue = "20", description = "validation batches (default: ${DEFAULT-VALUE})")
+    int steps;
+
+    @Override
+    public Integer call() throws Exception {
+        if (data == null && hellaswag == null) throw new JgptException("give --data DIR (validation loss) and/or --hellaswag FILE");
+        if (batch < 1) throw new JgptException("--batch must be >= 1, got " + batch);
+        if (steps < 1) throw new JgptException("--steps must be >= 1, got " + steps);
+        if (limit < 0) throw new JgptException("--limit must be >= 0, got " + limit);
+        Gpt m = ModelFiles.load(model);
+        int T = seq == 0 ? m.config.blockSize() : seq;
+        if (T < 1 || T > m.config.blockSize()) throw new JgptException("--seq must be in [1, " + m.config.blockSize() + "], got " + seq);
+        if (data != null) {
+            TokenDataset val = new TokenDataset(data, "val", batch, T, 0, 1, TokenDataset.Order.SEQUENTIAL, 0);
+            double loss = Evaluator.validationLoss(m, val, steps, batch, T);
+            System.out.printf("validation loss %.4f (%d batches of %dx%d from %s)%n", loss, steps, batch, T, data);
+        }
+        if (hellaswag != null) {
+            HellaSwag.Score s = Evaluator.hellaswag(m, HellaSwag.load(hellaswag, limit));
+            System.out.printf("HellaSwag: acc %.4f (%d/%d), acc_norm %.4f (%d/%d)%n", s.acc(), s.correct(), s.total(),
+                    s.accNorm(), s.correctNorm(), s.total());
+        }
+        return 0;
+    }
+}

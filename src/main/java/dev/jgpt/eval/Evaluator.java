@@ -1,0 +1,71 @@
+package dev.jgpt.eval;
+
+import dev.jgpt.data.TokenDataset;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.Inference;
+import dev.jgpt.tokenizer.Gpt2Tokenizer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** What a run measures besides its training loss: validation loss, HellaSwag, samples. */
+public final class Evaluator {
+    private Evaluator() {
+    }
+
+    /** Mean loss over {@code steps} batches of B×T from the start of {@code val} (reset first). */
+    public static double validationLoss(Gpt model, TokenDataset val, int steps, int B, int T) {
+        val.reset();
+        int[] inputs = new int[B * T], targets = new int[B * T];
+        double sum = 0;
+        for (int i = 0; i < steps; i++) {
+            val.nextBatch(inputs, targets);
+            sum += model.forward(inputs, targets, B, T);
+        }
+        return sum / steps;
+    }
+
+    /**
+     * build-nanogpt's completion-style HellaSwag: per item, the 4 (context + ending) rows as one batch,
+     * ranked by the loss on the ending tokens. Items longer than the model's context are skipped.
+     */
+    public static HellaSwag.Score hellaswag(Gpt model, List<HellaSwag.Example> examples) {
+        HellaSwag.Score score = HellaSwag.Score.ZERO;
+        for (HellaSwag.Example ex : examples) {
+            HellaSwag.Rendered r = HellaSwag.render(ex);
+            int width = r.width();
+            if (width > model.config.blockSize()) continue;
+            model.forward(r.flatTokens(), r.flatTargets(), HellaSwag.ENDINGS, width);
+            score = score.add(r.predict(model.losses()));
+        }
+        return score;
+    }
+
+    /**
+     * {@code count} samples continuing {@code prompt}, each {@code maxTokens} tokens long including
+     * the prompt (build-nanogpt's max_length), top-k sampling at temperature 1, sample i seeded with
+     * seed + i so a round is reproducible.
+     */
+    public static List<String> samples(Inference inference, String prompt, int count, int maxTokens, int topK, long seed) {
+        Gpt2Tokenizer tok = Gpt2Tokenizer.get();
+        int[] promptTokens = tok.encode(prompt);
+        int V = inference.config().vocabSize();
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            Sampler sampler = new Sampler(V, 1.0f, topK, 1.0f, seed + i);
+            inference.reset();
+            int limit = Math.min(maxTokens, inference.config().blockSize());
+            int[] tokens = new int[Math.max(limit, promptTokens.length)];
+            System.arraycopy(promptTokens, 0, tokens, 0, promptTokens.length);
+            int n = promptTokens.length;
+            float[] logits = inference.prefill(promptTokens);
+            while (n < limit) {
+                int next = sampler.sample(logits, 0);
+                tokens[n++] = next;
+                if (n < limit) logits = inference.step(next);
+            }
+            out.add(tok.decode(java.util.Arrays.copyOf(tokens, n)));
+        }
+        return out;
+    }
+}

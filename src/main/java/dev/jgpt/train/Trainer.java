@@ -1,0 +1,198 @@
+package dev.jgpt.train;
+
+import dev.jgpt.JgptException;
+import dev.jgpt.config.RunConfig;
+import dev.jgpt.config.TrainConfig;
+import dev.jgpt.data.Prepare;
+import dev.jgpt.data.TokenDataset;
+import dev.jgpt.eval.Evaluator;
+import dev.jgpt.eval.HellaSwag;
+import dev.jgpt.io.ModelFiles;
+import dev.jgpt.io.TrainingCheckpoint;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
+import dev.jgpt.model.Inference;
+import dev.jgpt.tensor.Parallel;
+import dev.jgpt.track.RunDirectory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * build-nanogpt's training loop: at every step, evaluate when due (validation loss, HellaSwag,
+ * samples, checkpoint), then accumulate gradients over micro-batches up to the token budget, clip,
+ * set the learning rate from the schedule and take one AdamW step. Evaluations at step s see the
+ * model after s updates, so the last round (s = max_steps) sees the finished model.
+ */
+public final class Trainer {
+    private final RunConfig cfg;
+    private final RunDirectory run;
+    private final Gpt model;
+    private final Optimizer optimizer;
+    private final TokenDataset train, val;
+    private final LrSchedule schedule;
+    private final List<HellaSwag.Example> hellaswag;
+    private Inference inference;
+    private int step;
+    private double lastValLoss = Double.NaN;
+    private volatile boolean stopRequested;
+
+    /** Sets up a run: prepares the data if missing, builds or loads the model, resumes from {@code checkpoint} if given. */
+    public Trainer(RunConfig cfg, RunDirectory run, Path checkpoint) throws IOException {
+        this.cfg = cfg;
+        this.run = run;
+        TrainConfig t = cfg.train();
+        Parallel.setThreads(t.threadCount());
+        Path data = ensureData(cfg);
+        var order = TokenDataset.Order.parse(cfg.data().order().name());
+        train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), 0, 1, order, cfg.data().seed());
+        val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), 0, 1, TokenDataset.Order.SEQUENTIAL, cfg.data().seed());
+        schedule = LrSchedule.of(t);
+        var m = cfg.model();
+        GptConfig shape = new GptConfig(m.nLayer(), m.nHead(), m.nEmbd(), m.blockSize(), m.vocabSize(), m.paddedVocabSize());
+        if (checkpoint != null) {
+            model = TrainingCheckpoint.loadModel(checkpoint, shape);
+        } else if (m.initFrom() != null) {
+            model = ModelFiles.load(m.initFrom());
+            if (!model.config.equals(shape)) {
+                throw new JgptException("model.init_from " + m.initFrom() + " is " + model.config + " but the config asks for " + shape);
+            }
+        } else {
+            model = new Gpt(shape);
+            model.initialize(t.seed());
+        }
+        optimizer = new Optimizer(model, (float) t.weightDecay(), (float) t.beta1(), (float) t.beta2(), (float) t.eps());
+        if (checkpoint != null) {
+            TrainingCheckpoint.State s = TrainingCheckpoint.readState(checkpoint);
+            TrainingCheckpoint.loadOptimizer(checkpoint, model, optimizer.m(), optimizer.v());
+            optimizer.setSteps(s.optimizerSteps());
+            train.restore(TokenDataset.State.fromJson(s.dataState()));
+            step = s.step();
+            lastValLoss = s.valLoss();
+            run.dropMetricsFrom(step);
+            run.println("resuming " + run.name() + " at step " + step + " from " + checkpoint);
+        }
+        Path hs = cfg.eval().hellaswagFile();
+        hellaswag = cfg.eval().hellaswagEvery() > 0 && hs != null ? HellaSwag.load(hs, cfg.eval().hellaswagLimit()) : List.of();
+        if (cfg.eval().hellaswagEvery() > 0 && hs == null) run.println("HellaSwag is off: set eval.hellaswag_file to a HellaSwag JSONL file");
+    }
+
+    private static Path ensureData(RunConfig cfg) {
+        Path dir = cfg.data().dir();
+        if (Prepare.isPrepared(dir)) return dir;
+        System.err.println("preparing " + cfg.data().source() + " into " + dir + " (first use)...");
+        if (cfg.data().source().equals("jdk-src")) return Prepare.ensureJdkCorpus(dir);
+        System.err.println(Prepare.run(Prepare.Options.defaults(cfg.data().source(), dir)).describe());
+        return dir;
+    }
+
+    public Gpt model() {
+        return model;
+    }
+
+    /** Asks the loop to stop after the current step, with a checkpoint (Ctrl-C). */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    /** Runs to max_steps (or until stopped); returns the last training loss. */
+    public double run() throws IOException {
+        TrainConfig t = cfg.train();
+        int B = t.microBatchSize(), T = t.seqLen(), accum = cfg.gradAccumSteps(1), maxSteps = t.maxSteps();
+        int[] inputs = new int[B * T], targets = new int[B * T];
+        run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation; %d steps",
+                model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
+                t.totalBatchSize(), B, T, accum, maxSteps));
+        double loss = Double.NaN;
+        int firstStep = step;
+        long started = System.nanoTime();
+        for (; ; step++) {
+            boolean last = step == maxSteps;
+            evaluate();
+            if (last || stopRequested) {
+                if (!last && !checkpointDue(step)) saveCheckpoint();
+                break;
+            }
+            long t0 = System.nanoTime();
+            model.zeroGrad();
+            double lossAccum = 0;
+            for (int micro = 0; micro < accum; micro++) {
+                train.nextBatch(inputs, targets);
+                lossAccum += model.forward(inputs, targets, B, T) / accum;
+                model.backward(1f / accum);
+            }
+            double norm = t.gradClip() > 0 ? model.clipGradNorm(t.gradClip()) : model.gradNorm();
+            double lr = schedule.lr(step);
+            optimizer.step((float) lr);
+            double ms = (System.nanoTime() - t0) / 1e6;
+            double tokensPerSec = t.totalBatchSize() / (ms / 1000);
+            loss = lossAccum;
+            run.logTrain(step, loss, lr, norm, ms, tokensPerSec);
+            if (step % cfg.log().logEvery() == 0 || step == maxSteps - 1) {
+                double perStep = (System.nanoTime() - started) / 1e9 / (step + 1 - firstStep);
+                run.println(String.format("step %5d/%d %s | loss %.6f | lr %.4e | norm %.4f | %.0f ms | %.0f tok/s | eta %s",
+                        step, maxSteps, bar(step + 1, maxSteps), loss, lr, norm, ms, tokensPerSec,
+                        duration(perStep * (maxSteps - step - 1))));
+            }
+            if (!Double.isFinite(loss)) throw new JgptException("training diverged at step " + step + " (loss " + loss + "); lower train.max_lr");
+        }
+        if (stopRequested && step < maxSteps) run.println("stopped at step " + step + "; resume with: jgpt train --resume " + run.path());
+        return loss;
+    }
+
+    /** A 20-cell text progress bar: it reads the same on a terminal and in console.log. */
+    static String bar(int done, int total) {
+        int cells = total <= 0 ? 0 : (int) Math.min(20, 20L * done / total);
+        return "[" + "#".repeat(cells) + ".".repeat(20 - cells) + "]";
+    }
+
+    static String duration(double seconds) {
+        long s = Math.round(seconds);
+        return s >= 3600 ? String.format("%dh%02dm", s / 3600, s / 60 % 60) : String.format("%dm%02ds", s / 60, s % 60);
+    }
+
+    private boolean due(int every, int s) {
+        return every > 0 && (s % every == 0 || s == cfg.train().maxSteps());
+    }
+
+    private boolean checkpointDue(int s) {
+        return s > 0 && due(cfg.eval().checkpointEvery(), s);
+    }
+
+    /** The evaluations of step {@code step}, before its update. */
+    private void evaluate() throws IOException {
+        var e = cfg.eval();
+        TrainConfig t = cfg.train();
+        if (due(e.valEvery(), step)) {
+            lastValLoss = Evaluator.validationLoss(model, val, e.valSteps(), t.microBatchSize(), t.seqLen());
+            run.logVal(step, lastValLoss);
+            run.println(String.format("step %5d | validation loss %.4f", step, lastValLoss));
+        }
+        if (!hellaswag.isEmpty() && due(e.hellaswagEvery(), step)) {
+            HellaSwag.Score s = Evaluator.hellaswag(model, hellaswag);
+            run.logHellaSwag(step, s.total(), s.correct(), s.correctNorm());
+            run.println(String.format("step %5d | HellaSwag acc_norm %d/%d = %.4f", step, s.correctNorm(), s.total(), s.accNorm()));
+        }
+        if (step > 0 && due(e.sampleEvery(), step)) {
+            if (inference == null) inference = new Inference(model);
+            List<String> samples = Evaluator.samples(inference, e.samplePrompt(), e.numSamples(), e.sampleMaxTokens(), e.topK(), e.sampleSeed());
+            for (int i = 0; i < samples.size(); i++) {
+                run.logSample(step, i, samples.get(i));
+                run.println("sample " + i + ": " + samples.get(i));
+            }
+        }
+        if (checkpointDue(step)) saveCheckpoint();
+    }
+
+    private void saveCheckpoint() throws IOException {
+        Path dir = run.checkpointsDir();
+        Files.createDirectories(dir);
+        TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
+                new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss));
+        TrainingCheckpoint.prune(dir, cfg.eval().keepLast());
+        run.log("checkpoint", step, Map.of("path", TrainingCheckpoint.dirFor(dir, step).toString()));
+    }
+}
