@@ -126,8 +126,13 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
         return train.gradAccumSteps(worldSize);
     }
 
+    /**
+     * The final round: step max_steps, after the last update. The loop evaluates there once more (and
+     * checkpoints) so the last numbers describe the finished model; build-nanogpt's last round
+     * (max_steps − 1) came before its final update.
+     */
     public boolean isLastStep(int step) {
-        return step == train.maxSteps() - 1;
+        return step == train.maxSteps();
     }
 
     /** Evaluate validation loss before this step's update: every val_every steps from 0, and at the last step. */

@@ -113,7 +113,7 @@ public final class Trainer {
             boolean last = step == maxSteps;
             evaluate();
             if (last || stopRequested) {
-                if (!last && !checkpointDue(step)) saveCheckpoint();
+                if (!last && !cfg.checkpointDue(step)) saveCheckpoint();
                 break;
             }
             long t0 = System.nanoTime();
@@ -131,7 +131,7 @@ public final class Trainer {
             double tokensPerSec = t.totalBatchSize() / (ms / 1000);
             loss = lossAccum;
             run.logTrain(step, loss, lr, norm, ms, tokensPerSec);
-            if (step % cfg.log().logEvery() == 0 || step == maxSteps - 1) {
+            if (cfg.logDue(step) || step == maxSteps - 1) {
                 double perStep = (System.nanoTime() - started) / 1e9 / (step + 1 - firstStep);
                 run.println(String.format("step %5d/%d %s | loss %.6f | lr %.4e | norm %.4f | %.0f ms | %.0f tok/s | eta %s",
                         step, maxSteps, bar(step + 1, maxSteps), loss, lr, norm, ms, tokensPerSec,
@@ -154,29 +154,21 @@ public final class Trainer {
         return s >= 3600 ? String.format("%dh%02dm", s / 3600, s / 60 % 60) : String.format("%dm%02ds", s / 60, s % 60);
     }
 
-    private boolean due(int every, int s) {
-        return every > 0 && (s % every == 0 || s == cfg.train().maxSteps());
-    }
-
-    private boolean checkpointDue(int s) {
-        return s > 0 && due(cfg.eval().checkpointEvery(), s);
-    }
-
     /** The evaluations of step {@code step}, before its update. */
     private void evaluate() throws IOException {
         var e = cfg.eval();
         TrainConfig t = cfg.train();
-        if (due(e.valEvery(), step)) {
+        if (cfg.valDue(step)) {
             lastValLoss = Evaluator.validationLoss(model, val, e.valSteps(), t.microBatchSize(), t.seqLen());
             run.logVal(step, lastValLoss);
             run.println(String.format("step %5d | validation loss %.4f", step, lastValLoss));
         }
-        if (!hellaswag.isEmpty() && due(e.hellaswagEvery(), step)) {
+        if (!hellaswag.isEmpty() && cfg.hellaswagDue(step)) {
             HellaSwag.Score s = Evaluator.hellaswag(model, hellaswag);
             run.logHellaSwag(step, s.total(), s.correct(), s.correctNorm());
             run.println(String.format("step %5d | HellaSwag acc_norm %d/%d = %.4f", step, s.correctNorm(), s.total(), s.accNorm()));
         }
-        if (step > 0 && due(e.sampleEvery(), step)) {
+        if (cfg.sampleDue(step)) {
             if (inference == null) inference = new Inference(model);
             List<String> samples = Evaluator.samples(inference, e.samplePrompt(), e.numSamples(), e.sampleMaxTokens(), e.topK(), e.sampleSeed());
             for (int i = 0; i < samples.size(); i++) {
@@ -184,7 +176,7 @@ public final class Trainer {
                 run.println("sample " + i + ": " + samples.get(i));
             }
         }
-        if (checkpointDue(step)) saveCheckpoint();
+        if (cfg.checkpointDue(step)) saveCheckpoint();
     }
 
     private void saveCheckpoint() throws IOException {

@@ -85,7 +85,7 @@ class RunConfigTest {
         assertEquals(c.train().microBatchSize() * c.train().seqLen(), c.train().totalBatchSize());
         assertTrue(c.train().warmupSteps() < c.train().maxSteps());
         assertEquals(0, c.eval().hellaswagEvery());
-        assertTrue(c.checkpointDue(c.train().maxSteps() - 1));
+        assertTrue(c.checkpointDue(c.train().maxSteps()));
     }
 
     @Test
@@ -371,28 +371,28 @@ class RunConfigTest {
         assertTrue(c.valDue(0));
         assertTrue(c.valDue(250));
         assertFalse(c.valDue(251));
-        assertTrue(c.valDue(19072)); // last step
+        assertTrue(c.valDue(19073)); // last step
         assertTrue(c.hellaswagDue(0));
         assertFalse(c.sampleDue(0)); // samples from an untrained model are noise
         assertTrue(c.sampleDue(250));
-        assertTrue(c.sampleDue(19072));
+        assertTrue(c.sampleDue(19073));
         assertFalse(c.checkpointDue(0));
         assertFalse(c.checkpointDue(250));
         assertTrue(c.checkpointDue(5000));
-        assertTrue(c.checkpointDue(19072));
+        assertTrue(c.checkpointDue(19073));
         assertTrue(c.logDue(1));
 
         RunConfig off = c.withOverrides(List.of("eval.val_every=0", "eval.sample_every=0", "eval.hellaswag_every=0",
                 "eval.checkpoint_every=0", "log.log_every=10"));
         assertFalse(off.valDue(0));
-        assertFalse(off.valDue(19072));
-        assertFalse(off.sampleDue(19072));
+        assertFalse(off.valDue(19073));
+        assertFalse(off.sampleDue(19073));
         assertFalse(off.hellaswagDue(0));
         assertFalse(off.checkpointDue(5000));
-        assertTrue(off.checkpointDue(19072)); // 0 = only at the end
+        assertTrue(off.checkpointDue(19073)); // 0 = only at the end
         assertFalse(off.logDue(5));
         assertTrue(off.logDue(10));
-        assertTrue(off.logDue(19072));
+        assertTrue(off.logDue(19073));
     }
 
     @Test
