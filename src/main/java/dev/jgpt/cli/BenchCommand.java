@@ -2,6 +2,7 @@ package dev.jgpt.cli;
 
 import com.google.gson.Gson;
 import dev.jgpt.JgptException;
+import dev.jgpt.kernels.PeakFlops;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.tensor.Parallel;
@@ -20,8 +21,8 @@ import java.util.concurrent.Callable;
 
 /** Throughput of the engine, measured the same way every time so runs can be compared. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure training throughput.",
-        subcommands = {BenchCommand.Train.class})
+        description = "Measure throughput: training steps, single kernels, the machine's FMA peak.",
+        subcommands = {BenchCommand.Train.class, BenchCommand.Kernels.class, BenchCommand.Peak.class})
 public final class BenchCommand implements Runnable {
 
     @Override
@@ -88,6 +89,7 @@ public final class BenchCommand implements Runnable {
                 if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
             }
             double median = median(ms);
+            double peak = PeakFlops.measure(0.5);
             long tokens = (long) batch * seq;
             double flops = trainingFlops(cfg, batch, seq);
             Map<String, Object> r = new LinkedHashMap<>();
@@ -99,14 +101,63 @@ public final class BenchCommand implements Runnable {
             r.put("ms_per_step", round(median, 1));
             r.put("tokens_per_s", round(tokens / (median / 1000), 1));
             r.put("gflops_per_s", round(flops / (median / 1000) / 1e9, 1));
+            r.put("mfu", round(flops / (median / 1000) / peak, 3));
+            r.put("peak_gflops_per_s", round(peak / 1e9, 1));
             r.put("peak_rss_mb", peakRssMb());
             if (json) {
                 System.out.println(new Gson().toJson(r));
             } else {
-                System.out.printf("%s B=%d T=%d threads=%d: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s, peak RSS %d MB (initial loss %.4f)%n",
+                System.out.printf("%s B=%d T=%d threads=%d: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s (MFU %.1f%% of %.0f), peak RSS %d MB (initial loss %.4f)%n",
                         model, batch, seq, Parallel.threads(), median, tokens / (median / 1000),
-                        flops / (median / 1000) / 1e9, peakRssMb(), firstLoss);
+                        flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, peakRssMb(), firstLoss);
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "peak", mixinStandardHelpOptions = true,
+            description = "The FMA peak this JVM reaches on this machine (registers only): the MFU denominator.")
+    public static final class Peak implements Callable<Integer> {
+        @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
+        int threads;
+
+        @Option(names = "--json", description = "print one JSON object")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
+            if (threads > 0) Parallel.setThreads(threads);
+            double peak = PeakFlops.measure(2.0);
+            if (json) System.out.println(new Gson().toJson(Map.of("threads", Parallel.threads(), "gflops_per_s", round(peak / 1e9, 1))));
+            else System.out.printf("FMA peak: %.1f GFLOP/s on %d threads (%d-lane float vectors)%n", peak / 1e9, Parallel.threads(),
+                    jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length());
+            return 0;
+        }
+    }
+
+    @Command(name = "kernels", mixinStandardHelpOptions = true,
+            description = "Time each kernel at a model's shapes, forward and backward: ms per call, calls per step, "
+                    + "share of the step, GFLOP/s (matmul, attention) or GB/s (the rest).")
+    public static final class Kernels implements Callable<Integer> {
+        @Option(names = "--model", defaultValue = "gpt2", description = "preset (default: ${DEFAULT-VALUE})")
+        String model;
+
+        @Option(names = "--batch", defaultValue = "4", description = "B (default: ${DEFAULT-VALUE})")
+        int batch;
+
+        @Option(names = "--seq", defaultValue = "64", description = "T (default: ${DEFAULT-VALUE})")
+        int seq;
+
+        @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
+        int threads;
+
+        @Override
+        public Integer call() {
+            if (batch < 1 || seq < 1) throw new JgptException("--batch and --seq must be >= 1");
+            if (threads > 0) Parallel.setThreads(threads);
+            GptConfig cfg = GptConfig.preset(model);
+            KernelBench.run(cfg, batch, seq, System.out);
             return 0;
         }
     }
