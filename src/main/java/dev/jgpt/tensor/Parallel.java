@@ -4,10 +4,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * One fixed pool of worker threads, sized to the cores, that every kernel shares. A call splits
- * {@code [0, n)} into chunks that the caller and the workers take in turn; no thread is created per
- * call, and the workers spin briefly before parking because kernels follow each other closely.
- * A call made from inside a running body (or while another call is running) runs inline.
+ * One fixed pool of worker threads, sized to the cores, that every kernel shares. A call cuts
+ * {@code [0, n)} into chunks; the caller and the workers claim chunks until none are left, and the
+ * call returns when every chunk is done. The caller never waits for a worker to wake up: on a busy
+ * machine a descheduled worker simply claims nothing, and the caller does the work itself. Workers
+ * spin briefly before parking, because kernels follow each other closely. A call made from inside a
+ * running body (or while another call is running) runs inline.
  */
 public final class Parallel {
 
@@ -17,18 +19,30 @@ public final class Parallel {
         void run(int start, int end);
     }
 
-    private static final int SPIN_BEFORE_PARK = 20_000;
+    /** One call's chunks. Immutable but for the two counters, so a late worker can never mix up calls. */
+    private record Job(Range body, int size, int chunk, int chunks, AtomicInteger next, AtomicInteger done) {
+        /** Claims and runs chunks until none are left. */
+        Throwable work() {
+            try {
+                for (int c; (c = next.getAndIncrement()) < chunks; done.incrementAndGet()) {
+                    int start = c * chunk;
+                    body.run(start, Math.min(size, start + chunk));
+                }
+                return null;
+            } catch (Throwable t) {
+                next.set(chunks);
+                done.addAndGet(chunks); // release the caller now: the call fails anyway
+                return t;
+            }
+        }
+    }
+
+    private static final int SPIN_BEFORE_PARK = 50_000;
 
     private static volatile int threads = Runtime.getRuntime().availableProcessors();
     private static Thread[] workers = new Thread[0];
-
-    // The current job. Published by writing `generation` last (volatile), read after reading it.
-    private static Range body;
-    private static int size;
-    private static int chunk;
-    private static final AtomicInteger nextChunk = new AtomicInteger();
-    private static final AtomicInteger running = new AtomicInteger();
-    private static volatile long generation;
+    private static volatile Job current;
+    private static volatile Throwable workerFailure;
     private static final AtomicInteger busy = new AtomicInteger();
 
     private Parallel() {
@@ -55,20 +69,15 @@ public final class Parallel {
         }
         try {
             ensureWorkers(t - 1);
-            int c = Math.max(grain, (n + t * 4 - 1) / (t * 4));
-            body = range;
-            size = n;
-            chunk = c;
-            nextChunk.set(0);
-            running.set(t - 1);
-            generation = generation + 1; // publish
+            int chunk = Math.max(grain, (n + t * 4 - 1) / (t * 4));
+            int chunks = (n + chunk - 1) / chunk;
+            Job job = new Job(range, n, chunk, chunks, new AtomicInteger(), new AtomicInteger());
+            current = job;
             for (int i = 0; i < t - 1; i++) LockSupport.unpark(workers[i]);
-            Throwable failure = work();
-            long spins = 0;
-            while (running.get() != 0) {
-                if (++spins > SPIN_BEFORE_PARK) Thread.yield(); else Thread.onSpinWait();
+            Throwable failure = job.work();
+            for (int spins = 0; job.done.get() < chunks; spins++) {
+                if (spins < SPIN_BEFORE_PARK) Thread.onSpinWait(); else Thread.yield();
             }
-            body = null;
             if (failure == null) failure = workerFailure;
             workerFailure = null;
             if (failure instanceof RuntimeException re) throw re;
@@ -78,35 +87,11 @@ public final class Parallel {
         }
     }
 
-    /** Convenience: one index per chunk-unit, grain 1. */
-    public static void forEach(int n, Range range) {
-        forRange(n, 1, range);
-    }
-
-    private static volatile Throwable workerFailure;
-
-    private static Throwable work() {
-        Range r = body;
-        int n = size, c = chunk;
-        try {
-            while (true) {
-                int start = nextChunk.getAndAdd(c);
-                if (start >= n) return null;
-                r.run(start, Math.min(n, start + c));
-            }
-        } catch (Throwable t) {
-            nextChunk.set(n); // stop the others early
-            return t;
-        }
-    }
-
     private static synchronized void ensureWorkers(int count) {
         if (workers.length >= count) return;
         Thread[] grown = java.util.Arrays.copyOf(workers, count);
-        long current = generation; // a new worker waits for the job after this one
         for (int i = workers.length; i < count; i++) {
-            int index = i;
-            Thread w = new Thread(() -> workerLoop(index, current), "jgpt-worker-" + i);
+            Thread w = new Thread(Parallel::workerLoop, "jgpt-worker-" + i);
             w.setDaemon(true);
             grown[i] = w;
         }
@@ -115,17 +100,17 @@ public final class Parallel {
         for (int i = old.length; i < count; i++) grown[i].start();
     }
 
-    private static void workerLoop(int index, long seen) {
+    private static void workerLoop() {
+        Job seen = null;
         while (true) {
+            Job job;
             int spins = 0;
-            while (generation == seen) {
+            while ((job = current) == seen) {
                 if (++spins < SPIN_BEFORE_PARK) Thread.onSpinWait(); else LockSupport.park();
             }
-            seen = generation;
-            if (index >= threads - 1) continue; // pool shrank: this worker sits this job out
-            Throwable t = work();
+            seen = job;
+            Throwable t = job.work();
             if (t != null) workerFailure = t;
-            running.decrementAndGet();
         }
     }
 }
