@@ -2,20 +2,24 @@ package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.util.Arrays;
+
 /**
  * Causal multi-head self-attention over a fused qkv activation (B, T, 3C: q, k, v, heads side by side
- * in each), scale 1/√head_size. The (T × T) score matrix is never stored: the forward keeps only the
- * log-sum-exp of each query row (B, NH, T), and the backward recomputes the probabilities from it,
- * one query row at a time, so memory stays linear in T.
+ * in each), scale 1/√head_size.
  *
- * <p>Work is split by (batch, head); each task transposes its K (and V in backward) into a per-thread
- * scratch so that a row of scores is a broadcast-FMA over contiguous keys rather than T dot products.
+ * <p>Work is split by (batch, head). Each task walks the queries in blocks of {@link #QUERY_BLOCK}
+ * rows: a block's scores against the keys it may see form a (block × keys) tile, small and linear in
+ * T, so the (T × T) matrix is never stored, not even for one head. The forward keeps only the
+ * log-sum-exp of each query row (B, NH, T); the backward recomputes the probabilities from it. Every
+ * product in both directions — QKᵀ, PV, dO·Vᵀ, dS·K, dSᵀ·Q, Pᵀ·dO — runs on {@link Matmul}'s
+ * micro-kernel over per-thread copies of this head's rows.
  */
 public final class Attention {
+    static final int QUERY_BLOCK = 64;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
@@ -39,23 +43,24 @@ public final class Attention {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
         Parallel.forRange(B * NH, 1, (start, end) -> {
-            float[] s = scratch(hs * T + T);
-            int kT = 0, scores = hs * T;
+            int QB = QUERY_BLOCK;
+            float[] s = scratch(2 * T * hs + 2 * QB * hs + QB * T);
+            int k = 0, v = T * hs, q = 2 * T * hs, o = q + QB * hs, p = o + QB * hs;
             for (int task = start; task < end; task++) {
                 int b = task / NH, h = task % NH;
                 int base = qkvOff + b * T * 3 * C + h * hs;
-                transpose(qkv, base + C, 3 * C, s, kT, T, hs);
-                for (int t = 0; t < T; t++) {
-                    int q = base + t * 3 * C;
-                    float max = scoreRow(s, scores, qkv, q, scale, s, kT, T, hs, t + 1);
-                    float sum = expRow(s, scores, t + 1, max);
-                    int o = outOff + (b * T + t) * C + h * hs;
-                    java.util.Arrays.fill(out, o, o + hs, 0f);
-                    float inv = 1f / sum;
-                    for (int t2 = 0; t2 <= t; t2++) {
-                        axpy(out, o, s[scores + t2] * inv, qkv, base + t2 * 3 * C + 2 * C, hs);
+                gather(qkv, base + C, 3 * C, s, k, T, hs);
+                gather(qkv, base + 2 * C, 3 * C, s, v, T, hs);
+                for (int t0 = 0; t0 < T; t0 += QB) {
+                    int m = Math.min(QB, T - t0), n = t0 + m; // queries t0..t0+m see keys 0..n-1
+                    gather(qkv, base + t0 * 3 * C, 3 * C, s, q, m, hs);
+                    Matmul.forward(s, p, s, q, s, k, null, 0, m, hs, n);
+                    for (int r = 0; r < m; r++) {
+                        lse[lseOff + (b * NH + h) * T + t0 + r] = softmaxRow(s, p + r * n, t0 + r + 1, n, scale);
                     }
-                    lse[lseOff + (b * NH + h) * T + t] = max + (float) Math.log(sum);
+                    Arrays.fill(s, o, o + m * hs, 0f);
+                    Matmul.backwardInput(s, o, s, p, s, v, m, hs, n); // O = P · V
+                    scatter(s, o, out, outOff + (b * T + t0) * C + h * hs, C, m, hs, false);
                 }
             }
         });
@@ -67,84 +72,101 @@ public final class Attention {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
         Parallel.forRange(B * NH, 1, (start, end) -> {
-            float[] s = scratch(2 * hs * T + 2 * T);
-            int kT = 0, vT = hs * T, p = 2 * hs * T, dp = p + T;
+            int QB = QUERY_BLOCK;
+            float[] s = scratch(4 * T * hs + 3 * QB * hs + 2 * QB * T + QB);
+            int k = 0, v = T * hs, dk = 2 * T * hs, dv = 3 * T * hs;
+            int q = 4 * T * hs, dO = q + QB * hs, dq = dO + QB * hs, p = dq + QB * hs, ds = p + QB * T, D = ds + QB * T;
             for (int task = start; task < end; task++) {
                 int b = task / NH, h = task % NH;
                 int base = qkvOff + b * T * 3 * C + h * hs;
-                int dbase = dqkvOff + b * T * 3 * C + h * hs;
-                transpose(qkv, base + C, 3 * C, s, kT, T, hs);
-                transpose(qkv, base + 2 * C, 3 * C, s, vT, T, hs);
-                for (int t = 0; t < T; t++) {
-                    int q = base + t * 3 * C, n = t + 1;
-                    int go = doutOff + (b * T + t) * C + h * hs;
-                    int oo = outOff + (b * T + t) * C + h * hs;
-                    scoreRow(s, p, qkv, q, scale, s, kT, T, hs, n);
-                    expRow(s, p, n, lse[lseOff + (b * NH + h) * T + t]);
-                    scoreRow(s, dp, dout, go, 1f, s, vT, T, hs, n);
-                    float D = dot(dout, go, out, oo, hs);
-                    // ds = p · (dp − D), scaled once here for both dq and dk
-                    for (int t2 = 0; t2 < n; t2++) s[dp + t2] = s[p + t2] * (s[dp + t2] - D) * scale;
-                    int dq = dbase + t * 3 * C;
-                    for (int t2 = 0; t2 < n; t2++) {
-                        float ds = s[dp + t2];
-                        int row = t2 * 3 * C;
-                        axpy(dqkv, dq, ds, qkv, base + row + C, hs);
-                        axpy(dqkv, dbase + row + C, ds, qkv, q, hs);
-                        axpy(dqkv, dbase + row + 2 * C, s[p + t2], dout, go, hs);
+                gather(qkv, base + C, 3 * C, s, k, T, hs);
+                gather(qkv, base + 2 * C, 3 * C, s, v, T, hs);
+                Arrays.fill(s, dk, dk + 2 * T * hs, 0f);
+                for (int t0 = 0; t0 < T; t0 += QB) {
+                    int m = Math.min(QB, T - t0), n = t0 + m;
+                    int rows = (b * T + t0) * C + h * hs; // this block's rows in out / dout
+                    gather(qkv, base + t0 * 3 * C, 3 * C, s, q, m, hs);
+                    gather(dout, doutOff + rows, C, s, dO, m, hs);
+                    for (int r = 0; r < m; r++) s[D + r] = dot(dout, doutOff + rows + r * C, out, outOff + rows + r * C, hs);
+                    // recompute P from the saved log-sum-exp
+                    Matmul.forward(s, p, s, q, s, k, null, 0, m, hs, n);
+                    for (int r = 0; r < m; r++) {
+                        probabilityRow(s, p + r * n, t0 + r + 1, n, scale, lse[lseOff + (b * NH + h) * T + t0 + r]);
                     }
+                    Matmul.forward(s, ds, s, dO, s, v, null, 0, m, hs, n); // dP = dO · Vᵀ
+                    for (int r = 0; r < m; r++) {
+                        int pr = p + r * n, dr = ds + r * n;
+                        float Dr = s[D + r];
+                        for (int t2 = 0; t2 < n; t2++) s[dr + t2] = s[pr + t2] * (s[dr + t2] - Dr) * scale; // dS, pre-scaled
+                    }
+                    Arrays.fill(s, dq, dq + m * hs, 0f);
+                    Matmul.backwardInput(s, dq, s, ds, s, k, m, hs, n);                 // dQ = dS · K
+                    Matmul.backwardWeight(s, dk, null, 0, s, ds, s, q, m, hs, n);       // dK += dSᵀ · Q
+                    Matmul.backwardWeight(s, dv, null, 0, s, p, s, dO, m, hs, n);       // dV += Pᵀ · dO
+                    scatter(s, dq, dqkv, dqkvOff + b * T * 3 * C + t0 * 3 * C + h * hs, 3 * C, m, hs, true);
                 }
+                scatter(s, dk, dqkv, dqkvOff + b * T * 3 * C + C + h * hs, 3 * C, T, hs, true);
+                scatter(s, dv, dqkv, dqkvOff + b * T * 3 * C + 2 * C + h * hs, 3 * C, T, hs, true);
             }
         });
     }
 
-    /** dst[d·T + t] = src[srcOff + t·stride + d] for t < T, d < hs. */
-    private static void transpose(float[] src, int srcOff, int stride, float[] dst, int dstOff, int T, int hs) {
-        for (int t = 0; t < T; t++) {
-            int row = srcOff + t * stride;
-            for (int d = 0; d < hs; d++) dst[dstOff + d * T + t] = src[row + d];
-        }
-    }
-
     /**
-     * row[t2] = scale · Σ_d x[d] · kT[d, t2] for t2 < n; returns the row's maximum. Broadcast of x[d]
-     * against a contiguous run of keys, so no horizontal sums.
+     * Row of scores → probabilities in place: scale, keep the first {@code visible} (the causal mask),
+     * softmax over them, zero the rest up to {@code n}; returns the row's log-sum-exp.
      */
-    private static float scoreRow(float[] row, int rowOff, float[] x, int xOff, float scale,
-                                  float[] kT, int kTOff, int T, int hs, int n) {
-        FloatVector maxv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int t2 = 0; t2 < n; t2 += L) {
-            VectorMask<Float> m = S.indexInRange(t2, n);
-            FloatVector acc = FloatVector.zero(S);
-            for (int d = 0; d < hs; d++) {
-                acc = FloatVector.fromArray(S, kT, kTOff + d * T + t2, m).fma(FloatVector.broadcast(S, x[xOff + d]), acc);
-            }
-            acc = acc.mul(scale);
-            acc.intoArray(row, rowOff + t2, m);
-            maxv = maxv.blend(maxv.max(acc), m);
-        }
-        return maxv.reduceLanes(VectorOperators.MAX);
-    }
-
-    /** row[t2] = exp(row[t2] − shift) for t2 < n; returns their sum. */
-    private static float expRow(float[] row, int rowOff, int n, float shift) {
-        FloatVector sum = FloatVector.zero(S);
-        for (int t2 = 0; t2 < n; t2 += L) {
-            VectorMask<Float> m = S.indexInRange(t2, n);
-            FloatVector e = FloatVector.fromArray(S, row, rowOff + t2, m).sub(shift).lanewise(VectorOperators.EXP);
-            e.intoArray(row, rowOff + t2, m);
-            sum = sum.add(e, m);
-        }
-        return sum.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** y[0..n) += a · x[0..n). */
-    private static void axpy(float[] y, int yOff, float a, float[] x, int xOff, int n) {
+    private static float softmaxRow(float[] x, int off, int visible, int n, float scale) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < visible; i++) max = Math.max(max, x[off + i] * scale);
+        float sum = 0f;
         int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector.fromArray(S, x, xOff + i).fma(FloatVector.broadcast(S, a), FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
+        FloatVector acc = FloatVector.zero(S);
+        for (int bound = S.loopBound(visible); i < bound; i += L) {
+            FloatVector e = FloatVector.fromArray(S, x, off + i).mul(scale).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            acc = acc.add(e);
         }
-        for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
+        sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < visible; i++) {
+            float e = (float) Math.exp(x[off + i] * scale - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (i = 0; i < visible; i++) x[off + i] *= inv;
+        Arrays.fill(x, off + visible, off + n, 0f);
+        return max + (float) Math.log(sum);
+    }
+
+    /** Row of scores → the forward's probabilities, exp(scale·s − lse), zero past the causal mask. */
+    private static void probabilityRow(float[] x, int off, int visible, int n, float scale, float lse) {
+        int i = 0;
+        for (int bound = S.loopBound(visible); i < bound; i += L) {
+            FloatVector.fromArray(S, x, off + i).mul(scale).sub(lse).lanewise(VectorOperators.EXP).intoArray(x, off + i);
+        }
+        for (; i < visible; i++) x[off + i] = (float) Math.exp(x[off + i] * scale - lse);
+        Arrays.fill(x, off + visible, off + n, 0f);
+    }
+
+    /** dst[r·hs + d] = src[srcOff + r·stride + d]: one head's rows, made contiguous. */
+    private static void gather(float[] src, int srcOff, int stride, float[] dst, int dstOff, int rows, int hs) {
+        for (int r = 0; r < rows; r++) System.arraycopy(src, srcOff + r * stride, dst, dstOff + r * hs, hs);
+    }
+
+    /** The inverse of {@link #gather}, adding into dst when {@code add}. */
+    private static void scatter(float[] src, int srcOff, float[] dst, int dstOff, int stride, int rows, int hs, boolean add) {
+        for (int r = 0; r < rows; r++) {
+            int from = srcOff + r * hs, to = dstOff + r * stride;
+            if (!add) {
+                System.arraycopy(src, from, dst, to, hs);
+                continue;
+            }
+            int d = 0;
+            for (int bound = S.loopBound(hs); d < bound; d += L) {
+                FloatVector.fromArray(S, dst, to + d).add(FloatVector.fromArray(S, src, from + d)).intoArray(dst, to + d);
+            }
+            for (; d < hs; d++) dst[to + d] += src[from + d];
+        }
     }
 
     private static float dot(float[] a, int aOff, float[] b, int bOff, int n) {

@@ -2,7 +2,6 @@ package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -49,11 +48,12 @@ public final class CrossEntropy {
                 }
                 float max = max(logits, row, V);
                 float scale = (float) (dloss / sumExp(logits, row, V, max));
-                for (int v = 0; v < V; v += L) {
-                    VectorMask<Float> m = S.indexInRange(v, V);
-                    FloatVector.fromArray(S, logits, row + v, m).sub(max).lanewise(VectorOperators.EXP).mul(scale)
-                            .intoArray(logits, row + v, m);
+                int v = 0;
+                for (int bound = S.loopBound(V); v < bound; v += L) {
+                    FloatVector.fromArray(S, logits, row + v).sub(max).lanewise(VectorOperators.EXP).mul(scale)
+                            .intoArray(logits, row + v);
                 }
+                for (; v < V; v++) logits[row + v] = (float) Math.exp(logits[row + v] - max) * scale;
                 logits[row + target] -= dloss;
                 java.util.Arrays.fill(logits, row + V, row + Vp, 0f);
             }
