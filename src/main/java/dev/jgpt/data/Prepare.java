@@ -86,9 +86,10 @@ public final class Prepare {
         /** One line for the terminal. */
         public String describe() {
             long val = shards.isEmpty() ? 0 : shards.getFirst().tokens();
-            return String.format(Locale.ROOT, "prepared %s: %,d documents, %,d tokens (%,d validation), %d %s shard%s in %s;"
+            return String.format(Locale.ROOT, "prepared %s: %,d document%s, %,d tokens (%,d validation), %d %s shard%s in %s;"
                             + " %.1f MB of text in %.1f s (%.1f MB/s)",
-                    source, documents, tokens, val, shards.size(), format, shards.size() == 1 ? "" : "s", out,
+                    source, documents, documents == 1 ? "" : "s", tokens, val, shards.size(), format,
+                    shards.size() == 1 ? "" : "s", out,
                     bytes / 1e6, seconds, megabytesPerSecond());
         }
     }
