@@ -147,6 +147,9 @@ public final class Prepare {
                 // --max-tokens reached
             }
             List<Shard> shards = writer.finish();
+            if (shards.isEmpty()) {
+                throw new JgptException("--source " + options.source() + ": no documents found (binary files are skipped)");
+            }
             double seconds = (System.nanoTime() - start) / 1e9;
             Summary summary = new Summary(options.source(), options.out().toString(), options.format().name().toLowerCase(Locale.ROOT),
                     pipeline.documents, writer.totalTokens(), pipeline.bytes, seconds, shards);
