@@ -40,7 +40,7 @@ public final class Gpt2Tokenizer {
 
     // Pieces repeat (words, indentation), so each thread remembers the ids of the pieces it has seen:
     // encoding then costs a regex match and a hash lookup, well over jtokkit's speed on Java source.
-    private static final int CACHE_MAX_PIECE = 64;
+    private static final int CACHE_MAX_PIECE = 256;
     private static final ThreadLocal<PieceCache> PIECE_IDS = ThreadLocal.withInitial(PieceCache::new);
 
     private final Encoding encoding;

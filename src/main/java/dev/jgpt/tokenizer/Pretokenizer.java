@@ -53,19 +53,33 @@ final class Pretokenizer {
     private static int runEnd(String text, int i, int kind) {
         int n = text.length();
         while (i < n) {
-            int cp = text.codePointAt(i);
-            if (kind(cp) != kind) break;
-            i += Character.charCount(cp);
+            char c = text.charAt(i);
+            if (c < 0x80) {
+                if (ASCII[c] != kind) break;
+                i++;
+            } else {
+                int cp = text.codePointAt(i);
+                if (kind(cp) != kind) break;
+                i += Character.charCount(cp);
+            }
         }
         return i;
     }
 
+    private static final byte[] ASCII = new byte[0x80];
+
+    static {
+        for (int c = 0; c < 0x80; c++) {
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) ASCII[c] = LETTER;
+            else if (c >= '0' && c <= '9') ASCII[c] = NUMBER;
+            else if (c == ' ' || (c >= 0x09 && c <= 0x0D)) ASCII[c] = SPACE;
+            else ASCII[c] = OTHER;
+        }
+    }
+
     private static int kind(int cp) {
         if (cp < 0x80) {
-            if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) return LETTER;
-            if (cp >= '0' && cp <= '9') return NUMBER;
-            if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return SPACE;
-            return OTHER;
+            return ASCII[cp];
         }
         int type = Character.getType(cp);
         switch (type) {
