@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class,
                 PrepareCommand.class,
                 TokenizeCommand.class,
+                GenerateCommand.class,
         })
 public final class Main implements Runnable {
 
