@@ -12,10 +12,11 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class,
                 PrepareCommand.class,
                 TokenizeCommand.class,
+                TrainCommand.class,
+                GenerateCommand.class,
+                EvalCommand.class,
                 DebugStepCommand.class,
                 ConvertCommand.class,
-                TrainCommand.class,
-                EvalCommand.class,
                 BenchCommand.class,
         })
 public final class Main implements Runnable {

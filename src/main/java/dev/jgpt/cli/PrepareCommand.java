@@ -16,8 +16,8 @@ import java.util.concurrent.Callable;
                 "Tokenize a corpus with GPT-2's tokenizer into token shards for training.",
                 "Each document is prefixed with <|endoftext|>; the first shard is the validation shard.",
                 "Examples:",
-                "  jgpt prepare                                   # the JDK's own sources into data/jdk",
-                "  jgpt prepare --source input.txt --out data/shakespeare",
+                "  jgpt prepare                          # the JDK's sources into data/jdk",
+                "  jgpt prepare --source input.txt       # a text file into data/input",
                 "  jgpt prepare --source docs.parquet --format hdf5 --shard-size 10M",
         })
 public final class PrepareCommand implements Callable<Integer> {
@@ -39,7 +39,7 @@ public final class PrepareCommand implements Callable<Integer> {
     String shardSize;
 
     @Option(names = "--val-tokens", defaultValue = "auto", paramLabel = "TOKENS",
-            description = "Tokens in the validation shard. Default: auto, about 10% of the corpus, at most one shard.")
+            description = "Tokens in the validation shard. Default: auto, about 10%% of the corpus, at most one shard.")
     String valTokens;
 
     @Option(names = "--max-tokens", paramLabel = "TOKENS", description = "Stop after this many tokens.")

@@ -38,13 +38,13 @@ final class Download {
         }
         Path tmp = dest.resolveSibling(dest.getFileName() + ".part");
         try {
-            Files.createDirectories(dest.getParent());
             HttpResponse<InputStream> response = HTTP.send(request(url), HttpResponse.BodyHandlers.ofInputStream());
             if (response.statusCode() != 200) {
                 response.body().close();
                 throw new JgptException("cannot download " + what + " from " + url + ": HTTP " + response.statusCode()
                         + ". " + instead);
             }
+            Files.createDirectories(dest.getParent());
             long length = response.headers().firstValueAsLong("content-length").orElse(-1);
             try (InputStream in = response.body(); OutputStream out = Files.newOutputStream(tmp);
                  ProgressBar bar = progress ? ProgressBar.start("download " + dest.getFileName(), length, "B") : null) {

@@ -86,9 +86,10 @@ public final class Prepare {
         /** One line for the terminal. */
         public String describe() {
             long val = shards.isEmpty() ? 0 : shards.getFirst().tokens();
-            return String.format(Locale.ROOT, "prepared %s: %,d documents, %,d tokens (%,d validation), %d %s shard%s in %s;"
+            return String.format(Locale.ROOT, "prepared %s: %,d document%s, %,d tokens (%,d validation), %d %s shard%s in %s;"
                             + " %.1f MB of text in %.1f s (%.1f MB/s)",
-                    source, documents, tokens, val, shards.size(), format, shards.size() == 1 ? "" : "s", out,
+                    source, documents, documents == 1 ? "" : "s", tokens, val, shards.size(), format,
+                    shards.size() == 1 ? "" : "s", out,
                     bytes / 1e6, seconds, megabytesPerSecond());
         }
     }
@@ -146,6 +147,9 @@ public final class Prepare {
                 // --max-tokens reached
             }
             List<Shard> shards = writer.finish();
+            if (shards.isEmpty()) {
+                throw new JgptException("--source " + options.source() + ": no documents found (binary files are skipped)");
+            }
             double seconds = (System.nanoTime() - start) / 1e9;
             Summary summary = new Summary(options.source(), options.out().toString(), options.format().name().toLowerCase(Locale.ROOT),
                     pipeline.documents, writer.totalTokens(), pipeline.bytes, seconds, shards);

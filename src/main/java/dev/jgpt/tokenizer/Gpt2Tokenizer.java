@@ -8,8 +8,6 @@ import com.knuddels.jtokkit.api.IntArrayList;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * GPT-2's tokenizer: OpenAI's byte-level BPE "r50k_base" (50,257 tokens, {@code <|endoftext|>} = 50256),
@@ -40,16 +38,9 @@ public final class Gpt2Tokenizer {
 
     private static final Gpt2Tokenizer INSTANCE = new Gpt2Tokenizer();
 
-    /**
-     * GPT-2's pre-tokenizer: text is cut into pieces by this regex and BPE runs within each piece.
-     * The same pattern and flags as jtokkit's r50k_base (and tiktoken's).
-     */
-    private static final Pattern PIECES = Pattern.compile(
-            "'(?:[sdmt]|ll|ve|re)| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
-            Pattern.UNICODE_CHARACTER_CLASS);
     // Pieces repeat (words, indentation), so each thread remembers the ids of the pieces it has seen:
     // encoding then costs a regex match and a hash lookup, well over jtokkit's speed on Java source.
-    private static final int CACHE_MAX_PIECE = 64;
+    private static final int CACHE_MAX_PIECE = 256;
     private static final ThreadLocal<PieceCache> PIECE_IDS = ThreadLocal.withInitial(PieceCache::new);
 
     private final Encoding encoding;
@@ -76,13 +67,13 @@ public final class Gpt2Tokenizer {
         PieceCache cache = PIECE_IDS.get();
         int[] out = new int[Math.max(16, text.length() / 3)];
         int n = 0;
-        Matcher m = PIECES.matcher(text);
-        while (m.find()) {
-            int[] ids = cache.get(text, m.start(), m.end());
+        for (int start = 0, end; start < text.length(); start = end) {
+            end = Pretokenizer.pieceEnd(text, start);
+            int[] ids = cache.get(text, start, end);
             if (ids == null) {
                 // A piece alone is one piece again (the regex has no look-behind, and its one look-ahead
                 // agrees at the end of a piece), so jtokkit's BPE of it is its ids within the text.
-                String piece = text.substring(m.start(), m.end());
+                String piece = text.substring(start, end);
                 ids = encoding.encodeOrdinary(piece).toArray();
                 if (piece.length() <= CACHE_MAX_PIECE) {
                     cache.put(piece, ids);

@@ -1,24 +1,23 @@
 package dev.jgpt.tokenizer;
 
-import java.util.Arrays;
-
 /**
  * The ids of recently seen pre-tokenizer pieces, looked up by a range of the text so that a hit
  * allocates nothing (a substring per piece would be most of the garbage of encoding a corpus).
- * Open addressing with linear probing; cleared when full. One per thread.
+ * Open addressing with linear probing; grows to {@value #MAX_CAPACITY} slots, then starts over when
+ * half full. One per thread.
  */
 final class PieceCache {
-    private static final int CAPACITY = 1 << 20;
-    private static final int LIMIT = CAPACITY / 2;
+    private static final int MAX_CAPACITY = 1 << 21;
 
-    private final String[] keys = new String[CAPACITY];
-    private final int[][] values = new int[CAPACITY][];
+    private String[] keys = new String[1 << 12];
+    private int[][] values = new int[1 << 12][];
     private int size;
 
     /** The ids of {@code text[start, end)}, or null. */
     int[] get(String text, int start, int end) {
         int len = end - start;
-        for (int i = slot(text, start, end); ; i = (i + 1) & (CAPACITY - 1)) {
+        int mask = keys.length - 1;
+        for (int i = hash(text, start, end) & mask; ; i = (i + 1) & mask) {
             String key = keys[i];
             if (key == null) {
                 return null;
@@ -30,30 +29,50 @@ final class PieceCache {
     }
 
     void put(String piece, int[] ids) {
-        if (size >= LIMIT) {
-            Arrays.fill(keys, null);
-            Arrays.fill(values, null);
-            size = 0;
+        if (size >= keys.length / 2) {
+            if (keys.length < MAX_CAPACITY) {
+                grow();
+            } else {
+                keys = new String[keys.length];
+                values = new int[keys.length][];
+                size = 0;
+            }
         }
-        int i = slot(piece, 0, piece.length());
+        insert(piece, ids);
+    }
+
+    private void insert(String piece, int[] ids) {
+        int mask = keys.length - 1;
+        int i = hash(piece, 0, piece.length()) & mask;
         while (keys[i] != null) {
             if (keys[i].equals(piece)) {
                 values[i] = ids;
                 return;
             }
-            i = (i + 1) & (CAPACITY - 1);
+            i = (i + 1) & mask;
         }
         keys[i] = piece;
         values[i] = ids;
         size++;
     }
 
-    private static int slot(String text, int start, int end) {
+    private void grow() {
+        String[] oldKeys = keys;
+        int[][] oldValues = values;
+        keys = new String[oldKeys.length * 2];
+        values = new int[oldKeys.length * 2][];
+        size = 0;
+        for (int i = 0; i < oldKeys.length; i++) {
+            if (oldKeys[i] != null) insert(oldKeys[i], oldValues[i]);
+        }
+    }
+
+    private static int hash(String text, int start, int end) {
         int h = 0;
         for (int i = start; i < end; i++) {
             h = 31 * h + text.charAt(i);
         }
         h *= 0x9E3779B9;
-        return (h ^ (h >>> 15)) & (CAPACITY - 1);
+        return h ^ (h >>> 15);
     }
 }

@@ -1,0 +1,209 @@
+package dev.jgpt.cli;
+
+import dev.jgpt.JgptException;
+import dev.jgpt.eval.Sampler;
+import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
+import dev.jgpt.model.Inference;
+import dev.jgpt.tokenizer.Gpt2Tokenizer;
+import dev.jgpt.tokenizer.StreamDecoder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code jgpt generate}: continue a prompt with a model, streaming the text as it is sampled. */
+@Command(name = "generate",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+                "Continue a prompt with a GPT-2 model, printing each token as it is sampled.",
+                "Sampling is top-k 50 at temperature 1 by default, as build-nanogpt; --temperature 0 is greedy.",
+                "A sample ends after --max-tokens tokens or at <|endoftext|>. Past block_size tokens the",
+                "context slides: the last half is re-read and generation goes on.",
+                "The prompt may contain <|endoftext|>; on its own it asks for an unconditional sample.",
+                "Speed (tokens/s) goes to standard error at the end.",
+                "Examples:",
+                "  jgpt generate --model gpt2 --prompt \"Hello, I'm a language model,\" --num-samples 4",
+                "  jgpt generate --model model.bin --prompt-file prompt.txt --temperature 0.8 --top-p 0.95 --seed 1",
+        })
+public final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "A HuggingFace directory (config.json + model.safetensors) or an llm.c .bin file.")
+    Path model;
+
+    @Option(names = "--random-init", paramLabel = "PRESET", hidden = true,
+            description = "Benchmark with a randomly initialized preset (gpt2, gpt2-medium, ...) instead of --model.")
+    String randomInit;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "The text to continue.")
+    String prompt;
+
+    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file (used as is).")
+    Path promptFile;
+
+    @Option(names = "--max-tokens", defaultValue = "100", paramLabel = "N",
+            description = "Tokens to generate per sample. Default: ${DEFAULT-VALUE}.")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "1.0", paramLabel = "T",
+            description = "Softmax temperature; 0 = greedy (always the most likely token). Default: ${DEFAULT-VALUE}.")
+    float temperature;
+
+    @Option(names = "--top-k", defaultValue = "50", paramLabel = "K",
+            description = "Sample among the K most likely tokens; 0 = no limit. Default: ${DEFAULT-VALUE}.")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "1.0", paramLabel = "P",
+            description = "Nucleus sampling: among the fewest most likely tokens whose probability reaches P; "
+                    + "1 = no limit. Default: ${DEFAULT-VALUE}.")
+    float topP;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Random seed; the same seed gives the same text. Default: random (printed).")
+    Long seed;
+
+    @Option(names = "--num-samples", defaultValue = "1", paramLabel = "N",
+            description = "Samples to generate, one after another. Default: ${DEFAULT-VALUE}.")
+    int numSamples;
+
+    @Option(names = "--ignore-eot", description = "Keep going past <|endoftext|> instead of ending the sample.")
+    boolean ignoreEot;
+
+    @Override
+    public Integer call() throws IOException {
+        validateOptions();
+        String text = promptText();
+        Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
+        int[] ids = tokenizer.encodeWithSpecial(text);
+        if (ids.length == 0) {
+            throw new JgptException(promptOption() + ": the prompt is empty (use " + Gpt2Tokenizer.EOT_TEXT
+                    + " for an unconditional sample)");
+        }
+
+        Gpt gpt = loadModel();
+        GptConfig cfg = gpt.config;
+        for (int id : ids) {
+            if (id >= cfg.vocabSize()) {
+                throw new JgptException(promptOption() + ": token " + id + " ('" + tokenizer.decode(new int[]{id})
+                        + "') is outside the model's vocabulary of " + cfg.vocabSize() + " tokens");
+            }
+        }
+        if (ids.length > cfg.blockSize()) {
+            throw new JgptException(promptOption() + ": the prompt is " + ids.length + " tokens, more than the model's block_size "
+                    + cfg.blockSize());
+        }
+        long seedValue = seed != null ? seed : System.nanoTime() ^ Double.doubleToLongBits(Math.random());
+        // Only ids the tokenizer can print take part (a model may pad its vocabulary past GPT-2's).
+        int vocab = Math.min(cfg.vocabSize(), Gpt2Tokenizer.VOCAB_SIZE);
+        Sampler sampler = new Sampler(vocab, temperature, topK, topP, seedValue);
+        Inference inference = new Inference(gpt);
+        PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+        PrintStream err = System.err;
+        if (seed == null) err.println("seed " + seedValue);
+
+        int maxT = cfg.blockSize();
+        int[] history = new int[ids.length + maxTokens];
+        float[] promptLogits = new float[cfg.paddedVocabSize()];
+        boolean promptCached = false; // the cache holds the prompt's positions (and promptLogits its logits)
+        long prefillNanos = 0, decodeNanos = 0;
+        int generated = 0, prefilled = 0;
+
+        for (int s = 0; s < numSamples; s++) {
+            if (numSamples > 1) out.println((s > 0 ? "\n" : "") + "--- sample " + (s + 1) + " of " + numSamples + " ---");
+            out.print(text);
+            out.flush();
+            long t0 = System.nanoTime();
+            if (promptCached) {
+                inference.rewind(ids.length);
+            } else {
+                inference.reset();
+                System.arraycopy(inference.prefill(ids), 0, promptLogits, 0, promptLogits.length);
+                prefilled += ids.length;
+                promptCached = true;
+            }
+            long t1 = System.nanoTime();
+            prefillNanos += t1 - t0;
+
+            System.arraycopy(ids, 0, history, 0, ids.length);
+            int length = ids.length;
+            float[] logits = promptLogits;
+            StreamDecoder decoder = tokenizer.streamDecoder();
+            for (int i = 0; i < maxTokens; i++) {
+                int token = sampler.sample(logits, 0);
+                if (token == Gpt2Tokenizer.EOT && !ignoreEot) break;
+                history[length++] = token;
+                generated++;
+                out.print(decoder.next(token));
+                out.flush();
+                if (i == maxTokens - 1) break;
+                if (inference.remaining() == 0) {
+                    // Context full: re-read the last half and go on (positions restart at 0).
+                    int keep = Math.max(1, maxT / 2);
+                    inference.reset();
+                    logits = inference.prefill(history, length - keep, length);
+                    promptCached = false;
+                } else {
+                    logits = inference.step(token);
+                }
+            }
+            out.print(decoder.finish());
+            out.println();
+            out.flush();
+            decodeNanos += System.nanoTime() - t1;
+        }
+
+        double decodeSeconds = decodeNanos / 1e9, prefillSeconds = prefillNanos / 1e9;
+        err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s (prompt: %d tokens, prefill %.2f s%s)%n",
+                generated, decodeSeconds, generated / Math.max(decodeSeconds, 1e-9), ids.length, prefillSeconds,
+                prefilled > ids.length ? ", " + prefilled + " tokens prefilled in all" : "");
+        return 0;
+    }
+
+    /** Path to model: the one place that decides what a --model path can be. */
+    private Gpt loadModel() throws IOException {
+        if (randomInit != null) {
+            Gpt gpt = new Gpt(GptConfig.preset(randomInit));
+            gpt.initialize(seed != null ? seed : 0);
+            return gpt;
+        }
+        return ModelFiles.load(model);
+    }
+
+    private void validateOptions() {
+        if ((model == null) == (randomInit == null)) {
+            throw new JgptException(model == null ? "give the model with --model PATH" : "--model and --random-init exclude each other");
+        }
+        if (maxTokens < 1) throw new JgptException("--max-tokens must be >= 1, got " + maxTokens);
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) {
+            throw new JgptException("--temperature must be a number >= 0 (0 = greedy), got " + temperature);
+        }
+        if (topK < 0) throw new JgptException("--top-k must be >= 0 (0 = no limit), got " + topK);
+        if (!(topP > 0 && topP <= 1)) throw new JgptException("--top-p must be in (0, 1], got " + topP);
+        if (numSamples < 1) throw new JgptException("--num-samples must be >= 1, got " + numSamples);
+        if ((prompt == null) == (promptFile == null)) {
+            throw new JgptException(prompt == null ? "give the prompt with --prompt TEXT or --prompt-file FILE"
+                    : "--prompt and --prompt-file exclude each other");
+        }
+    }
+
+    private String promptText() throws IOException {
+        if (prompt != null) return prompt;
+        if (!Files.isRegularFile(promptFile)) throw new JgptException("--prompt-file " + promptFile + ": no such file");
+        try {
+            return Files.readString(promptFile, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new JgptException("--prompt-file " + promptFile + ": not UTF-8 text");
+        }
+    }
+
+    private String promptOption() {
+        return prompt != null ? "--prompt" : "--prompt-file " + promptFile;
+    }
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Run jgpt's benchmark and the PyTorch peer (torch_bench.py) with the same arguments, one after the
+# other on the same CPU, and print both JSON lines, a small table and the ratio jgpt / pytorch.
+#
+#   tools/bench/compare.sh train    [--model gpt2] [--batch 4] [--seq 64] [--steps 5] [--warmup 2] [--threads K]
+#   tools/bench/compare.sh generate [--model gpt2] [--prompt-tokens 16] [--new-tokens 64] [--threads K] [--no-cache]
+#
+# --threads defaults to every core this process may use, given to both sides explicitly.
+# JGPT=path/to/jgpt picks another launcher (default: the repository's ./jgpt);
+# PYTHON=... another interpreter with torch (default /usr/bin/python3, Debian's python3-torch).
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+jgpt="${JGPT:-$root/jgpt}"
+python="${PYTHON:-/usr/bin/python3}"
+peer="$here/torch_bench.py"
+
+usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+mode="${1:-}"; [ $# -gt 0 ] && shift
+case "$mode" in
+  train|generate) ;;
+  -h|--help) usage ;;
+  *) echo "compare.sh: first argument must be 'train' or 'generate'" >&2; usage ;;
+esac
+
+model=gpt2 batch=4 seq=64 steps=5 warmup=2 prompt=16 new=64 cache=1
+threads="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model) model="$2"; shift 2 ;;
+    --batch) batch="$2"; shift 2 ;;
+    --seq) seq="$2"; shift 2 ;;
+    --steps) steps="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --prompt-tokens) prompt="$2"; shift 2 ;;
+    --new-tokens) new="$2"; shift 2 ;;
+    --no-cache) cache=0; shift ;;
+    -h|--help) usage ;;
+    *) echo "compare.sh: unknown option '$1'" >&2; usage ;;
+  esac
+done
+
+# The peer needs torch, and torch needs a real BLAS to be worth comparing with.
+if ! "$python" -c 'import torch' >/dev/null 2>&1; then
+  echo "compare.sh: $python cannot import torch. On Debian: apt-get install python3-torch libopenblas0-openmp" >&2
+  exit 1
+fi
+blas="$("$python" "$peer" check --json 2>/dev/null \
+  | "$python" -c 'import json,sys; print(json.load(sys.stdin)["blas"])' 2>/dev/null || echo unknown)"
+case "$blas" in
+  openblas*|mkl|blis) ;;
+  *) echo "compare.sh: WARNING: torch is not using OpenBLAS (BLAS: $blas); Debian's torch with the reference" \
+          "BLAS is ~23x slower. Install libopenblas0-openmp." >&2 ;;
+esac
+
+if [ "$mode" = train ]; then
+  args=(--model "$model" --batch "$batch" --seq "$seq" --steps "$steps" --warmup "$warmup" --threads "$threads" --json)
+else
+  args=(--model "$model" --prompt-tokens "$prompt" --new-tokens "$new" --threads "$threads" --json)
+  [ "$cache" = 0 ] && args+=(--no-cache)
+fi
+
+# Last line of a command's output that looks like a JSON object.
+json_line() { grep -E '^\{.*\}$' | tail -n 1; }
+
+echo "== jgpt: bench $mode ${args[*]}" >&2
+jgpt_json=""
+errlog="$(mktemp)"; trap 'rm -f "$errlog"' EXIT
+# picocli answers --help for an unknown subcommand with the top-level usage (and exit 0), so look
+# for the subcommand's own usage line.
+if ! "$jgpt" bench "$mode" --help 2>"$errlog" | grep -q "Usage: jgpt bench $mode"; then
+  if grep -q "build failed" "$errlog"; then
+    echo "compare.sh: jgpt did not build; its side is skipped:" >&2
+    tail -n 20 "$errlog" >&2
+  else
+    echo "compare.sh: NOTE: this jgpt has no 'bench $mode' yet; only the PyTorch side runs." >&2
+  fi
+else
+  out="$("$jgpt" bench "$mode" "${args[@]}" 2>"$errlog")"; rc=$?
+  jgpt_json="$(printf '%s\n' "$out" | json_line)"
+  if [ $rc -ne 0 ] || [ -z "$jgpt_json" ]; then
+    echo "compare.sh: jgpt bench $mode failed (exit $rc):" >&2
+    tail -n 20 "$errlog" >&2
+    jgpt_json=""
+  fi
+fi
+[ -n "$jgpt_json" ] && echo "jgpt:    $jgpt_json"
+
+echo "== pytorch: torch_bench.py $mode ${args[*]}" >&2
+out="$("$python" "$peer" "$mode" "${args[@]}")"; rc=$?
+torch_json="$(printf '%s\n' "$out" | json_line)"
+if [ $rc -ne 0 ] || [ -z "$torch_json" ]; then
+  echo "compare.sh: torch_bench.py $mode failed (exit $rc)" >&2
+  exit 1
+fi
+echo "pytorch: $torch_json"
+
+JGPT_JSON="$jgpt_json" TORCH_JSON="$torch_json" MODE="$mode" "$python" - <<'EOF'
+import json, os
+j = json.loads(os.environ["JGPT_JSON"]) if os.environ["JGPT_JSON"] else {}
+t = json.loads(os.environ["TORCH_JSON"])
+if os.environ["MODE"] == "train":
+    rows = [("ms/step", "ms_per_step"), ("tokens/s", "tokens_per_s"),
+            ("GFLOP/s", "gflops_per_s"), ("peak RSS MB", "peak_rss_mb"),
+            ("initial loss", "initial_loss")]
+else:
+    rows = [("tokens/s", "tokens_per_s"), ("prefill ms", "prefill_ms"),
+            ("peak RSS MB", "peak_rss_mb")]
+
+def fmt(v, key):
+    if not isinstance(v, (int, float)):
+        return "-"
+    if key == "initial_loss":
+        return f"{v:.4f}"
+    return f"{v:,.1f}" if isinstance(v, float) else f"{v:,}"
+
+print()
+print(f"{'':14}{'jgpt':>12}{'pytorch':>12}{'jgpt/pytorch':>14}")
+for label, key in rows:
+    a, b = j.get(key), t.get(key)
+    ratio = (f"{a / b:.2f}x" if key != "initial_loss" and isinstance(a, (int, float))
+             and isinstance(b, (int, float)) and b else "-")
+    print(f"{label:14}{fmt(a, key):>12}{fmt(b, key):>12}{ratio:>14}")
+if j.get("tokens_per_s") and t.get("tokens_per_s"):
+    r = j["tokens_per_s"] / t["tokens_per_s"]
+    print(f"\ntokens/s jgpt / pytorch = {r:.2f} ({'jgpt faster' if r > 1 else 'pytorch faster' if r < 1 else 'even'})")
+else:
+    print("\ntokens/s jgpt / pytorch: n/a (jgpt's side did not run)")
+print(f"pytorch: {t.get('peer')}, BLAS {t.get('blas')}; threads {t.get('threads')}"
+      + (f", jgpt threads {j.get('threads')}" if j.get("threads") is not None else ""))
+EOF
