@@ -10,13 +10,13 @@ import picocli.CommandLine.Command;
         description = "GPT-2 from scratch in Java: prepare data, train, evaluate, generate.",
         subcommands = {
                 CommandLine.HelpCommand.class,
-                PrepareCommand.class,
-                TokenizeCommand.class,
                 TrainCommand.class,
                 GenerateCommand.class,
                 EvalCommand.class,
-                DebugStepCommand.class,
+                PrepareCommand.class,
+                TokenizeCommand.class,
                 ConvertCommand.class,
+                DebugStepCommand.class,
                 BenchCommand.class,
         })
 public final class Main implements Runnable {
