@@ -3,7 +3,9 @@ package dev.jgpt.cli;
 import com.google.gson.Gson;
 import dev.jgpt.JgptException;
 import dev.jgpt.kernels.PeakFlops;
+import dev.jgpt.eval.Sampler;
 import dev.jgpt.model.Gpt;
+import dev.jgpt.model.Inference;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.train.Optimizer;
@@ -22,7 +24,7 @@ import java.util.concurrent.Callable;
 /** Throughput of the engine, measured the same way every time so runs can be compared. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure throughput: training steps, single kernels, the machine's FMA peak.",
-        subcommands = {BenchCommand.Train.class, BenchCommand.Kernels.class, BenchCommand.Peak.class})
+        subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.Kernels.class, BenchCommand.Peak.class})
 public final class BenchCommand implements Runnable {
 
     @Override
@@ -112,6 +114,76 @@ public final class BenchCommand implements Runnable {
                         flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, peakRssMb(), firstLoss);
             }
             return 0;
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = "Greedy decoding with the KV cache on a randomly initialized model: new tokens per second "
+                    + "(new tokens / the time of the passes after the prompt's, as tools/bench/torch_bench.py times it) "
+                    + "and the prompt's prefill time.")
+    public static final class Generate implements Callable<Integer> {
+        @Option(names = "--model", defaultValue = "gpt2", description = "preset (default: ${DEFAULT-VALUE})")
+        String model;
+
+        @Option(names = "--prompt-tokens", defaultValue = "16", description = "prompt length (default: ${DEFAULT-VALUE})")
+        int promptTokens;
+
+        @Option(names = "--new-tokens", defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
+        int newTokens;
+
+        @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
+        int threads;
+
+        @Option(names = "--json", description = "print one JSON object")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            if (promptTokens < 1 || newTokens < 1) throw new JgptException("--prompt-tokens and --new-tokens must be >= 1");
+            if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
+            if (threads > 0) Parallel.setThreads(threads);
+            GptConfig cfg = GptConfig.preset(model);
+            if (promptTokens + newTokens - 1 > cfg.blockSize()) {
+                throw new JgptException("--prompt-tokens + --new-tokens exceed the block size " + cfg.blockSize());
+            }
+            Gpt gpt = new Gpt(cfg);
+            gpt.initialize(1337);
+            Inference inference = new Inference(gpt);
+            SplittableRandom rng = new SplittableRandom(0);
+            int[] prompt = new int[promptTokens];
+            for (int i = 0; i < promptTokens; i++) prompt[i] = rng.nextInt(cfg.vocabSize());
+            decode(inference, prompt, Math.min(newTokens, 4)); // warm up
+            long[] times = decode(inference, prompt, newTokens);
+            double prefillMs = times[0] / 1e6, decodeS = times[1] / 1e9;
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("model", model);
+            r.put("threads", Parallel.threads());
+            r.put("prompt_tokens", promptTokens);
+            r.put("new_tokens", newTokens);
+            r.put("cache", true);
+            r.put("prefill_ms", round(prefillMs, 1));
+            r.put("decode_ms", round(decodeS * 1000, 1));
+            r.put("tokens_per_s", round(newTokens / decodeS, 1));
+            r.put("peak_rss_mb", peakRssMb());
+            if (json) System.out.println(new Gson().toJson(r));
+            else System.out.printf("%s: %d new tokens at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
+                    model, newTokens, newTokens / decodeS, promptTokens, prefillMs, Parallel.threads());
+            return 0;
+        }
+
+        /** Greedy: returns {prefill ns, decode ns}. */
+        private static long[] decode(Inference inference, int[] prompt, int newTokens) {
+            inference.reset();
+            int V = inference.config().vocabSize();
+            long t0 = System.nanoTime();
+            float[] logits = inference.prefill(prompt);
+            long t1 = System.nanoTime();
+            for (int i = 0; i < newTokens; i++) {
+                int next = Sampler.argmax(logits, 0, V);
+                if (i == newTokens - 1) break;
+                logits = inference.step(next);
+            }
+            return new long[]{t1 - t0, System.nanoTime() - t1};
         }
     }
 

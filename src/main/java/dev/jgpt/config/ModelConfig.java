@@ -1,6 +1,7 @@
 package dev.jgpt.config;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.model.GptConfig;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,42 +28,35 @@ public record ModelConfig(String preset, int nLayer, int nHead, int nEmbd, int b
     public static final String CUSTOM = "custom";
     public static final int GPT2_VOCAB_SIZE = 50257;
     public static final int GPT2_BLOCK_SIZE = 1024;
-    /** Vocabulary rows are padded to a multiple of this (50257 -> 50304), as in build-nanogpt and llm.c. */
-    public static final int VOCAB_PADDING = 128;
 
     static final List<String> KEYS = List.of("preset", "n_layer", "n_head", "n_embd", "block_size",
             "vocab_size", "padded_vocab_size", "init_from");
 
-    /** The OpenAI GPT-2 shapes: n_layer, n_head, n_embd. Block size 1024 and vocab 50257 for all. */
-    private static final Map<String, int[]> PRESETS = presets();
-
-    private static Map<String, int[]> presets() {
-        Map<String, int[]> m = new LinkedHashMap<>();
-        m.put("gpt2", new int[] {12, 12, 768});          // 124M
-        m.put("gpt2-medium", new int[] {24, 16, 1024});  // 350M
-        m.put("gpt2-large", new int[] {36, 20, 1280});   // 774M
-        m.put("gpt2-xl", new int[] {48, 25, 1600});      // 1558M
-        return m;
-    }
+    /** The OpenAI GPT-2 sizes, whose shapes {@link GptConfig#preset} holds. */
+    private static final List<String> PRESETS = List.of("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl");
 
     /** Preset names followed by custom, in the order they are listed in errors. */
     public static List<String> presetNames() {
-        List<String> names = new ArrayList<>(PRESETS.keySet());
+        List<String> names = new ArrayList<>(PRESETS);
         names.add(CUSTOM);
         return names;
     }
 
     /** A GPT-2 preset shape with the standard block size and vocabulary. */
     public static ModelConfig preset(String name) {
-        int[] shape = PRESETS.get(name);
-        if (shape == null) throw new IllegalArgumentException("no preset " + name);
-        return new ModelConfig(name, shape[0], shape[1], shape[2], GPT2_BLOCK_SIZE,
-                GPT2_VOCAB_SIZE, paddedVocabSize(GPT2_VOCAB_SIZE), null);
+        if (!PRESETS.contains(name)) throw new IllegalArgumentException("no preset " + name);
+        GptConfig g = GptConfig.preset(name);
+        return new ModelConfig(name, g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.paddedVocabSize(), null);
     }
 
     /** The vocabulary rounded up to a multiple of 128. */
     public static int paddedVocabSize(int vocabSize) {
-        return (int) ((vocabSize + (long) VOCAB_PADDING - 1) / VOCAB_PADDING * VOCAB_PADDING);
+        return GptConfig.padVocab(vocabSize);
+    }
+
+    /** The engine's view of this shape. */
+    public GptConfig gptConfig() {
+        return new GptConfig(nLayer, nHead, nEmbd, blockSize, vocabSize, paddedVocabSize);
     }
 
     public int headSize() {
@@ -101,14 +95,15 @@ public record ModelConfig(String preset, int nLayer, int nHead, int nEmbd, int b
             for (String key : List.of("n_layer", "n_head", "n_embd")) {
                 if (!s.has(key)) {
                     throw new JgptException(source.where("model." + key) + "model." + key + " is required when"
-                            + " model.preset is custom (or pick a preset: " + String.join(", ", PRESETS.keySet()) + ")");
+                            + " model.preset is custom (or pick a preset: " + String.join(", ", PRESETS) + ")");
                 }
             }
             nLayer = s.integer("n_layer", 0);
             nHead = s.integer("n_head", 0);
             nEmbd = s.integer("n_embd", 0);
         } else {
-            int[] shape = PRESETS.get(preset);
+            GptConfig g = GptConfig.preset(preset);
+            int[] shape = {g.nLayer(), g.nHead(), g.nEmbd()};
             String[] keys = {"n_layer", "n_head", "n_embd"};
             for (int i = 0; i < keys.length; i++) {
                 if (s.has(keys[i]) && s.integer(keys[i], shape[i]) != shape[i]) {

@@ -52,7 +52,7 @@ public final class Trainer {
         val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), 0, 1, TokenDataset.Order.SEQUENTIAL, cfg.data().seed());
         schedule = LrSchedule.of(t);
         var m = cfg.model();
-        GptConfig shape = new GptConfig(m.nLayer(), m.nHead(), m.nEmbd(), m.blockSize(), m.vocabSize(), m.paddedVocabSize());
+        GptConfig shape = m.gptConfig();
         if (checkpoint != null) {
             model = TrainingCheckpoint.loadModel(checkpoint, shape);
         } else if (m.initFrom() != null) {
