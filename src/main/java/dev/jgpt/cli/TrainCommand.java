@@ -98,7 +98,8 @@ public final class TrainCommand implements Callable<Integer> {
                 }
             });
         } catch (IllegalArgumentException e) {
-            // no SIGINT on this platform: Ctrl-C simply ends the process
+            // SIGINT is not ours to handle here (a platform without it, or a shell that ignores it for
+            // background jobs): the run then stops only by being killed, and resumes from its last checkpoint
         }
     }
 }

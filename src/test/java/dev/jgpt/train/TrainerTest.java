@@ -117,6 +117,47 @@ class TrainerTest {
         assertEquals(val[val.length - 1], recomputed, 0.0);
     }
 
+    @Test
+    void debugStepOnACheckpointReproducesTheLoggedTrainingLoss() throws Exception {
+        // one micro-batch per step, so a step's loss is one batch's loss
+        RunConfig cfg = config("debug", 6).withOverrides(List.of("train.total_batch_size=128", "eval.checkpoint_every=3"));
+        Path runDir;
+        try (RunDirectory run = create(cfg)) {
+            new Trainer(cfg, run, null).run();
+            runDir = run.path();
+        }
+        Path checkpoint = runDir.resolve("checkpoints/step_000003");
+        // the batch step 3 trained on: the data position saved in the checkpoint
+        var state = dev.jgpt.data.TokenDataset.State.fromJson(TrainingCheckpoint.readState(checkpoint).dataState());
+        var train = new dev.jgpt.data.TokenDataset(data, "train", 4, 32, 0, 1, dev.jgpt.data.TokenDataset.Order.SHUFFLED, 7);
+        train.restore(state);
+        int[] inputs = new int[128], targets = new int[128];
+        train.nextBatch(inputs, targets);
+        Path batch = tmp.resolve("batch-step3.json");
+        int[][] in = new int[4][], tg = new int[4][];
+        for (int b = 0; b < 4; b++) {
+            in[b] = java.util.Arrays.copyOfRange(inputs, b * 32, b * 32 + 32);
+            tg[b] = java.util.Arrays.copyOfRange(targets, b * 32, b * 32 + 32);
+        }
+        Files.writeString(batch, new com.google.gson.Gson().toJson(java.util.Map.of("inputs", in, "targets", tg)));
+
+        var out = new ByteArrayOutputStream();
+        PrintStream old = System.out;
+        int exit;
+        try {
+            System.setOut(new PrintStream(out, true));
+            exit = dev.jgpt.cli.Main.commandLine().execute("debug-step", "--model", checkpoint.toString(),
+                    "--batch", batch.toString(), "--steps", "0", "--json");
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(0, exit);
+        double debugLoss = new com.google.gson.Gson().fromJson(out.toString(), com.google.gson.JsonObject.class).get("loss").getAsDouble();
+        double[] losses = trainLosses(runDir);
+        // both are the same float; JSON carries it in its shortest decimal form, so compare as floats
+        assertEquals((float) losses[3], (float) debugLoss, "debug-step at the step-3 checkpoint vs the loss logged at step 3");
+    }
+
     static void deleteTree(Path dir) throws Exception {
         try (var s = Files.walk(dir)) {
             for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
