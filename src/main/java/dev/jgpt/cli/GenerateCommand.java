@@ -6,6 +6,7 @@ import dev.jgpt.io.ModelFiles;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
+import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import dev.jgpt.tokenizer.StreamDecoder;
 import picocli.CommandLine.Command;
@@ -31,7 +32,7 @@ import java.util.concurrent.Callable;
                 "The prompt may contain <|endoftext|>; on its own it asks for an unconditional sample.",
                 "Speed (tokens/s) goes to standard error at the end.",
                 "Examples:",
-                "  jgpt generate --model gpt2 --prompt \"Hello, I'm a language model,\" --num-samples 4",
+                "  jgpt generate --model models/gpt2 --prompt \"Hello, I'm a language model,\" --num-samples 4",
                 "  jgpt generate --model model.bin --prompt-file prompt.txt --temperature 0.8 --top-p 0.95 --seed 1",
         })
 public final class GenerateCommand implements Callable<Integer> {
@@ -73,12 +74,17 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "Samples to generate, one after another. Default: ${DEFAULT-VALUE}.")
     int numSamples;
 
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Threads for the model. Default: all cores. On a busy machine fewer can be faster.")
+    Integer threads;
+
     @Option(names = "--ignore-eot", description = "Keep going past <|endoftext|> instead of ending the sample.")
     boolean ignoreEot;
 
     @Override
     public Integer call() throws IOException {
         validateOptions();
+        if (threads != null) Parallel.setThreads(threads);
         String text = promptText();
         Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
         int[] ids = tokenizer.encodeWithSpecial(text);
@@ -186,6 +192,7 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         if (topK < 0) throw new JgptException("--top-k must be >= 0 (0 = no limit), got " + topK);
         if (!(topP > 0 && topP <= 1)) throw new JgptException("--top-p must be in (0, 1], got " + topP);
+        if (threads != null && threads < 1) throw new JgptException("--threads must be >= 1, got " + threads);
         if (numSamples < 1) throw new JgptException("--num-samples must be >= 1, got " + numSamples);
         if ((prompt == null) == (promptFile == null)) {
             throw new JgptException(prompt == null ? "give the prompt with --prompt TEXT or --prompt-file FILE"

@@ -47,6 +47,7 @@ public final class Inference {
     // attention scores: [CHUNK][NH][maxT]
     private final float[] scores;
     private final float[] logits;
+    private final float[] zeros; // the LM head's bias: one code path for every product keeps the JIT's profile simple
     private final int[] oneToken = new int[1];
     private int pos;
 
@@ -76,6 +77,7 @@ public final class Inference {
         rstd = new float[rows];
         scores = new float[Math.toIntExact((long) rows * NH * maxT)];
         logits = new float[Vp];
+        zeros = new float[V];
         Arrays.fill(logits, V, Vp, Float.NEGATIVE_INFINITY); // padded columns never win
     }
 
@@ -181,23 +183,24 @@ public final class Inference {
     /** Final LayerNorm and the LM head (tied to wte) for row {@code row} of the chunk just run. */
     private void head(int row) {
         LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, row * C, p, w.lnfWeight.start(), p, w.lnfBias.start(), 1, C);
-        matvec(logits, 0, ln, 0, p, w.wte.start(), -1, C, V); // the real vocabulary only
+        matvec(logits, 0, ln, 0, p, w.wte.start(), zeros, 0, C, V); // the real vocabulary only
     }
 
     /** out = inp · Wᵀ + b for n rows: a matrix-vector product for one row, the tiled matmul for more. */
     private void linear(float[] out, float[] inp, int wOff, int bOff, int n, int in, int outs) {
-        if (n == 1) matvec(out, 0, inp, 0, p, wOff, bOff, in, outs);
+        if (n == 1) matvec(out, 0, inp, 0, p, wOff, p, bOff, in, outs);
         else Matmul.forward(out, 0, inp, 0, p, wOff, p, bOff, n, in, outs);
     }
 
     /**
-     * out[o] = b[o] + Σ_c inp[c] · w[o, c] for one input row (no bias when {@code bOff} < 0), split over
+     * out[o] = bias[o] + Σ_c inp[c] · w[o, c] for one input row, split over
      * output rows so each thread streams its own contiguous part of W. One row of W at a time, read
      * front to back with four independent accumulators: a single sequential stream per core is what
      * the hardware prefetcher serves best (about 1.6x the bandwidth of interleaving four rows, as
      * the tiled {@link Matmul#forward} does, on the 2-core machine this was tuned on).
      */
-    static void matvec(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff, int bOff, int C, int OC) {
+    static void matvec(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
+                       float[] bias, int biasOff, int C, int OC) {
         Parallel.forRange(OC, 16, (start, end) -> {
             int unrolled = C / (4 * LANES) * (4 * LANES), full = S.loopBound(C);
             for (int o = start; o < end; o++) {
@@ -215,7 +218,7 @@ public final class Inference {
                 }
                 float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
                 for (; c < C; c++) sum += inp[inpOff + c] * w[row + c];
-                out[outOff + o] = bOff < 0 ? sum : sum + w[bOff + o];
+                out[outOff + o] = sum + bias[biasOff + o];
             }
         });
     }
