@@ -15,7 +15,8 @@ final class Activations {
     final float[][] attLse;                // (B, NH, T) log-sum-exp of each score row
     final float[][] residual2;             // (B·T, C) after the attention residual
     final float[][] ln2, ln2Mean, ln2Rstd;
-    final float[][] fch, fchGelu;          // (B·T, 4C)
+    final float[][] fch;                   // (B·T, 4C) the MLP's hidden layer before GELU
+    final float[] fchGelu;                 // (B·T, 4C) after GELU: one layer's worth, recomputed in backward
     final float[][] residual3;             // (B·T, C) the block's output
     final float[] lnf, lnfMean, lnfRstd;
     final float[] logits;                  // (B·T, Vp); overwritten with dlogits by the backward
@@ -48,7 +49,7 @@ final class Activations {
         ln2Mean = layers(L, BT);
         ln2Rstd = layers(L, BT);
         fch = layers(L, BT * 4 * C);
-        fchGelu = layers(L, BT * 4 * C);
+        fchGelu = new float[BT * 4 * C];
         residual3 = layers(L, BT * C);
         lnf = new float[BT * C];
         lnfMean = new float[BT];

@@ -102,8 +102,8 @@ public final class Gpt {
             LayerNorm.forward(a.ln2[l], 0, a.ln2Mean[l], 0, a.ln2Rstd[l], 0, a.residual2[l], 0,
                     p, w.ln2Weight[l].start(), p, w.ln2Bias[l].start(), BT, C);
             Matmul.forward(a.fch[l], 0, a.ln2[l], 0, p, w.fcWeight[l].start(), p, w.fcBias[l].start(), BT, C, 4 * C);
-            Gelu.forward(a.fchGelu[l], 0, a.fch[l], 0, BT * 4 * C);
-            Matmul.forward(a.residual3[l], 0, a.fchGelu[l], 0, p, w.fcProjWeight[l].start(), p, w.fcProjBias[l].start(), BT, 4 * C, C);
+            Gelu.forward(a.fchGelu, 0, a.fch[l], 0, BT * 4 * C);
+            Matmul.forward(a.residual3[l], 0, a.fchGelu, 0, p, w.fcProjWeight[l].start(), p, w.fcProjBias[l].start(), BT, 4 * C, C);
             Residual.accumulate(a.residual3[l], 0, a.residual2[l], 0, BT * C);
         }
         LayerNorm.forward(a.lnf, 0, a.lnfMean, 0, a.lnfRstd, 0, a.residual3[L - 1], 0,
@@ -164,9 +164,11 @@ public final class Gpt {
         for (int l = L - 1; l >= 0; l--) {
             float[] residual = l == 0 ? a.encoded : a.residual3[l - 1];
             // MLP: dResidual is d(residual3) here; it becomes d(residual2) after ln_2's backward.
+            // GELU's output is recomputed rather than kept for every layer: 4C floats a token a layer saved.
+            Gelu.forward(a.fchGelu, 0, a.fch[l], 0, BT * 4 * C);
             zero(a.dFchGelu, BT * 4 * C);
             Matmul.backward(a.dFchGelu, 0, g, w.fcProjWeight[l].start(), g, w.fcProjBias[l].start(), a.dResidual, 0,
-                    a.fchGelu[l], 0, p, w.fcProjWeight[l].start(), BT, 4 * C, C);
+                    a.fchGelu, 0, p, w.fcProjWeight[l].start(), BT, 4 * C, C);
             zero(a.dFch, BT * 4 * C);
             Gelu.backward(a.dFch, 0, a.fch[l], 0, a.dFchGelu, 0, BT * 4 * C);
             zero(a.dLn, BT * C);
