@@ -152,7 +152,7 @@ public final class BenchCommand implements Runnable {
             SplittableRandom rng = new SplittableRandom(0);
             int[] prompt = new int[promptTokens];
             for (int i = 0; i < promptTokens; i++) prompt[i] = rng.nextInt(cfg.vocabSize());
-            decode(inference, prompt, Math.min(newTokens, 4)); // warm up
+            decode(inference, prompt, newTokens); // warm up: the JIT compiles the decode path on the first pass
             long[] times = decode(inference, prompt, newTokens);
             double prefillMs = times[0] / 1e6, decodeS = times[1] / 1e9;
             Map<String, Object> r = new LinkedHashMap<>();

@@ -36,7 +36,8 @@ public final class Evaluator {
             int width = r.width();
             if (width > model.config.blockSize()) continue;
             model.forward(r.flatTokens(), r.flatTargets(), HellaSwag.ENDINGS, width);
-            score = score.add(r.predict(model.losses()));
+            // the loss buffer is sized for the largest batch the model has seen: take this batch's part
+            score = score.add(r.predict(java.util.Arrays.copyOf(model.losses(), HellaSwag.ENDINGS * width)));
         }
         return score;
     }

@@ -133,7 +133,10 @@ public final class Gpt {
         return acts.logits;
     }
 
-    /** Per-position losses of the last forward (0 where the target was -1). */
+    /**
+     * Per-position losses of the last forward (0 where the target was -1): the first B·T entries of a
+     * buffer sized for the largest batch seen so far.
+     */
     public float[] losses() {
         return acts.losses;
     }
