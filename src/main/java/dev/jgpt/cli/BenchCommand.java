@@ -10,6 +10,7 @@ import dev.jgpt.model.GptConfig;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.train.Optimizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -32,12 +33,28 @@ public final class BenchCommand implements Runnable {
         new picocli.CommandLine(this).usage(System.out);
     }
 
+    /** What every model benchmark takes: which GPT-2 and how many threads. */
+    static final class Machine {
+        @Option(names = "--model", defaultValue = "gpt2", description = "preset: gpt2, gpt2-medium, gpt2-large, gpt2-xl (default: ${DEFAULT-VALUE})")
+        String model;
+
+        @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
+        int threads;
+
+        /** Sets the thread count and returns the preset's shape. */
+        GptConfig apply() {
+            if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
+            if (threads > 0) Parallel.setThreads(threads);
+            return GptConfig.preset(model);
+        }
+    }
+
     @Command(name = "train", mixinStandardHelpOptions = true,
             description = "Forward + backward + AdamW on random tokens with a randomly initialized model: "
                     + "median ms/step, tokens/s, achieved GFLOP/s, peak memory.")
     public static final class Train implements Callable<Integer> {
-        @Option(names = "--model", defaultValue = "gpt2", description = "preset: gpt2, gpt2-medium, gpt2-large, gpt2-xl (default: ${DEFAULT-VALUE})")
-        String model;
+        @Mixin
+        Machine machine;
 
         @Option(names = "--batch", defaultValue = "4", description = "micro-batch size B (default: ${DEFAULT-VALUE})")
         int batch;
@@ -51,8 +68,6 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--warmup", defaultValue = "2", description = "untimed warm-up steps (default: ${DEFAULT-VALUE})")
         int warmup;
 
-        @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
-        int threads;
 
         @Option(names = "--json", description = "print one JSON object")
         boolean json;
@@ -63,9 +78,7 @@ public final class BenchCommand implements Runnable {
             if (seq < 1) throw new JgptException("--seq must be >= 1, got " + seq);
             if (steps < 1) throw new JgptException("--steps must be >= 1, got " + steps);
             if (warmup < 0) throw new JgptException("--warmup must be >= 0, got " + warmup);
-            if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
-            if (threads > 0) Parallel.setThreads(threads);
-            GptConfig cfg = GptConfig.preset(model);
+            GptConfig cfg = machine.apply();
             if (seq > cfg.blockSize()) throw new JgptException("--seq " + seq + " exceeds the model's block size " + cfg.blockSize());
             Gpt gpt = new Gpt(cfg);
             gpt.initialize(1337);
@@ -95,7 +108,7 @@ public final class BenchCommand implements Runnable {
             long tokens = (long) batch * seq;
             double flops = trainingFlops(cfg, batch, seq);
             Map<String, Object> r = new LinkedHashMap<>();
-            r.put("model", model);
+            r.put("model", machine.model);
             r.put("batch", batch);
             r.put("seq", seq);
             r.put("threads", Parallel.threads());
@@ -110,7 +123,7 @@ public final class BenchCommand implements Runnable {
                 System.out.println(new Gson().toJson(r));
             } else {
                 System.out.printf("%s B=%d T=%d threads=%d: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s (MFU %.1f%% of %.0f), peak RSS %d MB (initial loss %.4f)%n",
-                        model, batch, seq, Parallel.threads(), median, tokens / (median / 1000),
+                        machine.model, batch, seq, Parallel.threads(), median, tokens / (median / 1000),
                         flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, peakRssMb(), firstLoss);
             }
             return 0;
@@ -122,8 +135,8 @@ public final class BenchCommand implements Runnable {
                     + "(new tokens / the time of the passes after the prompt's, as tools/bench/torch_bench.py times it) "
                     + "and the prompt's prefill time.")
     public static final class Generate implements Callable<Integer> {
-        @Option(names = "--model", defaultValue = "gpt2", description = "preset (default: ${DEFAULT-VALUE})")
-        String model;
+        @Mixin
+        Machine machine;
 
         @Option(names = "--prompt-tokens", defaultValue = "16", description = "prompt length (default: ${DEFAULT-VALUE})")
         int promptTokens;
@@ -131,8 +144,6 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--new-tokens", defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
         int newTokens;
 
-        @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
-        int threads;
 
         @Option(names = "--json", description = "print one JSON object")
         boolean json;
@@ -140,9 +151,7 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() {
             if (promptTokens < 1 || newTokens < 1) throw new JgptException("--prompt-tokens and --new-tokens must be >= 1");
-            if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
-            if (threads > 0) Parallel.setThreads(threads);
-            GptConfig cfg = GptConfig.preset(model);
+            GptConfig cfg = machine.apply();
             if (promptTokens + newTokens - 1 > cfg.blockSize()) {
                 throw new JgptException("--prompt-tokens + --new-tokens exceed the block size " + cfg.blockSize());
             }
@@ -156,7 +165,7 @@ public final class BenchCommand implements Runnable {
             long[] times = decode(inference, prompt, newTokens);
             double prefillMs = times[0] / 1e6, decodeS = times[1] / 1e9;
             Map<String, Object> r = new LinkedHashMap<>();
-            r.put("model", model);
+            r.put("model", machine.model);
             r.put("threads", Parallel.threads());
             r.put("prompt_tokens", promptTokens);
             r.put("new_tokens", newTokens);
@@ -167,7 +176,7 @@ public final class BenchCommand implements Runnable {
             r.put("peak_rss_mb", peakRssMb());
             if (json) System.out.println(new Gson().toJson(r));
             else System.out.printf("%s: %d new tokens at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
-                    model, newTokens, newTokens / decodeS, promptTokens, prefillMs, Parallel.threads());
+                    machine.model, newTokens, newTokens / decodeS, promptTokens, prefillMs, Parallel.threads());
             return 0;
         }
 
@@ -212,8 +221,8 @@ public final class BenchCommand implements Runnable {
             description = "Time each kernel at a model's shapes, forward and backward: ms per call, calls per step, "
                     + "share of the step, GFLOP/s (matmul, attention) or GB/s (the rest).")
     public static final class Kernels implements Callable<Integer> {
-        @Option(names = "--model", defaultValue = "gpt2", description = "preset (default: ${DEFAULT-VALUE})")
-        String model;
+        @Mixin
+        Machine machine;
 
         @Option(names = "--batch", defaultValue = "4", description = "B (default: ${DEFAULT-VALUE})")
         int batch;
@@ -221,14 +230,11 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--seq", defaultValue = "64", description = "T (default: ${DEFAULT-VALUE})")
         int seq;
 
-        @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
-        int threads;
 
         @Override
         public Integer call() {
             if (batch < 1 || seq < 1) throw new JgptException("--batch and --seq must be >= 1");
-            if (threads > 0) Parallel.setThreads(threads);
-            GptConfig cfg = GptConfig.preset(model);
+            GptConfig cfg = machine.apply();
             KernelBench.run(cfg, batch, seq, System.out);
             return 0;
         }

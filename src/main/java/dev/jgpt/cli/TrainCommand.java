@@ -52,7 +52,7 @@ public final class TrainCommand implements Callable<Integer> {
                 // e.g. a longer schedule: the run's config.yaml is rewritten so it stays the truth
                 run.close();
                 RunConfig changed = run.config().withOverrides(overrides);
-                Files.writeString(resume.resolve(RunDirectory.CONFIG_FILE), changed.toYaml());
+                dev.jgpt.io.AtomicFiles.writeString(resume.resolve(RunDirectory.CONFIG_FILE), changed.toYaml());
                 run = RunDirectory.open(resume);
             }
         } else {

@@ -157,7 +157,7 @@ public final class Matmul {
             x = FloatVector.broadcast(S, a[id + ko]);
             s30 = x.fma(y0, s30); s31 = x.fma(y1, s31); s32 = x.fma(y2, s32); s33 = x.fma(y3, s33);
         }
-        // Spill the tile and add it from memory: passing 16 vectors to a helper exceeds C2's inlining
+        // Spill the tile and add it from memory: passing 16 vectors to another method exceeds C2's inlining
         // budget, and an un-inlined call boxes every vector.
         float[] t = TILE.get();
         s00.intoArray(t, 0); s01.intoArray(t, L); s02.intoArray(t, 2 * L); s03.intoArray(t, 3 * L);

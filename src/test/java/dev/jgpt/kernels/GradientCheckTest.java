@@ -126,21 +126,14 @@ class GradientCheckTest {
         check("gelu", inp, dinp, out, R, f);
     }
 
-    @Test
-    void attention() {
-        int B = 2, T = 11, NH = 3, C = 3 * 6; // head size 6: narrower than a vector
-        float[] qkv = random(B * T * 3 * C, 1), out = new float[B * T * C], lse = new float[B * NH * T];
-        float[] R = random(B * T * C, 1);
-        Forward f = () -> Attention.forward(out, 0, lse, 0, qkv, 0, B, T, C, NH);
-        f.run();
-        float[] dqkv = new float[qkv.length];
-        Attention.backward(dqkv, 0, R, 0, qkv, 0, out, 0, lse, 0, B, T, C, NH);
-        check("attention dqkv", qkv, dqkv, out, R, f);
-    }
-
-    @Test
-    void attentionWideHeads() {
-        int B = 1, T = 20, NH = 2, C = 2 * 40; // head size 40: two full vectors and a tail
+    @org.junit.jupiter.params.ParameterizedTest(name = "B={0} T={1} heads={2} head size={3}")
+    @org.junit.jupiter.params.provider.CsvSource({
+            "2, 11, 3, 6",   // head narrower than a vector
+            "1, 20, 2, 40",  // two full vectors and a tail
+            "1, 70, 2, 8",   // more queries than one block: the second block sees every earlier key
+    })
+    void attention(int B, int T, int NH, int hs) {
+        int C = NH * hs;
         float[] qkv = random(B * T * 3 * C, 0.5), out = new float[B * T * C], lse = new float[B * NH * T];
         float[] R = random(B * T * C, 1);
         Forward f = () -> Attention.forward(out, 0, lse, 0, qkv, 0, B, T, C, NH);
