@@ -94,10 +94,8 @@ public final class BenchCommand implements Runnable {
             for (int s = 0; s < warmup + steps; s++) {
                 long t0 = System.nanoTime();
                 float loss = gpt.forward(inputs, targets, batch, seq);
-                gpt.zeroGrad();
                 gpt.backward(1f);
-                gpt.clipGradNorm(1.0);
-                opt.step(1e-4f);
+                opt.step(1e-4f, 1.0); // clips, steps and zeroes the gradient
                 double elapsed = (System.nanoTime() - t0) / 1e6;
                 if (s == 0) firstLoss = loss;
                 if (s >= warmup) ms[s - warmup] = elapsed;

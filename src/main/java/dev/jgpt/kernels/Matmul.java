@@ -11,8 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
  * one parameter buffer and the activation buffers are passed without copying.
  *
  * <p>All three products run on one micro-kernel: 4 rows × 4 vectors of accumulators, fed by
- * broadcast-FMAs over a packed panel (K_BLOCK × 4 vectors, copied contiguous so it sits in L1 while
- * every row tile of the task streams past it). The forward packs Wᵀ, the input gradient W, the
+ * broadcast-FMAs over a packed panel (K_BLOCK × 4 vectors, copied contiguous so it stays in cache
+ * while every row tile of the task streams past it). The forward packs Wᵀ, the input gradient W, the
  * weight gradient the input. Edge tiles clamp their row index to the last row and skip the stores,
  * and panels are zero-padded, so one code path serves every shape.
  */
@@ -20,10 +20,9 @@ public final class Matmul {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
-    private static final int ROW_BLOCK = 64;  // rows of the accumulated matrix per backward task
-    private static final int FORWARD_ROW_BLOCK = 256; // forward rows per task: each packed panel of Wᵀ serves them all
-    private static final int COL_BLOCK = 4 * L; // columns per backward task: the micro-kernel's width
-    private static final int K_BLOCK = 96;    // panel depth: K_BLOCK × COL_BLOCK floats fit in L1
+    private static final int ROW_BLOCK = 256; // rows of the accumulated matrix per task: each packed panel serves them all
+    private static final int COL_BLOCK = 4 * L; // columns per task: the micro-kernel's width
+    private static final int K_BLOCK = 768;   // panel depth: a K_BLOCK × COL_BLOCK panel (192 kB) sits in L2; longer sweeps keep the tile's accumulators busy
 
     private Matmul() {
     }
@@ -31,12 +30,12 @@ public final class Matmul {
     /** out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c]; bias may be null. */
     public static void forward(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
                                float[] bias, int biasOff, int rows, int C, int OC) {
-        int rowTasks = (rows + FORWARD_ROW_BLOCK - 1) / FORWARD_ROW_BLOCK;
+        int rowTasks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         int outTasks = (OC + COL_BLOCK - 1) / COL_BLOCK;
         Parallel.forRange(rowTasks * outTasks, 1, (start, end) -> {
             for (int task = start; task < end; task++) {
-                int r0 = (task / outTasks) * FORWARD_ROW_BLOCK, o0 = (task % outTasks) * COL_BLOCK;
-                int r1 = Math.min(rows, r0 + FORWARD_ROW_BLOCK), o1 = Math.min(OC, o0 + COL_BLOCK);
+                int r0 = (task / outTasks) * ROW_BLOCK, o0 = (task % outTasks) * COL_BLOCK;
+                int r1 = Math.min(rows, r0 + ROW_BLOCK), o1 = Math.min(OC, o0 + COL_BLOCK);
                 for (int r = r0; r < r1; r++) {
                     int row = outOff + r * OC;
                     if (bias == null) java.util.Arrays.fill(out, row + o0, row + o1, 0f);

@@ -209,17 +209,6 @@ public final class Gpt {
         return Math.sqrt(AdamW.sumOfSquares(grads(), v.start(), v.end()));
     }
 
-    /**
-     * Scales the gradient so its global norm is at most {@code maxNorm}, as torch's clip_grad_norm_
-     * (coefficient maxNorm / (norm + 1e-6)); returns the norm before clipping.
-     */
-    public double clipGradNorm(double maxNorm) {
-        double norm = gradNorm();
-        double coef = maxNorm / (norm + 1e-6);
-        if (coef < 1) AdamW.scale(grads, 0, grads.length, (float) coef);
-        return norm;
-    }
-
     private void checkTokens(String what, int[] tokens, int n, int V, boolean allowIgnore) {
         if (tokens.length < n) throw new IllegalArgumentException(what + " ids: expected " + n + ", got " + tokens.length);
         for (int i = 0; i < n; i++) {

@@ -84,10 +84,9 @@ public final class DebugStep {
         float[] losses = new float[s.steps()];
         for (int i = 0; i < s.steps(); i++) {
             losses[i] = model.forward(batch.inputs(), batch.targets(), B, T);
-            model.zeroGrad();
+            model.zeroGrad(); // the norms above left a gradient behind; the optimizer zeroes its own after each step
             model.backward(1f);
-            if (s.clip() > 0) model.clipGradNorm(s.clip());
-            opt.step(s.lr());
+            opt.step(s.lr(), s.clip());
         }
         return new Result(loss, row0, norms, gradNorm, losses);
     }

@@ -25,14 +25,21 @@ public final class Optimizer {
         this.eps = eps;
     }
 
-    /** One update with the current gradients at learning rate {@code lr}. */
-    public void step(float lr) {
+    /**
+     * One update at learning rate {@code lr}: clips the gradient's global norm to {@code maxNorm} as
+     * torch's clip_grad_norm_ does (coefficient maxNorm / (norm + 1e-6) when below 1; 0 = no clipping),
+     * steps, and leaves the gradient zeroed for the next accumulation. Returns the norm before clipping.
+     */
+    public double step(float lr, double maxNorm) {
         step++;
+        double norm = model.gradNorm();
+        double coef = maxNorm > 0 ? Math.min(1.0, maxNorm / (norm + 1e-6)) : 1.0;
         float[] p = model.params(), g = model.grads();
         for (View t : model.layout.layout.views()) {
             float wd = t.rank() >= 2 ? weightDecay : 0f;
-            AdamW.update(p, g, m, v, t.start(), t.end(), lr, beta1, beta2, eps, wd, step);
+            AdamW.update(p, g, m, v, t.start(), t.end(), (float) coef, lr, beta1, beta2, eps, wd, step);
         }
+        return norm;
     }
 
     public long steps() {

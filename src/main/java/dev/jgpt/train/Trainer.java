@@ -117,16 +117,14 @@ public final class Trainer {
                 break;
             }
             long t0 = System.nanoTime();
-            model.zeroGrad();
-            double lossAccum = 0;
+            double lossAccum = 0; // the gradient is zero here: the optimizer clears it after each step
             for (int micro = 0; micro < accum; micro++) {
                 train.nextBatch(inputs, targets);
                 lossAccum += model.forward(inputs, targets, B, T) / accum;
                 model.backward(1f / accum);
             }
-            double norm = t.gradClip() > 0 ? model.clipGradNorm(t.gradClip()) : model.gradNorm();
             double lr = schedule.lr(step);
-            optimizer.step((float) lr);
+            double norm = optimizer.step((float) lr, t.gradClip());
             double ms = (System.nanoTime() - t0) / 1e6;
             double tokensPerSec = t.totalBatchSize() / (ms / 1000);
             loss = lossAccum;
