@@ -40,6 +40,9 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
 
     public static final List<String> SECTIONS = List.of("model", "data", "train", "eval", "log");
 
+    /** A micro-batch's logits (B·T·padded vocabulary) live in one Java float array. */
+    static final long MAX_LOGITS = Integer.MAX_VALUE - 16;
+
     /** Keys whose --set value is taken verbatim, so a prompt like "No" or "[x]" stays text. */
     private static final Set<String> TEXT_KEYS = Set.of("model.preset", "model.init_from", "data.dir", "data.source",
             "data.order", "eval.hellaswag_file", "eval.sample_prompt", "log.runs_dir", "log.name");
@@ -184,6 +187,14 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
             throw new JgptException(source.where("eval.sample_max_tokens", "model.block_size")
                     + "eval.sample_max_tokens = " + eval.sampleMaxTokens() + " must be <= model.block_size = "
                     + model.blockSize());
+        }
+        long logits = (long) train.microBatchSize() * train.seqLen() * model.paddedVocabSize();
+        if (logits > MAX_LOGITS) {
+            long maxB = MAX_LOGITS / ((long) train.seqLen() * model.paddedVocabSize());
+            throw new JgptException(source.where("train.micro_batch_size", "train.seq_len") + "train.micro_batch_size = "
+                    + train.microBatchSize() + " with train.seq_len = " + train.seqLen() + " needs " + logits
+                    + " logits in one array, more than Java allows; use train.micro_batch_size <= " + maxB
+                    + " (gradient accumulation keeps train.total_batch_size)");
         }
         if (eval.topK() > model.vocabSize()) {
             throw new JgptException(source.where("eval.top_k", "model.vocab_size") + "eval.top_k = "

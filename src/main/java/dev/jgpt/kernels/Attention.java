@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -122,13 +123,13 @@ public final class Attention {
         int i = 0;
         FloatVector acc = FloatVector.zero(S);
         for (int bound = S.loopBound(visible); i < bound; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, off + i).mul(scale).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, off + i).mul(scale).sub(max));
             e.intoArray(x, off + i);
             acc = acc.add(e);
         }
         sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < visible; i++) {
-            float e = (float) Math.exp(x[off + i] * scale - max);
+            float e = VectorMath.exp(x[off + i] * scale - max);
             x[off + i] = e;
             sum += e;
         }
@@ -142,9 +143,9 @@ public final class Attention {
     private static void probabilityRow(float[] x, int off, int visible, int n, float scale, float lse) {
         int i = 0;
         for (int bound = S.loopBound(visible); i < bound; i += L) {
-            FloatVector.fromArray(S, x, off + i).mul(scale).sub(lse).lanewise(VectorOperators.EXP).intoArray(x, off + i);
+            VectorMath.exp(FloatVector.fromArray(S, x, off + i).mul(scale).sub(lse)).intoArray(x, off + i);
         }
-        for (; i < visible; i++) x[off + i] = (float) Math.exp(x[off + i] * scale - lse);
+        for (; i < visible; i++) x[off + i] = VectorMath.exp(x[off + i] * scale - lse);
         Arrays.fill(x, off + visible, off + n, 0f);
     }
 

@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -50,10 +51,10 @@ public final class CrossEntropy {
                 float scale = (float) (dloss / sumExp(logits, row, V, max));
                 int v = 0;
                 for (int bound = S.loopBound(V); v < bound; v += L) {
-                    FloatVector.fromArray(S, logits, row + v).sub(max).lanewise(VectorOperators.EXP).mul(scale)
+                    VectorMath.exp(FloatVector.fromArray(S, logits, row + v).sub(max)).mul(scale)
                             .intoArray(logits, row + v);
                 }
-                for (; v < V; v++) logits[row + v] = (float) Math.exp(logits[row + v] - max) * scale;
+                for (; v < V; v++) logits[row + v] = VectorMath.exp(logits[row + v] - max) * scale;
                 logits[row + target] -= dloss;
                 java.util.Arrays.fill(logits, row + V, row + Vp, 0f);
             }
@@ -73,10 +74,10 @@ public final class CrossEntropy {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            acc = acc.add(FloatVector.fromArray(S, x, off + i).sub(max).lanewise(VectorOperators.EXP));
+            acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, x, off + i).sub(max)));
         }
         double sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) sum += Math.exp(x[off + i] - max);
+        for (; i < n; i++) sum += VectorMath.exp(x[off + i] - max);
         return sum;
     }
 }

@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -19,12 +20,12 @@ public final class Gelu {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
                 FloatVector x = FloatVector.fromArray(S, inp, inpOff + i);
-                FloatVector t = x.mul(x).mul(x).mul(A).add(x).mul(K).lanewise(VectorOperators.TANH);
+                FloatVector t = VectorMath.tanh(x.mul(x).mul(x).mul(A).add(x).mul(K));
                 x.mul(0.5f).mul(t.add(1f)).intoArray(out, outOff + i);
             }
             for (; i < end; i++) {
                 float x = inp[inpOff + i];
-                out[outOff + i] = 0.5f * x * (1f + (float) Math.tanh(K * (x + A * x * x * x)));
+                out[outOff + i] = 0.5f * x * (1f + VectorMath.tanh(K * (x + A * x * x * x)));
             }
         });
     }
@@ -36,7 +37,7 @@ public final class Gelu {
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
                 FloatVector x = FloatVector.fromArray(S, inp, inpOff + i);
                 FloatVector x2 = x.mul(x);
-                FloatVector t = x2.mul(x).mul(A).add(x).mul(K).lanewise(VectorOperators.TANH);
+                FloatVector t = VectorMath.tanh(x2.mul(x).mul(A).add(x).mul(K));
                 FloatVector sech2 = t.mul(t).neg().add(1f);
                 FloatVector inner = x2.mul(3f * A).add(1f).mul(K);
                 FloatVector grad = t.add(1f).mul(0.5f).add(x.mul(0.5f).mul(sech2).mul(inner));
@@ -45,7 +46,7 @@ public final class Gelu {
             }
             for (; i < end; i++) {
                 float x = inp[inpOff + i];
-                float t = (float) Math.tanh(K * (x + A * x * x * x));
+                float t = VectorMath.tanh(K * (x + A * x * x * x));
                 float grad = 0.5f * (1f + t) + 0.5f * x * (1f - t * t) * K * (1f + 3f * A * x * x);
                 dinp[dinpOff + i] += grad * dout[doutOff + i];
             }

@@ -6,6 +6,7 @@ import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.kernels.Matmul;
 import dev.jgpt.kernels.Residual;
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -268,13 +269,13 @@ public final class Inference {
         FloatVector sumv = FloatVector.zero(S);
         int t = 0;
         for (int bound = S.loopBound(n); t < bound; t += LANES) {
-            FloatVector e = FloatVector.fromArray(S, s, sOff + t).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, s, sOff + t).sub(max));
             e.intoArray(s, sOff + t);
             sumv = sumv.add(e);
         }
         float sum = sumv.reduceLanes(VectorOperators.ADD);
         for (; t < n; t++) {
-            float e = (float) Math.exp(s[sOff + t] - max);
+            float e = VectorMath.exp(s[sOff + t] - max);
             s[sOff + t] = e;
             sum += e;
         }

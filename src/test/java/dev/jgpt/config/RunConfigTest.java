@@ -35,6 +35,14 @@ class RunConfigTest {
     }
 
     @Test
+    void aMicroBatchWhoseLogitsOverflowOneArrayIsRefused() {
+        String msg = assertThrows(JgptException.class,
+                () -> RunConfig.defaults().withOverrides(List.of("train.micro_batch_size=64"))).getMessage();
+        assertContains(msg, "train.micro_batch_size = 64 with train.seq_len = 1024");
+        assertContains(msg, "use train.micro_batch_size <= 41");
+    }
+
+    @Test
     void defaultsAreBuildNanogptsGpt2Run() {
         RunConfig c = RunConfig.defaults();
         ModelConfig m = c.model();
@@ -44,7 +52,7 @@ class RunConfigTest {
         assertNull(m.initFrom());
         TrainConfig t = c.train();
         assertEquals(524288, t.totalBatchSize());
-        assertEquals(64, t.microBatchSize());
+        assertEquals(32, t.microBatchSize()); // build-nanogpt's 64 would not fit one logits array; same step size
         assertEquals(1024, t.seqLen());
         assertEquals(6e-4, t.maxLr());
         assertEquals(6e-4 * 0.1, t.minLr()); // build-nanogpt: min_lr = max_lr * 0.1, bit for bit
@@ -91,10 +99,10 @@ class RunConfigTest {
     @Test
     void gradAccumStepsIsTotalOverBTimesTimesProcesses() {
         RunConfig c = RunConfig.defaults();
-        assertEquals(8, c.gradAccumSteps(1));     // 524288 / (64 * 1024)
-        assertEquals(1, c.gradAccumSteps(8));     // build-nanogpt on 8 GPUs
+        assertEquals(16, c.gradAccumSteps(1));    // 524288 / (32 * 1024)
+        assertEquals(2, c.gradAccumSteps(8));     // 8 processes
         String message = assertThrows(JgptException.class, () -> c.gradAccumSteps(3)).getMessage();
-        assertContains(message, "train.total_batch_size = 524288", "64 * 1024 * 3");
+        assertContains(message, "train.total_batch_size = 524288", "32 * 1024 * 3");
         assertEquals(524288L * 19073, c.train().totalTokens());
     }
 
