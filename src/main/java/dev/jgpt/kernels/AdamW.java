@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -68,7 +69,7 @@ public final class AdamW {
                         FloatVector a = FloatVector.fromArray(S, x, i);
                         acc = a.fma(a, acc);
                     }
-                    double s = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                    double s = VectorMath.sum(acc);
                     for (; i < blockEnd; i++) s += (double) x[i] * x[i];
                     total += s;
                 }

@@ -127,7 +127,7 @@ public final class Attention {
             e.intoArray(x, off + i);
             acc = acc.add(e);
         }
-        sum = acc.reduceLanes(VectorOperators.ADD);
+        sum = VectorMath.sum(acc);
         for (; i < visible; i++) {
             float e = VectorMath.exp(x[off + i] * scale - max);
             x[off + i] = e;
@@ -176,7 +176,7 @@ public final class Attention {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(acc);
         for (; i < n; i++) sum += a[aOff + i] * b[bOff + i];
         return sum;
     }

@@ -76,7 +76,7 @@ public final class CrossEntropy {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, x, off + i).sub(max)));
         }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        double sum = VectorMath.sum(acc);
         for (; i < n; i++) sum += VectorMath.exp(x[off + i] - max);
         return sum;
     }

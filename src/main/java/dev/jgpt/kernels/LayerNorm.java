@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -23,7 +24,7 @@ public final class LayerNorm {
                 FloatVector acc = FloatVector.zero(S);
                 int c = 0;
                 for (; c < full; c += S.length()) acc = acc.add(FloatVector.fromArray(S, inp, x + c));
-                float sum = acc.reduceLanes(VectorOperators.ADD);
+                float sum = VectorMath.sum(acc);
                 for (; c < C; c++) sum += inp[x + c];
                 float m = sum / C;
                 FloatVector mv = FloatVector.broadcast(S, m);
@@ -32,7 +33,7 @@ public final class LayerNorm {
                     FloatVector d = FloatVector.fromArray(S, inp, x + c).sub(mv);
                     acc = d.fma(d, acc);
                 }
-                float var = acc.reduceLanes(VectorOperators.ADD);
+                float var = VectorMath.sum(acc);
                 for (; c < C; c++) {
                     float d = inp[x + c] - m;
                     var += d * d;
@@ -71,8 +72,8 @@ public final class LayerNorm {
                     sumD = sumD.add(dn);
                     sumDN = dn.fma(n, sumDN);
                 }
-                float dnormMean = sumD.reduceLanes(VectorOperators.ADD);
-                float dnormNormMean = sumDN.reduceLanes(VectorOperators.ADD);
+                float dnormMean = VectorMath.sum(sumD);
+                float dnormNormMean = VectorMath.sum(sumDN);
                 for (; c < C; c++) {
                     float dn = dout[d + c] * weight[wOff + c];
                     dnormMean += dn;

@@ -218,7 +218,7 @@ public final class Inference {
                 for (; c < full; c += LANES) {
                     a0 = FloatVector.fromArray(S, inp, inpOff + c).fma(FloatVector.fromArray(S, w, row + c), a0);
                 }
-                float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+                float sum = VectorMath.sum(a0.add(a1).add(a2.add(a3)));
                 for (; c < C; c++) sum += inp[inpOff + c] * w[row + c];
                 out[outOff + o] = sum + bias[biasOff + o];
             }
@@ -260,7 +260,7 @@ public final class Inference {
             for (int d = 0; d < full; d += LANES) {
                 acc = FloatVector.fromArray(S, q, qOff + d).fma(FloatVector.fromArray(S, keys, k + d), acc);
             }
-            float dot = acc.reduceLanes(VectorOperators.ADD);
+            float dot = VectorMath.sum(acc);
             for (int d = full; d < hs; d++) dot += q[qOff + d] * keys[k + d];
             float score = dot * scale;
             s[sOff + t] = score;
@@ -273,7 +273,7 @@ public final class Inference {
             e.intoArray(s, sOff + t);
             sumv = sumv.add(e);
         }
-        float sum = sumv.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(sumv);
         for (; t < n; t++) {
             float e = VectorMath.exp(s[sOff + t] - max);
             s[sOff + t] = e;

@@ -4,10 +4,11 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * exp and tanh on float vectors from additions, multiplications and FMAs only. The Vector API's own
+ * Lane sums, exp and tanh on float vectors from additions, multiplications, FMAs and lane moves only. The Vector API's own
  * {@code lanewise(EXP)} gives different last bits compiled (a vector math library) than interpreted
  * (Math.exp per lane), so a run's numbers would depend on when the JIT got to a kernel — and a resumed
  * run, starting in a cold JVM, would drift from the uninterrupted one. Basic arithmetic rounds the same
@@ -23,6 +24,29 @@ public final class VectorMath {
     private static final float ROUND = 12582912f;             // 1.5·2^23: adding and subtracting it rounds to an integer
 
     private VectorMath() {
+    }
+
+    // lane i takes lane i + shift: halving sums in a fixed tree, the same in every tier
+    private static final VectorShuffle<Float>[] HALVES = halves();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halves() {
+        int n = Integer.numberOfTrailingZeros(S.length());
+        VectorShuffle<Float>[] h = new VectorShuffle[n];
+        for (int k = 0, shift = S.length() / 2; shift >= 1; k++, shift /= 2) {
+            int sh = shift;
+            h[k] = VectorShuffle.fromOp(S, i -> (i + sh) % S.length());
+        }
+        return h;
+    }
+
+    /**
+     * The sum of the lanes in a fixed order. {@code reduceLanes(ADD)} may add in any order — compiled
+     * code uses a tree, the interpreter a loop — which changes the last bits between JIT tiers.
+     */
+    public static float sum(FloatVector v) {
+        for (VectorShuffle<Float> h : HALVES) v = v.add(v.rearrange(h));
+        return v.lane(0);
     }
 
     /** e^x per lane (x = −∞ gives 0, large x gives +∞). */
