@@ -62,12 +62,11 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--seq", defaultValue = "64", description = "sequence length T (default: ${DEFAULT-VALUE})")
         int seq;
 
-        @Option(names = "--steps", defaultValue = "5", description = "timed steps after one warm-up step (default: ${DEFAULT-VALUE})")
+        @Option(names = "--steps", defaultValue = "5", description = "timed steps, after the warm-up (default: ${DEFAULT-VALUE})")
         int steps;
 
         @Option(names = "--warmup", defaultValue = "2", description = "untimed warm-up steps (default: ${DEFAULT-VALUE})")
         int warmup;
-
 
         @Option(names = "--json", description = "print one JSON object")
         boolean json;
@@ -141,7 +140,6 @@ public final class BenchCommand implements Runnable {
 
         @Option(names = "--new-tokens", defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
         int newTokens;
-
 
         @Option(names = "--json", description = "print one JSON object")
         boolean json;
@@ -227,7 +225,6 @@ public final class BenchCommand implements Runnable {
 
         @Option(names = "--seq", defaultValue = "64", description = "T (default: ${DEFAULT-VALUE})")
         int seq;
-
 
         @Override
         public Integer call() {
