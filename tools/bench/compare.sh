@@ -4,7 +4,9 @@
 #
 #   tools/bench/compare.sh train    [--model gpt2] [--batch 4] [--seq 64] [--steps 5] [--warmup 2] [--threads K]
 #   tools/bench/compare.sh generate [--model gpt2] [--prompt-tokens 16] [--new-tokens 64] [--threads K] [--no-cache]
+#                                   [--dtype bf16|fp32]
 #
+# generate runs jgpt twice, with bf16 and with fp32 weight matrices (--dtype picks one); PyTorch is fp32.
 # --threads defaults to every core this process may use, given to both sides explicitly.
 # JGPT=path/to/jgpt picks another launcher (default: the repository's ./jgpt);
 # PYTHON=... another interpreter with torch (default /usr/bin/python3, Debian's python3-torch).
@@ -16,7 +18,7 @@ jgpt="${JGPT:-$root/jgpt}"
 python="${PYTHON:-/usr/bin/python3}"
 peer="$here/torch_bench.py"
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 mode="${1:-}"; [ $# -gt 0 ] && shift
 case "$mode" in
@@ -25,7 +27,7 @@ case "$mode" in
   *) echo "compare.sh: first argument must be 'train' or 'generate'" >&2; usage ;;
 esac
 
-model=gpt2 batch=4 seq=64 steps=5 warmup=2 prompt=16 new=64 cache=1
+model=gpt2 batch=4 seq=64 steps=5 warmup=2 prompt=16 new=64 cache=1 dtypes="bf16 fp32"
 threads="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
     --prompt-tokens) prompt="$2"; shift 2 ;;
     --new-tokens) new="$2"; shift 2 ;;
     --no-cache) cache=0; shift ;;
+    --dtype) dtypes="$2"; shift 2 ;;
     -h|--help) usage ;;
     *) echo "compare.sh: unknown option '$1'" >&2; usage ;;
   esac
@@ -66,8 +69,14 @@ fi
 # Last line of a command's output that looks like a JSON object.
 json_line() { grep -E '^\{.*\}$' | tail -n 1; }
 
-echo "== jgpt: bench $mode ${args[*]}" >&2
-jgpt_json=""
+# jgpt's runs: one for train, one per weight dtype for generate.
+runs=("")
+if [ "$mode" = generate ]; then
+  runs=()
+  for d in $dtypes; do runs+=("$d"); done
+fi
+
+jgpt_jsons=()
 errlog="$(mktemp)"; trap 'rm -f "$errlog"' EXIT
 # picocli answers --help for an unknown subcommand with the top-level usage (and exit 0), so look
 # for the subcommand's own usage line.
@@ -79,15 +88,20 @@ if ! "$jgpt" bench "$mode" --help 2>"$errlog" | grep -q "Usage: jgpt bench $mode
     echo "compare.sh: NOTE: this jgpt has no 'bench $mode' yet; only the PyTorch side runs." >&2
   fi
 else
-  out="$("$jgpt" bench "$mode" "${args[@]}" 2>"$errlog")"; rc=$?
-  jgpt_json="$(printf '%s\n' "$out" | json_line)"
-  if [ $rc -ne 0 ] || [ -z "$jgpt_json" ]; then
-    echo "compare.sh: jgpt bench $mode failed (exit $rc):" >&2
-    tail -n 20 "$errlog" >&2
-    jgpt_json=""
-  fi
+  for d in "${runs[@]}"; do
+    extra=(); [ -n "$d" ] && extra=(--dtype "$d")
+    echo "== jgpt: bench $mode ${args[*]} ${extra[*]}" >&2
+    out="$("$jgpt" bench "$mode" "${args[@]}" "${extra[@]}" 2>"$errlog")"; rc=$?
+    j="$(printf '%s\n' "$out" | json_line)"
+    if [ $rc -ne 0 ] || [ -z "$j" ]; then
+      echo "compare.sh: jgpt bench $mode ${extra[*]} failed (exit $rc):" >&2
+      tail -n 20 "$errlog" >&2
+    else
+      echo "jgpt:    $j"
+      jgpt_jsons+=("$j")
+    fi
+  done
 fi
-[ -n "$jgpt_json" ] && echo "jgpt:    $jgpt_json"
 
 echo "== pytorch: torch_bench.py $mode ${args[*]}" >&2
 out="$("$python" "$peer" "$mode" "${args[@]}")"; rc=$?
@@ -98,9 +112,9 @@ if [ $rc -ne 0 ] || [ -z "$torch_json" ]; then
 fi
 echo "pytorch: $torch_json"
 
-JGPT_JSON="$jgpt_json" TORCH_JSON="$torch_json" MODE="$mode" "$python" - <<'EOF'
+JGPT_JSON="$(printf '%s\n' "${jgpt_jsons[@]}")" TORCH_JSON="$torch_json" MODE="$mode" "$python" - <<'EOF'
 import json, os
-j = json.loads(os.environ["JGPT_JSON"]) if os.environ["JGPT_JSON"] else {}
+js = [json.loads(line) for line in os.environ["JGPT_JSON"].splitlines() if line.strip()]
 t = json.loads(os.environ["TORCH_JSON"])
 if os.environ["MODE"] == "train":
     rows = [("ms/step", "ms_per_step"), ("tokens/s", "tokens_per_s"),
@@ -110,6 +124,9 @@ else:
     rows = [("tokens/s", "tokens_per_s"), ("prefill ms", "prefill_ms"),
             ("peak RSS MB", "peak_rss_mb")]
 
+def name(j):
+    return "jgpt " + j["dtype"] if "dtype" in j else "jgpt"
+
 def fmt(v, key):
     if not isinstance(v, (int, float)):
         return "-"
@@ -117,18 +134,25 @@ def fmt(v, key):
         return f"{v:.4f}"
     return f"{v:,.1f}" if isinstance(v, float) else f"{v:,}"
 
+def ratio(a, b, key):
+    ok = key != "initial_loss" and isinstance(a, (int, float)) and isinstance(b, (int, float)) and b
+    return f"{a / b:.2f}x" if ok else "-"
+
 print()
-print(f"{'':14}{'jgpt':>12}{'pytorch':>12}{'jgpt/pytorch':>14}")
+header = f"{'':14}" + "".join(f"{name(j):>12}" for j in js) + f"{'pytorch':>12}"
+header += "".join(f"{name(j) + '/pytorch':>20}" for j in js)
+print(header)
 for label, key in rows:
-    a, b = j.get(key), t.get(key)
-    ratio = (f"{a / b:.2f}x" if key != "initial_loss" and isinstance(a, (int, float))
-             and isinstance(b, (int, float)) and b else "-")
-    print(f"{label:14}{fmt(a, key):>12}{fmt(b, key):>12}{ratio:>14}")
-if j.get("tokens_per_s") and t.get("tokens_per_s"):
-    r = j["tokens_per_s"] / t["tokens_per_s"]
-    print(f"\ntokens/s jgpt / pytorch = {r:.2f} ({'jgpt faster' if r > 1 else 'pytorch faster' if r < 1 else 'even'})")
-else:
-    print("\ntokens/s jgpt / pytorch: n/a (jgpt's side did not run)")
-print(f"pytorch: {t.get('peer')}, BLAS {t.get('blas')}; threads {t.get('threads')}"
-      + (f", jgpt threads {j.get('threads')}" if j.get("threads") is not None else ""))
+    line = f"{label:14}" + "".join(f"{fmt(j.get(key), key):>12}" for j in js) + f"{fmt(t.get(key), key):>12}"
+    line += "".join(f"{ratio(j.get(key), t.get(key), key):>20}" for j in js)
+    print(line)
+print()
+if not js:
+    print("tokens/s jgpt / pytorch: n/a (jgpt's side did not run)")
+for j in js:
+    if j.get("tokens_per_s") and t.get("tokens_per_s"):
+        r = j["tokens_per_s"] / t["tokens_per_s"]
+        print(f"tokens/s {name(j)} / pytorch = {r:.2f} ({'jgpt faster' if r > 1 else 'pytorch faster' if r < 1 else 'even'})")
+print(f"pytorch: {t.get('peer')}, BLAS {t.get('blas')}, fp32; threads {t.get('threads')}"
+      + (f", jgpt threads {js[0].get('threads')}" if js and js[0].get("threads") is not None else ""))
 EOF

@@ -128,7 +128,7 @@ public final class BenchCommand implements Runnable {
     }
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
-            description = "Greedy decoding with the KV cache on a randomly initialized model: new tokens per second "
+            description = "Greedy decoding with the KV cache (or without: --no-cache) on a randomly initialized model: new tokens per second "
                     + "(new tokens / the time of the passes after the prompt's, as tools/bench/torch_bench.py times it) "
                     + "and the prompt's prefill time.")
     public static final class Generate implements Callable<Integer> {
@@ -141,11 +141,19 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--new-tokens", defaultValue = "64", description = "tokens to generate (default: ${DEFAULT-VALUE})")
         int newTokens;
 
+        @Option(names = "--no-cache", description = "recompute the whole prefix for every new token instead of using the KV cache")
+        boolean noCache;
+
+        @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "fp32|bf16",
+                description = "how the weight matrices are stored for decoding (default: ${DEFAULT-VALUE})")
+        String dtype;
+
         @Option(names = "--json", description = "print one JSON object")
         boolean json;
 
         @Override
         public Integer call() {
+            Inference.Precision precision = GenerateCommand.precision(dtype);
             if (promptTokens < 1 || newTokens < 1) throw new JgptException("--prompt-tokens and --new-tokens must be >= 1");
             GptConfig cfg = machine.apply();
             if (promptTokens + newTokens - 1 > cfg.blockSize()) {
@@ -153,40 +161,48 @@ public final class BenchCommand implements Runnable {
             }
             Gpt gpt = new Gpt(cfg);
             gpt.initialize(1337);
-            Inference inference = new Inference(gpt);
+            Inference inference = new Inference(gpt, precision);
             SplittableRandom rng = new SplittableRandom(0);
             int[] prompt = new int[promptTokens];
             for (int i = 0; i < promptTokens; i++) prompt[i] = rng.nextInt(cfg.vocabSize());
-            decode(inference, prompt, newTokens); // warm up: the JIT compiles the decode path on the first pass
-            long[] times = decode(inference, prompt, newTokens);
+            decode(inference, prompt, newTokens, !noCache); // warm up: the JIT compiles the decode path on the first pass
+            long[] times = decode(inference, prompt, newTokens, !noCache);
             double prefillMs = times[0] / 1e6, decodeS = times[1] / 1e9;
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("model", machine.model);
             r.put("threads", Parallel.threads());
             r.put("prompt_tokens", promptTokens);
             r.put("new_tokens", newTokens);
-            r.put("cache", true);
+            r.put("cache", !noCache);
+            r.put("dtype", precision.toString());
             r.put("prefill_ms", round(prefillMs, 1));
             r.put("decode_ms", round(decodeS * 1000, 1));
             r.put("tokens_per_s", round(newTokens / decodeS, 1));
             r.put("peak_rss_mb", peakRssMb());
             if (json) System.out.println(new Gson().toJson(r));
-            else System.out.printf("%s: %d new tokens at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
-                    machine.model, newTokens, newTokens / decodeS, promptTokens, prefillMs, Parallel.threads());
+            else System.out.printf("%s %s%s: %d new tokens at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
+                    machine.model, precision, noCache ? " without the KV cache" : "", newTokens, newTokens / decodeS, promptTokens, prefillMs, Parallel.threads());
             return 0;
         }
 
-        /** Greedy: returns {prefill ns, decode ns}. */
-        private static long[] decode(Inference inference, int[] prompt, int newTokens) {
+        /** Greedy: returns {prefill ns, decode ns}. Without the cache every new token re-reads the whole sequence. */
+        private static long[] decode(Inference inference, int[] prompt, int newTokens, boolean cache) {
             inference.reset();
             int V = inference.config().vocabSize();
+            int[] sequence = Arrays.copyOf(prompt, prompt.length + newTokens);
             long t0 = System.nanoTime();
             float[] logits = inference.prefill(prompt);
             long t1 = System.nanoTime();
-            for (int i = 0; i < newTokens; i++) {
+            for (int i = 0, length = prompt.length; i < newTokens; i++) {
                 int next = Sampler.argmax(logits, 0, V);
+                sequence[length++] = next;
                 if (i == newTokens - 1) break;
-                logits = inference.step(next);
+                if (cache) {
+                    logits = inference.step(next);
+                } else {
+                    inference.reset();
+                    logits = inference.prefill(sequence, 0, length);
+                }
             }
             return new long[]{t1 - t0, System.nanoTime() - t1};
         }

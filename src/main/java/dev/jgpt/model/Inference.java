@@ -1,12 +1,14 @@
 package dev.jgpt.model;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.kernels.Bf16;
 import dev.jgpt.kernels.Gelu;
 import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.kernels.Matmul;
 import dev.jgpt.kernels.Residual;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tensor.VectorMath;
+import dev.jgpt.tensor.View;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -28,10 +30,28 @@ import java.util.Arrays;
  * <p>A step reads every weight once, so it is bound by memory bandwidth; its matrix-vector products
  * are split over output rows so all cores stream their share of the weights, the LM head included.
  * Attention for one query is split over heads.
+ *
+ * <p>With {@link Precision#BF16} the weight matrices (wte, wpe and the four linear layers of every
+ * block) are read from a bf16 copy, half the bytes; biases, LayerNorm, activations, the cache and all
+ * arithmetic stay float32. The logits are then those of float32 math on the model with its matrices
+ * rounded to bf16.
  */
 public final class Inference {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = S.length();
+
+    /** How the weight matrices are stored for decoding. */
+    public enum Precision {
+        /** The model's own float32 weights: the logits of {@link Gpt#forward}, to float32 rounding. */
+        FP32,
+        /** A bf16 copy of the weight matrices: half the memory traffic per token. */
+        BF16;
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     /** Prompt rows processed together in {@link #prefill}. */
     public static final int CHUNK = 64;
@@ -39,6 +59,9 @@ public final class Inference {
     private final GptConfig cfg;
     private final GptLayout w;
     private final float[] p;
+    private final Precision precision;
+    // bf16 copy of the weight matrices at the same offsets as p (null for FP32)
+    private final short[] half;
     private final int L, C, NH, hs, maxT, V, Vp;
     private final float scale;
 
@@ -54,9 +77,22 @@ public final class Inference {
     private int pos;
 
     public Inference(Gpt model) {
+        this(model, Precision.FP32);
+    }
+
+    public Inference(Gpt model, Precision precision) {
         this.cfg = model.config;
         this.w = model.layout;
         this.p = model.params();
+        this.precision = precision;
+        if (precision == Precision.BF16) {
+            half = new short[p.length];
+            for (View v : w.layout.views()) {
+                if (v.rank() >= 2) Bf16.round(p, v.start(), half, v.start(), v.end() - v.start());
+            }
+        } else {
+            half = null;
+        }
         L = cfg.nLayer();
         C = cfg.nEmbd();
         NH = cfg.nHead();
@@ -85,6 +121,10 @@ public final class Inference {
 
     public GptConfig config() {
         return cfg;
+    }
+
+    public Precision precision() {
+        return precision;
     }
 
     /** Number of positions in the cache (tokens seen so far). */
@@ -163,7 +203,11 @@ public final class Inference {
         float[] p = this.p;
         for (int i = 0; i < n; i++) {
             int tok = w.wte.start() + tokens[from + i] * C, at = w.wpe.start() + (pos + i) * C;
-            for (int c = 0; c < C; c++) x[i * C + c] = p[tok + c] + p[at + c];
+            if (half == null) {
+                for (int c = 0; c < C; c++) x[i * C + c] = p[tok + c] + p[at + c];
+            } else {
+                for (int c = 0; c < C; c++) x[i * C + c] = Bf16.toFloat(half[tok + c]) + Bf16.toFloat(half[at + c]);
+            }
         }
         for (int l = 0; l < L; l++) {
             // x = x + attn(ln_1(x))
@@ -185,12 +229,18 @@ public final class Inference {
     /** Final LayerNorm and the LM head (tied to wte) for row {@code row} of the chunk just run. */
     private void head(int row) {
         LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, row * C, p, w.lnfWeight.start(), p, w.lnfBias.start(), 1, C);
-        matvec(logits, 0, ln, 0, p, w.wte.start(), zeros, 0, C, V); // the real vocabulary only
+        // the real vocabulary only
+        if (half == null) matvec(logits, 0, ln, 0, p, w.wte.start(), zeros, 0, C, V);
+        else Bf16.matmul(logits, 0, ln, 0, half, w.wte.start(), zeros, 0, 1, C, V);
     }
 
-    /** out = inp · Wᵀ + b for n rows: a matrix-vector product for one row, the tiled matmul for more. */
+    /**
+     * out = inp · Wᵀ + b for n rows: in float32 a matrix-vector product for one row, the tiled matmul
+     * for more; in bf16 the bf16 kernel, which streams W once per four rows.
+     */
     private void linear(float[] out, float[] inp, int wOff, int bOff, int n, int in, int outs) {
-        if (n == 1) matvec(out, 0, inp, 0, p, wOff, p, bOff, in, outs);
+        if (half != null) Bf16.matmul(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
+        else if (n == 1) matvec(out, 0, inp, 0, p, wOff, p, bOff, in, outs);
         else Matmul.forward(out, 0, inp, 0, p, wOff, p, bOff, n, in, outs);
     }
 

@@ -15,7 +15,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** debug-step and convert as a user runs them: exit codes, output, errors. */
+/** debug-step, convert and generate as a user runs them: exit codes, output, errors. */
 class EngineCommandsTest {
     static final Path TINY = Path.of("src/test/resources/fixtures/tiny");
 
@@ -84,5 +84,33 @@ class EngineCommandsTest {
         Run option = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", TINY.resolve("batch.json").toString(), "--bogus");
         assertEquals(2, option.exit());
         assertTrue(option.err().contains("--bogus") && option.err().contains("Usage"), option.err());
+    }
+
+    @Test
+    void generateStreamsAContinuationInEitherPrecision() {
+        // the tiny fixture knows GPT-2's first 97 tokens, single characters: "!" is 0
+        for (String dtype : new String[]{"fp32", "bf16"}) {
+            Run r = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "!", "--max-tokens", "40",
+                    "--temperature", "0", "--ignore-eot", "--dtype", dtype);
+            assertEquals(0, r.exit(), r.err());
+            // 40 tokens overrun block_size 16, so the context slid at least once
+            assertTrue(r.out().startsWith("!") && r.out().strip().length() > 1 + 20, r.out());
+            assertTrue(r.err().isEmpty(), r.err()); // the speed line goes to System.err, not picocli's writer
+        }
+        Run again = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "!", "--max-tokens", "40",
+                "--temperature", "0.9", "--seed", "3", "--num-samples", "2");
+        assertEquals(0, again.exit(), again.err());
+        assertEquals(again.out(), run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "!",
+                "--max-tokens", "40", "--temperature", "0.9", "--seed", "3", "--num-samples", "2").out());
+    }
+
+    @Test
+    void generateRejectsBadOptionsInOneLine() {
+        Run dtype = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "!", "--dtype", "fp16");
+        assertEquals(1, dtype.exit());
+        assertTrue(dtype.err().contains("--dtype") && dtype.err().contains("fp16") && dtype.err().lines().count() == 1, dtype.err());
+        Run vocab = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "hello world");
+        assertEquals(1, vocab.exit());
+        assertTrue(vocab.err().contains("vocabulary"), vocab.err());
     }
 }

@@ -110,12 +110,17 @@ class InferenceTest {
      * prefill of {@code split} tokens, steps to the middle, then a prefill of the rest.
      */
     static void checkEveryPosition(Gpt model, int split) {
+        checkEveryPosition(model, Inference.Precision.FP32, model, split);
+    }
+
+    /** As above, for a decoder of {@code model} in {@code precision} against the full forward of {@code reference}. */
+    static void checkEveryPosition(Gpt model, Inference.Precision precision, Gpt reference, int split) {
         GptConfig cfg = model.config;
         int T = cfg.blockSize(), V = cfg.vocabSize(), Vp = cfg.paddedVocabSize();
         int[] seq = tokens(T, V, 42);
-        float[] full = fullLogits(model, seq);
+        float[] full = fullLogits(reference, seq);
 
-        Inference inf = new Inference(model);
+        Inference inf = new Inference(model, precision);
         assertRowClose(full, 0, inf.prefill(seq, 0, 1), V, "step path, position 0");
         for (int t = 1; t < T; t++) assertRowClose(full, t * Vp, inf.step(seq[t]), V, "step path, position " + t);
         assertEquals(T, inf.position());
