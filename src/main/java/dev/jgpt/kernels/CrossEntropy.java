@@ -17,8 +17,13 @@ public final class CrossEntropy {
     private CrossEntropy() {
     }
 
-    /** losses[r] = −log softmax(logits[r])[target[r]], or 0 where target is -1. */
-    public static void forward(float[] losses, float[] logits, int[] targets, int rows, int V, int Vp) {
+    /**
+     * losses[r] = −log softmax(logits[r])[target[r]], or 0 where target is -1. Each counted row's max
+     * and Σ exp(logit − max) are kept in rowMax and rowSum for the backward, which then needs one pass
+     * over the row instead of three.
+     */
+    public static void forward(float[] losses, float[] rowMax, double[] rowSum, float[] logits, int[] targets,
+                               int rows, int V, int Vp) {
         Parallel.forRange(rows, 4, (start, end) -> {
             for (int r = start; r < end; r++) {
                 int target = targets[r];
@@ -29,6 +34,8 @@ public final class CrossEntropy {
                 int row = r * Vp;
                 float max = max(logits, row, V);
                 double sum = sumExp(logits, row, V, max);
+                rowMax[r] = max;
+                rowSum[r] = sum;
                 losses[r] = (float) (Math.log(sum) + max - logits[row + target]);
             }
         });
@@ -37,9 +44,11 @@ public final class CrossEntropy {
     /**
      * Overwrites logits with dlogits = dloss · (softmax − onehot(target)) on each row, where
      * {@code dloss} is the gradient of the total loss with respect to each position's loss (1/count for
-     * a mean). Rows with target -1 and the padded columns become 0.
+     * a mean), from the row statistics of {@link #forward} on the same logits. Rows with target -1 and
+     * the padded columns become 0.
      */
-    public static void backwardInPlace(float[] logits, int[] targets, float dloss, int rows, int V, int Vp) {
+    public static void backwardInPlace(float[] logits, float[] rowMax, double[] rowSum, int[] targets, float dloss,
+                                       int rows, int V, int Vp) {
         Parallel.forRange(rows, 4, (start, end) -> {
             for (int r = start; r < end; r++) {
                 int row = r * Vp, target = targets[r];
@@ -47,8 +56,8 @@ public final class CrossEntropy {
                     java.util.Arrays.fill(logits, row, row + Vp, 0f);
                     continue;
                 }
-                float max = max(logits, row, V);
-                float scale = (float) (dloss / sumExp(logits, row, V, max));
+                float max = rowMax[r];
+                float scale = (float) (dloss / rowSum[r]);
                 int v = 0;
                 for (int bound = S.loopBound(V); v < bound; v += L) {
                     VectorMath.exp(FloatVector.fromArray(S, logits, row + v).sub(max)).mul(scale)

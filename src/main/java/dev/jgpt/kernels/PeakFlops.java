@@ -10,6 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class PeakFlops {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int PIECES = 64; // chunks per thread
 
     private PeakFlops() {
     }
@@ -27,12 +28,17 @@ public final class PeakFlops {
         t0 = System.nanoTime();
         run(threads, iterations, sink);
         elapsed = (System.nanoTime() - t0) / 1e9;
-        return threads * iterations * 16.0 * 2 * S.length() / elapsed;
+        return threads * (iterations / PIECES * PIECES) * 16.0 * 2 * S.length() / elapsed;
     }
 
+    /**
+     * threads × iterations rounds of the chains, cut into many chunks: the pool lets the caller take
+     * chunks a worker has not claimed yet, so with one chunk per thread a worker slow to wake would
+     * leave the caller doing all of it, and the "peak" would be one core's.
+     */
     private static void run(int threads, long iterations, float[] sink) {
-        Parallel.forRange(threads, 1, (start, end) -> {
-            for (int t = start; t < end; t++) chains(iterations, sink, t * S.length());
+        Parallel.forRange(threads * PIECES, 1, (start, end) -> {
+            for (int t = start; t < end; t++) chains(iterations / PIECES, sink, (t % threads) * S.length());
         });
     }
 

@@ -21,6 +21,8 @@ final class Activations {
     final float[] lnf, lnfMean, lnfRstd;
     final float[] logits;                  // (B·T, Vp); overwritten with dlogits by the backward
     final float[] losses;                  // (B·T)
+    final float[] logitMax;                // (B·T) each row's largest logit, for the cross-entropy backward
+    final double[] logitSumExp;            // (B·T) each row's Σ exp(logit − max)
     int[] inputs, targets;                 // the current batch (B·T each)
 
     // one layer's activation gradients, reused across layers
@@ -56,6 +58,8 @@ final class Activations {
         lnfRstd = new float[BT];
         logits = new float[(int) logitsSize];
         losses = new float[BT];
+        logitMax = new float[BT];
+        logitSumExp = new double[BT];
         dResidual = new float[BT * C];
         dLn = new float[BT * C];
         dAtty = new float[BT * C];

@@ -114,7 +114,7 @@ public final class Gpt {
             validTargets = 0;
             return Float.NaN;
         }
-        CrossEntropy.forward(a.losses, a.logits, targets, BT, V, Vp);
+        CrossEntropy.forward(a.losses, a.logitMax, a.logitSumExp, a.logits, targets, BT, V, Vp);
         double sum = 0;
         int count = 0;
         for (int i = 0; i < BT; i++) {
@@ -156,7 +156,7 @@ public final class Gpt {
         GptLayout w = layout;
         float dloss = validTargets == 0 ? 0f : lossScale / validTargets;
 
-        CrossEntropy.backwardInPlace(a.logits, a.targets, dloss, BT, V, Vp);
+        CrossEntropy.backwardInPlace(a.logits, a.logitMax, a.logitSumExp, a.targets, dloss, BT, V, Vp);
         float[] dlogits = a.logits;
         zero(a.dLn, BT * C);
         Matmul.backward(a.dLn, 0, g, w.wte.start(), null, 0, dlogits, 0, a.lnf, 0, p, w.wte.start(), BT, C, Vp);

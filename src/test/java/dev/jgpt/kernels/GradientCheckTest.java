@@ -148,12 +148,13 @@ class GradientCheckTest {
         int rows = 6, V = 23, Vp = 32;
         float[] logits = random(rows * Vp, 2);
         int[] targets = {3, -1, 22, 0, 7, 7};
-        float[] losses = new float[rows], R = new float[rows];
+        float[] losses = new float[rows], R = new float[rows], rowMax = new float[rows];
+        double[] rowSum = new double[rows];
         java.util.Arrays.fill(R, 1f / 5); // mean over the 5 counted positions
-        Forward f = () -> CrossEntropy.forward(losses, logits, targets, rows, V, Vp);
+        Forward f = () -> CrossEntropy.forward(losses, rowMax, rowSum, logits, targets, rows, V, Vp);
         f.run();
         float[] dlogits = logits.clone();
-        CrossEntropy.backwardInPlace(dlogits, targets, 1f / 5, rows, V, Vp);
+        CrossEntropy.backwardInPlace(dlogits, rowMax, rowSum, targets, 1f / 5, rows, V, Vp);
         check("cross-entropy dlogits", logits, dlogits, losses, R, f);
         for (int r = 0; r < rows; r++) {
             for (int v = V; v < Vp; v++) assertTrue(dlogits[r * Vp + v] == 0f, "padded column got gradient");
