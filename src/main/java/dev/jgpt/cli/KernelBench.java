@@ -34,7 +34,8 @@ final class KernelBench {
         String[] names = {"matmul qkv", "matmul attn proj", "matmul fc", "matmul fc proj", "matmul lm head"};
         for (int i = 0; i < shapes.length; i++) {
             int in = shapes[i][0], o = shapes[i][1];
-            float[] w = random(o * in), dw = new float[o * in], b = new float[o];
+            // the LM head (tied to wte) has no bias; the other layers do
+            float[] w = random(o * in), dw = new float[o * in], b = i == shapes.length - 1 ? null : new float[o];
             double flops = 2.0 * BT * in * o;
             rows.add(new Row(names[i] + " fwd", time(() -> Matmul.forward(y, 0, x, 0, w, 0, b, 0, BT, in, o)), shapes[i][2], flops / 1e9, "GFLOP/s"));
             rows.add(new Row(names[i] + " bwd", time(() -> Matmul.backward(dx, 0, dw, 0, b, 0, g, 0, x, 0, w, 0, BT, in, o)), shapes[i][2], 2 * flops / 1e9, "GFLOP/s"));

@@ -84,15 +84,37 @@ public final class Matmul {
                 // dwᵀ view: "rows" are outputs o, the reduction runs over r, the scalar is dout[r, o]
                 broadcastBlock(dw, dwOff, C, dout, doutOff, 1, OC, inp, inpOff, C, 1,
                         OC, o0, o1, c0, Math.min(C, c0 + COL_BLOCK), rows);
-                if (dbias != null && c0 == 0) {
-                    for (int o = o0; o < o1; o++) {
-                        float s = 0f;
-                        for (int r = 0; r < rows; r++) s += dout[doutOff + r * OC + o];
-                        dbias[dbiasOff + o] += s;
-                    }
-                }
+                if (dbias != null && c0 == 0) biasGradient(dbias, dbiasOff, dout, doutOff, rows, OC, o0, o1);
             }
         });
+    }
+
+    /**
+     * dbias[o] += Σ_r dout[r, o] for o in [o0, o1): 64 columns at a time, walking down the rows, so
+     * every load is a contiguous piece of a row (a column walk touches a new cache line per element).
+     * Each lane still adds its rows in order, as the scalar tail does.
+     */
+    private static void biasGradient(float[] dbias, int dbiasOff, float[] dout, int doutOff, int rows, int OC, int o0, int o1) {
+        int o = o0;
+        for (; o + 4 * L <= o1; o += 4 * L) {
+            FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+            for (int r = 0, at = doutOff + o; r < rows; r++, at += OC) {
+                s0 = s0.add(FloatVector.fromArray(S, dout, at));
+                s1 = s1.add(FloatVector.fromArray(S, dout, at + L));
+                s2 = s2.add(FloatVector.fromArray(S, dout, at + 2 * L));
+                s3 = s3.add(FloatVector.fromArray(S, dout, at + 3 * L));
+            }
+            int b = dbiasOff + o;
+            FloatVector.fromArray(S, dbias, b).add(s0).intoArray(dbias, b);
+            FloatVector.fromArray(S, dbias, b + L).add(s1).intoArray(dbias, b + L);
+            FloatVector.fromArray(S, dbias, b + 2 * L).add(s2).intoArray(dbias, b + 2 * L);
+            FloatVector.fromArray(S, dbias, b + 3 * L).add(s3).intoArray(dbias, b + 3 * L);
+        }
+        for (; o < o1; o++) {
+            float s = 0f;
+            for (int r = 0; r < rows; r++) s += dout[doutOff + r * OC + o];
+            dbias[dbiasOff + o] += s;
+        }
     }
 
     private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[K_BLOCK * COL_BLOCK]);
