@@ -43,7 +43,7 @@ public final class Bf16 {
     }
 
     /** LANES weights from w[off], widened to floats. */
-    private static FloatVector load(short[] w, int off) {
+    static FloatVector widen(short[] w, int off) {
         return ((IntVector) ShortVector.fromArray(H, w, off).convertShape(VectorOperators.S2I, I, 0))
                 .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
@@ -73,12 +73,12 @@ public final class Bf16 {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int c = 0;
         for (; c < unrolled; c += 4 * LANES) {
-            a0 = load(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
-            a1 = load(w, wOff + c + LANES).fma(FloatVector.fromArray(F, x, xOff + c + LANES), a1);
-            a2 = load(w, wOff + c + 2 * LANES).fma(FloatVector.fromArray(F, x, xOff + c + 2 * LANES), a2);
-            a3 = load(w, wOff + c + 3 * LANES).fma(FloatVector.fromArray(F, x, xOff + c + 3 * LANES), a3);
+            a0 = widen(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
+            a1 = widen(w, wOff + c + LANES).fma(FloatVector.fromArray(F, x, xOff + c + LANES), a1);
+            a2 = widen(w, wOff + c + 2 * LANES).fma(FloatVector.fromArray(F, x, xOff + c + 2 * LANES), a2);
+            a3 = widen(w, wOff + c + 3 * LANES).fma(FloatVector.fromArray(F, x, xOff + c + 3 * LANES), a3);
         }
-        for (; c < full; c += LANES) a0 = load(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
+        for (; c < full; c += LANES) a0 = widen(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
         float sum = VectorMath.sum(a0.add(a1).add(a2.add(a3)));
         for (; c < C; c++) sum += x[xOff + c] * toFloat(w[wOff + c]);
         return sum;
@@ -91,7 +91,7 @@ public final class Bf16 {
         int x0 = xOff, x1 = xOff + C, x2 = xOff + 2 * C, x3 = xOff + 3 * C;
         int c = 0;
         for (; c < full; c += LANES) {
-            FloatVector wv = load(w, wOff + c);
+            FloatVector wv = widen(w, wOff + c);
             a0 = wv.fma(FloatVector.fromArray(F, x, x0 + c), a0);
             a1 = wv.fma(FloatVector.fromArray(F, x, x1 + c), a1);
             a2 = wv.fma(FloatVector.fromArray(F, x, x2 + c), a2);

@@ -235,11 +235,12 @@ public final class Inference {
     }
 
     /**
-     * out = inp · Wᵀ + b for n rows: in float32 a matrix-vector product for one row, the tiled matmul
-     * for more; in bf16 the bf16 kernel, which streams W once per four rows.
+     * out = inp · Wᵀ + b for n rows: a matrix-vector product for one row (bf16: up to four, which
+     * stream W once), the tiled matmul for more (bf16: widening W as it packs it).
      */
     private void linear(float[] out, float[] inp, int wOff, int bOff, int n, int in, int outs) {
-        if (half != null) Bf16.matmul(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
+        if (half != null && n <= 4) Bf16.matmul(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
+        else if (half != null) Matmul.forward(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
         else if (n == 1) matvec(out, 0, inp, 0, p, wOff, p, bOff, in, outs);
         else Matmul.forward(out, 0, inp, 0, p, wOff, p, bOff, n, in, outs);
     }
