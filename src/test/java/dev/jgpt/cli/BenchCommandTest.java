@@ -1,0 +1,61 @@
+package dev.jgpt.cli;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import org.junit.jupiter.api.Test;
+
+import static dev.jgpt.cli.EngineCommandsTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The bench commands as compare.sh runs them: one JSON object with the keys it reads, values in a
+ * sane range. (Their speed is reported, never asserted.) One short run of GPT-2 124M each.
+ */
+class BenchCommandTest {
+    private static JsonObject json(EngineCommandsTest.Run r) {
+        assertEquals(0, r.exit(), r.err());
+        String last = r.out().strip().lines().reduce((a, b) -> b).orElse("");
+        return new Gson().fromJson(last, JsonObject.class);
+    }
+
+    @Test
+    void trainPrintsStepTimeThroughputAndMfu() {
+        JsonObject o = json(run("bench", "train", "--steps", "1", "--warmup", "0", "--batch", "1", "--seq", "16", "--json"));
+        assertEquals("gpt2", o.get("model").getAsString());
+        assertTrue(o.get("ms_per_step").getAsDouble() > 0);
+        assertEquals(16 / (o.get("ms_per_step").getAsDouble() / 1000), o.get("tokens_per_s").getAsDouble(), 0.5);
+        double mfu = o.get("mfu").getAsDouble();
+        assertTrue(mfu > 0 && mfu < 1.2, "mfu " + mfu);
+        // a fresh GPT-2 predicts about uniformly: ln(50257) = 10.8, a little above at GPT-2's init
+        assertEquals(10.9, o.get("initial_loss").getAsDouble(), 0.3);
+    }
+
+    @Test
+    void generatePrintsTokensPerSecondInEitherPrecision() {
+        for (String dtype : new String[]{"bf16", "fp32"}) {
+            JsonObject o = json(run("bench", "generate", "--prompt-tokens", "3", "--new-tokens", "3", "--dtype", dtype, "--json"));
+            assertEquals(dtype, o.get("dtype").getAsString());
+            assertTrue(o.get("cache").getAsBoolean());
+            assertTrue(o.get("tokens_per_s").getAsDouble() > 0 && o.get("prefill_ms").getAsDouble() > 0);
+        }
+        JsonObject noCache = json(run("bench", "generate", "--prompt-tokens", "3", "--new-tokens", "2", "--no-cache", "--json"));
+        assertTrue(!noCache.get("cache").getAsBoolean());
+    }
+
+    @Test
+    void badValuesAreOneLineAndNonZero() {
+        EngineCommandsTest.Run batch = run("bench", "train", "--batch", "0");
+        assertEquals(1, batch.exit());
+        assertTrue(batch.err().contains("--batch") && batch.err().lines().count() == 1, batch.err());
+        EngineCommandsTest.Run seq = run("bench", "train", "--seq", "2048");
+        assertEquals(1, seq.exit());
+        assertTrue(seq.err().contains("1024"), seq.err());
+        EngineCommandsTest.Run dtype = run("bench", "generate", "--dtype", "fp64");
+        assertEquals(1, dtype.exit());
+        assertTrue(dtype.err().contains("--dtype"), dtype.err());
+        EngineCommandsTest.Run preset = run("bench", "train", "--model", "gpt5");
+        assertEquals(1, preset.exit());
+        assertTrue(preset.err().contains("gpt5"), preset.err());
+    }
+}
