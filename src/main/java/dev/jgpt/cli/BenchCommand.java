@@ -144,7 +144,7 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--no-cache", description = "recompute the whole prefix for every new token instead of using the KV cache")
         boolean noCache;
 
-        @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "fp32|bf16",
+        @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "bf16|fp32",
                 description = "how the weight matrices are stored for decoding (default: ${DEFAULT-VALUE})")
         String dtype;
 

@@ -37,7 +37,8 @@ import java.util.concurrent.Callable;
         })
 public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "PATH",
-            description = "A HuggingFace directory (config.json + model.safetensors) or an llm.c .bin file.")
+            description = "A run directory (its newest checkpoint), a checkpoint directory, a HuggingFace directory "
+                    + "(config.json + model.safetensors) or an llm.c .bin file.")
     Path model;
 
     @Option(names = "--random-init", paramLabel = "PRESET", hidden = true,
