@@ -1,0 +1,107 @@
+package dev.jgpt.track;
+
+import dev.jgpt.JgptException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RunLockTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void oneOwnerPerRunInThisProcess() {
+        try (RunLock lock = RunLock.acquire(dir)) {
+            assertTrue(RunLock.isHeld(dir));
+            JgptException e = assertThrows(JgptException.class, () -> RunLock.acquire(dir));
+            assertTrue(e.getMessage().contains("in use by process " + ProcessHandle.current().pid()), e.getMessage());
+            assertTrue(RunLock.isHeld(dir), "probing must not drop this process's own lock");
+        }
+        assertFalse(RunLock.isHeld(dir));
+        RunLock.acquire(dir).close(); // free again
+    }
+
+    @Test
+    void anotherProcessHoldsTheRunUntilItIsKilled() throws Exception {
+        Process holder = startHolder(dir);
+        try {
+            assertTrue(RunLock.isHeld(dir));
+            JgptException e = assertThrows(JgptException.class, () -> RunLock.acquire(dir));
+            assertTrue(e.getMessage().contains("in use by process " + holder.pid() + "@"), e.getMessage());
+            assertEquals(RunStatus.State.RUNNING, RunStatus.read(dir).state());
+        } finally {
+            holder.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // kill -9: no chance to clean up
+        }
+        assertFalse(RunLock.isHeld(dir), "the OS releases the lock of a killed process");
+        RunStatus died = RunStatus.read(dir);
+        assertEquals(RunStatus.State.DIED, died.state());
+        assertEquals(holder.pid(), died.pid());
+        try (RunLock ignored = RunLock.acquire(dir)) {
+            assertTrue(RunLock.isHeld(dir));
+        }
+    }
+
+    @Test
+    void statusRoundTripsAndEnds() {
+        try (RunLock ignored = RunLock.acquire(dir)) {
+            RunStatus running = RunStatus.runningNow();
+            running.write(dir);
+            assertEquals(running, RunStatus.read(dir));
+            RunStatus failed = running.endedNow(RunStatus.State.FAILED, "data.dir x: no shards");
+            failed.write(dir);
+            RunStatus back = RunStatus.read(dir);
+            assertEquals(RunStatus.State.FAILED, back.state());
+            assertEquals("data.dir x: no shards", back.error());
+            assertEquals(running.started(), back.started());
+            assertTrue(!back.ended().isBefore(back.started()));
+        }
+        // a finished run stays finished without its lock; only "running" needs a live owner
+        assertEquals(RunStatus.State.FAILED, RunStatus.read(dir).state());
+    }
+
+    @Test
+    void oldOrDamagedStatusReadsAsUnknown() throws Exception {
+        RunStatus none = RunStatus.read(dir);
+        assertEquals(RunStatus.State.UNKNOWN, none.state());
+        assertNull(none.error());
+        Files.writeString(dir.resolve(RunStatus.STATUS_FILE), "{\"state\": \"runn");
+        RunStatus damaged = RunStatus.read(dir);
+        assertEquals(RunStatus.State.UNKNOWN, damaged.state());
+        assertTrue(damaged.error().contains(RunStatus.STATUS_FILE), damaged.error());
+        Files.writeString(dir.resolve(RunStatus.STATUS_FILE), "[1, 2]");
+        assertEquals(RunStatus.State.UNKNOWN, RunStatus.read(dir).state());
+    }
+
+    /** A child JVM that takes the run, says so, and waits to be killed. */
+    private static Process startHolder(Path dir) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Holder.class.getName(), dir.toString())
+                .redirectErrorStream(true).start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream()));
+        String line = out.readLine();
+        assertEquals("locked", line, "holder did not start");
+        return p;
+    }
+
+    public static final class Holder {
+        public static void main(String[] args) throws Exception {
+            Path dir = Path.of(args[0]);
+            RunLock.acquire(dir);
+            RunStatus.runningNow().write(dir);
+            System.out.println("locked");
+            System.out.flush();
+            Thread.sleep(60_000);
+        }
+    }
+}
