@@ -24,8 +24,9 @@ import java.util.concurrent.Callable;
 
 /** Throughput of the engine, measured the same way every time so runs can be compared. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure throughput: training steps, single kernels, the machine's FMA peak.",
-        subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.Kernels.class, BenchCommand.Peak.class})
+        description = "Measure throughput: training steps, generation, single kernels, the machine's FMA peak, the gradient all-reduce.",
+        subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.Kernels.class, BenchCommand.Peak.class,
+                BenchCommand.AllReduce.class})
 public final class BenchCommand implements Runnable {
 
     @Override
@@ -247,6 +248,61 @@ public final class BenchCommand implements Runnable {
             if (batch < 1 || seq < 1) throw new JgptException("--batch and --seq must be >= 1");
             GptConfig cfg = machine.apply();
             KernelBench.run(cfg, batch, seq, System.out);
+            return 0;
+        }
+    }
+
+    @Command(name = "allreduce", mixinStandardHelpOptions = true,
+            description = {"Under mpirun: the in-place sum of one model's gradient over all ranks, as data-parallel training does "
+                    + "once per step: seconds per all-reduce, algorithm bandwidth (bytes / time) and bus bandwidth "
+                    + "(2(n-1)/n x bytes / time, as nccl-tests reports it).",
+                    "Example: mpirun -np 2 ./jgpt bench allreduce --model gpt2"})
+    public static final class AllReduce implements Callable<Integer> {
+        @Option(names = "--model", defaultValue = "gpt2", description = "preset whose gradient is reduced (default: ${DEFAULT-VALUE})")
+        String model;
+
+        @Option(names = "--iters", defaultValue = "5", description = "timed all-reduces, after one warm-up (default: ${DEFAULT-VALUE})")
+        int iters;
+
+        @Option(names = "--json", description = "print one JSON object (rank 0)")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            if (iters < 1) throw new JgptException("--iters must be >= 1, got " + iters);
+            if (!dev.jgpt.dist.Mpi.launched()) {
+                throw new JgptException("bench allreduce measures MPI: start it with mpirun, e.g. mpirun -np 2 jgpt bench allreduce");
+            }
+            long count = GptConfig.preset(model).parameterCount();
+            if (count > Integer.MAX_VALUE - 8) throw new JgptException("--model " + model + ": the gradient does not fit one Java array");
+            dev.jgpt.dist.Mpi mpi = dev.jgpt.dist.Mpi.world();
+            float[] gradient = new float[(int) count];
+            Arrays.fill(gradient, 1f / mpi.size());
+            double[] seconds = new double[iters];
+            for (int i = -1; i < iters; i++) {
+                mpi.barrier();
+                long t0 = System.nanoTime();
+                mpi.allReduceSum(gradient, 0, gradient.length);
+                if (i >= 0) seconds[i] = (System.nanoTime() - t0) / 1e9;
+            }
+            double[] slowest = {median(seconds)};
+            mpi.allReduceMax(slowest); // a step waits for the slowest rank
+            double bytes = count * (double) Float.BYTES, n = mpi.size();
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("model", model);
+            r.put("ranks", mpi.size());
+            r.put("floats", count);
+            r.put("mb", round(bytes / 1e6, 1));
+            r.put("seconds", round(slowest[0], 4));
+            r.put("algbw_gb_per_s", round(bytes / slowest[0] / 1e9, 2));
+            r.put("busbw_gb_per_s", round(2 * (n - 1) / n * bytes / slowest[0] / 1e9, 2));
+            if (mpi.rank() == 0) {
+                if (json) System.out.println(new Gson().toJson(r));
+                else System.out.printf("all-reduce of %s's gradient (%,d floats, %.0f MB) over %d ranks: %.4f s, "
+                                + "%.2f GB/s algorithm bandwidth, %.2f GB/s bus bandwidth%n", model, count, bytes / 1e6, mpi.size(),
+                        slowest[0], bytes / slowest[0] / 1e9, 2 * (n - 1) / n * bytes / slowest[0] / 1e9);
+            }
+            mpi.close();
             return 0;
         }
     }
