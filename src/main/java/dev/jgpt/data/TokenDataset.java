@@ -62,8 +62,8 @@ public final class TokenDataset {
     /**
      * Where the next batch comes from. {@code shard} is an index into the split's shards in file order
      * (sequential) or into the epoch's shard order (shuffled); {@code position} is a token offset
-     * (sequential, this rank's) or a window index within the shard's permuted windows (shuffled, the
-     * step's first window, before the rank's offset). JSON via {@link #toJson()} / {@link #fromJson}.
+     * (sequential) or a window index within the shard's permuted windows (shuffled), both of the
+     * step's start, before the rank's offset: one state serves every rank. JSON via {@link #toJson()} / {@link #fromJson}.
      */
     public record State(String split, String order, long seed, int seqLen, long epoch, int shard, long position) {
         private static final Gson GSON = new Gson();
@@ -234,7 +234,10 @@ public final class TokenDataset {
         tokens.read(position + 1, targets, 0, bt);
         long step = (long) bt * worldSize;
         position += step;
-        if (position + step + 1 > shardTokens[shard]) {
+        // Whether the next step fits is asked of the step as a whole (its start is rank 0's
+        // position), so that every rank moves to the next shard at the same step.
+        long nextStepStart = position - (long) bt * rank;
+        if (nextStepStart + step + 1 > shardTokens[shard]) {
             advanceSequentialShard();
             position = (long) bt * rank;
             skipUnusableSequentialShards();
@@ -343,7 +346,12 @@ public final class TokenDataset {
 
     /** Where the next batch comes from. */
     public State state() {
-        return new State(split, order.toString(), seed, seqLen, epoch, shard, position);
+        return new State(split, order.toString(), seed, seqLen, epoch, shard, stepStart(position));
+    }
+
+    /** A sequential position as the step's start, the same on every rank (shuffled positions already are). */
+    private long stepStart(long rankPosition) {
+        return order == Order.SEQUENTIAL ? rankPosition - (long) batch * seqLen * rank : rankPosition;
     }
 
     /** Continues from a saved state (of a dataset built with the same arguments). */
@@ -364,7 +372,7 @@ public final class TokenDataset {
         }
         epoch = s.epoch();
         shard = s.shard();
-        position = s.position();
+        position = order == Order.SEQUENTIAL ? s.position() + (long) batch * seqLen * rank : s.position();
     }
 
     /** Tokens in all shards of this split. */

@@ -55,7 +55,13 @@ class TokenDatasetTest {
         }
     }
 
-    /** build-nanogpt's DataLoaderLite, transcribed, over the same shards (the 20-token one is too small and skipped). */
+    /**
+     * build-nanogpt's DataLoaderLite, transcribed, over the same shards (the 20-token one is too small
+     * and skipped), with one deliberate change: whether the next step fits in the shard is asked of the
+     * step's start (rank 0's position) on every rank. DataLoaderLite asks it of each rank's own
+     * position, so a higher rank can move to the next shard one step before rank 0 does, and the ranks
+     * then no longer read one step's windows together.
+     */
     static final class DataLoaderLite {
         final int b, t, rank, world;
         final List<int[]> shards = new ArrayList<>();
@@ -80,11 +86,42 @@ class TokenDatasetTest {
             int[] tokens = shards.get(current);
             int[] buf = Arrays.copyOfRange(tokens, (int) pos, (int) pos + b * t + 1);
             pos += (long) b * t * world;
-            if (pos + ((long) b * t * world + 1) > tokens.length) {
+            if (pos - (long) b * t * rank + ((long) b * t * world + 1) > tokens.length) {
                 current = (current + 1) % shards.size();
                 pos = (long) b * t * rank;
             }
             return buf;
+        }
+    }
+
+    @Test
+    void ranksReadOneStepTogetherAndShareOneState(@TempDir Path dir) throws IOException {
+        shards(dir, ShardFormat.BIN);
+        for (TokenDataset.Order order : TokenDataset.Order.values()) {
+            int b = 4, t = 32, world = 3;
+            // one process with world*b rows reads exactly the rows the ranks read together, step by step
+            TokenDataset whole = new TokenDataset(dir, "train", world * b, t, 0, 1, order, 7);
+            List<TokenDataset> ranks = new ArrayList<>();
+            for (int r = 0; r < world; r++) ranks.add(new TokenDataset(dir, "train", b, t, r, world, order, 7));
+            int[] wx = new int[world * b * t], wy = new int[world * b * t], x = new int[b * t], y = new int[b * t];
+            for (int step = 0; step < 150; step++) {
+                for (TokenDataset r : ranks) assertEquals(ranks.getFirst().state(), r.state(), order + " step " + step);
+                if (step == 77) { // a resume: every rank restores rank 0's saved state
+                    TokenDataset.State saved = ranks.getFirst().state();
+                    ranks.clear();
+                    for (int r = 0; r < world; r++) {
+                        TokenDataset d = new TokenDataset(dir, "train", b, t, r, world, order, 7);
+                        d.restore(TokenDataset.State.fromJson(saved.toJson()));
+                        ranks.add(d);
+                    }
+                }
+                whole.nextBatch(wx, wy);
+                for (int r = 0; r < world; r++) {
+                    ranks.get(r).nextBatch(x, y);
+                    assertArrayEquals(Arrays.copyOfRange(wx, r * b * t, (r + 1) * b * t), x, order + " rank " + r + " step " + step);
+                    assertArrayEquals(Arrays.copyOfRange(wy, r * b * t, (r + 1) * b * t), y);
+                }
+            }
         }
     }
 
