@@ -9,6 +9,8 @@ import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.GptLayout;
 import dev.jgpt.tensor.View;
+import dev.jgpt.tokenizer.Gpt2Tokenizer;
+import dev.jgpt.tokenizer.HfTokenizerFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,14 +22,18 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A HuggingFace GPT-2 checkpoint: a directory with config.json and model.safetensors, tensors named
+ * A HuggingFace GPT-2 folder. Reading needs config.json and model.safetensors, tensors named
  * as GPT2Model names them (optionally under {@code transformer.}), Conv1D weights stored [in, out].
  * Extra tensors HF files carry ({@code lm_head.weight}, tied to wte; the {@code attn.bias} causal
- * masks of older files) are accepted and ignored.
+ * masks of older files) are accepted and ignored. Writing gives the whole folder that
+ * {@code from_pretrained} and the Hub expect: tokenizer, generation config and model card too.
  */
 public final class HfCheckpoint {
     public static final String CONFIG = "config.json";
     public static final String WEIGHTS = "model.safetensors";
+    public static final String GENERATION_CONFIG = "generation_config.json";
+    public static final String CARD = "README.md";
+    private static final Gson PRETTY = new GsonBuilder().setPrettyPrinting().create();
 
     private HfCheckpoint() {
     }
@@ -91,8 +97,19 @@ public final class HfCheckpoint {
         return s;
     }
 
-    /** Writes config.json and model.safetensors into {@code dir} (created if needed), each atomically. */
+    /** Writes a complete HuggingFace folder with a card that only names jgpt as its writer. */
     public static void save(Gpt model, Path dir) throws IOException {
+        save(model, dir, ModelCard.of("Written by jgpt."));
+    }
+
+    /**
+     * Writes a complete HuggingFace GPT-2 folder into {@code dir} (created if needed), each file
+     * atomically: config.json, generation_config.json, model.safetensors, GPT-2's tokenizer
+     * (vocab.json, merges.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json) and the
+     * card, README.md. A model whose vocabulary is smaller than GPT-2's cannot take GPT-2's token ids,
+     * so its folder has no tokenizer files.
+     */
+    public static void save(Gpt model, Path dir, ModelCard card) throws IOException {
         GptConfig cfg = model.config;
         Files.createDirectories(dir);
         List<Safetensors.Tensor> tensors = new ArrayList<>();
@@ -102,6 +119,27 @@ public final class HfCheckpoint {
         }
         Safetensors.write(dir.resolve(WEIGHTS), tensors, Map.of("format", "pt"));
         AtomicFiles.writeString(dir.resolve(CONFIG), configJson(cfg));
+        AtomicFiles.writeString(dir.resolve(GENERATION_CONFIG), generationConfigJson(cfg));
+        boolean tokenizer = hasGpt2Tokenizer(cfg);
+        if (tokenizer) {
+            for (Map.Entry<String, String> f : HfTokenizerFiles.files(cfg.blockSize()).entrySet()) {
+                AtomicFiles.writeString(dir.resolve(f.getKey()), f.getValue());
+            }
+        }
+        AtomicFiles.writeString(dir.resolve(CARD), card.render(cfg, tokenizer));
+    }
+
+    /** GPT-2's tokenizer fits a model whose vocabulary holds all its 50,257 ids (50304 padded ones too). */
+    static boolean hasGpt2Tokenizer(GptConfig cfg) {
+        return cfg.vocabSize() >= Gpt2Tokenizer.VOCAB_SIZE;
+    }
+
+    /**
+     * The id of {@code <|endoftext|>}, GPT-2's one special token (bos and eos both): 50256 where the model
+     * takes GPT-2's tokenizer, otherwise the vocabulary's last id, the place GPT-2 gives it.
+     */
+    static int endOfTextId(GptConfig cfg) {
+        return hasGpt2Tokenizer(cfg) ? Gpt2Tokenizer.EOT : cfg.vocabSize() - 1;
     }
 
     static String configJson(GptConfig cfg) {
@@ -117,9 +155,20 @@ public final class HfCheckpoint {
         c.put("padded_vocab_size", cfg.paddedVocabSize());
         c.put("layer_norm_epsilon", 1e-5);
         c.put("activation_function", "gelu_new");
-        c.put("bos_token_id", 50256);
-        c.put("eos_token_id", 50256);
+        c.put("bos_token_id", endOfTextId(cfg));
+        c.put("eos_token_id", endOfTextId(cfg));
         c.put("tie_word_embeddings", true);
-        return new GsonBuilder().setPrettyPrinting().create().toJson(c) + "\n";
+        return PRETTY.toJson(c) + "\n";
+    }
+
+    /** generation_config.json: the special tokens, and jgpt's default sampling (top-k 50 at temperature 1). */
+    static String generationConfigJson(GptConfig cfg) {
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("bos_token_id", endOfTextId(cfg));
+        c.put("eos_token_id", endOfTextId(cfg));
+        c.put("do_sample", true);
+        c.put("top_k", 50);
+        c.put("temperature", 1.0);
+        return PRETTY.toJson(c) + "\n";
     }
 }

@@ -45,7 +45,12 @@ public final class ModelFiles {
     }
 
     public static void save(Gpt model, Path path) throws IOException {
+        save(model, path, ModelCard.of("Written by jgpt."));
+    }
+
+    /** An llm.c {@code .bin} for a path ending in .bin, else a complete HuggingFace folder with {@code card}. */
+    public static void save(Gpt model, Path path, ModelCard card) throws IOException {
         if (path.getFileName().toString().endsWith(".bin")) LlmcCheckpoint.save(model, path);
-        else HfCheckpoint.save(model, path);
+        else HfCheckpoint.save(model, path, card);
     }
 }

@@ -21,7 +21,7 @@ import java.util.stream.Stream;
 /**
  * A training checkpoint, one directory per step ({@code step_000100/}):
  * <ul>
- *   <li>{@code model/}: config.json + model.safetensors, a HuggingFace GPT-2 directory;</li>
+ *   <li>{@code model/}: a complete HuggingFace GPT-2 folder (weights, config, tokenizer, model card);</li>
  *   <li>{@code optimizer.safetensors}: AdamW's m and v, one tensor each per parameter
  *       ({@code m.h.0.attn.c_attn.weight}...), stored in jgpt's [out, in] order;</li>
  *   <li>{@code state.json}: step (the next step to run), AdamW's step count, the training data's
@@ -47,13 +47,13 @@ public final class TrainingCheckpoint {
         return checkpoints.resolve(String.format("%s%06d", PREFIX, step));
     }
 
-    public static void save(Path checkpoints, Gpt model, float[] m, float[] v, State state) throws IOException {
+    public static void save(Path checkpoints, Gpt model, float[] m, float[] v, State state, ModelCard card) throws IOException {
         Path target = dirFor(checkpoints, state.step());
         Path tmp = checkpoints.resolve("." + target.getFileName() + ".tmp" + ProcessHandle.current().pid());
         deleteTree(tmp);
         Files.createDirectories(tmp);
         try {
-            HfCheckpoint.save(model, tmp.resolve(MODEL_DIR));
+            HfCheckpoint.save(model, tmp.resolve(MODEL_DIR), card);
             List<Safetensors.Tensor> moments = new ArrayList<>();
             for (View t : model.layout.layout.views()) moments.add(new Safetensors.Tensor("m." + t.name(), t.shape(), m, t.start(), false));
             for (View t : model.layout.layout.views()) moments.add(new Safetensors.Tensor("v." + t.name(), t.shape(), v, t.start(), false));

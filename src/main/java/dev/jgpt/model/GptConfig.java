@@ -61,6 +61,11 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int blockSize, int voc
         return parameterCount(nLayer, nEmbd, blockSize, paddedVocabSize);
     }
 
+    /** Parameters counting the real vocabulary only, the LM head tied to wte (124,439,808 for gpt2, as transformers reports). */
+    public long realParameterCount() {
+        return parameterCount(nLayer, nEmbd, blockSize, vocabSize);
+    }
+
     private static long parameterCount(long L, long C, long maxT, long Vp) {
         return Vp * C + maxT * C + L * (12 * C * C + 13 * C) + 2 * C;
     }

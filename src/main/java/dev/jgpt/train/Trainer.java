@@ -7,6 +7,7 @@ import dev.jgpt.data.Prepare;
 import dev.jgpt.data.TokenDataset;
 import dev.jgpt.eval.Evaluator;
 import dev.jgpt.eval.HellaSwag;
+import dev.jgpt.io.ModelCard;
 import dev.jgpt.io.ModelFiles;
 import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.model.Gpt;
@@ -38,6 +39,7 @@ public final class Trainer {
     private Inference inference;
     private int step;
     private double lastValLoss = Double.NaN;
+    private double lastTrainLoss = Double.NaN;
     private volatile boolean stopRequested;
 
     /** Sets up a run: prepares the data if missing, builds or loads the model, resumes from {@code checkpoint} if given. */
@@ -127,7 +129,7 @@ public final class Trainer {
             double norm = optimizer.step((float) lr, t.gradClip());
             double ms = (System.nanoTime() - t0) / 1e6;
             double tokensPerSec = t.totalBatchSize() / (ms / 1000);
-            loss = lossAccum;
+            loss = lastTrainLoss = lossAccum;
             run.logTrain(step, loss, lr, norm, ms, tokensPerSec);
             if (cfg.logDue(step) || step == maxSteps - 1) {
                 double perStep = (System.nanoTime() - started) / 1e9 / (step + 1 - firstStep);
@@ -181,7 +183,10 @@ public final class Trainer {
         Path dir = run.checkpointsDir();
         Files.createDirectories(dir);
         TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
-                new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss));
+                new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss),
+                new ModelCard("Trained with jgpt (run " + run.name() + ").",
+                        "`" + cfg.data().dir() + "` (source " + cfg.data().source() + ")", step,
+                        (long) step * cfg.train().totalBatchSize(), lastTrainLoss, lastValLoss));
         TrainingCheckpoint.prune(dir, cfg.eval().keepLast());
         run.log("checkpoint", step, Map.of("path", TrainingCheckpoint.dirFor(dir, step).toString()));
     }

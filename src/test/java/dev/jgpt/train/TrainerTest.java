@@ -115,6 +115,19 @@ class TrainerTest {
         var valData = new dev.jgpt.data.TokenDataset(data, "val", 4, 32, 0, 1, dev.jgpt.data.TokenDataset.Order.SEQUENTIAL, 0);
         double recomputed = dev.jgpt.eval.Evaluator.validationLoss(fromRun, valData, 2, 4, 32);
         assertEquals(val[val.length - 1], recomputed, 0.0);
+        // the checkpoint's model/ is a complete HuggingFace folder whose card tells how it was trained
+        Path model = runDir.resolve("checkpoints/step_000005/model");
+        for (String f : List.of("config.json", "generation_config.json", "model.safetensors", "vocab.json", "merges.txt",
+                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "README.md")) {
+            assertTrue(Files.isRegularFile(model.resolve(f)), "checkpoint model folder lacks " + f);
+        }
+        String card = Files.readString(model.resolve("README.md"));
+        double[] train = trainLosses(runDir);
+        for (String fact : List.of("| steps | 5 |", "| tokens | 1,280 |", "(source ",
+                String.format(java.util.Locale.ROOT, "| final training loss | %.4f |", train[4]),
+                String.format(java.util.Locale.ROOT, "| final validation loss | %.4f |", val[val.length - 1]))) {
+            assertTrue(card.contains(fact), "card lacks '" + fact + "':\n" + card);
+        }
     }
 
     @Test

@@ -1,0 +1,223 @@
+package dev.jgpt.io;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
+import dev.jgpt.tokenizer.Gpt2Tokenizer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** Every model folder jgpt writes is a complete HuggingFace GPT-2 folder, and a real reader takes its tokenizer. */
+class HfFolderTest {
+    static final Set<String> COMPLETE = Set.of("config.json", "generation_config.json", "model.safetensors", "vocab.json",
+            "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "README.md");
+    static final Path TRANSFORMERS_JS = Path.of("tools", "js", "node_modules", "@huggingface", "transformers");
+
+    static Gpt tinyGpt2Vocab(int vocab) {
+        Gpt model = new Gpt(GptConfig.of(1, 2, 8, 16, vocab));
+        model.initialize(3);
+        return model;
+    }
+
+    static Set<String> files(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return new TreeSet<>(s.map(p -> p.getFileName().toString()).toList());
+        }
+    }
+
+    static JsonObject json(Path file) throws IOException {
+        return JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+    }
+
+    @Test
+    void convertWritesTheWholeFolder(@TempDir Path tmp) throws IOException {
+        Gpt model = tinyGpt2Vocab(Gpt2Tokenizer.VOCAB_SIZE);
+        Path dir = tmp.resolve("hf");
+        ModelFiles.save(model, dir, new ModelCard("Trained by a test.", "`data/x` (source x)", 20, 5120, 3.25, 3.5));
+        assertEquals(new TreeSet<>(COMPLETE), files(dir));
+
+        JsonObject config = json(dir.resolve("config.json"));
+        assertEquals(50256, config.get("bos_token_id").getAsInt());
+        assertEquals(50256, config.get("eos_token_id").getAsInt());
+        JsonObject generation = json(dir.resolve("generation_config.json"));
+        assertEquals(50256, generation.get("eos_token_id").getAsInt());
+        assertEquals(16, json(dir.resolve("tokenizer_config.json")).get("model_max_length").getAsInt());
+        assertEquals("<|endoftext|>", json(dir.resolve("special_tokens_map.json")).get("eos_token").getAsString());
+        assertEquals(50257, json(dir.resolve("vocab.json")).size());
+
+        String card = Files.readString(dir.resolve("README.md"));
+        assertTrue(card.startsWith("---\nlibrary_name: transformers\n"), card);
+        for (String fact : List.of("Trained by a test.", "| steps | 20 |", "| tokens | 5,120 |", "| final training loss | 3.2500 |",
+                "| final validation loss | 3.5000 |", "`data/x` (source x)", "AutoTokenizer.from_pretrained")) {
+            assertTrue(card.contains(fact), "card lacks '" + fact + "':\n" + card);
+        }
+        Gpt back = ModelFiles.load(dir);
+        assertEquals(model.config, back.config);
+        assertArrayEquals(model.params(), back.params());
+        assertTrue(files(tmp).equals(Set.of("hf")), "nothing but the folder: " + files(tmp));
+    }
+
+    /** bos/eos follow the vocabulary: GPT-2's 50256 for any vocabulary that holds GPT-2's, else its last id. */
+    @Test
+    void specialTokensFollowTheVocabulary(@TempDir Path tmp) throws IOException {
+        Path padded = tmp.resolve("padded");
+        ModelFiles.save(tinyGpt2Vocab(50304), padded);
+        assertEquals(50256, json(padded.resolve("config.json")).get("eos_token_id").getAsInt());
+        assertEquals(new TreeSet<>(COMPLETE), files(padded));
+
+        Path small = tmp.resolve("small");
+        ModelFiles.save(tinyGpt2Vocab(300), small);
+        assertEquals(299, json(small.resolve("config.json")).get("eos_token_id").getAsInt());
+        assertEquals(299, json(small.resolve("generation_config.json")).get("bos_token_id").getAsInt());
+        // GPT-2's tokenizer would give ids the model has no row for, so none is written, and the card says why
+        assertEquals(Set.of("config.json", "generation_config.json", "model.safetensors", "README.md"), files(small));
+        assertTrue(Files.readString(small.resolve("README.md")).contains("no tokenizer"));
+    }
+
+    /**
+     * transformers.js (the npm package {@code @huggingface/transformers}) loads the folder's tokenizer
+     * offline with {@code AutoTokenizer.from_pretrained} and gives jgpt's ids, and decodes them back to the
+     * text, on a few hundred texts: prose, Shakespeare, Java source, numbers, whitespace runs, many scripts.
+     */
+    @Test
+    void transformersJsTokenizesAsJgptDoes(@TempDir Path tmp) throws Exception {
+        String node = onPath("node");
+        assumeTrue(node != null, "node is not installed (apt-get install nodejs npm)");
+        assumeTrue(Files.isDirectory(TRANSFORMERS_JS), "transformers.js is not installed: cd tools/js && npm ci --ignore-scripts");
+
+        Path dir = tmp.resolve("model");
+        ModelFiles.save(tinyGpt2Vocab(Gpt2Tokenizer.VOCAB_SIZE), dir);
+        List<String> texts = texts();
+        assertTrue(texts.size() >= 300, "texts: " + texts.size());
+        Path textsFile = tmp.resolve("texts.json");
+        JsonArray array = new JsonArray();
+        texts.forEach(array::add);
+        Files.writeString(textsFile, array.toString());
+
+        Process p = new ProcessBuilder(node, "tools/js/tokenize.mjs", dir.toString(), textsFile.toString())
+                .redirectError(tmp.resolve("node.err").toFile()).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "node did not finish");
+        assertEquals(0, p.exitValue(), () -> "node failed: " + readQuietly(tmp.resolve("node.err")));
+
+        JsonArray results = JsonParser.parseString(out).getAsJsonArray();
+        assertEquals(texts.size(), results.size());
+        Gpt2Tokenizer tok = Gpt2Tokenizer.get();
+        for (int i = 0; i < texts.size(); i++) {
+            String text = texts.get(i);
+            JsonObject r = results.get(i).getAsJsonObject();
+            JsonArray ids = r.getAsJsonArray("ids");
+            int[] theirs = new int[ids.size()];
+            for (int k = 0; k < theirs.length; k++) theirs[k] = ids.get(k).getAsInt();
+            assertArrayEquals(tok.encodeWithSpecial(text), theirs, () -> "ids of " + JsonParser.parseString(new com.google.gson.JsonPrimitive(text).toString()));
+            assertEquals(text, r.get("decoded").getAsString(), "transformers.js decode");
+        }
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    static String onPath(String program) {
+        for (String d : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            Path p = Path.of(d, program);
+            if (Files.isExecutable(p)) return p.toString();
+        }
+        return null;
+    }
+
+    /**
+     * The texts: the tokenizer fixture's, HellaSwag's, tiny Shakespeare's lines where the data is at hand,
+     * Java source from the JDK, and seeded random strings over many scripts. JavaScript's \s differs from
+     * the Unicode White_Space GPT-2's regex means at two characters, U+FEFF and U+0085; none is used.
+     */
+    static List<String> texts() throws IOException {
+        List<String> texts = new ArrayList<>();
+        try (InputStream in = HfFolderTest.class.getResourceAsStream("/tokenizer/gpt2-encoder-fixture.jsonl")) {
+            for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isBlank()) texts.add(JsonParser.parseString(line).getAsJsonObject().get("text").getAsString());
+            }
+        }
+        try (InputStream in = HfFolderTest.class.getResourceAsStream("/hellaswag/hellaswag_val_head10.jsonl")) {
+            for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                if (line.isBlank()) continue;
+                JsonObject o = JsonParser.parseString(line).getAsJsonObject();
+                texts.add(o.get("ctx").getAsString());
+                for (JsonElement e : o.getAsJsonArray("endings")) texts.add(" " + e.getAsString());
+            }
+        }
+        Path shakespeare = Path.of("..", "shared", "data", "tinyshakespeare.txt");
+        if (Files.isRegularFile(shakespeare)) {
+            String[] lines = Files.readString(shakespeare).split("\n\n");
+            for (int i = 0; i < lines.length && i < 4000; i += 40) texts.add(lines[i] + "\n\n");
+        }
+        Path zip = Path.of(System.getProperty("java.home"), "lib", "src.zip");
+        if (Files.isRegularFile(zip)) {
+            try (ZipFile zf = new ZipFile(zip.toFile())) {
+                for (String name : List.of("java.base/java/lang/String.java", "java.base/java/util/HashMap.java",
+                        "java.base/java/util/regex/Pattern.java")) {
+                    ZipEntry entry = zf.getEntry(name);
+                    if (entry == null) continue;
+                    String[] lines = new String(zf.getInputStream(entry).readAllBytes(), StandardCharsets.UTF_8).split("\n");
+                    for (int i = 0; i + 8 < lines.length && i < 4000; i += 80) {
+                        texts.add(String.join("\n", List.of(lines).subList(i, i + 8)));
+                    }
+                }
+            }
+        }
+        texts.addAll(List.of(
+                "<|endoftext|>", "one<|endoftext|>two", "<|endoftext|><|endoftext|> both", "x <|endoftext|>\n",
+                "naïve café résumé Ångström façade", "Привет, мир! Как дела?", "Γειά σου Κόσμε", "שלום עולם", "مرحبا بالعالم",
+                "नमस्ते दुनिया", "你好，世界。我们今天学习。", "こんにちは世界、カタカナ", "안녕하세요 세계", "สวัสดีชาวโลก",
+                "🙂🙃🎉👩‍👩‍👧‍👦 emoji 🇫🇷 flags", "e\u0301 combining a\u0308", "tab\tsep\tvalues\n1\t2\t3", "\r\n\r\n crlf \r\n",
+                "x = 3.14e-10; y = 0xDEADBEEF; z = 1_000_000", "$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$", "   ", "",
+                "a" + " ".repeat(40) + "b", "\u00a0\u2003\u3000 odd spaces \u2009end", "don't won't can't 'quoted' ''double''"));
+        Random rnd = new Random(2024);
+        String[] pool = {"a", "Z", "é", "ß", "ж", "λ", "中", "の", "한", "ع", "🙂", "1", "٣", "½", " ", "  ", "\n", "\t", ".", ",",
+                "'", "'s", "'ll", "!", "?", "-", "_", "(", ")", "\"", "#", "\u00a0", "\u3000", "ing", "the", " the", "0"};
+        for (int i = 0; i < 120; i++) {
+            StringBuilder sb = new StringBuilder();
+            for (int k = rnd.nextInt(30) + 1; k > 0; k--) sb.append(pool[rnd.nextInt(pool.length)]);
+            texts.add(sb.toString());
+        }
+        return texts;
+    }
+
+    @Test
+    void noTokenizerSideFileIsLeftBehindWhenTheFolderIsRewritten(@TempDir Path tmp) throws IOException {
+        Path dir = tmp.resolve("hf");
+        ModelFiles.save(tinyGpt2Vocab(Gpt2Tokenizer.VOCAB_SIZE), dir);
+        ModelFiles.save(tinyGpt2Vocab(Gpt2Tokenizer.VOCAB_SIZE), dir);
+        assertEquals(new TreeSet<>(COMPLETE), files(dir));
+        assertFalse(files(dir).stream().anyMatch(n -> n.contains(".tmp")));
+    }
+}
