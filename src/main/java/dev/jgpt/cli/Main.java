@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "jgpt",
         mixinStandardHelpOptions = true,
         version = "jgpt 0.1.0",
-        description = "GPT-2 from scratch in Java: prepare data, train, evaluate, generate.",
+        description = "GPT-2 from scratch in Java: download, prepare data, train, evaluate, generate.",
         subcommands = {
                 CommandLine.HelpCommand.class,
                 TrainCommand.class,
@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
                 PrepareCommand.class,
                 TokenizeCommand.class,
                 ConvertCommand.class,
+                DownloadCommand.class,
                 DebugStepCommand.class,
                 BenchCommand.class,
         })

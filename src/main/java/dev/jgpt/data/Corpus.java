@@ -1,11 +1,12 @@
 package dev.jgpt.data;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.jgpt.JgptException;
+import dev.jgpt.io.Download;
+import dev.jgpt.io.Downloads;
+import dev.jgpt.io.HuggingFaceHub;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -33,11 +34,13 @@ import java.util.zip.ZipFile;
  *   <li>{@code jdk-src}: every source file in the running JDK's {@code lib/src.zip} (~210 MB of Java),
  *       present wherever jgpt runs, so it is the corpus that always works offline;</li>
  *   <li>{@code shakespeare}: Karpathy's tiny Shakespeare (1.1 MB, one document), downloaded once;</li>
- *   <li>{@code fineweb-edu}: FineWeb-Edu's sample-10BT parquet files (~10B tokens), downloaded as read;</li>
+ *   <li>{@code fineweb-edu}: FineWeb-Edu's sample-10BT parquet files (~10B tokens), each downloaded
+ *       when reading reaches it unless {@code jgpt download fineweb-edu} fetched it already;</li>
  *   <li>a file: {@code .parquet} (one document a row of the text column), {@code .jsonl}/{@code .jsonl.gz}
  *       (one a line, from the text field), {@code .zip} (one an entry), anything else is one text
  *       document;</li>
- *   <li>a folder: every such file under it, in path order (files that look binary are skipped).</li>
+ *   <li>a folder: every such file under it, in path order (files that look binary, hidden files and
+ *       unfinished downloads, {@code .part}, are skipped).</li>
  * </ul>
  */
 final class Corpus {
@@ -46,16 +49,13 @@ final class Corpus {
     static final String FINEWEB_EDU = "fineweb-edu";
     static final URI SHAKESPEARE_URL =
             URI.create("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt");
-    static final URI FINEWEB_LISTING =
-            URI.create("https://huggingface.co/api/datasets/HuggingFaceFW/fineweb-edu/tree/main/sample/10BT");
-    static final String FINEWEB_FILES = "https://huggingface.co/datasets/HuggingFaceFW/fineweb-edu/resolve/main/";
     private static final String OFFLINE_HINT = "Offline, pass local files instead (--source path/to/file.txt, "
             + "a .jsonl or .parquet file, or a folder of them), or use the built-in --source jdk-src.";
 
     enum Kind { TEXT, JSONL, PARQUET, ZIP }
 
-    /** One input file; with a url, it is downloaded to {@code path} when reading reaches it. */
-    record Input(Path path, Kind kind, URI url) {
+    /** One input file; with a remote, it is downloaded to {@code path} when reading reaches it. */
+    record Input(Path path, Kind kind, Download.Remote remote) {
     }
 
     /** Short name, used as the shard file prefix (jdk, shakespeare, edufineweb, or the file's name). */
@@ -112,36 +112,43 @@ final class Corpus {
     }
 
     private static Corpus shakespeare(String textField, Path downloads, boolean progress) {
-        Path file = Download.fetch(SHAKESPEARE_URL, downloads.resolve("tinyshakespeare.txt"), "tiny Shakespeare",
-                "Offline, pass a local copy: --source path/to/tinyshakespeare.txt (or use the built-in --source jdk-src).",
-                progress);
+        Path file = fetch(download(progress), new Download.Remote(SHAKESPEARE_URL, downloads.resolve("tinyshakespeare.txt")),
+                "Offline, pass a local copy: --source path/to/tinyshakespeare.txt (or use the built-in --source jdk-src).");
         return new Corpus("shakespeare", List.of(new Input(file, Kind.TEXT, null)), textField, size(file), progress);
     }
 
+    /** The parquet files of sample-10BT, each fetched (the ones not there yet) when reading reaches it. */
     private static Corpus finewebEdu(String textField, Path downloads, boolean progress) {
-        String what = "FineWeb-Edu sample-10BT";
-        String listing = Download.fetchText(FINEWEB_LISTING, what, OFFLINE_HINT);
+        Download download = download(progress);
+        Path dir = downloads.resolve(Downloads.FINEWEB_FOLDER);
+        List<Download.Remote> files;
+        try {
+            files = Downloads.finewebEdu(HuggingFaceHub.fromEnvironment(), download, dir, 0);
+            download.plan("FineWeb-Edu sample-10BT", dir, files);
+        } catch (JgptException e) {
+            throw new JgptException(e.getMessage() + ". " + OFFLINE_HINT, e);
+        }
         List<Input> inputs = new ArrayList<>();
         long compressed = 0;
-        try {
-            JsonArray files = JsonParser.parseString(listing).getAsJsonArray();
-            for (JsonElement e : files) {
-                JsonObject f = e.getAsJsonObject();
-                String path = f.get("path").getAsString();
-                if (!path.endsWith(".parquet")) continue;
-                compressed += f.has("size") ? f.get("size").getAsLong() : 0;
-                Path local = downloads.resolve("fineweb-edu-10BT").resolve(Path.of(path).getFileName().toString());
-                inputs.add(new Input(local, Kind.PARQUET, URI.create(FINEWEB_FILES + path)));
-            }
-        } catch (RuntimeException e) {
-            throw new JgptException("cannot read the file list of " + what + " from " + FINEWEB_LISTING + ": " + e.getMessage());
+        for (Download.Remote f : files) {
+            inputs.add(new Input(f.dest(), Kind.PARQUET, f));
+            compressed += f.size();
         }
-        if (inputs.isEmpty()) {
-            throw new JgptException("the file list of " + what + " at " + FINEWEB_LISTING + " names no parquet files");
-        }
-        inputs.sort((a, b) -> a.path.compareTo(b.path));
         // Parquet pages of web text are compressed about 2x; only the progress bar's ETA uses this.
         return new Corpus("edufineweb", inputs, textField, compressed * 2, progress);
+    }
+
+    private static Download download(boolean progress) {
+        return progress ? Download.standard() : Download.standard().quiet();
+    }
+
+    /** Downloads a corpus file; when that fails, the error also says what to pass instead. */
+    static Path fetch(Download download, Download.Remote file, String instead) {
+        try {
+            return download.fetch(file);
+        } catch (JgptException e) {
+            throw new JgptException(e.getMessage() + ". " + instead, e);
+        }
     }
 
     private static Corpus local(Path source, String textField, boolean progress) {
@@ -157,6 +164,7 @@ final class Corpus {
         try (Stream<Path> files = Files.walk(source)) {
             files.filter(Files::isRegularFile)
                     .filter(p -> !isHidden(source.relativize(p)))
+                    .filter(p -> !p.getFileName().toString().endsWith(".part")) // an unfinished download
                     .sorted()
                     .forEach(p -> inputs.add(new Input(p, kindOf(p), null)));
         } catch (IOException e) {
@@ -229,8 +237,7 @@ final class Corpus {
     void forEachDocument(Consumer<String> sink) {
         boolean folder = inputs.size() > 1;
         for (Input input : inputs) {
-            Path path = input.url == null ? input.path
-                    : Download.fetch(input.url, input.path, input.path.getFileName().toString(), OFFLINE_HINT, progress);
+            Path path = input.remote == null ? input.path : fetch(download(progress), input.remote, OFFLINE_HINT);
             switch (input.kind) {
                 case TEXT -> readText(path, folder, sink);
                 case JSONL -> readJsonl(path, sink);

@@ -6,7 +6,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
-/** Write-to-temp-then-rename, so a crash never leaves a half-written file under the real name. */
+/**
+ * Write-to-temp-then-rename, so a crash never leaves a half-written file under the real name. Two
+ * modes: {@link #write} starts afresh in a hidden temporary file that is deleted whatever happens;
+ * {@link #writeResumable} keeps its bytes in {@code NAME.part}, which outlives a failure so that the next
+ * try continues it (a download resumes from the part's length).
+ */
 public final class AtomicFiles {
     private AtomicFiles() {
     }
@@ -22,13 +27,34 @@ public final class AtomicFiles {
         Path tmp = dir.resolve("." + target.getFileName() + ".tmp" + ProcessHandle.current().pid());
         try {
             writer.write(tmp);
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
+            rename(tmp, target);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Where {@link #writeResumable} keeps the bytes of {@code target} until they are complete. */
+    public static Path partFile(Path target) {
+        return target.resolveSibling(target.getFileName() + ".part");
+    }
+
+    /**
+     * Hands the writer {@link #partFile}, with whatever an earlier try left there, and renames it to
+     * {@code target} when the writer returns. When the writer throws, the part stays for the next try;
+     * a writer that finds the part's bytes wrong deletes it itself.
+     */
+    public static void writeResumable(Path target, Writer writer) throws IOException {
+        Files.createDirectories(target.toAbsolutePath().getParent());
+        Path part = partFile(target);
+        writer.write(part);
+        rename(part, target);
+    }
+
+    private static void rename(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
         }
     }
 

@@ -202,6 +202,11 @@ public final class ProgressBar implements AutoCloseable {
         return withUnit ? count(v) + " " + unit : count(v);
     }
 
+    /** Bytes in decimal units: 950 B, 12.3 MB, 4.56 GB. */
+    public static String formatBytes(long v) {
+        return bytes(v) + "B";
+    }
+
     /** Bytes in decimal units without the final "B": 950 k, 12.3 M. */
     private static String bytes(long v) {
         if (v < 1000) return v + " ";

@@ -1,6 +1,7 @@
 package dev.jgpt.data;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.io.Download;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -159,9 +160,12 @@ class PrepareTest {
     @Test
     void offlineDownloadSaysWhatToPassInstead(@TempDir Path tmp) {
         // Nothing listens on port 9 of the loopback address: the same failure as being offline.
-        JgptException e = assertThrows(JgptException.class, () -> Download.fetch(URI.create("http://127.0.0.1:9/input.txt"),
-                tmp.resolve("input.txt"), "tiny Shakespeare", "Offline, pass a local copy: --source FILE.", false));
-        assertTrue(e.getMessage().startsWith("cannot download tiny Shakespeare from 127.0.0.1 (offline?"), e.getMessage());
+        URI url = URI.create("http://127.0.0.1:9/input.txt");
+        Download once = new Download(1, java.time.Duration.ZERO, java.time.Duration.ofSeconds(5), null, false);
+        JgptException e = assertThrows(JgptException.class, () -> Corpus.fetch(once,
+                new Download.Remote(url, tmp.resolve("input.txt")), "Offline, pass a local copy: --source FILE."));
+        assertTrue(e.getMessage().startsWith("cannot download " + url + ": "), e.getMessage());
+        assertTrue(e.getMessage().contains("offline?"), e.getMessage());
         assertTrue(e.getMessage().endsWith("Offline, pass a local copy: --source FILE."), e.getMessage());
         assertFalse(Files.exists(tmp.resolve("input.txt")));
         assertFalse(Files.exists(tmp.resolve("input.txt.part")));

@@ -1,0 +1,77 @@
+package dev.jgpt.io;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.jgpt.JgptException;
+
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The HuggingFace Hub's file API: a folder's listing ({@code /api/models/REPO/tree/main/FOLDER}, each
+ * file with its size, and for a Git LFS file its sha256) and a file's download address
+ * ({@code /REPO/resolve/main/PATH}; datasets live under {@code /datasets/}).
+ *
+ * @param endpoint the Hub, or a mirror of it: {@code HF_ENDPOINT}, as HuggingFace's own tools read it
+ */
+public record HuggingFaceHub(URI endpoint) {
+    public static final URI HUB = URI.create("https://huggingface.co");
+    private static final String REVISION = "main";
+
+    /** What a repository is; its files are under a different prefix for each. */
+    public enum Kind {
+        MODEL("models", ""), DATASET("datasets", "datasets/");
+
+        final String api, files;
+
+        Kind(String api, String files) {
+            this.api = api;
+            this.files = files;
+        }
+    }
+
+    /** A file of a repository: its path in the repository, size, and sha256 (null for files kept in Git itself). */
+    public record File(String path, long size, String sha256) {
+    }
+
+    /** The Hub at {@code HF_ENDPOINT} when set, else huggingface.co. */
+    public static HuggingFaceHub fromEnvironment() {
+        String env = System.getenv("HF_ENDPOINT");
+        return new HuggingFaceHub(env == null || env.isBlank() ? HUB : URI.create(env.strip()));
+    }
+
+    /** The files (not subfolders) in {@code folder} ("" for the top) of a repository. */
+    public List<File> list(Download download, Kind kind, String repo, String folder) {
+        URI url = api(kind, repo, folder);
+        String body = download.text(url);
+        List<File> files = new ArrayList<>();
+        try {
+            for (JsonElement e : JsonParser.parseString(body).getAsJsonArray()) {
+                JsonObject f = e.getAsJsonObject();
+                if (!"file".equals(f.get("type").getAsString())) continue;
+                JsonObject lfs = f.has("lfs") && f.get("lfs").isJsonObject() ? f.getAsJsonObject("lfs") : null;
+                files.add(new File(f.get("path").getAsString(), f.get("size").getAsLong(),
+                        lfs == null ? null : lfs.get("oid").getAsString()));
+            }
+        } catch (RuntimeException e) {
+            throw new JgptException("cannot read the file list at " + url + ": " + e.getMessage());
+        }
+        return files;
+    }
+
+    /** Where a file of a repository is downloaded from. */
+    public URI fileUrl(Kind kind, String repo, String path) {
+        return URI.create(base() + kind.files + repo + "/resolve/" + REVISION + "/" + path);
+    }
+
+    private URI api(Kind kind, String repo, String folder) {
+        return URI.create(base() + "api/" + kind.api + "/" + repo + "/tree/" + REVISION + (folder.isEmpty() ? "" : "/" + folder));
+    }
+
+    private String base() {
+        String s = endpoint.toString();
+        return s.endsWith("/") ? s : s + "/";
+    }
+}
