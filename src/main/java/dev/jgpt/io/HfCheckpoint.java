@@ -125,6 +125,9 @@ public final class HfCheckpoint {
             for (Map.Entry<String, String> f : HfTokenizerFiles.files(cfg.blockSize()).entrySet()) {
                 AtomicFiles.writeString(dir.resolve(f.getKey()), f.getValue());
             }
+        } else {
+            // a model with GPT-2's vocabulary may have been saved here before
+            for (String name : HfTokenizerFiles.NAMES) Files.deleteIfExists(dir.resolve(name));
         }
         AtomicFiles.writeString(dir.resolve(CARD), card.render(cfg, tokenizer));
     }

@@ -28,6 +28,7 @@ public final class HfTokenizerFiles {
     public static final String TOKENIZER = "tokenizer.json";
     public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
     public static final String SPECIAL_TOKENS = "special_tokens_map.json";
+    public static final List<String> NAMES = List.of(VOCAB, MERGES, TOKENIZER, TOKENIZER_CONFIG, SPECIAL_TOKENS);
 
     /** OpenAI's vocab.bpe starts with this line; HuggingFace's merges.txt is the same file. */
     static final String MERGES_HEADER = "#version: 0.2";

@@ -91,6 +91,7 @@ class HfFolderTest {
         assertEquals(new TreeSet<>(COMPLETE), files(padded));
 
         Path small = tmp.resolve("small");
+        ModelFiles.save(tinyGpt2Vocab(Gpt2Tokenizer.VOCAB_SIZE), small); // replaced by a model the tokenizer does not fit
         ModelFiles.save(tinyGpt2Vocab(300), small);
         assertEquals(299, json(small.resolve("config.json")).get("eos_token_id").getAsInt());
         assertEquals(299, json(small.resolve("generation_config.json")).get("bos_token_id").getAsInt());
