@@ -57,7 +57,7 @@ public final class TrainCommand implements Callable<Integer> {
             }
         } else {
             RunConfig cfg = loadConfig(config == null ? "quickstart" : config, overrides);
-            if (name != null) cfg = cfg.withRunName(name);
+            if (name != null) cfg = cfg.withRunName(name, "--name");
             run = RunDirectory.create(cfg);
             System.out.println("run directory: " + run.path());
         }

@@ -1,5 +1,7 @@
 package dev.jgpt.config;
 
+import dev.jgpt.JgptException;
+
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -19,8 +21,13 @@ public record LogConfig(Path runsDir, String name, int logEvery) {
 
     static final List<String> KEYS = List.of("runs_dir", "name", "log_every");
 
-    /** A run name is one folder name: letters, digits, dot, dash, underscore; no leading dot. */
+    /**
+     * A run name is one folder name under runs_dir: letters, digits, dot, dash, underscore; no leading
+     * dot. So no name can be empty, hold a space, climb out with ".." or be an absolute path, and a
+     * run's config.yaml always loads again for --resume.
+     */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}");
+    static final String NAME_RULE = "a folder name of letters, digits, '.', '-', '_' (at most 100, not starting with '.')";
     private static final DateTimeFormatter GENERATED = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
 
     public static LogConfig defaults() {
@@ -36,7 +43,14 @@ public record LogConfig(Path runsDir, String name, int logEvery) {
         return NAME.matcher(name).matches();
     }
 
-    public LogConfig withName(String newName) {
+    /**
+     * The same settings under another run name, checked by the rule log.name follows; {@code option}
+     * names where the name came from (e.g. --name) in the error.
+     */
+    public LogConfig withName(String newName, String option) {
+        if (newName == null || !isValidName(newName)) {
+            throw new JgptException(option + " '" + newName + "': a run name must be " + NAME_RULE);
+        }
         return new LogConfig(runsDir, newName, logEvery);
     }
 
@@ -46,8 +60,7 @@ public record LogConfig(Path runsDir, String name, int logEvery) {
         Path runsDir = s.path("runs_dir", d.runsDir);
         String name = s.text("name", d.name);
         if (name != null) {
-            s.check(isValidName(name), "name", name,
-                    "a folder name of letters, digits, '.', '-', '_' (at most 100, not starting with '.')");
+            s.check(isValidName(name), "name", name, NAME_RULE);
         }
         int logEvery = s.integer("log_every", d.logEvery);
         s.check(logEvery >= 1, "log_every", logEvery, ">= 1");

@@ -106,9 +106,14 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
         return fromTree(tree, new ConfigSource(null, applied));
     }
 
-    /** The same run under another directory name. */
+    /** The same run under another directory name, which must pass log.name's rule. */
     public RunConfig withRunName(String name) {
-        return new RunConfig(model, data, train, eval, log.withName(name));
+        return withRunName(name, "log.name");
+    }
+
+    /** As {@link #withRunName(String)}; {@code option} (e.g. --name) is named when the name is refused. */
+    public RunConfig withRunName(String name, String option) {
+        return new RunConfig(model, data, train, eval, log.withName(name, option));
     }
 
     /** The fully resolved configuration as YAML; {@link #parse} or {@link #load} gives back an equal record. */
