@@ -31,15 +31,20 @@ public final class Optimizer {
      * steps, and leaves the gradient zeroed for the next accumulation. Returns the norm before clipping.
      */
     public double step(float lr, double maxNorm) {
-        step++;
         double norm = model.gradNorm();
+        step(lr, maxNorm, norm);
+        return norm;
+    }
+
+    /** The same update with the gradient norm already measured ({@code model.gradNorm()}), so it can be checked first. */
+    public void step(float lr, double maxNorm, double norm) {
+        step++;
         double coef = maxNorm > 0 ? Math.min(1.0, maxNorm / (norm + 1e-6)) : 1.0;
         float[] p = model.params(), g = model.grads();
         for (View t : model.layout.layout.views()) {
             float wd = t.rank() >= 2 ? weightDecay : 0f;
             AdamW.update(p, g, m, v, t.start(), t.end(), (float) coef, lr, beta1, beta2, eps, wd, step);
         }
-        return norm;
     }
 
     public long steps() {

@@ -126,7 +126,9 @@ public final class Trainer {
                 model.backward(1f / accum);
             }
             double lr = schedule.lr(step);
-            double norm = optimizer.step((float) lr, t.gradClip());
+            double norm = model.gradNorm();
+            requireFinite(lossAccum, norm);
+            optimizer.step((float) lr, t.gradClip(), norm);
             double ms = (System.nanoTime() - t0) / 1e6;
             double tokensPerSec = t.totalBatchSize() / (ms / 1000);
             loss = lastTrainLoss = lossAccum;
@@ -137,7 +139,6 @@ public final class Trainer {
                         step, maxSteps, bar(step + 1, maxSteps), loss, lr, norm, ms, tokensPerSec,
                         duration(perStep * (maxSteps - step - 1))));
             }
-            if (!Double.isFinite(loss)) throw new JgptException("training diverged at step " + step + " (loss " + loss + "); lower train.max_lr");
         }
         if (stopRequested && step < maxSteps) run.println("stopped at step " + step + "; resume with: jgpt train --resume " + run.path());
         return loss;
@@ -179,7 +180,23 @@ public final class Trainer {
         if (cfg.checkpointDue(step)) saveCheckpoint();
     }
 
+    /**
+     * Stops the run before a NaN or infinite loss or gradient reaches the weights: one such update
+     * ruins every weight, and its checkpoints would then push the good ones out (eval.keep_last).
+     */
+    private void requireFinite(double loss, double norm) {
+        if (Double.isFinite(loss) && Double.isFinite(norm)) return;
+        throw new JgptException("training diverged at step " + step + " (" + (Double.isFinite(loss) ? "gradient norm " + norm
+                : "loss " + loss) + "), so its update was not applied and the checkpoints are kept: lower train.max_lr ("
+                + cfg.train().maxLr() + ") or enable train.grad_clip");
+    }
+
     private void saveCheckpoint() throws IOException {
+        if (!Double.isFinite(dev.jgpt.kernels.AdamW.sumOfSquares(model.params(), 0, model.params().length))) {
+            // an update with finite gradients can still overflow the weights (a huge learning rate)
+            throw new JgptException("training diverged before step " + step + " (the weights overflowed), so they are not"
+                    + " saved and the checkpoints are kept: lower train.max_lr (" + cfg.train().maxLr() + ") or enable train.grad_clip");
+        }
         Path dir = run.checkpointsDir();
         Files.createDirectories(dir);
         TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
