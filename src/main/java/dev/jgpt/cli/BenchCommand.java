@@ -45,7 +45,7 @@ public final class BenchCommand implements Runnable {
         /** Sets the thread count and returns the preset's shape. */
         GptConfig apply() {
             if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
-            if (threads > 0) Parallel.setThreads(threads);
+            Parallel.setThreads(Parallel.threadsFor(threads, "--threads", System.err::println));
             return GptConfig.preset(model);
         }
     }
@@ -221,7 +221,7 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() {
             if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
-            if (threads > 0) Parallel.setThreads(threads);
+            Parallel.setThreads(Parallel.threadsFor(threads, "--threads", System.err::println));
             double peak = PeakFlops.measure(2.0);
             if (json) System.out.println(new Gson().toJson(Map.of("threads", Parallel.threads(), "gflops_per_s", round(peak / 1e9, 1))));
             else System.out.printf("FMA peak: %.1f GFLOP/s on %d threads (%d-lane float vectors)%n", peak / 1e9, Parallel.threads(),

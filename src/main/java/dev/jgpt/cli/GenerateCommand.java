@@ -92,7 +92,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         validateOptions();
         Inference.Precision precision = precision(dtype);
-        if (threads != null) Parallel.setThreads(threads);
+        if (threads != null) Parallel.setThreads(Parallel.threadsFor(threads, "--threads", System.err::println));
         String text = promptText();
         Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
         int[] ids = tokenizer.encodeWithSpecial(text);

@@ -3,6 +3,7 @@ package dev.jgpt.cli;
 import dev.jgpt.JgptException;
 import dev.jgpt.data.Prepare;
 import dev.jgpt.data.ShardFormat;
+import dev.jgpt.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -69,7 +70,8 @@ public final class PrepareCommand implements Callable<Integer> {
                 valTokens.equalsIgnoreCase("auto") ? 0 : tokens("--val-tokens", valTokens),
                 maxTokens == null ? 0 : tokens("--max-tokens", maxTokens),
                 overwrite,
-                threads != null ? threads : Runtime.getRuntime().availableProcessors(),
+                threads == null ? Runtime.getRuntime().availableProcessors()
+                        : Parallel.threadsFor(threads, "--threads", System.err::println),
                 textField,
                 downloads,
                 true);

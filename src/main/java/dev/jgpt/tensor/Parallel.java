@@ -53,6 +53,21 @@ public final class Parallel {
         return threads;
     }
 
+    /**
+     * The thread count a user's setting ({@code option} = {@code requested}) gets: 0 means every core,
+     * and more than the cores is cut to the cores with one warning line through {@code warn}. Extra
+     * threads only take turns on the cores, and every kernel call waits for its slowest chunk, so 32
+     * threads on 2 cores run 4x slower than 2 and thousands never finish a step.
+     */
+    public static int threadsFor(int requested, String option, java.util.function.Consumer<String> warn) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (requested > cores) {
+            warn.accept("warning: " + option + " = " + requested + " is more than the " + cores + " cores; using " + cores);
+            return cores;
+        }
+        return requested == 0 ? cores : requested;
+    }
+
     /** Sets the number of threads (1 = run everything on the caller). */
     public static synchronized void setThreads(int n) {
         if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);

@@ -47,7 +47,7 @@ public final class Trainer {
         this.cfg = cfg;
         this.run = run;
         TrainConfig t = cfg.train();
-        Parallel.setThreads(t.threadCount());
+        Parallel.setThreads(Parallel.threadsFor(t.threads(), "train.threads", run::println));
         Path data = ensureData(cfg);
         var order = TokenDataset.Order.parse(cfg.data().order().name());
         train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), 0, 1, order, cfg.data().seed());

@@ -35,4 +35,16 @@ class ParallelTest {
         });
         for (int i = 0; i < 100; i++) assertEquals(1, hits.get(i));
     }
+
+    @Test
+    void aUserSettingAboveTheCoresIsCutToThemWithOneWarning() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        java.util.List<String> warnings = new java.util.ArrayList<>();
+        assertEquals(cores, Parallel.threadsFor(5000, "train.threads", warnings::add));
+        assertEquals(java.util.List.of("warning: train.threads = 5000 is more than the " + cores + " cores; using " + cores), warnings);
+        assertEquals(cores, Parallel.threadsFor(0, "train.threads", warnings::add));
+        assertEquals(1, Parallel.threadsFor(1, "train.threads", warnings::add));
+        assertEquals(cores, Parallel.threadsFor(cores, "train.threads", warnings::add));
+        assertEquals(1, warnings.size());
+    }
 }

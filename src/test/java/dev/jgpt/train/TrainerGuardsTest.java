@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -80,5 +81,18 @@ class TrainerGuardsTest {
             TrainingCheckpoint.loadOptimizer(c, m, mom, v);
             assertTrue(finite(mom) && finite(v), c + " holds non-finite moments");
         }
+    }
+
+    @Test
+    void moreThreadsThanCoresAreCutToTheCoresWithOneWarning() throws Exception {
+        int cores = Runtime.getRuntime().availableProcessors();
+        RunConfig cfg = config("threads", "train.threads=" + (cores + 1), "train.max_steps=1");
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        try (RunDirectory run = create(cfg, console)) {
+            new Trainer(cfg, run, null).run();
+        }
+        assertEquals(cores, dev.jgpt.tensor.Parallel.threads());
+        String warning = "warning: train.threads = " + (cores + 1) + " is more than the " + cores + " cores; using " + cores;
+        assertEquals(1, console.toString().lines().filter(warning::equals).count(), console.toString());
     }
 }
