@@ -2,8 +2,11 @@ package dev.jgpt.io;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import dev.jgpt.JgptException;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
@@ -45,37 +48,64 @@ public final class HfCheckpoint {
     public static GptConfig readConfig(Path dir) throws IOException {
         Path file = dir.resolve(CONFIG);
         if (!Files.isRegularFile(file)) throw new JgptException(dir + ": not a HuggingFace model directory (no " + CONFIG + ")");
-        JsonObject o;
+        JsonElement root;
         try {
-            o = new Gson().fromJson(Files.readString(file), JsonObject.class);
+            root = JsonParser.parseString(Files.readString(file));
         } catch (JsonParseException e) {
             throw new JgptException(file + ": not valid JSON: " + e.getMessage());
         }
+        if (!root.isJsonObject()) throw new JgptException(file + ": not a JSON object");
+        JsonObject o = root.getAsJsonObject();
         int vocab = intField(file, o, "vocab_size", null);
-        int padded = o.has("padded_vocab_size") ? o.get("padded_vocab_size").getAsInt() : GptConfig.padVocab(vocab);
-        return new GptConfig(intField(file, o, "n_layer", null), intField(file, o, "n_head", null),
-                intField(file, o, "n_embd", null), intField(file, o, "n_positions", "n_ctx"), vocab, padded);
+        int padded = o.has("padded_vocab_size") ? intField(file, o, "padded_vocab_size", null) : GptConfig.padVocab(vocab);
+        int layers = intField(file, o, "n_layer", null), heads = intField(file, o, "n_head", null);
+        int embd = intField(file, o, "n_embd", null), positions = intField(file, o, "n_positions", "n_ctx");
+        try {
+            return new GptConfig(layers, heads, embd, positions, vocab, padded);
+        } catch (JgptException e) {
+            throw new JgptException(file + ": " + e.getMessage());
+        }
     }
 
+    /** A field that must hold a whole JSON number, like 12 (not "12", "two" or 2.9). */
     private static int intField(Path file, JsonObject o, String name, String fallback) {
-        if (o.has(name)) return o.get(name).getAsInt();
-        if (fallback != null && o.has(fallback)) return o.get(fallback).getAsInt();
-        throw new JgptException(file + ": missing field \"" + name + "\"");
+        String key = o.has(name) || fallback == null || !o.has(fallback) ? name : fallback;
+        JsonElement v = o.get(key);
+        if (v == null) throw new JgptException(file + ": missing field \"" + name + "\"");
+        if (v instanceof JsonPrimitive p && p.isNumber()) {
+            try {
+                return p.getAsBigDecimal().intValueExact();
+            } catch (ArithmeticException | NumberFormatException e) {
+                // reported below
+            }
+        }
+        throw new JgptException(file + ": field \"" + key + "\" must be a whole number, not " + v);
     }
 
     public static Gpt load(Path dir) throws IOException {
         return load(dir, null);
     }
 
-    /** Loads the weights; {@code config} overrides config.json's (e.g. a different padded vocabulary). */
+    /**
+     * Loads the weights; {@code config} overrides config.json's (e.g. a different padded vocabulary).
+     * Everything is checked against the file before the model is allocated: a config.json can claim a
+     * model far larger than the file holds.
+     */
     public static Gpt load(Path dir, GptConfig config) throws IOException {
         GptConfig cfg = config != null ? config : readConfig(dir);
-        Gpt model = new Gpt(cfg);
         Path file = dir.resolve(WEIGHTS);
         try (Safetensors st = Safetensors.open(file)) {
+            // HF stores the real vocabulary's rows of wte only, and at least 2 bytes a number
+            long stored = cfg.parameterCount() - (long) (cfg.paddedVocabSize() - cfg.vocabSize()) * cfg.nEmbd();
+            if (2 * stored > st.dataBytes()) {
+                throw new JgptException(file + ": holds " + st.dataBytes() + " bytes of tensors, but " + dir.resolve(CONFIG)
+                        + " describes a model of " + stored + " parameters (at least " + 2 * stored + " bytes)");
+            }
             Map<String, Safetensors.Entry> entries = st.entries();
             String prefix = entries.containsKey("wte.weight") ? "" : "transformer.";
-            for (View v : model.layout.layout.views()) {
+            List<View> views = new GptLayout(cfg).layout.views();
+            List<Safetensors.Entry> found = new ArrayList<>();
+            for (View v : views) {
                 Safetensors.Entry e = entries.get(prefix + v.name());
                 if (e == null) throw new JgptException(file + ": missing tensor " + prefix + v.name());
                 int[] expected = hfShape(cfg, v);
@@ -83,10 +113,15 @@ public final class HfCheckpoint {
                     throw new JgptException(file + ": tensor " + e.name() + ": expected shape " + Arrays.toString(expected)
                             + ", found " + Arrays.toString(e.shape()));
                 }
-                st.read(e, model.params(), v.start(), GptLayout.isConv1dWeight(v.name()));
+                found.add(e);
             }
+            Gpt model = new Gpt(cfg);
+            for (int i = 0; i < views.size(); i++) {
+                View v = views.get(i);
+                st.read(found.get(i), model.params(), v.start(), GptLayout.isConv1dWeight(v.name()));
+            }
+            return model;
         }
-        return model;
     }
 
     /** The shape HF stores: [in, out] for Conv1D weights, the real vocabulary only for wte. */

@@ -50,14 +50,15 @@ public final class LlmcCheckpoint {
             } catch (JgptException e) {
                 throw new JgptException(file + ": bad header: " + e.getMessage());
             }
-            Gpt model = new Gpt(cfg);
-            float[] p = model.params();
+            // the size first, as llm.c does: a header can claim billions of parameters a short file does not hold
             long width = version == VERSION_FP32 ? 4 : 2;
-            long expected = HEADER_BYTES + p.length * width;
+            long expected = HEADER_BYTES + cfg.parameterCount() * width;
             if (size != expected) {
                 throw new JgptException(file + ": " + (size < expected ? "truncated" : "too long") + ": header describes "
-                        + p.length + " parameters (" + expected + " bytes), file has " + size + " bytes");
+                        + cfg.parameterCount() + " parameters (" + expected + " bytes), file has " + size + " bytes");
             }
+            Gpt model = new Gpt(cfg);
+            float[] p = model.params();
             if (version == VERSION_FP32) {
                 MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), HEADER_BYTES, p, 0, p.length);
             } else {

@@ -1,9 +1,12 @@
 package dev.jgpt.io;
 
 import com.google.gson.Gson;
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import dev.jgpt.JgptException;
 
 import java.io.BufferedOutputStream;
@@ -19,7 +22,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +40,7 @@ public final class Safetensors implements AutoCloseable {
     public record Entry(String name, String dtype, int[] shape, long begin, long end) {
         public long elements() {
             long n = 1;
-            for (int d : shape) n *= d;
+            for (int d : shape) n = Math.multiplyExact(n, d); // a header's shape may claim more than a long counts
             return n;
         }
     }
@@ -74,43 +79,111 @@ public final class Safetensors implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads the header as HuggingFace's safetensors library validates it: a JSON object of tensors, each
+     * with a known dtype, a shape of non-negative integers and two data offsets whose byte count fits
+     * the shape, the tensors' byte ranges tiling the data section exactly (no overlap, no gap).
+     */
     private static Map<String, Entry> parseHeader(Path file, String json, long dataSize) {
-        JsonObject obj;
+        JsonElement root;
         try {
-            obj = new Gson().fromJson(json, JsonObject.class);
+            root = JsonParser.parseString(json);
         } catch (JsonParseException e) {
             throw new JgptException(file + ": safetensors header is not valid JSON: " + e.getMessage());
         }
-        if (obj == null) throw new JgptException(file + ": empty safetensors header");
+        if (!root.isJsonObject()) throw new JgptException(file + ": safetensors header is not a JSON object");
         Map<String, Entry> entries = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonElement> e : obj.entrySet()) {
-            if (e.getKey().equals("__metadata__")) continue;
-            JsonObject t = e.getValue().getAsJsonObject();
-            String dtype = t.get("dtype").getAsString();
-            int[] shape = new Gson().fromJson(t.get("shape"), int[].class);
-            long[] offsets = new Gson().fromJson(t.get("data_offsets"), long[].class);
-            Entry entry = new Entry(e.getKey(), dtype, shape, offsets[0], offsets[1]);
-            if (offsets[1] > dataSize || offsets[0] > offsets[1]) {
-                throw new JgptException(file + ": truncated: tensor " + e.getKey() + " needs bytes [" + offsets[0] + ", "
-                        + offsets[1] + ") of the data section, which has " + dataSize);
+        for (Map.Entry<String, JsonElement> e : root.getAsJsonObject().entrySet()) {
+            if (e.getKey().equals("__metadata__")) {
+                if (!e.getValue().isJsonObject()) throw new JgptException(file + ": safetensors __metadata__ is not a JSON object");
+                continue;
             }
-            int width = dtypeBytes(file, entry);
-            if (entry.elements() * width != offsets[1] - offsets[0]) {
-                throw new JgptException(file + ": tensor " + e.getKey() + " has shape " + Arrays.toString(shape) + " of "
-                        + dtype + " but " + (offsets[1] - offsets[0]) + " bytes");
+            entries.put(e.getKey(), entry(file, e.getKey(), e.getValue(), dataSize));
+        }
+        List<Entry> byOffset = new ArrayList<>(entries.values());
+        byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        long covered = 0;
+        Entry previous = null;
+        for (Entry t : byOffset) {
+            if (t.begin() < covered) {
+                throw new JgptException(file + ": tensors " + previous.name() + " and " + t.name() + " overlap (bytes ["
+                        + previous.begin() + ", " + previous.end() + ") and [" + t.begin() + ", " + t.end() + "))");
             }
-            entries.put(e.getKey(), entry);
+            if (t.begin() > covered) {
+                throw new JgptException(file + ": bytes [" + covered + ", " + t.begin() + ") of the data section belong to no tensor");
+            }
+            covered = t.end();
+            previous = t;
+        }
+        if (covered != dataSize) {
+            throw new JgptException(file + ": bytes [" + covered + ", " + dataSize + ") of the data section belong to no tensor");
         }
         return entries;
     }
 
-    private static int dtypeBytes(Path file, Entry e) {
-        return switch (e.dtype()) {
-            case "F32" -> 4;
-            case "F16", "BF16" -> 2;
-            default -> throw new JgptException(file + ": tensor " + e.name() + " has dtype " + e.dtype()
-                    + "; jgpt reads F32, F16 and BF16");
+    private static Entry entry(Path file, String name, JsonElement value, long dataSize) {
+        String where = file + ": tensor " + name + ": ";
+        if (!(value instanceof JsonObject t)) throw new JgptException(where + "header entry is not a JSON object");
+        if (!(t.get("dtype") instanceof JsonPrimitive d) || !d.isString()) throw new JgptException(where + "no \"dtype\" text");
+        String dtype = d.getAsString();
+        int width = dtypeBytes(dtype);
+        if (width == 0) throw new JgptException(where + "unknown dtype " + dtype);
+        if (!(t.get("shape") instanceof JsonArray shapeJson)) throw new JgptException(where + "no \"shape\" list");
+        int[] shape = new int[shapeJson.size()];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = (int) whole(shapeJson.get(i), Integer.MAX_VALUE, where + "shape " + shapeJson + " is not a list of"
+                    + " non-negative integers");
+        }
+        if (!(t.get("data_offsets") instanceof JsonArray offsets) || offsets.size() != 2) {
+            throw new JgptException(where + "\"data_offsets\" must be a list of 2 integers [begin, end]");
+        }
+        String badOffsets = where + "data_offsets " + offsets + " must be 2 non-negative integers";
+        long begin = whole(offsets.get(0), Long.MAX_VALUE, badOffsets), end = whole(offsets.get(1), Long.MAX_VALUE, badOffsets);
+        if (begin > end || end > dataSize) {
+            throw new JgptException(where + "needs bytes [" + begin + ", " + end + ") of the data section, which has "
+                    + dataSize + " (truncated or corrupt)");
+        }
+        Entry entry = new Entry(name, dtype, shape, begin, end);
+        long bytes;
+        try {
+            bytes = Math.multiplyExact(entry.elements(), width);
+        } catch (ArithmeticException overflow) {
+            bytes = -1;
+        }
+        if (bytes != end - begin) {
+            throw new JgptException(where + "shape " + Arrays.toString(shape) + " of " + dtype + " does not fit its "
+                    + (end - begin) + " bytes");
+        }
+        return entry;
+    }
+
+    /** A JSON number that is a whole number in [0, max], else the error {@code problem}. */
+    private static long whole(JsonElement v, long max, String problem) {
+        if (v instanceof JsonPrimitive p && p.isNumber()) {
+            try {
+                long n = p.getAsBigDecimal().longValueExact();
+                if (n >= 0 && n <= max) return n;
+            } catch (ArithmeticException | NumberFormatException e) {
+                // falls through to the error
+            }
+        }
+        throw new JgptException(problem);
+    }
+
+    /** Bytes per element of each safetensors dtype; 0 for a name the format does not have. */
+    private static int dtypeBytes(String dtype) {
+        return switch (dtype) {
+            case "F64", "I64", "U64" -> 8;
+            case "F32", "I32", "U32" -> 4;
+            case "F16", "BF16", "I16", "U16" -> 2;
+            case "BOOL", "I8", "U8", "F8_E4M3", "F8_E5M2" -> 1;
+            default -> 0;
         };
+    }
+
+    /** Bytes of the data section (after the header): what the tensors' byte ranges cover. */
+    public long dataBytes() {
+        return data.byteSize();
     }
 
     public Map<String, Entry> entries() {
@@ -126,6 +199,9 @@ public final class Safetensors implements AutoCloseable {
      * tensor is stored [cols, rows] (HuggingFace Conv1D → nn.Linear order).
      */
     public void read(Entry e, float[] dst, int dstOff, boolean transpose) {
+        if (!List.of("F32", "F16", "BF16").contains(e.dtype())) {
+            throw new JgptException(file + ": tensor " + e.name() + " has dtype " + e.dtype() + "; jgpt reads F32, F16 and BF16");
+        }
         MemorySegment seg = data.asSlice(e.begin(), e.end() - e.begin());
         int n = Math.toIntExact(e.elements());
         if (!transpose) {
