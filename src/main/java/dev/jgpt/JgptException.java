@@ -1,5 +1,14 @@
 package dev.jgpt;
 
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+
 /**
  * An error the user can fix: a bad file, option or value. The message names the file or option and
  * what is wrong; the CLI prints it as one line and exits non-zero, without a stack trace.
@@ -11,5 +20,32 @@ public class JgptException extends RuntimeException {
 
     public JgptException(String message, Throwable cause) {
         super(message, cause);
+    }
+
+    /**
+     * A failed read or write of {@code file}: {@code FILE: cannot ACTION: REASON}, the reason in words
+     * (permission denied, No space left on device), and the path the system named when it is another
+     * one (the temporary file, or a folder on the way).
+     */
+    public static JgptException io(Path file, String action, IOException e) {
+        String other = e instanceof FileSystemException f && f.getFile() != null && !Path.of(f.getFile()).equals(file)
+                ? " (" + f.getFile() + ")" : "";
+        return new JgptException(file + ": cannot " + action + ": " + reason(e) + other, e);
+    }
+
+    /** What went wrong, without the Java class name and the path a FileSystemException repeats. */
+    public static String reason(IOException e) {
+        if (e instanceof FileSystemException f) {
+            if (f.getReason() != null) return f.getReason();
+            return switch (f) {
+                case AccessDeniedException a -> "permission denied";
+                case NoSuchFileException n -> "no such file or directory";
+                case FileAlreadyExistsException x -> "already exists";
+                case NotDirectoryException n -> "not a directory";
+                case DirectoryNotEmptyException d -> "directory not empty";
+                default -> f.getClass().getSimpleName();
+            };
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 }

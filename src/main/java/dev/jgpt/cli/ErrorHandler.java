@@ -3,22 +3,31 @@ package dev.jgpt.cli;
 import dev.jgpt.JgptException;
 import picocli.CommandLine;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
+
 /**
- * Turns the errors users can cause (bad files, bad options) into one clear line and exit code 1;
- * anything else is a bug and keeps its stack trace.
+ * Turns the errors users can cause (bad files, bad options, a full disk) into one clear line, prefixed
+ * with the command as typed ({@code jgpt bench train:}), and exit code 1; anything else is a bug and
+ * keeps its stack trace.
  */
 final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
     @Override
     public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
-        if (ex instanceof JgptException || ex instanceof java.io.UncheckedIOException
-                || ex instanceof java.nio.file.NoSuchFileException) {
-            cmd.getErr().println("jgpt " + cmd.getCommandName() + ": " + ex.getMessage());
-            return 1;
-        }
-        if (ex instanceof java.io.IOException io) {
-            cmd.getErr().println("jgpt " + cmd.getCommandName() + ": " + io);
-            return 1;
-        }
-        throw new RuntimeException(ex);
+        String line = switch (ex) {
+            case JgptException e -> e.getMessage();
+            case UncheckedIOException e -> describe(e.getCause());
+            case IOException e -> describe(e);
+            default -> throw new RuntimeException(ex);
+        };
+        cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + line);
+        return 1;
+    }
+
+    /** An I/O failure no caller put words to: the file the system named, and why. */
+    private static String describe(IOException e) {
+        return e instanceof FileSystemException f && f.getFile() != null
+                ? f.getFile() + ": " + JgptException.reason(e) : JgptException.reason(e);
     }
 }

@@ -81,7 +81,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "bf16|fp32",
             description = "How the weight matrices are read while decoding: bf16 (half the memory traffic, about "
-                    + "twice the tokens/s; logits within 2% of the largest) or fp32 (the model's exact float32 logits). "
+                    + "twice the tokens/s; logits within 2%% of the largest) or fp32 (the model's exact float32 logits). "
                     + "Default: ${DEFAULT-VALUE}.")
     String dtype;
 
@@ -123,7 +123,9 @@ public final class GenerateCommand implements Callable<Integer> {
         if (seed == null) err.println("seed " + seedValue);
 
         int maxT = cfg.blockSize();
-        int[] history = new int[ids.length + maxTokens];
+        // The context never needs more than the last maxT tokens: a window of 2·maxT, compacted when full,
+        // serves any --max-tokens.
+        int[] history = new int[2 * maxT];
         float[] promptLogits = new float[cfg.paddedVocabSize()];
         boolean promptCached = false; // the cache holds the prompt's positions (and promptLogits its logits)
         long prefillNanos = 0, decodeNanos = 0;
@@ -152,6 +154,10 @@ public final class GenerateCommand implements Callable<Integer> {
             for (int i = 0; i < maxTokens; i++) {
                 int token = sampler.sample(logits, 0);
                 if (token == Gpt2Tokenizer.EOT && !ignoreEot) break;
+                if (length == history.length) {
+                    System.arraycopy(history, length - maxT, history, 0, maxT);
+                    length = maxT;
+                }
                 history[length++] = token;
                 generated++;
                 out.print(decoder.next(token));

@@ -1,5 +1,7 @@
 package dev.jgpt.io;
 
+import dev.jgpt.JgptException;
+
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -21,15 +23,25 @@ public final class AtomicFiles {
         void write(Path tmp) throws IOException;
     }
 
+    /**
+     * Writes {@code target} through {@code writer} into a temporary file beside it, then renames it. A
+     * failure (a full disk, no permission) is a {@link JgptException} naming the target and the reason.
+     */
     public static void write(Path target, Writer writer) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
         Path tmp = dir.resolve("." + target.getFileName() + ".tmp" + ProcessHandle.current().pid());
         try {
+            Files.createDirectories(dir);
             writer.write(tmp);
             rename(tmp, target);
+        } catch (IOException e) {
+            throw JgptException.io(target, "write", e);
         } finally {
-            Files.deleteIfExists(tmp);
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // the write's own error says more; a stale .tmp file is never read
+            }
         }
     }
 

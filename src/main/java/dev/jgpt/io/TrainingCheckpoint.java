@@ -86,6 +86,10 @@ public final class TrainingCheckpoint {
         try {
             State s = new GsonBuilder().serializeSpecialFloatingPointValues().create().fromJson(Files.readString(file), State.class);
             if (s == null) throw new JgptException(file + ": empty");
+            if (s.step() < 0 || s.optimizerSteps() < 0 || s.dataState() == null) {
+                throw new JgptException(file + ": needs a step >= 0, an optimizerSteps >= 0 and a dataState; found step "
+                        + s.step() + ", optimizerSteps " + s.optimizerSteps() + (s.dataState() == null ? ", no dataState" : ""));
+            }
             return s;
         } catch (JsonParseException e) {
             throw new JgptException(file + ": not valid JSON: " + e.getMessage());

@@ -102,7 +102,7 @@ public final class RunDirectory implements AutoCloseable {
             Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
             writeAtomically(dir.resolve(CONFIG_FILE), named.toYaml());
         } catch (IOException e) {
-            throw new JgptException(dir + ": cannot create run directory (" + e.getMessage() + ")", e);
+            throw new JgptException(dir + ": cannot create run directory (" + JgptException.reason(e) + ")", e);
         }
         return new RunDirectory(dir, named, console, -1);
     }
@@ -127,7 +127,7 @@ public final class RunDirectory implements AutoCloseable {
             Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
             dropUnterminatedLine(metricsFile);
         } catch (IOException e) {
-            throw new JgptException(dir + ": cannot reopen run directory (" + e.getMessage() + ")", e);
+            throw new JgptException(dir + ": cannot reopen run directory (" + JgptException.reason(e) + ")", e);
         }
         int lastStep = Metrics.lastStep(Metrics.read(metricsFile));
         return new RunDirectory(dir, config, console, lastStep);
@@ -241,7 +241,7 @@ public final class RunDirectory implements AutoCloseable {
             }
             writeAtomically(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
         } catch (IOException e) {
-            throw new JgptException(file + ": cannot rewrite metrics (" + e.getMessage() + ")", e);
+            throw new JgptException(file + ": cannot rewrite metrics (" + JgptException.reason(e) + ")", e);
         } finally {
             metrics = appender(file);
         }
@@ -257,7 +257,7 @@ public final class RunDirectory implements AutoCloseable {
                 failure = e;
             }
         }
-        if (failure != null) throw new JgptException(dir + ": cannot close run files (" + failure.getMessage() + ")", failure);
+        if (failure != null) throw new JgptException(dir + ": cannot close run files (" + JgptException.reason(failure) + ")", failure);
     }
 
     private static Map<String, Object> fields(Object... keysAndValues) {
@@ -271,7 +271,7 @@ public final class RunDirectory implements AutoCloseable {
             w.write(text);
             w.flush();
         } catch (IOException e) {
-            throw new JgptException(file + ": cannot write (" + e.getMessage() + ")", e);
+            throw new JgptException(file + ": cannot write (" + JgptException.reason(e) + ")", e);
         }
     }
 
@@ -279,7 +279,7 @@ public final class RunDirectory implements AutoCloseable {
         try {
             return Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
-            throw new JgptException(file + ": cannot open for writing (" + e.getMessage() + ")", e);
+            throw new JgptException(file + ": cannot open for writing (" + JgptException.reason(e) + ")", e);
         }
     }
 
@@ -289,7 +289,7 @@ public final class RunDirectory implements AutoCloseable {
         try (Stream<Path> entries = Files.list(dir)) {
             return entries.findAny().isEmpty();
         } catch (IOException e) {
-            throw new JgptException(dir + ": cannot list (" + e.getMessage() + ")", e);
+            throw new JgptException(dir + ": cannot list (" + JgptException.reason(e) + ")", e);
         }
     }
 
