@@ -1,5 +1,6 @@
 package dev.jgpt.data;
 
+import com.github.luben.zstd.ZstdInputStream;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
@@ -8,6 +9,7 @@ import dev.jgpt.io.Download;
 import dev.jgpt.io.Downloads;
 import dev.jgpt.io.HuggingFaceHub;
 
+import java.io.BufferedInputStream;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -36,9 +38,10 @@ import java.util.zip.ZipFile;
  *   <li>{@code shakespeare}: Karpathy's tiny Shakespeare (1.1 MB, one document), downloaded once;</li>
  *   <li>{@code fineweb-edu}: FineWeb-Edu's sample-10BT parquet files (~10B tokens), each downloaded
  *       when reading reaches it unless {@code jgpt download fineweb-edu} fetched it already;</li>
- *   <li>a file: {@code .parquet} (one document a row of the text column), {@code .jsonl}/{@code .jsonl.gz}
- *       (one a line, from the text field), {@code .zip} (one an entry), anything else is one text
- *       document;</li>
+ *   <li>a file: {@code .parquet} (one document a row of the text column), {@code .jsonl} (one a line,
+ *       from the text field), {@code .zip} (one an entry), anything else is one text document; text and
+ *       JSONL compressed with gzip or zstd ({@code .txt.gz}, {@code .jsonl.zst}) are decompressed, and a
+ *       file that looks binary is refused;</li>
  *   <li>a folder: every such file under it, in path order (files that look binary, hidden files and
  *       unfinished downloads, {@code .part}, are skipped).</li>
  * </ul>
@@ -188,12 +191,50 @@ final class Corpus {
         return false;
     }
 
+    /** The kind of file by its name, a .gz or .zst ending aside (text and JSONL are read through it). */
     static Kind kindOf(Path path) {
-        String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        String name = path.getFileName().toString().toLowerCase(Locale.ROOT).replaceFirst("\\.(gz|zst)$", "");
         if (name.endsWith(".parquet")) return Kind.PARQUET;
-        if (name.endsWith(".jsonl") || name.endsWith(".jsonl.gz") || name.endsWith(".ndjson")) return Kind.JSONL;
+        if (name.endsWith(".jsonl") || name.endsWith(".ndjson")) return Kind.JSONL;
         if (name.endsWith(".zip")) return Kind.ZIP;
         return Kind.TEXT;
+    }
+
+    /**
+     * A file's bytes, decompressed when they start with gzip's or zstd's magic number (whatever the
+     * name says). bzip2 and xz are refused by name: jgpt has no decoder for them.
+     */
+    static InputStream openDecompressed(Path path) throws IOException {
+        InputStream in = new BufferedInputStream(Files.newInputStream(path), 1 << 16);
+        try {
+            in.mark(8);
+            byte[] magic = in.readNBytes(6);
+            in.reset();
+            if (startsWith(magic, 0x1f, 0x8b)) return new GZIPInputStream(in, 1 << 16);
+            if (startsWith(magic, 0x28, 0xb5, 0x2f, 0xfd)) return new BufferedInputStream(new ZstdInputStream(in), 1 << 16);
+            String other = startsWith(magic, 'B', 'Z', 'h') ? "bzip2" : startsWith(magic, 0xfd, '7', 'z', 'X', 'Z', 0) ? "xz" : null;
+            if (other != null) {
+                throw new JgptException(path + ": compressed with " + other + "; jgpt decompresses .gz and .zst only"
+                        + " (decompress it first, or recompress it with gzip or zstd)");
+            }
+            return in;
+        } catch (IOException | RuntimeException e) {
+            in.close();
+            throw e;
+        }
+    }
+
+    private static boolean startsWith(byte[] bytes, int... magic) {
+        if (bytes.length < magic.length) return false;
+        for (int i = 0; i < magic.length; i++) {
+            if ((bytes[i] & 0xff) != magic[i]) return false;
+        }
+        return true;
+    }
+
+    private static boolean isCompressed(Path path) {
+        String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        return name.endsWith(".gz") || name.endsWith(".zst");
     }
 
     private static String stem(Path path) {
@@ -207,8 +248,8 @@ final class Corpus {
         return switch (input.kind) {
             case PARQUET -> ParquetTexts.textBytes(input.path, textField);
             case ZIP -> zipTextBytes(input.path);
-            case JSONL -> input.path.toString().endsWith(".gz") ? size(input.path) * 3 : size(input.path);
-            case TEXT -> size(input.path);
+            // compressed text is about a third of its size (only the progress bar's ETA uses this)
+            case JSONL, TEXT -> isCompressed(input.path) ? size(input.path) * 3 : size(input.path);
         };
     }
 
@@ -216,7 +257,7 @@ final class Corpus {
         try {
             return Files.size(path);
         } catch (IOException e) {
-            throw new JgptException(path + ": cannot read: " + e.getMessage(), e);
+            throw JgptException.io(path, "read", e);
         }
     }
 
@@ -247,22 +288,24 @@ final class Corpus {
         }
     }
 
-    private static void readText(Path path, boolean skipBinary, Consumer<String> sink) {
+    /** One document; a file that looks binary is skipped in a folder and refused on its own. */
+    private static void readText(Path path, boolean inFolder, Consumer<String> sink) {
         byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(path);
+        try (InputStream in = openDecompressed(path)) {
+            bytes = in.readAllBytes();
         } catch (IOException e) {
-            throw new JgptException(path + ": cannot read: " + e.getMessage(), e);
+            throw JgptException.io(path, "read", e);
         }
-        if (skipBinary && looksBinary(bytes, bytes.length)) {
-            return;
+        if (looksBinary(bytes, bytes.length)) {
+            if (inFolder) return;
+            throw new JgptException(path + ": looks binary (a NUL byte in its first 8000 bytes" + (isCompressed(path)
+                    ? " once decompressed" : "") + "), not text; pass text, .jsonl, .parquet or .zip files, or a folder of them");
         }
         sink.accept(new String(bytes, StandardCharsets.UTF_8));
     }
 
     private void readJsonl(Path path, Consumer<String> sink) {
-        try (InputStream raw = Files.newInputStream(path);
-             InputStream in = path.toString().endsWith(".gz") ? new GZIPInputStream(raw, 1 << 16) : raw;
+        try (InputStream in = openDecompressed(path);
              BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16)) {
             long lineNo = 0;
             for (String line; (line = lines.readLine()) != null; ) {
@@ -281,12 +324,15 @@ final class Corpus {
                 if (value == null) {
                     throw new JgptException(path + ":" + lineNo + ": no field '" + textField + "' (choose one with --text-field)");
                 }
-                if (!value.isJsonNull()) {
+                if (value.isJsonPrimitive() && value.getAsJsonPrimitive().isString()) {
                     sink.accept(value.getAsString());
+                } else if (!value.isJsonNull()) {
+                    throw new JgptException(path + ":" + lineNo + ": field '" + textField + "' is "
+                            + (value.isJsonObject() ? "an object" : value.isJsonArray() ? "a list" : value) + ", not text");
                 }
             }
         } catch (IOException e) {
-            throw new JgptException(path + ": cannot read: " + e.getMessage(), e);
+            throw JgptException.io(path, "read", e);
         }
     }
 
@@ -304,7 +350,7 @@ final class Corpus {
                 }
             }
         } catch (IOException e) {
-            throw new JgptException(zip + ": cannot read zip: " + e.getMessage(), e);
+            throw JgptException.io(zip, "read zip", e);
         }
     }
 

@@ -68,7 +68,7 @@ final class LlmcBinShard {
             }
             return count;
         } catch (IOException e) {
-            throw new JgptException(path + ": cannot read token shard: " + e.getMessage(), e);
+            throw JgptException.io(path, "read token shard", e);
         }
     }
 

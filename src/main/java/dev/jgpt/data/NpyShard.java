@@ -99,7 +99,7 @@ final class NpyShard {
             }
             return new Layout(dataOffset, count);
         } catch (IOException e) {
-            throw new JgptException(path + ": cannot read token shard: " + e.getMessage(), e);
+            throw JgptException.io(path, "read token shard", e);
         } catch (NumberFormatException e) {
             throw new JgptException(path + ": bad shape in the .npy header");
         }

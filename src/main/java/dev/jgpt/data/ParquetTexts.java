@@ -11,6 +11,8 @@ import dev.jgpt.JgptException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.function.Consumer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Reads one string column (FineWeb-Edu's {@code text}) from a parquet file with Hardwood: a parquet
@@ -18,6 +20,15 @@ import java.util.function.Consumer;
  * (its only dependencies are the codecs: snappy-java and zstd-jni here, the codecs such datasets use).
  */
 final class ParquetTexts {
+    // Hardwood announces facts like "SIMD support: enabled" at INFO through System.Logger, which lands
+    // in the middle of prepare's output; its warnings and errors still come through. The logger is
+    // held here so the level outlives garbage collection.
+    private static final Logger HARDWOOD_LOG = Logger.getLogger("dev.hardwood");
+
+    static {
+        HARDWOOD_LOG.setLevel(Level.WARNING);
+    }
+
     private ParquetTexts() {
     }
 

@@ -36,6 +36,7 @@ public final class Prepare {
     /** Where training looks for the default corpus. */
     public static final Path DEFAULT_JDK_DIR = Path.of("data", "jdk");
     public static final long DEFAULT_SHARD_TOKENS = 100_000_000L;
+    public static final long MIN_SHARD_TOKENS = 1000;
     /** Written last; its presence means every shard of the directory is complete. */
     public static final String MANIFEST = "prepare.json";
     // Documents longer than this are cut (where the tokens cannot change) so one big file uses all cores.
@@ -154,12 +155,13 @@ public final class Prepare {
             Summary summary = new Summary(options.source(), options.out().toString(), options.format().name().toLowerCase(Locale.ROOT),
                     pipeline.documents, writer.totalTokens(), pipeline.bytes, seconds, shards);
             writeManifest(options.out(), summary);
+            if (bar != null) bar.finish();
             return summary;
         } catch (IOException e) {
-            throw new JgptException(options.out() + ": cannot write shards: " + e.getMessage(), e);
+            throw JgptException.io(options.out(), "write shards", e);
         } finally {
             pool.shutdownNow();
-            if (bar != null) bar.close();
+            if (bar != null) bar.abandon(); // after finish() a no-op: only a failed prepare gets here with the bar open
             try {
                 Runtime.getRuntime().removeShutdownHook(cleanup);
             } catch (IllegalStateException shuttingDown) {
@@ -169,8 +171,9 @@ public final class Prepare {
     }
 
     private static void check(Options o) {
-        if (o.shardTokens() < 1 || o.shardTokens() > Integer.MAX_VALUE - 16) {
-            throw new JgptException("--shard-size: must be between 1 and 2^31 tokens, got " + o.shardTokens());
+        if (o.shardTokens() < MIN_SHARD_TOKENS || o.shardTokens() > Integer.MAX_VALUE - 16) {
+            throw new JgptException("--shard-size: must be between " + MIN_SHARD_TOKENS + " and 2^31 tokens, got " + o.shardTokens()
+                    + (o.shardTokens() < MIN_SHARD_TOKENS ? " (smaller shards only multiply files)" : ""));
         }
         if (o.valTokens() < 0 || o.valTokens() > Integer.MAX_VALUE - 16) {
             throw new JgptException("--val-tokens: must be between 0 (automatic) and 2^31 tokens, got " + o.valTokens());
@@ -220,7 +223,7 @@ public final class Prepare {
                 }
             }
         } catch (IOException e) {
-            throw new JgptException("--out " + out + ": " + e.getMessage(), e);
+            throw new JgptException("--out " + out + ": " + JgptException.reason(e), e);
         }
     }
 
@@ -234,11 +237,15 @@ public final class Prepare {
         }
     }
 
-    private static void writeManifest(Path out, Summary summary) throws IOException {
+    private static void writeManifest(Path out, Summary summary) {
         Gson gson = new GsonBuilder().setPrettyPrinting().create();
         Path tmp = out.resolve(MANIFEST + ".tmp");
-        Files.writeString(tmp, gson.toJson(new Manifest(summary, Gpt2Tokenizer.VOCAB_SIZE)) + "\n");
-        Files.move(tmp, out.resolve(MANIFEST), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        try {
+            Files.writeString(tmp, gson.toJson(new Manifest(summary, Gpt2Tokenizer.VOCAB_SIZE)) + "\n");
+            Files.move(tmp, out.resolve(MANIFEST), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw JgptException.io(out.resolve(MANIFEST), "write", e);
+        }
     }
 
     /** The manifest's JSON: the summary plus what the tokens mean. */
@@ -338,7 +345,7 @@ public final class Prepare {
             try {
                 more = writer.append(e.tokens, e.count);
             } catch (IOException ex) {
-                throw new JgptException("cannot write shard: " + ex.getMessage(), ex);
+                throw JgptException.io(writer.dir(), "write shards", ex);
             }
             documents += e.documents;
             bytes += e.bytes;

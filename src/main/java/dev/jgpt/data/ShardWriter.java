@@ -73,6 +73,10 @@ final class ShardWriter {
         return List.copyOf(written);
     }
 
+    Path dir() {
+        return dir;
+    }
+
     long totalTokens() {
         return total;
     }
@@ -87,6 +91,8 @@ final class ShardWriter {
         String file = String.format("%s_%s_%06d.%s", name, split, index, format.extension);
         try {
             format.write(dir.resolve(file), buffer, filled);
+        } catch (IOException e) {
+            throw JgptException.io(dir.resolve(file), "write shard", e);
         } catch (RuntimeException e) {
             throw new JgptException(dir.resolve(file) + ": cannot write shard: " + e.getMessage(), e);
         }

@@ -30,7 +30,7 @@ public final class ProgressBar implements AutoCloseable {
     private static final int BAR_WIDTH = 24;
 
     private final String label;
-    private final long total;
+    private volatile long total;
     private final String unit;
     private final PrintStream out;
     private final boolean tty;
@@ -115,7 +115,34 @@ public final class ProgressBar implements AutoCloseable {
         return (System.nanoTime() - startNanos) / 1e9;
     }
 
-    /** Prints the final state on its own line (once). */
+    /**
+     * The work is done: the total (an estimate, like a corpus's size before decompression or
+     * tokenizing) becomes what was counted, so the final line reads 100%; then {@link #close}.
+     */
+    public void finish() {
+        if (total > 0) total = done.get();
+        close();
+    }
+
+    /**
+     * The work failed: no final line (the error that follows is the one line to read); on a terminal
+     * the bar drawn so far is ended, so the error starts a line of its own. Nothing after {@link #close}.
+     */
+    public void abandon() {
+        drawing.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            if (tty && lastWidth > 0) {
+                out.println();
+                out.flush();
+            }
+        } finally {
+            drawing.unlock();
+        }
+    }
+
+    /** Prints the final state on its own line (once); stopped early, it shows how far the work got. */
     @Override
     public void close() {
         drawing.lock();

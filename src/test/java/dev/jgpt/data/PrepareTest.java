@@ -143,10 +143,10 @@ class PrepareTest {
     @Test
     void maxTokensStopsEarly(@TempDir Path tmp) throws IOException {
         folderOfTexts(tmp.resolve("corpus"));
-        Prepare.Options o = options(tmp.resolve("corpus").toString(), tmp.resolve("out"), ShardFormat.BIN, 500, 100);
-        Prepare.Summary s = Prepare.run(new Prepare.Options(o.source(), o.out(), o.format(), 500, 100, 1234, false, 2, "text", tmp, false));
-        assertEquals(1234, s.tokens());
-        assertEquals(List.of(100L, 500L, 500L, 134L), s.shards().stream().map(Prepare.Shard::tokens).toList());
+        Prepare.Options o = options(tmp.resolve("corpus").toString(), tmp.resolve("out"), ShardFormat.BIN, 1000, 100);
+        Prepare.Summary s = Prepare.run(new Prepare.Options(o.source(), o.out(), o.format(), 1000, 100, 2234, false, 2, "text", tmp, false));
+        assertEquals(2234, s.tokens());
+        assertEquals(List.of(100L, 1000L, 1000L, 134L), s.shards().stream().map(Prepare.Shard::tokens).toList());
     }
 
     @Test
@@ -170,7 +170,7 @@ class PrepareTest {
         assertFalse(Files.exists(tmp.resolve("input.txt")));
         assertFalse(Files.exists(tmp.resolve("input.txt.part")));
         JgptException missing = assertThrows(JgptException.class,
-                () -> Prepare.run(options(tmp.resolve("nothing-here").toString(), tmp.resolve("o"), ShardFormat.BIN, 100, 0)));
+                () -> Prepare.run(options(tmp.resolve("nothing-here").toString(), tmp.resolve("o"), ShardFormat.BIN, 1000, 0)));
         assertTrue(missing.getMessage().contains("jdk-src"), missing.getMessage());
     }
 

@@ -1,0 +1,133 @@
+package dev.jgpt.data;
+
+import com.github.luben.zstd.ZstdOutputStream;
+import dev.jgpt.JgptException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.zip.GZIPOutputStream;
+
+import static dev.jgpt.data.PrepareTest.expectedStream;
+import static dev.jgpt.data.PrepareTest.options;
+import static dev.jgpt.data.PrepareTest.readAll;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** What prepare refuses or repairs before it tokenizes: compressed and binary inputs, bad JSONL values, tiny shards, a full disk. */
+class PrepareGuardsTest {
+    static final String TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n".repeat(40);
+
+    static Path compressed(Path file, byte[] bytes, boolean zstd) throws IOException {
+        try (OutputStream out = zstd ? new ZstdOutputStream(Files.newOutputStream(file)) : new GZIPOutputStream(Files.newOutputStream(file))) {
+            out.write(bytes);
+        }
+        return file;
+    }
+
+    static JgptException refused(Path source, Path out) {
+        return assertThrows(JgptException.class, () -> Prepare.run(options(source.toString(), out, ShardFormat.BIN, 1000, 0)));
+    }
+
+    @Test
+    void gzipAndZstdInputsAreDecompressed(@TempDir Path tmp) throws IOException {
+        byte[] text = TEXT.getBytes(StandardCharsets.UTF_8);
+        int[] expected = expectedStream(List.of(TEXT));
+        for (Path file : List.of(compressed(tmp.resolve("play.txt.gz"), text, false), compressed(tmp.resolve("play.txt.zst"), text, true))) {
+            Prepare.Summary s = Prepare.run(options(file.toString(), tmp.resolve("out-" + file.getFileName()), ShardFormat.BIN, 1000, 100));
+            assertEquals(1, s.documents(), file.toString());
+            assertArrayEquals(expected, readAll(tmp.resolve("out-" + file.getFileName()), s.shards()), file.toString());
+        }
+        String jsonl = "{\"text\": \"first document\"}\n{\"text\": \"second document\"}\n";
+        Path zst = compressed(tmp.resolve("docs.jsonl.zst"), jsonl.getBytes(StandardCharsets.UTF_8), true);
+        Prepare.Summary s = Prepare.run(options(zst.toString(), tmp.resolve("out-jsonl"), ShardFormat.BIN, 1000, 5));
+        assertArrayEquals(expectedStream(List.of("first document", "second document")), readAll(tmp.resolve("out-jsonl"), s.shards()));
+    }
+
+    @Test
+    void aBinaryFileOnItsOwnIsRefusedAsAFolderSkipsIt(@TempDir Path tmp) throws IOException {
+        byte[] binary = new byte[4096];
+        for (int i = 0; i < binary.length; i++) binary[i] = (byte) (i * 7);
+        Path bin = tmp.resolve("program");
+        Files.write(bin, binary);
+        JgptException e = refused(bin, tmp.resolve("o1"));
+        assertTrue(e.getMessage().startsWith(bin + ": looks binary"), e.getMessage());
+
+        Path gz = compressed(tmp.resolve("program.gz"), binary, false);
+        e = refused(gz, tmp.resolve("o2"));
+        assertTrue(e.getMessage().startsWith(gz + ": looks binary") && e.getMessage().contains("decompressed"), e.getMessage());
+
+        Path bz2 = tmp.resolve("book.txt.bz2");
+        Files.write(bz2, "BZh91AY&SY fake".getBytes(StandardCharsets.ISO_8859_1));
+        e = refused(bz2, tmp.resolve("o3"));
+        assertTrue(e.getMessage().startsWith(bz2 + ": compressed with bzip2"), e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("o1/prepare.json")));
+    }
+
+    @Test
+    void aJsonlTextThatIsNotTextNamesTheLine(@TempDir Path tmp) throws IOException {
+        Path jsonl = tmp.resolve("docs.jsonl");
+        for (String value : new String[]{"{\"a\": 1}", "[\"x\"]", "5"}) {
+            Files.writeString(jsonl, "{\"text\": \"fine\"}\n{\"text\": " + value + "}\n");
+            JgptException e = refused(jsonl, tmp.resolve("o" + value.hashCode()));
+            assertTrue(e.getMessage().startsWith(jsonl + ":2: field 'text' is ") && e.getMessage().endsWith("not text"), e.getMessage());
+        }
+    }
+
+    @Test
+    void shardsOfFewerThanAThousandTokensAreRefused(@TempDir Path tmp) throws IOException {
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, TEXT);
+        JgptException e = assertThrows(JgptException.class, () -> Prepare.run(options(text.toString(), tmp.resolve("o"), ShardFormat.BIN, 999, 0)));
+        assertTrue(e.getMessage().startsWith("--shard-size: must be between 1000 and"), e.getMessage());
+        Prepare.run(options(text.toString(), tmp.resolve("o"), ShardFormat.BIN, 1000, 0));
+    }
+
+    @Test
+    void aFullDiskNamesTheShardAndTheReason(@TempDir Path tmp) throws IOException {
+        Path devFull = Path.of("/dev/full"); // writes to it fail with ENOSPC, as on a full disk
+        assumeTrue(Files.exists(devFull), "needs Linux's /dev/full");
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, TEXT);
+        Path out = tmp.resolve("out");
+        Files.createDirectories(out);
+        // the validation shard's temporary file is where the write lands
+        Files.createSymbolicLink(out.resolve("t_val_000000.bin.tmp"), devFull);
+        Prepare.Options o = options(text.toString(), out, ShardFormat.BIN, 1000, 100);
+        JgptException e = assertThrows(JgptException.class, () -> Prepare.run(new Prepare.Options(o.source(), out, o.format(),
+                o.shardTokens(), o.valTokens(), 0, true, 1, "text", tmp, false)));
+        assertEquals(out.resolve("t_val_000000.bin") + ": cannot write shard: No space left on device", e.getMessage());
+        assertFalse(Files.exists(out.resolve("t_val_000000.bin")) || Files.exists(out.resolve(Prepare.MANIFEST)));
+    }
+
+    @Test
+    void parquetPreparesWithoutTheReadersLogAndItsBarEndsAtAHundredPercent(@TempDir Path tmp) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            Prepare.Options o = options(ShardFormatTest.fixture("docs-zstd.parquet").toString(), tmp.resolve("out"), ShardFormat.BIN, 1000, 100);
+            Prepare.run(new Prepare.Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), 0, false, 2, "text", tmp, true));
+        } finally {
+            System.setErr(old);
+        }
+        String lines = err.toString(StandardCharsets.UTF_8);
+        assertEquals(1, lines.lines().count(), lines);
+        assertTrue(lines.startsWith("prepare " + ShardFormatTest.fixture("docs-zstd.parquet") + " 100%"), lines);
+        // the parquet reader's INFO lines (e.g. "SIMD support: enabled") are off; its warnings are not
+        System.Logger hardwood = System.getLogger("dev.hardwood.internal.encoding.simd.VectorSupport");
+        assertFalse(hardwood.isLoggable(System.Logger.Level.INFO));
+        assertTrue(hardwood.isLoggable(System.Logger.Level.WARNING));
+    }
+}
