@@ -48,12 +48,18 @@ public final class EvalCommand implements Callable<Integer> {
         int T = seq == 0 ? m.config.blockSize() : seq;
         if (T < 1 || T > m.config.blockSize()) throw new JgptException("--seq must be in [1, " + m.config.blockSize() + "], got " + seq);
         if (data != null) {
-            TokenDataset val = new TokenDataset(data, "val", batch, T, 0, 1, TokenDataset.Order.SEQUENTIAL, 0);
+            TokenDataset val = new TokenDataset(data, "val", batch, T, 0, 1, TokenDataset.Order.SEQUENTIAL, 0, m.config.vocabSize());
             double loss = Evaluator.validationLoss(m, val, steps, batch, T);
             System.out.printf("validation loss %.4f (%d batches of %dx%d from %s)%n", loss, steps, batch, T, data);
         }
         if (hellaswag != null) {
-            HellaSwag.Score s = Evaluator.hellaswag(m, HellaSwag.load(hellaswag, limit));
+            var items = HellaSwag.load(hellaswag, limit);
+            HellaSwag.Score s;
+            try {
+                s = Evaluator.hellaswag(m, items);
+            } catch (JgptException e) {
+                throw new JgptException("--hellaswag " + hellaswag + ": " + e.getMessage(), e);
+            }
             System.out.printf("HellaSwag: acc %.4f (%d/%d), acc_norm %.4f (%d/%d)%n", s.acc(), s.correct(), s.total(),
                     s.accNorm(), s.correctNorm(), s.total());
         }

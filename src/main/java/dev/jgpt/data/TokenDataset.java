@@ -18,7 +18,7 @@ import java.util.stream.Stream;
  * Serves (B, T+1) windows of tokens from the shards of one split, as inputs and next-token targets.
  *
  * <p>Shards are the files in the directory whose names contain the split's name ("train" or "val", as
- * build-nanogpt names them), in file-name order, in any one format ({@code .bin}, {@code .npy},
+ * build-nanogpt names them), in file-name order (numbers in names compared as numbers), in any one format ({@code .bin}, {@code .npy},
  * {@code .h5}). Two orders:
  * <ul>
  *   <li>{@link Order#SEQUENTIAL}: build-nanogpt's DataLoaderLite. Shards in order; rank r starts at token
@@ -111,6 +111,8 @@ public final class TokenDataset {
         }
     };
     private final int[] window;
+    private final int vocabSize;
+    private final boolean[] checked; // shards whose tokens were checked against vocabSize
 
     private long epoch;
     private int shard;
@@ -127,6 +129,15 @@ public final class TokenDataset {
      * @param seed      seed of the shuffled order (ignored by sequential)
      */
     public TokenDataset(Path dir, String split, int batch, int seqLen, int rank, int worldSize, Order order, long seed) {
+        this(dir, split, batch, seqLen, rank, worldSize, order, seed, 1 << 16);
+    }
+
+    /**
+     * As above, for a model of {@code vocabSize} tokens: each shard is checked once, when it is first
+     * opened, to hold no token id at or above it (the error names the shard and the offset).
+     */
+    public TokenDataset(Path dir, String split, int batch, int seqLen, int rank, int worldSize, Order order, long seed,
+                        int vocabSize) {
         if (batch < 1 || seqLen < 1) {
             throw new JgptException("data: batch size and sequence length must be positive, got B=" + batch + " T=" + seqLen);
         }
@@ -138,6 +149,7 @@ public final class TokenDataset {
         }
         this.dir = dir;
         this.split = split;
+        this.vocabSize = vocabSize;
         this.batch = batch;
         this.seqLen = seqLen;
         this.rank = rank;
@@ -146,6 +158,7 @@ public final class TokenDataset {
         this.seed = seed;
         this.shards = findShards(dir, split);
         this.shardTokens = new long[shards.size()];
+        this.checked = new boolean[shards.size()];
         this.shardWindows = new long[shards.size()];
         long total = 0;
         long usable = 0;
@@ -178,7 +191,7 @@ public final class TokenDataset {
             files.filter(Files::isRegularFile)
                     .filter(ShardFormat::isShard)
                     .filter(p -> p.getFileName().toString().contains(split))
-                    .sorted()
+                    .sorted((a, b) -> compareNatural(a.getFileName().toString(), b.getFileName().toString()))
                     .forEach(found::add);
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot list shards: " + e.getMessage(), e);
@@ -193,6 +206,33 @@ public final class TokenDataset {
                     + found.stream().map(ShardFormat::of).distinct().map(f -> "." + f.extension).toList());
         }
         return List.copyOf(found);
+    }
+
+    /**
+     * File names in natural order: runs of digits compare as numbers, so shard 1000000 (seven digits,
+     * past prepare's six) follows shard 999999 instead of sorting before shard 100001.
+     */
+    static int compareNatural(String a, String b) {
+        int i = 0, j = 0;
+        while (i < a.length() && j < b.length()) {
+            char x = a.charAt(i), y = b.charAt(j);
+            if (Character.isDigit(x) && Character.isDigit(y)) {
+                int ei = i, ej = j;
+                while (ei < a.length() && Character.isDigit(a.charAt(ei))) ei++;
+                while (ej < b.length() && Character.isDigit(b.charAt(ej))) ej++;
+                String m = a.substring(i, ei).replaceFirst("^0+(?=.)", ""), n = b.substring(j, ej).replaceFirst("^0+(?=.)", "");
+                int c = m.length() != n.length() ? Integer.compare(m.length(), n.length()) : m.compareTo(n);
+                if (c != 0) return c;
+                i = ei;
+                j = ej;
+            } else {
+                if (x != y) return Character.compare(x, y);
+                i++;
+                j++;
+            }
+        }
+        int c = Integer.compare(a.length() - i, b.length() - j);
+        return c != 0 ? c : a.compareTo(b);
     }
 
     /** Back to the start: first shard, first window, epoch 0. */
@@ -339,6 +379,14 @@ public final class TokenDataset {
             TokenShard s = TokenShard.open(shards.get(i));
             if (s.size() != shardTokens[i]) {
                 throw new JgptException(shards.get(i) + ": changed while in use (" + shardTokens[i] + " tokens, now " + s.size() + ")");
+            }
+            if (!checked[i]) {
+                long at = s.firstTokenAtLeast(vocabSize);
+                if (at >= 0) {
+                    throw new JgptException(shards.get(i) + ": token " + s.get(at) + " at offset " + at
+                            + " is outside the model's vocabulary of " + vocabSize + " tokens (a shard of another tokenizer?)");
+                }
+                checked[i] = true;
             }
             return s;
         });

@@ -1,6 +1,9 @@
 package dev.jgpt.data;
 
 import dev.jgpt.JgptException;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -17,6 +20,7 @@ import java.nio.file.StandardOpenOption;
  * HDF5 shards are decoded once into memory (2 bytes a token).
  */
 public final class TokenShard {
+    private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_PREFERRED;
     static final ValueLayout.OfShort UINT16_LE =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -49,6 +53,30 @@ public final class TokenShard {
         return tokens.getAtIndex(UINT16_LE, index) & 0xFFFF;
     }
 
+    /**
+     * The index of the first token id >= {@code limit} (a model's vocabulary size), or -1 when there is
+     * none: one pass over the shard, 4096 tokens at a time through their unsigned maximum, at memory
+     * speed (a 100M-token shard in a fraction of a second).
+     */
+    public long firstTokenAtLeast(int limit) {
+        if (limit > 0xFFFF) return -1;
+        int lanes = SHORTS.length();
+        for (long block = 0; block < size; block += 4096) {
+            long end = Math.min(size, block + 4096), i = block;
+            ShortVector max = ShortVector.zero(SHORTS);
+            for (long bound = block + (end - block) / lanes * lanes; i < bound; i += lanes) {
+                max = max.lanewise(VectorOperators.UMAX,
+                        ShortVector.fromMemorySegment(SHORTS, tokens, i * 2, ByteOrder.LITTLE_ENDIAN));
+            }
+            boolean found = (max.reduceLanes(VectorOperators.UMAX) & 0xFFFF) >= limit;
+            for (; i < end && !found; i++) found = get(i) >= limit;
+            if (found) {
+                for (long j = block; j < end; j++) if (get(j) >= limit) return j;
+            }
+        }
+        return -1;
+    }
+
     /** Copies tokens {@code [from, from + count)} into {@code dst[offset...]}. */
     public void read(long from, int[] dst, int offset, int count) {
         if (from < 0 || count < 0 || from + count > size) {
@@ -68,7 +96,7 @@ public final class TokenShard {
             // An automatic arena unmaps when the shard is garbage: datasets drop shards without closing them.
             return new TokenShard(path, ch.map(FileChannel.MapMode.READ_ONLY, offset, count * 2, Arena.ofAuto()));
         } catch (IOException e) {
-            throw new JgptException(path + ": cannot read token shard: " + e.getMessage(), e);
+            throw JgptException.io(path, "read token shard", e);
         }
     }
 

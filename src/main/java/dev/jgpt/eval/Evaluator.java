@@ -1,5 +1,6 @@
 package dev.jgpt.eval;
 
+import dev.jgpt.JgptException;
 import dev.jgpt.data.TokenDataset;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
@@ -27,17 +28,24 @@ public final class Evaluator {
 
     /**
      * build-nanogpt's completion-style HellaSwag: per item, the 4 (context + ending) rows as one batch,
-     * ranked by the loss on the ending tokens. Items longer than the model's context are skipped.
+     * ranked by the loss on the ending tokens. Items longer than the model's context are skipped; when
+     * that leaves none, there is no score to give (acc would be 0/0).
      */
     public static HellaSwag.Score hellaswag(Gpt model, List<HellaSwag.Example> examples) {
         HellaSwag.Score score = HellaSwag.Score.ZERO;
+        int shortest = Integer.MAX_VALUE;
         for (HellaSwag.Example ex : examples) {
             HellaSwag.Rendered r = HellaSwag.render(ex);
             int width = r.width();
+            shortest = Math.min(shortest, width);
             if (width > model.config.blockSize()) continue;
             model.forward(r.flatTokens(), r.flatTargets(), HellaSwag.ENDINGS, width);
             // the loss buffer is sized for the largest batch the model has seen: take this batch's part
             score = score.add(r.predict(java.util.Arrays.copyOf(model.losses(), HellaSwag.ENDINGS * width)));
+        }
+        if (score.total() == 0) {
+            throw new JgptException("no HellaSwag item fits the model's block_size of " + model.config.blockSize()
+                    + " tokens: the shortest of the " + examples.size() + " items is " + shortest + " tokens");
         }
         return score;
     }
