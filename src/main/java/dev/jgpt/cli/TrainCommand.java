@@ -3,6 +3,7 @@ package dev.jgpt.cli;
 import dev.jgpt.JgptException;
 import dev.jgpt.config.RunConfig;
 import dev.jgpt.io.TrainingCheckpoint;
+import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.track.RunDirectory;
 import dev.jgpt.train.Trainer;
 import picocli.CommandLine.Command;
@@ -58,6 +59,7 @@ public final class TrainCommand implements Callable<Integer> {
         } else {
             RunConfig cfg = loadConfig(config == null ? "quickstart" : config, overrides);
             if (name != null) cfg = cfg.withRunName(name, "--name");
+            cfg.memoryEstimate().requireFits(MemoryEstimate.heap()); // before the run directory exists
             run = RunDirectory.create(cfg);
             System.out.println("run directory: " + run.path());
         }

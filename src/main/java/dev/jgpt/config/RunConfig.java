@@ -1,6 +1,7 @@
 package dev.jgpt.config;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.model.MemoryEstimate;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -128,6 +129,11 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
     }
 
     // ---- derived values --------------------------------------------------------------------
+
+    /** The heap this run needs: checked before a run allocates anything, printed when it starts. */
+    public MemoryEstimate memoryEstimate() {
+        return MemoryEstimate.training(model.gptConfig(), train.microBatchSize(), train.seqLen(), eval.sampleEvery() > 0);
+    }
 
     /** Forward/backward passes per optimizer step in each of {@code worldSize} processes. */
     public int gradAccumSteps(int worldSize) {

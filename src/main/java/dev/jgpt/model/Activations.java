@@ -68,6 +68,27 @@ final class Activations {
         dFchGelu = new float[BT * 4 * C];
     }
 
+    /**
+     * The floats the constructor allocates for B×T tokens, counted from the same shapes (a double
+     * counts as two): what {@link MemoryEstimate} charges a training run for its activations.
+     */
+    static long floats(GptConfig cfg, int B, int T) {
+        long L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), BT = (long) B * T;
+        long perLayer = BT * C * (1 + 3 + 1 + 1 + 1 + 4 + 1)    // ln1, qkv, atty, residual2, ln2, fch, residual3
+                + BT * 4                                        // ln1Mean, ln1Rstd, ln2Mean, ln2Rstd
+                + (long) B * NH * T;                            // attLse
+        long once = BT * C * (1 + 4 + 1)                        // encoded, fchGelu, lnf
+                + BT * 2                                        // lnfMean, lnfRstd
+                + BT * 2 + BT * 2                               // losses, logitMax; logitSumExp (doubles)
+                + BT * C * (1 + 1 + 1 + 3 + 4 + 4);             // dResidual, dLn, dAtty, dQkv, dFch, dFchGelu
+        return L * perLayer + once + logitFloats(cfg, B, T);
+    }
+
+    /** The logits' share of {@link #floats}: one row of the padded vocabulary per token. */
+    static long logitFloats(GptConfig cfg, int B, int T) {
+        return (long) B * T * cfg.paddedVocabSize();
+    }
+
     private static float[][] layers(int L, int size) {
         float[][] a = new float[L][];
         for (int l = 0; l < L; l++) a[l] = new float[size];

@@ -119,6 +119,22 @@ public final class Inference {
         Arrays.fill(logits, V, Vp, Float.NEGATIVE_INFINITY); // padded columns never win
     }
 
+    /**
+     * The bytes the constructor allocates besides the model's own weights (the bf16 copy, the cache,
+     * one chunk's activations, the scores), counted from the same shapes: what {@link MemoryEstimate}
+     * charges a run that samples.
+     */
+    static long bytes(GptConfig cfg, Precision precision) {
+        long L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), maxT = cfg.blockSize();
+        long rows = Math.min(CHUNK, maxT);
+        long floats = 2 * L * maxT * C                       // keys, values
+                + rows * C * (1 + 1 + 3 + 1 + 1 + 4)         // x, ln, qkv, atty, tmp, fch
+                + 2 * rows + rows * NH * maxT                // mean, rstd, scores
+                + cfg.paddedVocabSize() + cfg.vocabSize();   // logits, zeros
+        long half = precision == Precision.BF16 ? 2 * cfg.parameterCount() : 0;
+        return 4 * floats + half;
+    }
+
     public GptConfig config() {
         return cfg;
     }

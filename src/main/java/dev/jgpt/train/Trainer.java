@@ -13,6 +13,7 @@ import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
+import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.track.RunDirectory;
 
@@ -44,14 +45,16 @@ public final class Trainer {
 
     /** Sets up a run: prepares the data if missing, builds or loads the model, resumes from {@code checkpoint} if given. */
     public Trainer(RunConfig cfg, RunDirectory run, Path checkpoint) throws IOException {
+        cfg.memoryEstimate().requireFits(MemoryEstimate.heap());
         this.cfg = cfg;
         this.run = run;
         TrainConfig t = cfg.train();
         Parallel.setThreads(Parallel.threadsFor(t.threads(), "train.threads", run::println));
         Path data = ensureData(cfg);
         var order = TokenDataset.Order.parse(cfg.data().order().name());
-        train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), 0, 1, order, cfg.data().seed());
-        val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), 0, 1, TokenDataset.Order.SEQUENTIAL, cfg.data().seed());
+        int vocab = cfg.model().vocabSize();
+        train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), 0, 1, order, cfg.data().seed(), vocab);
+        val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), 0, 1, TokenDataset.Order.SEQUENTIAL, cfg.data().seed(), vocab);
         schedule = LrSchedule.of(t);
         var m = cfg.model();
         GptConfig shape = m.gptConfig();
@@ -108,6 +111,7 @@ public final class Trainer {
         run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation; %d steps",
                 model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 t.totalBatchSize(), B, T, accum, maxSteps));
+        run.println(cfg.memoryEstimate().describe(MemoryEstimate.heap()));
         double loss = Double.NaN;
         int firstStep = step;
         long started = System.nanoTime();
@@ -198,12 +202,16 @@ public final class Trainer {
                     + " saved and the checkpoints are kept: lower train.max_lr (" + cfg.train().maxLr() + ") or enable train.grad_clip");
         }
         Path dir = run.checkpointsDir();
-        Files.createDirectories(dir);
-        TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
-                new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss),
-                new ModelCard("Trained with jgpt (run " + run.name() + ").",
-                        "`" + cfg.data().dir() + "` (source " + cfg.data().source() + ")", step,
-                        (long) step * cfg.train().totalBatchSize(), lastTrainLoss, lastValLoss));
+        try {
+            Files.createDirectories(dir);
+            TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
+                    new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss),
+                    new ModelCard("Trained with jgpt (run " + run.name() + ").",
+                            "`" + cfg.data().dir() + "` (source " + cfg.data().source() + ")", step,
+                            (long) step * cfg.train().totalBatchSize(), lastTrainLoss, lastValLoss));
+        } catch (IOException e) {
+            throw JgptException.io(TrainingCheckpoint.dirFor(dir, step), "write checkpoint", e);
+        }
         TrainingCheckpoint.prune(dir, cfg.eval().keepLast());
         run.log("checkpoint", step, Map.of("path", TrainingCheckpoint.dirFor(dir, step).toString()));
     }

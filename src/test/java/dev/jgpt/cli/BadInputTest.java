@@ -43,4 +43,90 @@ class BadInputTest {
         assertFalse(Files.exists(tmp.resolve("runs")), "no run directory is made for a refused name");
         assertFalse(Files.exists(tmp.resolve("x")) || Files.exists(tmp.resolve("abs")));
     }
+
+    @Test
+    void aRunThatCannotFitInTheHeapIsRefusedBeforeItAllocates(@TempDir Path tmp) throws Exception {
+        // 4000 layers of 32768-token micro-batches keep about 200 GB of activations: more than any heap
+        var r = run("train", "-c", tinyConfig(tmp).toString(), "--set", "model.n_layer=4000", "--set", "train.micro_batch_size=512",
+                "--set", "train.total_batch_size=32768");
+        assertOneLine(r, "the run needs about", "GB of memory but the heap is", "activations", "train.micro_batch_size");
+        assertFalse(Files.exists(tmp.resolve("runs")), "nothing is created for a run that cannot fit");
+    }
+
+    @Test
+    void generateStreamsWithTheLargestMaxTokens() {
+        // the buffer of generated tokens was sized by --max-tokens (2^31 - 1 overflowed it); now it is a window,
+        // so generation starts and runs until it is stopped: here by an output that takes 200 bytes only
+        java.io.PrintStream old = System.out;
+        java.io.ByteArrayOutputStream taken = new java.io.ByteArrayOutputStream();
+        final class Full extends RuntimeException {
+        }
+        System.setOut(new java.io.PrintStream(new java.io.OutputStream() {
+            @Override
+            public void write(int b) {
+                if (taken.size() >= 200) throw new Full();
+                taken.write(b);
+            }
+        }, true));
+        java.io.StringWriter err = new java.io.StringWriter();
+        try {
+            var cl = Main.commandLine();
+            cl.setErr(new java.io.PrintWriter(err, true));
+            cl.execute("generate", "--model", EngineCommandsTest.TINY.resolve("hf").toString(), "--prompt", "!",
+                    "--max-tokens", "2147483647", "--ignore-eot", "--seed", "1");
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(200, taken.size(), "the tokens were streamed: " + err);
+        assertTrue(err.toString().contains(Full.class.getName()), "stopped by the full output only: " + err);
+    }
+
+    @Test
+    void helpTextsHaveNoFormatWarnings() {
+        java.io.PrintStream oldErr = System.err, oldOut = System.out;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        try {
+            System.setErr(new java.io.PrintStream(err, true));
+            System.setOut(new java.io.PrintStream(new java.io.ByteArrayOutputStream(), true));
+            for (String cmd : Main.commandLine().getSubcommands().keySet()) {
+                assertEquals(0, Main.commandLine().execute(cmd, "--help"), cmd);
+            }
+            for (String cmd : new String[]{"train", "generate", "kernels", "peak"}) {
+                assertEquals(0, Main.commandLine().execute("bench", cmd, "--help"), "bench " + cmd);
+            }
+        } finally {
+            System.setErr(oldErr);
+            System.setOut(oldOut);
+        }
+        assertFalse(err.toString().contains("WARN"), err.toString());
+    }
+
+    @Test
+    void subcommandErrorsNameTheCommandAsTyped() {
+        assertOneLine(run("bench", "train", "--threads", "-1"), "jgpt bench train: --threads");
+        assertTrue(run("bench", "train", "--threads", "-1").err().startsWith("jgpt bench train: "));
+        assertTrue(run("generate", "--prompt", "x").err().startsWith("jgpt generate: "));
+    }
+
+    @Test
+    void hellaSwagWithNoItemThatFitsIsAnError(@TempDir Path tmp) {
+        // the tiny model's context is 16 tokens; every HellaSwag item is longer
+        Path items = Path.of("src/test/resources/hellaswag/hellaswag_val_head10.jsonl");
+        var r = run("eval", "--model", EngineCommandsTest.TINY.resolve("hf").toString(), "--hellaswag", items.toString());
+        assertOneLine(r, "--hellaswag " + items, "no HellaSwag item fits the model's block_size of 16 tokens", "the shortest of the 10 items is");
+        assertTrue(r.out().isEmpty(), r.out());
+    }
+
+    @Test
+    void aFullDiskNamesTheFileAndTheReason(@TempDir Path tmp) throws Exception {
+        Path devFull = Path.of("/dev/full"); // writes to it fail with ENOSPC, as on a full disk
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(devFull), "needs Linux's /dev/full");
+        // convert writes m.bin through a temporary file beside it, named after this process
+        Path out = tmp.resolve("m.bin");
+        Files.createSymbolicLink(tmp.resolve(".m.bin.tmp" + ProcessHandle.current().pid()), devFull);
+        var r = run("convert", "--in", EngineCommandsTest.TINY.resolve("hf").toString(), "--out", out.toString());
+        assertOneLine(r);
+        assertEquals("jgpt convert: " + out + ": cannot write: No space left on device", r.err().strip());
+        assertFalse(Files.exists(out));
+    }
 }

@@ -1,0 +1,76 @@
+package dev.jgpt.model;
+
+import org.junit.jupiter.api.Test;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The estimate counts what the code allocates: checked against the buffers themselves. */
+class MemoryEstimateTest {
+
+    /** Bytes of the arrays an object holds in its own fields, skipping {@code except}. */
+    static long arrayBytes(Object o, Object except) throws IllegalAccessException {
+        long bytes = 0;
+        for (Field f : o.getClass().getDeclaredFields()) {
+            if (Modifier.isStatic(f.getModifiers())) continue;
+            f.setAccessible(true);
+            Object v = f.get(o);
+            if (v == null || v == except) continue;
+            switch (v) {
+                case float[] a -> bytes += 4L * a.length;
+                case double[] a -> bytes += 8L * a.length;
+                case short[] a -> bytes += 2L * a.length;
+                case int[] a -> bytes += 4L * a.length;
+                case float[][] a -> {
+                    for (float[] row : a) bytes += 4L * row.length;
+                }
+                default -> {
+                }
+            }
+        }
+        return bytes;
+    }
+
+    @Test
+    void activationsAreCountedAsTheyAreAllocated() throws Exception {
+        for (GptConfig cfg : new GptConfig[]{GptConfig.of(2, 2, 32, 64, 50257), GptConfig.of(3, 3, 24, 17, 97)}) {
+            for (int[] bt : new int[][]{{4, 64}, {1, 17}, {3, 5}}) {
+                if (bt[1] > cfg.blockSize()) continue;
+                Activations a = new Activations(cfg, bt[0], bt[1]);
+                assertEquals(arrayBytes(a, null), 4 * Activations.floats(cfg, bt[0], bt[1]), cfg + " B,T " + bt[0] + "," + bt[1]);
+            }
+        }
+    }
+
+    @Test
+    void samplingIsCountedAsItIsAllocated() throws Exception {
+        for (GptConfig cfg : new GptConfig[]{GptConfig.of(2, 2, 32, 64, 50257), GptConfig.of(3, 3, 24, 100, 97)}) {
+            Gpt model = new Gpt(cfg);
+            for (Inference.Precision p : Inference.Precision.values()) {
+                Inference inference = new Inference(model, p);
+                long expected = Inference.bytes(cfg, p);
+                // the bf16 copy spans the whole buffer (vectors stay unrounded zeros), so it is 2 bytes a parameter
+                assertEquals(arrayBytes(inference, model.params()) - 4 /* oneToken */, expected, cfg + " " + p);
+            }
+        }
+    }
+
+    @Test
+    void trainingCountsFourParameterBuffersActivationsAndLogits() {
+        GptConfig gpt2 = GptConfig.preset("gpt2");
+        MemoryEstimate e = MemoryEstimate.training(gpt2, 4, 64, false);
+        long p = 4 * gpt2.parameterCount();
+        assertEquals(p, e.parameters());
+        assertEquals(p, e.gradients());
+        assertEquals(2 * p, e.optimizer());
+        assertEquals(4L * 4 * 64 * 50304, e.logits());
+        assertEquals(0, e.sampling());
+        assertEquals(e.parameters() + e.gradients() + e.optimizer() + e.activations() + e.logits(), e.total());
+        String line = e.describe(8_000_000_000L);
+        assertTrue(line.startsWith("memory: ~2.2 GB estimated (heap 8.0 GB): parameters 0.5 GB"), line);
+        assertTrue(MemoryEstimate.training(gpt2, 4, 64, true).sampling() > 0);
+    }
+}
