@@ -7,6 +7,7 @@ import dev.jgpt.eval.Sampler;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
 import dev.jgpt.model.GptConfig;
+import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.train.Optimizer;
 import picocli.CommandLine.Command;
@@ -80,6 +81,8 @@ public final class BenchCommand implements Runnable {
             if (warmup < 0) throw new JgptException("--warmup must be >= 0, got " + warmup);
             GptConfig cfg = machine.apply();
             if (seq > cfg.blockSize()) throw new JgptException("--seq " + seq + " exceeds the model's block size " + cfg.blockSize());
+            MemoryEstimate memory = MemoryEstimate.training(cfg, batch, seq, false);
+            memory.requireFits(MemoryEstimate.heap(), "--batch");
             Gpt gpt = new Gpt(cfg);
             gpt.initialize(1337);
             Optimizer opt = new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f);
@@ -117,12 +120,14 @@ public final class BenchCommand implements Runnable {
             r.put("mfu", round(flops / (median / 1000) / peak, 3));
             r.put("peak_gflops_per_s", round(peak / 1e9, 1));
             r.put("peak_rss_mb", peakRssMb());
+            r.put("estimated_mb", memory.total() / 1_000_000);
             if (json) {
                 System.out.println(new Gson().toJson(r));
             } else {
                 System.out.printf("%s B=%d T=%d threads=%d: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s (MFU %.1f%% of %.0f), peak RSS %d MB (initial loss %.4f)%n",
                         machine.model, batch, seq, Parallel.threads(), median, tokens / (median / 1000),
                         flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, peakRssMb(), firstLoss);
+                System.out.println(memory.describe(MemoryEstimate.heap()));
             }
             return 0;
         }

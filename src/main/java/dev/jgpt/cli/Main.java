@@ -28,7 +28,18 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        int code;
+        try {
+            code = commandLine().execute(args);
+        } catch (OutOfMemoryError e) {
+            // the last guard: training refuses what its estimate shows cannot fit, but a model file can be
+            // bigger than the heap too
+            System.err.printf(java.util.Locale.ROOT, "jgpt%s: out of memory: the heap is %.1f GB; give the JVM more with"
+                    + " JGPT_JAVA_OPTS=-Xmx... (a size below the machine's memory)%n",
+                    args.length > 0 && !args[0].startsWith("-") ? " " + args[0] : "", Runtime.getRuntime().maxMemory() / 1e9);
+            code = 1;
+        }
+        System.exit(code);
     }
 
     /** The configured command line, shared with tests so they run exactly what users run. */

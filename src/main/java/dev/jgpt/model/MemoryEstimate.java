@@ -53,12 +53,19 @@ public record MemoryEstimate(long parameters, long gradients, long optimizer, lo
         return "memory: ~" + gb(total()) + " estimated (heap " + gb(heap) + "): " + parts();
     }
 
-    /** Refuses a run whose estimate does not fit in {@code heap}, naming both, before anything is allocated. */
-    public void requireFits(long heap) {
+    /**
+     * Refuses a run whose estimate does not fit in {@code heap}, naming both, before anything is
+     * allocated; {@code batchSetting} names the micro-batch setting to shrink.
+     */
+    public void requireFits(long heap, String batchSetting) {
         if (total() <= heap) return;
         throw new JgptException("the run needs about " + gb(total()) + " of memory but the heap is " + gb(heap) + " (" + parts()
-                + "): shrink the model or train.micro_batch_size (gradient accumulation keeps train.total_batch_size),"
-                + " or give the JVM more heap (JGPT_JAVA_OPTS=-Xmx...)");
+                + "): shrink the model or " + batchSetting + ", or give the JVM more heap (JGPT_JAVA_OPTS=-Xmx...)");
+    }
+
+    /** As above, for a training run: its micro-batch is train.micro_batch_size. */
+    public void requireFits(long heap) {
+        requireFits(heap, "train.micro_batch_size (gradient accumulation keeps train.total_batch_size)");
     }
 
     private String parts() {
