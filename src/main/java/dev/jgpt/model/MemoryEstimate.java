@@ -74,7 +74,7 @@ public record MemoryEstimate(long parameters, long gradients, long optimizer, lo
     }
 
     static String gb(long bytes) {
-        return bytes >= 100_000_000L || bytes == 0 ? String.format(Locale.ROOT, "%.1f GB", bytes / 1e9)
-                : String.format(Locale.ROOT, "%.0f MB", Math.ceil(bytes / 1e6));
+        if (bytes >= 100_000_000L || bytes == 0) return String.format(Locale.ROOT, "%.1f GB", bytes / 1e9);
+        return String.format(Locale.ROOT, bytes >= 10_000_000L ? "%.0f MB" : "%.1f MB", bytes / 1e6);
     }
 }
