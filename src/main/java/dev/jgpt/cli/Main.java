@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "jgpt",
         mixinStandardHelpOptions = true,
         version = "jgpt 0.1.0",
-        description = "GPT-2 from scratch in Java: download, prepare data, train, evaluate, generate.",
+        description = "GPT-2 from scratch in Java: download, prepare data, train, evaluate, generate, look at runs.",
         subcommands = {
                 CommandLine.HelpCommand.class,
                 TrainCommand.class,
@@ -19,6 +19,9 @@ import picocli.CommandLine.Command;
                 DownloadCommand.class,
                 DebugStepCommand.class,
                 BenchCommand.class,
+                RunsCommand.class,
+                PlotCommand.class,
+                DashboardCommand.class,
         })
 public final class Main implements Runnable {
 

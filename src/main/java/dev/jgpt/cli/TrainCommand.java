@@ -5,6 +5,7 @@ import dev.jgpt.config.RunConfig;
 import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.track.RunDirectory;
+import dev.jgpt.track.RunRecord;
 import dev.jgpt.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -57,10 +58,11 @@ public final class TrainCommand implements Callable<Integer> {
                 run = RunDirectory.open(resume);
             }
         } else {
-            RunConfig cfg = loadConfig(config == null ? "quickstart" : config, overrides);
+            String file = config == null ? "quickstart" : config;
+            RunConfig cfg = loadConfig(file, overrides);
             if (name != null) cfg = cfg.withRunName(name, "--name");
             cfg.memoryEstimate().requireFits(MemoryEstimate.heap()); // before the run directory exists
-            run = RunDirectory.create(cfg);
+            run = RunDirectory.create(cfg, configFile(file, overrides));
             System.out.println("run directory: " + run.path());
         }
         try (RunDirectory r = run) {
@@ -82,6 +84,16 @@ public final class TrainCommand implements Callable<Integer> {
                 throw new JgptException("--config " + config + ": no such file, and not a built-in preset (quickstart, gpt2-124m)");
             }
             return RunConfig.parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), "configs/" + preset, overrides);
+        }
+    }
+
+    /** The config file (or preset) a run starts from, for its record; loadConfig has already read it once. */
+    static RunRecord.ConfigFile configFile(String config, List<String> overrides) throws IOException {
+        Path file = Path.of(config);
+        if (Files.isRegularFile(file)) return new RunRecord.ConfigFile(config, Files.readString(file, StandardCharsets.UTF_8), overrides);
+        String preset = "configs/" + Path.of(config.endsWith(".yaml") ? config : config + ".yaml").getFileName();
+        try (InputStream in = TrainCommand.class.getResourceAsStream("/" + preset)) {
+            return new RunRecord.ConfigFile(preset, new String(in.readAllBytes(), StandardCharsets.UTF_8), overrides);
         }
     }
 

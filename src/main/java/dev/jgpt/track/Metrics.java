@@ -12,6 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -42,6 +44,101 @@ public final class Metrics {
             if (fields.get(field) instanceof String s) return s;
             throw new IllegalArgumentException(type + " metric at step " + step + " has no text " + field);
         }
+
+        /** Whether {@code field} holds a number (NaN and the infinities included). */
+        public boolean hasNumber(String field) {
+            return isNumber(fields.get(field));
+        }
+
+        /** When the line was written; null for lines from before timestamps or with a bad one. */
+        public Instant time() {
+            if (!(fields.get("time") instanceof String s)) return null;
+            try {
+                return Instant.parse(s);
+            } catch (DateTimeParseException e) {
+                return null;
+            }
+        }
+    }
+
+    /** The fields of the types jgpt writes that must be numbers (or text), for reading them leniently. */
+    private static final Map<String, List<String>> NUMBER_FIELDS = Map.of(
+            "train", List.of("loss", "lr", "norm", "dt_ms", "tok_per_sec"),
+            "val", List.of("loss"),
+            "hellaswag", List.of("total", "correct", "correct_norm", "acc", "acc_norm"),
+            "sample", List.of("index"));
+    private static final Map<String, List<String>> TEXT_FIELDS = Map.of(
+            "sample", List.of("text"),
+            "checkpoint", List.of("path"));
+
+    /**
+     * The entries of a file read for showing, never failing: a line that is not a metrics object, or
+     * a field of the wrong type, is left out and said once in {@code problems} (with the file and line);
+     * everything else is kept. Returns whether the last line was cut off (a writer caught mid-line:
+     * normal while the run is writing, a kill's trace when it is not).
+     */
+    public static boolean readLenient(Path file, List<Entry> into, Problems problems) {
+        String content;
+        try {
+            content = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return false;
+        } catch (IOException | RuntimeException e) {
+            problems.add("unreadable " + file, file + ": cannot read (" + e.getMessage() + ")");
+            return false;
+        }
+        return parseLenient(content, file, 0, into, problems);
+    }
+
+    /**
+     * {@link #readLenient} over text already read from {@code file}; {@code firstLine} is the number
+     * of lines before this text in the file, for the messages.
+     */
+    public static boolean parseLenient(String content, Path file, int firstLine, List<Entry> into, Problems problems) {
+        String[] lines = content.split("\n", -1);
+        boolean cutOff = false;
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i];
+            if (line.isBlank()) continue;
+            Entry e;
+            try {
+                e = parse(line);
+            } catch (RuntimeException bad) {
+                if (i == lines.length - 1) {
+                    cutOff = true;
+                } else {
+                    problems.add("bad line " + file, file + ":" + (firstLine + i + 1) + ": not a metrics line (" + bad.getMessage() + "); skipped");
+                }
+                continue;
+            }
+            Map<String, Object> fields = null;
+            for (String f : NUMBER_FIELDS.getOrDefault(e.type(), List.of())) {
+                Object v = e.fields().get(f);
+                if (v != null && !isNumber(v)) fields = drop(fields, e, f, file, firstLine + i, v, "a number", problems);
+            }
+            for (String f : TEXT_FIELDS.getOrDefault(e.type(), List.of())) {
+                Object v = e.fields().get(f);
+                if (v != null && !(v instanceof String)) fields = drop(fields, e, f, file, firstLine + i, v, "text", problems);
+            }
+            if (e.fields().get("time") != null && e.time() == null) {
+                fields = drop(fields, e, "time", file, firstLine + i, e.fields().get("time"), "an ISO-8601 time", problems);
+            }
+            into.add(fields == null ? e : new Entry(e.type(), e.step(), Collections.unmodifiableMap(fields)));
+        }
+        return cutOff;
+    }
+
+    private static Map<String, Object> drop(Map<String, Object> fields, Entry e, String field, Path file, int line,
+                                            Object value, String what, Problems problems) {
+        problems.add("bad field " + file + " " + e.type() + "." + field, file + ":" + (line + 1) + ": " + e.type() + " field \""
+                + field + "\" is " + value + ", not " + what + "; left out");
+        Map<String, Object> copy = fields == null ? new LinkedHashMap<>(e.fields()) : fields;
+        copy.remove(field);
+        return copy;
+    }
+
+    private static boolean isNumber(Object v) {
+        return v instanceof Double || (v instanceof String s && (s.equals("NaN") || s.equals("Infinity") || s.equals("-Infinity")));
     }
 
     private Metrics() {

@@ -18,7 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 import java.time.LocalDateTime;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,7 +32,8 @@ import java.util.stream.Stream;
  *
  * <pre>
  * config.yaml     the fully resolved configuration the run was started with
- * metrics.jsonl   one JSON object per line: {"type":"train","step":0,"loss":10.95,...}
+ * run.json        who started the run, where, with which jgpt and config file ({@link RunRecord})
+ * metrics.jsonl   one JSON object per line: {"type":"train","step":0,"time":"2025-01-31T14:25:01.203Z","loss":10.95,...}
  * console.log     everything the run printed through {@link #println}
  * samples.txt     the text samples, for reading
  * checkpoints/    training checkpoints
@@ -73,11 +76,22 @@ public final class RunDirectory implements AutoCloseable {
         return create(config, System.out, LocalDateTime.now());
     }
 
+    /** Starts a new run with no record of a config file, e.g. from the Java API. */
+    public static RunDirectory create(RunConfig config, PrintStream console, LocalDateTime startedAt) {
+        return create(config, null, console, startedAt);
+    }
+
+    /** Starts a new run from {@code configFile} (the file and --set options it was made of; may be null). */
+    public static RunDirectory create(RunConfig config, RunRecord.ConfigFile configFile) {
+        return create(config, configFile, System.out, LocalDateTime.now());
+    }
+
     /**
      * Starts a new run: creates the folder (named by log.name, or by {@code startedAt} when that is
-     * not set), refuses one that already has files in it, and writes config.yaml with the name filled in.
+     * not set), refuses one that already has files in it, writes config.yaml with the name filled in
+     * and run.json with the start record.
      */
-    public static RunDirectory create(RunConfig config, PrintStream console, LocalDateTime startedAt) {
+    public static RunDirectory create(RunConfig config, RunRecord.ConfigFile configFile, PrintStream console, LocalDateTime startedAt) {
         Path runsDir = config.log().runsDir();
         String name = config.log().name();
         Path dir;
@@ -101,6 +115,7 @@ public final class RunDirectory implements AutoCloseable {
         try {
             Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
             writeAtomically(dir.resolve(CONFIG_FILE), named.toYaml());
+            RunRecord.created(dir, named, configFile);
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot create run directory (" + JgptException.reason(e) + ")", e);
         }
@@ -126,6 +141,7 @@ public final class RunDirectory implements AutoCloseable {
         try {
             Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
             dropUnterminatedLine(metricsFile);
+            RunRecord.resumed(dir, config);
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot reopen run directory (" + JgptException.reason(e) + ")", e);
         }
@@ -178,15 +194,16 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     /**
-     * Appends one metrics line: {"type":type,"step":step, then the fields in their order}. Field
-     * values are numbers, text or booleans.
+     * Appends one metrics line: {"type":type,"step":step,"time":wall-clock time (UTC, ms), then the
+     * fields in their order}. Field values are numbers, text or booleans.
      */
     public synchronized void log(String type, int step, Map<String, ?> fields) {
         JsonObject o = new JsonObject();
         o.addProperty("type", type);
         o.addProperty("step", step);
+        o.addProperty("time", Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
         for (Map.Entry<String, ?> f : fields.entrySet()) {
-            if (f.getKey().equals("type") || f.getKey().equals("step")) {
+            if (f.getKey().equals("type") || f.getKey().equals("step") || f.getKey().equals("time")) {
                 throw new IllegalArgumentException("field name " + f.getKey() + " is reserved");
             }
             o.add(f.getKey(), switch (f.getValue()) {

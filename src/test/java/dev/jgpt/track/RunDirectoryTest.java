@@ -84,6 +84,12 @@ class RunDirectoryTest {
             run.log("custom", 3, Map.of("ok", true));
             // No close yet: each line must already be on disk.
             List<String> lines = Files.readAllLines(run.metricsFile());
+            for (String line : lines) {
+                // every line carries the wall-clock time it was written, in UTC to the millisecond
+                java.time.Instant t = Metrics.parse(line).time();
+                assertTrue(t != null && Math.abs(java.time.Duration.between(t, java.time.Instant.now()).toSeconds()) < 60, line);
+            }
+            lines = lines.stream().map(l -> l.replaceFirst(",\"time\":\"[0-9T:.Z-]+\"", "")).toList();
             assertEquals(List.of(
                     "{\"type\":\"train\",\"step\":0,\"loss\":10.987654321,\"lr\":5.0E-5,\"norm\":12.5,\"dt_ms\":1234.5,\"tok_per_sec\":830.25}",
                     "{\"type\":\"val\",\"step\":0,\"loss\":10.95}",
@@ -218,7 +224,54 @@ class RunDirectoryTest {
     void reservedAndUnsupportedFieldsAreRejected() {
         try (RunDirectory run = create(config("log.name=bad"))) {
             assertThrows(IllegalArgumentException.class, () -> run.log("val", 0, Map.of("step", 1)));
+            assertThrows(IllegalArgumentException.class, () -> run.log("val", 0, Map.of("time", 1)));
             assertThrows(IllegalArgumentException.class, () -> run.log("val", 0, Map.of("x", List.of(1))));
         }
+    }
+
+    @Test
+    void aRunRecordsWhereItCameFromAndEachSessionThatRanIt() throws IOException {
+        String yaml = Files.readString(Path.of("configs/quickstart.yaml"));
+        RunConfig config = config("log.name=rec", "train.max_steps=300");
+        var file = new RunRecord.ConfigFile("configs/quickstart.yaml", yaml, List.of("log.name=rec", "train.max_steps=300"));
+        Path dir;
+        try (RunDirectory run = RunDirectory.create(config, file, console, START)) {
+            dir = run.path();
+        }
+        com.google.gson.JsonObject rec = RunRecord.read(dir);
+        assertEquals("rec", rec.get("name").getAsString());
+        assertEquals("configs/quickstart.yaml", rec.getAsJsonObject("config_file").get("path").getAsString());
+        assertEquals(yaml, rec.getAsJsonObject("config_file").get("content").getAsString());
+        // the file alone says 1000 steps; the run was told 300
+        assertEquals(1000, rec.getAsJsonObject("config_file").getAsJsonObject("resolved").getAsJsonObject("train").get("max_steps").getAsInt());
+        assertEquals(300, rec.getAsJsonObject("config").getAsJsonObject("train").get("max_steps").getAsInt());
+        var session = rec.getAsJsonArray("sessions").get(0).getAsJsonObject();
+        for (String key : List.of("started", "pid", "host", "jgpt_version", "os", "jvm", "cores", "threads", "max_heap_mb")) {
+            assertTrue(session.has(key), key + " in " + session);
+        }
+        assertEquals(ProcessHandle.current().pid(), session.get("pid").getAsLong());
+        assertTrue(session.get("jgpt_version").getAsString().matches("\\d+\\.\\d+.*"), session.toString());
+
+        // reopening in this process is the same session; the record keeps one per process
+        try (RunDirectory run = RunDirectory.open(dir, console)) {
+            assertEquals("rec", run.name());
+        }
+        assertEquals(1, RunRecord.read(dir).getAsJsonArray("sessions").size());
+        // a run from before run.json gets one when it is resumed
+        Files.delete(dir.resolve(RunRecord.RECORD_FILE));
+        try (RunDirectory run = RunDirectory.open(dir, console)) {
+            assertEquals(1, RunRecord.read(dir).getAsJsonArray("sessions").size());
+        }
+    }
+
+    @Test
+    void theGitCommitIsTheCheckoutsWhenJgptRunsFromOne(@TempDir Path notACheckout) throws Exception {
+        assertEquals(null, RunRecord.gitCommit(notACheckout));
+        Path home = Path.of("").toAbsolutePath();
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(home.resolve(".git")) && RunRecord.gitCommit(home) != null,
+                "the sources are not a git checkout, or git is not installed");
+        RunRecord.GitCommit c = RunRecord.gitCommit(home);
+        Process p = new ProcessBuilder("git", "rev-parse", "HEAD").start();
+        assertEquals(new String(p.getInputStream().readAllBytes()).strip(), c.sha());
     }
 }

@@ -1,0 +1,328 @@
+package dev.jgpt.track;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
+import dev.jgpt.io.TrainingCheckpoint;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * One run as its directory shows it, read for people: never fails, whatever the files hold. Each
+ * fact the files do not give (a run from before status files, a config that will not parse) is null,
+ * shown as "unknown", and what could not be read is said once in {@link #problems()}.
+ *
+ * @param status         from status.json and the run's lock ({@link RunStatus})
+ * @param configText     config.yaml as written; null when missing
+ * @param config         config.yaml as a tree; null when missing or not YAML
+ * @param record         run.json ({@link RunRecord}); null for runs from before it
+ * @param entries        every readable line of metrics.jsonl
+ * @param checkpoints    the checkpoints on disk, oldest first
+ * @param changedFromFile the config keys whose value differs from the file the run was started from
+ */
+public record RunInfo(String name, Path dir, RunStatus status, String configText, JsonObject config, JsonObject record,
+                      List<Metrics.Entry> entries, List<Checkpoint> checkpoints, List<ConfigTree.Difference> changedFromFile,
+                      List<String> problems) {
+
+    /** build-nanogpt's reference lines for the GPT-2 124M shape, as its plot draws them. */
+    public static final double GPT2_124M_VAL_LOSS = 3.2924;    // OpenAI GPT-2 124M on FineWeb-Edu's val split
+    public static final double GPT2_124M_HELLASWAG = 0.2945;   // OpenAI GPT-2 124M, acc_norm
+    public static final double GPT3_124M_HELLASWAG = 0.337;    // OpenAI GPT-3 124M, acc_norm
+
+    /** A checkpoint: its step and the validation loss it recorded (NaN when none was measured). */
+    public record Checkpoint(String name, int step, double valLoss, long bytes) {
+    }
+
+    /** Reads the run in {@code dir}. */
+    public static RunInfo read(Path dir) {
+        return read(dir, null);
+    }
+
+    /** Reads the run in {@code dir}, reusing metrics that {@code cache} read before when the file has not changed. */
+    public static RunInfo read(Path dir, MetricsCache cache) {
+        Problems problems = new Problems();
+        String name = dir.getFileName() == null ? dir.toString() : dir.getFileName().toString();
+        RunStatus status = RunStatus.read(dir);
+        if (status.state() == RunStatus.State.UNKNOWN && status.error() != null) {
+            problems.add("status", status.error());
+            status = new RunStatus(RunStatus.State.UNKNOWN, status.pid(), status.host(), status.started(), status.ended(), null);
+        }
+
+        String configText = null;
+        JsonObject config = null;
+        Path configFile = dir.resolve(RunDirectory.CONFIG_FILE);
+        try {
+            configText = Files.readString(configFile, StandardCharsets.UTF_8);
+            config = ConfigTree.toJson(configText);
+        } catch (NoSuchFileException e) {
+            problems.add("config", configFile + ": missing; the run's settings are unknown");
+        } catch (IOException | RuntimeException e) {
+            problems.add("config", configFile + ": unreadable (" + e.getMessage() + "); the run's settings are unknown");
+        }
+
+        JsonObject record = null;
+        if (Files.exists(dir.resolve(RunRecord.RECORD_FILE))) {
+            record = RunRecord.read(dir);
+            if (record == null) problems.add("record", dir.resolve(RunRecord.RECORD_FILE) + ": not a JSON object; skipped");
+        }
+
+        MetricsCache.Read metrics = (cache == null ? new MetricsCache() : cache).read(dir.resolve(RunDirectory.METRICS_FILE));
+        problems.addAll(metrics.problems());
+        if (metrics.cutOff() && status.state() != RunStatus.State.RUNNING) {
+            problems.add("cut off", dir.resolve(RunDirectory.METRICS_FILE) + ": the last line was cut off mid-write (the run was"
+                    + " killed while writing it); skipped");
+        }
+
+        List<Checkpoint> checkpoints = checkpoints(dir.resolve(RunDirectory.CHECKPOINTS_DIR), problems);
+
+        List<ConfigTree.Difference> changed = List.of();
+        if (config != null && record != null && record.get("config_file") instanceof JsonObject file
+                && file.get("resolved") instanceof JsonObject fromFile) {
+            Map<String, JsonElement> mine = new LinkedHashMap<>(ConfigTree.flatten(config));
+            Map<String, JsonElement> theirs = new LinkedHashMap<>(ConfigTree.flatten(fromFile));
+            mine.remove("log.name"); // the run's own name, not a setting
+            theirs.remove("log.name");
+            changed = ConfigTree.diff(theirs, mine);
+        }
+        return new RunInfo(name, dir, status, configText, config, record, metrics.entries(), checkpoints, changed, problems.lines());
+    }
+
+    private static List<Checkpoint> checkpoints(Path dir, Problems problems) {
+        List<Checkpoint> found = new ArrayList<>();
+        try {
+            for (Path c : TrainingCheckpoint.list(dir)) {
+                try {
+                    TrainingCheckpoint.State s = TrainingCheckpoint.readState(c);
+                    found.add(new Checkpoint(c.getFileName().toString(), s.step(), s.valLoss(), bytes(c)));
+                } catch (IOException | RuntimeException e) {
+                    problems.add("checkpoint", c + ": unreadable state (" + e.getMessage() + "); skipped");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            problems.add("checkpoints", dir + ": cannot list (" + e.getMessage() + ")");
+        }
+        return found;
+    }
+
+    private static long bytes(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(p -> {
+                try {
+                    return Files.size(p);
+                } catch (IOException e) {
+                    return 0;
+                }
+            }).sum();
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    // ---- what the listing shows -------------------------------------------------------------
+
+    /** A number of config.yaml; null when the config or the key is missing or not a number. */
+    public Double configNumber(String key) {
+        if (config == null) return null;
+        JsonElement v = ConfigTree.flatten(config).get(key);
+        return v instanceof JsonPrimitive p && p.isNumber() ? p.getAsDouble() : null;
+    }
+
+    /** train.max_steps; null when unknown. */
+    public Integer maxSteps() {
+        Double v = configNumber("train.max_steps");
+        return v == null ? null : (int) (double) v;
+    }
+
+    /** Optimizer steps taken: one more than the last training step recorded, else the newest checkpoint's step. */
+    public int stepsDone() {
+        int last = -1;
+        for (Metrics.Entry e : entries) if (e.type().equals("train")) last = Math.max(last, e.step());
+        if (last >= 0) return last + 1;
+        return checkpoints.isEmpty() ? 0 : checkpoints.getLast().step();
+    }
+
+    /** Tokens trained on: steps done times train.total_batch_size; null without a config. */
+    public Long tokensSeen() {
+        Double batch = configNumber("train.total_batch_size");
+        return batch == null ? null : (long) (stepsDone() * batch);
+    }
+
+    /** The last training entry with a loss, or null. */
+    public Metrics.Entry lastTrain() {
+        return last("train", "loss");
+    }
+
+    /** The last HellaSwag entry with an acc_norm, or null. */
+    public Metrics.Entry lastHellaSwag() {
+        return last("hellaswag", "acc_norm");
+    }
+
+    /** The validation entry with the lowest finite loss, or null. */
+    public Metrics.Entry bestVal() {
+        return entries.stream().filter(e -> e.type().equals("val") && e.hasNumber("loss") && Double.isFinite(e.number("loss")))
+                .min(Comparator.comparingDouble(e -> e.number("loss"))).orElse(null);
+    }
+
+    /** The first step whose training loss is NaN or infinite, or -1. */
+    public int divergedAt() {
+        for (Metrics.Entry e : entries) {
+            if (e.type().equals("train") && e.hasNumber("loss") && !Double.isFinite(e.number("loss"))) return e.step();
+        }
+        return -1;
+    }
+
+    /** Whether the model is GPT-2 124M's shape (12 layers, 12 heads, 768 channels): the reference lines apply. */
+    public boolean isGpt2Small() {
+        Double l = configNumber("model.n_layer"), h = configNumber("model.n_head"), c = configNumber("model.n_embd");
+        return l != null && h != null && c != null && l == 12 && h == 12 && c == 768;
+    }
+
+    /**
+     * Time the run's processes spent on it: for each session in run.json, from its start to its last
+     * metrics line (to now for a session still running). Null for runs from before run.json.
+     */
+    public Duration wallTime() {
+        List<Instant> starts = new ArrayList<>();
+        if (record != null && record.get("sessions") instanceof JsonArray sessions) {
+            for (JsonElement s : sessions) {
+                Instant t = s instanceof JsonObject o ? instant(o.get("started")) : null;
+                if (t != null) starts.add(t);
+            }
+        }
+        if (starts.isEmpty()) return null;
+        starts.sort(null);
+        List<Instant> times = entries.stream().map(Metrics.Entry::time).filter(t -> t != null).sorted().toList();
+        Duration total = Duration.ZERO;
+        for (int i = 0; i < starts.size(); i++) {
+            Instant from = starts.get(i), to = i + 1 < starts.size() ? starts.get(i + 1) : Instant.MAX;
+            Instant last = null;
+            for (Instant t : times) if (!t.isBefore(from) && t.isBefore(to)) last = t;
+            boolean live = i == starts.size() - 1 && status.state() == RunStatus.State.RUNNING;
+            if (live) last = Instant.now();
+            if (last != null) total = total.plus(Duration.between(from, last));
+        }
+        return total;
+    }
+
+    /** When the run was created: run.json, else its first timestamped line, else null. */
+    public Instant created() {
+        if (record != null) {
+            Instant t = instant(record.get("created"));
+            if (t != null) return t;
+        }
+        return entries.stream().map(Metrics.Entry::time).filter(t -> t != null).findFirst().orElse(null);
+    }
+
+    /** The samples of the highest step that has any, in index order. */
+    public List<Metrics.Entry> latestSamples() {
+        int step = entries.stream().filter(e -> e.type().equals("sample")).mapToInt(Metrics.Entry::step).max().orElse(-1);
+        return entries.stream().filter(e -> e.type().equals("sample") && e.step() == step && e.fields().get("text") instanceof String)
+                .toList();
+    }
+
+    private Metrics.Entry last(String type, String field) {
+        Metrics.Entry found = null;
+        for (Metrics.Entry e : entries) if (e.type().equals(type) && e.hasNumber(field)) found = e;
+        return found;
+    }
+
+    private static Instant instant(JsonElement e) {
+        try {
+            return e instanceof JsonPrimitive p && p.isString() ? Instant.parse(p.getAsString()) : null;
+        } catch (RuntimeException bad) {
+            return null;
+        }
+    }
+
+    // ---- JSON ----------------------------------------------------------------------------------
+
+    /**
+     * The listing's facts as JSON (unknowns are null; NaN and the infinities are the strings "NaN",
+     * "Infinity", "-Infinity", since JSON has no such numbers). {@code full} adds the config, the
+     * start record, the checkpoints and the latest samples.
+     */
+    public JsonObject toJson(boolean full) {
+        JsonObject o = new JsonObject();
+        o.addProperty("name", name);
+        o.addProperty("status", status.state().word());
+        if (status.error() != null) o.addProperty("error", status.error());
+        Instant created = created();
+        o.addProperty("created", created == null ? null : created.toString());
+        o.addProperty("steps_done", stepsDone());
+        o.add("max_steps", maxSteps() == null ? JsonNull.INSTANCE : new JsonPrimitive(maxSteps()));
+        Metrics.Entry train = lastTrain(), val = bestVal(), hs = lastHellaSwag();
+        o.add("train_loss", train == null ? JsonNull.INSTANCE : number(train.number("loss")));
+        o.add("best_val_loss", val == null ? JsonNull.INSTANCE : number(val.number("loss")));
+        o.add("best_val_step", val == null ? JsonNull.INSTANCE : new JsonPrimitive(val.step()));
+        o.add("hellaswag", hs == null ? JsonNull.INSTANCE : number(hs.number("acc_norm")));
+        o.add("tokens", tokensSeen() == null ? JsonNull.INSTANCE : new JsonPrimitive(tokensSeen()));
+        Double batch = configNumber("train.total_batch_size");
+        o.add("tokens_per_step", batch == null ? JsonNull.INSTANCE : number(batch));
+        Duration wall = wallTime();
+        o.add("wall_seconds", wall == null ? JsonNull.INSTANCE : new JsonPrimitive(wall.toMillis() / 1000.0));
+        int diverged = divergedAt();
+        o.add("diverged_at", diverged < 0 ? JsonNull.INSTANCE : new JsonPrimitive(diverged));
+        o.addProperty("gpt2_124m_shape", isGpt2Small());
+        JsonArray changed = new JsonArray();
+        changedFromFile.forEach(d -> changed.add(d.toJson()));
+        o.add("changed_from_config_file", changed);
+        JsonArray p = new JsonArray();
+        problems.forEach(p::add);
+        o.add("problems", p);
+        if (full) {
+            o.addProperty("dir", dir.toString());
+            o.add("config", config == null ? JsonNull.INSTANCE : config);
+            o.addProperty("config_text", configText);
+            o.add("record", record == null ? JsonNull.INSTANCE : record);
+            JsonArray cs = new JsonArray();
+            for (Checkpoint c : checkpoints) {
+                JsonObject j = new JsonObject();
+                j.addProperty("name", c.name());
+                j.addProperty("step", c.step());
+                j.add("val_loss", number(c.valLoss()));
+                j.addProperty("bytes", c.bytes());
+                cs.add(j);
+            }
+            o.add("checkpoints", cs);
+            JsonArray samples = new JsonArray();
+            for (Metrics.Entry e : latestSamples()) samples.add(entryJson(e));
+            o.add("latest_samples", samples);
+        }
+        return o;
+    }
+
+    /** A metrics entry as JSON a browser can parse (non-finite numbers as strings). */
+    public static JsonObject entryJson(Metrics.Entry e) {
+        JsonObject o = new JsonObject();
+        o.addProperty("type", e.type());
+        o.addProperty("step", e.step());
+        for (Map.Entry<String, Object> f : e.fields().entrySet()) {
+            o.add(f.getKey(), switch (f.getValue()) {
+                case Double d -> number(d);
+                case Boolean b -> new JsonPrimitive(b);
+                case null -> JsonNull.INSTANCE;
+                default -> new JsonPrimitive(String.valueOf(f.getValue()));
+            });
+        }
+        return o;
+    }
+
+    static JsonElement number(double v) {
+        if (Double.isFinite(v)) return new JsonPrimitive(v == Math.rint(v) && Math.abs(v) < 1e15 ? (Number) (long) v : v);
+        return new JsonPrimitive(Double.toString(v));
+    }
+}

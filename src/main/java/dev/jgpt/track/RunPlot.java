@@ -1,0 +1,281 @@
+package dev.jgpt.track;
+
+import de.erichseifert.vectorgraphics2d.VectorGraphics2D;
+import de.erichseifert.vectorgraphics2d.svg.SVGProcessor;
+import de.erichseifert.vectorgraphics2d.util.PageSize;
+import dev.jgpt.JgptException;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.XYStyler;
+import org.knowm.xchart.style.lines.SeriesLines;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+import javax.imageio.ImageIO;
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The curves of one or more runs in one picture, with XChart: training and validation loss on top,
+ * then HellaSwag, learning rate, gradient norm and tokens/s, runs overlaid in their own colors. For
+ * GPT-2 124M's shape it adds build-nanogpt's reference lines (GPT-2 124M's validation loss on
+ * FineWeb-Edu, GPT-2's and GPT-3's 124M HellaSwag). A run whose loss went NaN or infinite is drawn up
+ * to the last finite step and marked where it diverged.
+ */
+public final class RunPlot {
+    /** What the x axis counts. */
+    public enum XAxis {
+        STEPS, TOKENS
+    }
+
+    private static final int WIDTH = 1280, TOP_HEIGHT = 440, PANEL_HEIGHT = 330;
+    /** Matplotlib's tab10, which readers of build-nanogpt's plots know. */
+    private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c), new Color(0xd62728),
+            new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f), new Color(0xbcbd22), new Color(0x17becf)};
+    private static final Color REFERENCE = new Color(0xc0392b), REFERENCE_2 = new Color(0x7d3c98);
+
+    static {
+        System.setProperty("java.awt.headless", "true"); // plots are drawn off screen, also where there is no display
+    }
+
+    private RunPlot() {
+    }
+
+    /** Draws the runs into {@code out}, PNG or SVG by its extension; what could not be drawn goes to {@code problems}. */
+    public static void write(List<RunInfo> runs, XAxis x, Path out, Problems problems) {
+        String file = out.getFileName().toString().toLowerCase(Locale.ROOT);
+        boolean svg = file.endsWith(".svg");
+        if (!svg && !file.endsWith(".png")) throw new JgptException("--out " + out + ": the file must end in .png or .svg");
+        List<XYChart> charts = charts(runs, x, problems);
+        int height = TOP_HEIGHT + (charts.size() / 2) * PANEL_HEIGHT; // the small panels two to a row
+        byte[] bytes;
+        try {
+            if (svg) {
+                VectorGraphics2D g = new VectorGraphics2D();
+                paint(g, charts, height);
+                ByteArrayOutputStream b = new ByteArrayOutputStream();
+                new SVGProcessor().getDocument(g.getCommands(), new PageSize(0, 0, WIDTH, height)).writeTo(b);
+                bytes = b.toByteArray();
+            } else {
+                BufferedImage image = new BufferedImage(WIDTH, height, BufferedImage.TYPE_INT_RGB);
+                Graphics2D g = image.createGraphics();
+                paint(g, charts, height);
+                g.dispose();
+                ByteArrayOutputStream b = new ByteArrayOutputStream();
+                ImageIO.write(image, "png", b);
+                bytes = b.toByteArray();
+            }
+        } catch (IOException e) {
+            throw new JgptException(out + ": cannot draw (" + e.getMessage() + ")", e);
+        } catch (Error | RuntimeException e) {
+            if (String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT).contains("font")) {
+                throw new JgptException("drawing text needs fonts, and Java found none (" + e.getMessage()
+                        + "); install fontconfig and a font, e.g. apt-get install fontconfig fonts-dejavu-core", e);
+            }
+            throw e;
+        }
+        writeBytes(out, bytes);
+    }
+
+    private static void writeBytes(Path out, byte[] bytes) {
+        Path tmp = out.resolveSibling("." + out.getFileName() + ".tmp");
+        try {
+            if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
+            Files.write(tmp, bytes);
+            Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // the error below says what failed
+            }
+            throw new JgptException(out + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** The loss chart full width on top, the others two by two below it. */
+    private static void paint(Graphics2D g, List<XYChart> charts, int height) {
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, WIDTH, height);
+        for (int i = 0; i < charts.size(); i++) {
+            int x = i == 0 ? 0 : ((i - 1) % 2) * (WIDTH / 2);
+            int y = i == 0 ? 0 : TOP_HEIGHT + ((i - 1) / 2) * PANEL_HEIGHT;
+            int w = i == 0 ? WIDTH : WIDTH / 2;
+            int h = i == 0 ? TOP_HEIGHT : PANEL_HEIGHT;
+            Graphics2D sub = (Graphics2D) g.create(x, y, w, h);
+            charts.get(i).paint(sub, w, h);
+            sub.dispose();
+        }
+    }
+
+    /** The panels that have something to show; the loss panel always comes first. */
+    static List<XYChart> charts(List<RunInfo> runs, XAxis x, Problems problems) {
+        if (runs.isEmpty()) throw new JgptException("no runs to plot");
+        boolean reference = runs.stream().anyMatch(RunInfo::isGpt2Small);
+        String xTitle = x == XAxis.TOKENS ? "tokens" : "step";
+        Map<String, Integer> seen = new HashMap<>();
+        List<String> labels = new ArrayList<>();
+        for (RunInfo r : runs) {
+            int n = seen.merge(r.name(), 1, Integer::sum);
+            labels.add(n == 1 ? r.name() : r.name() + " (" + n + ")");
+        }
+        double[] scale = new double[runs.size()];
+        for (int i = 0; i < runs.size(); i++) {
+            Double batch = runs.get(i).configNumber("train.total_batch_size");
+            scale[i] = x == XAxis.STEPS ? 1 : batch == null ? Double.NaN : batch;
+            if (Double.isNaN(scale[i])) {
+                problems.add("no batch " + runs.get(i).dir(), runs.get(i).name() + ": no train.total_batch_size in its config;"
+                        + " left out of the tokens axis");
+            }
+        }
+
+        XYChart loss = chart("Loss", xTitle, "loss", TOP_HEIGHT, WIDTH);
+        loss.getStyler().setYAxisLogarithmic(true);
+        XYChart hellaswag = chart("HellaSwag", xTitle, "acc_norm", PANEL_HEIGHT, WIDTH / 2);
+        XYChart lr = chart("Learning rate", xTitle, "lr", PANEL_HEIGHT, WIDTH / 2);
+        XYChart norm = chart("Gradient norm (before clipping)", xTitle, "norm", PANEL_HEIGHT, WIDTH / 2);
+        norm.getStyler().setYAxisLogarithmic(true);
+        XYChart speed = chart("Throughput", xTitle, "tokens/s", PANEL_HEIGHT, WIDTH / 2);
+        double xMin = Double.POSITIVE_INFINITY, xMax = Double.NEGATIVE_INFINITY;
+        boolean anyHellaSwag = false;
+
+        for (int i = 0; i < runs.size(); i++) {
+            RunInfo r = runs.get(i);
+            if (Double.isNaN(scale[i])) continue;
+            Color color = COLORS[i % COLORS.length];
+            String label = labels.get(i);
+            int diverged = r.divergedAt();
+            Series train = series(r, "train", "loss", scale[i], diverged);
+            Series val = series(r, "val", "loss", scale[i], -1);
+            if (train.size() > 0) line(loss, label + " train", train, color, false);
+            if (val.size() > 0) {
+                XYSeries s = line(loss, label + " val", val, color.darker(), true);
+                s.setLineWidth(2.2f);
+            }
+            if (diverged >= 0) {
+                double y = train.size() > 0 ? train.ys[train.size() - 1] : val.size() > 0 ? val.ys[0] : Double.NaN;
+                if (!Double.isNaN(y)) {
+                    XYSeries m = loss.addSeries(label + " diverged at step " + diverged, new double[] {diverged * scale[i]}, new double[] {y});
+                    m.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+                    m.setMarker(SeriesMarkers.CROSS);
+                    m.setMarkerColor(Color.RED);
+                }
+            }
+            Series hs = series(r, "hellaswag", "acc_norm", scale[i], -1);
+            if (hs.size() > 0) {
+                anyHellaSwag = true;
+                line(hellaswag, label, hs, color, true);
+            }
+            Series rate = series(r, "train", "lr", scale[i], diverged);
+            if (rate.size() > 0) line(lr, label, rate, color, false);
+            Series n = series(r, "train", "norm", scale[i], diverged);
+            n = n.positive();
+            if (n.size() > 0) line(norm, label, n, color, false);
+            Series tps = series(r, "train", "tok_per_sec", scale[i], diverged);
+            if (tps.size() > 0) line(speed, label, tps, color, false);
+            for (Series s : List.of(train, val, hs, rate)) {
+                if (s.size() > 0) {
+                    xMin = Math.min(xMin, s.xs[0]);
+                    xMax = Math.max(xMax, s.xs[s.size() - 1]);
+                }
+            }
+        }
+        if (xMin > xMax) throw new JgptException("nothing to plot: " + String.join(", ", labels) + " recorded no metrics yet");
+        if (xMin == xMax) xMax = xMin + 1;
+        if (reference) {
+            reference(loss, "OpenAI GPT-2 124M val loss (" + RunInfo.GPT2_124M_VAL_LOSS + ")", RunInfo.GPT2_124M_VAL_LOSS, xMin, xMax, REFERENCE);
+            reference(hellaswag, "OpenAI GPT-2 124M (" + RunInfo.GPT2_124M_HELLASWAG + ")", RunInfo.GPT2_124M_HELLASWAG, xMin, xMax, REFERENCE);
+            reference(hellaswag, "OpenAI GPT-3 124M (" + RunInfo.GPT3_124M_HELLASWAG + ")", RunInfo.GPT3_124M_HELLASWAG, xMin, xMax, REFERENCE_2);
+        }
+        List<XYChart> charts = new ArrayList<>();
+        charts.add(loss);
+        if (anyHellaSwag || reference) charts.add(hellaswag);
+        for (XYChart c : List.of(lr, norm, speed)) if (!c.getSeriesMap().isEmpty()) charts.add(c);
+        return charts;
+    }
+
+    /** x and y of one field over one type of entries, up to (not including) step {@code stopAt} when it is >= 0. */
+    private record Series(double[] xs, double[] ys) {
+        int size() {
+            return xs.length;
+        }
+
+        Series positive() {
+            int n = 0;
+            for (double y : ys) if (y > 0) n++;
+            double[] x2 = new double[n], y2 = new double[n];
+            for (int i = 0, j = 0; i < ys.length; i++) {
+                if (ys[i] > 0) {
+                    x2[j] = xs[i];
+                    y2[j++] = ys[i];
+                }
+            }
+            return new Series(x2, y2);
+        }
+    }
+
+    private static Series series(RunInfo r, String type, String field, double xScale, int stopAt) {
+        List<Metrics.Entry> es = r.entries().stream()
+                .filter(e -> e.type().equals(type) && e.hasNumber(field) && (stopAt < 0 || e.step() < stopAt)
+                        && Double.isFinite(e.number(field)))
+                .toList();
+        ToDoubleFunction<Metrics.Entry> y = e -> e.number(field);
+        return new Series(es.stream().mapToDouble(e -> e.step() * xScale).toArray(), es.stream().mapToDouble(y).toArray());
+    }
+
+    private static XYChart chart(String title, String xTitle, String yTitle, int height, int width) {
+        XYChart c = new XYChartBuilder().width(width).height(height).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        XYStyler s = c.getStyler();
+        s.setChartBackgroundColor(Color.WHITE);
+        s.setPlotBackgroundColor(Color.WHITE);
+        s.setPlotBorderColor(new Color(0xbbbbbb));
+        s.setPlotGridLinesColor(new Color(0xe6e6e6));
+        s.setLegendBackgroundColor(new Color(255, 255, 255, 220));
+        s.setLegendBorderColor(new Color(0xcccccc));
+        s.setLegendPosition(Styler.LegendPosition.InsideNE);
+        s.setChartTitleBoxVisible(false);
+        s.setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
+        s.setLegendFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        s.setAxisTitleFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        s.setAxisTickLabelsFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        s.setMarkerSize(5);
+        s.setToolTipsEnabled(false);
+        s.setChartPadding(8);
+        return c;
+    }
+
+    private static XYSeries line(XYChart chart, String name, Series s, Color color, boolean markers) {
+        XYSeries series = chart.addSeries(name, s.xs, s.ys);
+        series.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+        series.setLineColor(color);
+        series.setLineWidth(1.2f);
+        series.setLineStyle(SeriesLines.SOLID);
+        series.setMarker(markers ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+        series.setMarkerColor(color);
+        return series;
+    }
+
+    private static void reference(XYChart chart, String name, double y, double xMin, double xMax, Color color) {
+        XYSeries s = chart.addSeries(name, new double[] {xMin, xMax}, new double[] {y, y});
+        s.setLineColor(color);
+        s.setLineStyle(new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {6, 4}, 0));
+        s.setMarker(SeriesMarkers.NONE);
+    }
+}
