@@ -69,6 +69,7 @@ public final class Dashboard implements AutoCloseable {
             "uPlot.min.css", new String[] {"/META-INF/resources/webjars/uplot/1.6.30/dist/uPlot.min.css", "text/css; charset=utf-8"});
 
     private final Path runsDir;
+    private final String shownDir; // as the user named it: the page shows no more of the machine than that
     private final RunIndex index;
     private final HttpServer server;
     private final ExecutorService executor;
@@ -77,7 +78,8 @@ public final class Dashboard implements AutoCloseable {
 
     private Dashboard(Path runsDir, HttpServer server, ExecutorService executor, boolean loopbackOnly) {
         this.runsDir = runsDir.toAbsolutePath().normalize();
-        this.index = new RunIndex(this.runsDir);
+        this.shownDir = runsDir.toString();
+        this.index = new RunIndex(runsDir);
         this.server = server;
         this.executor = executor;
         this.loopbackOnly = loopbackOnly;
@@ -180,7 +182,7 @@ public final class Dashboard implements AutoCloseable {
 
     private String runsJson() {
         JsonObject o = new JsonObject();
-        o.addProperty("dir", runsDir.toString());
+        o.addProperty("dir", shownDir);
         JsonArray runs = new JsonArray();
         for (RunInfo r : index.list()) runs.add(r.toJson(false));
         o.add("runs", runs);

@@ -43,6 +43,10 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
     public static final double GPT2_124M_HELLASWAG = 0.2945;   // OpenAI GPT-2 124M, acc_norm
     public static final double GPT3_124M_HELLASWAG = 0.337;    // OpenAI GPT-3 124M, acc_norm
 
+    /** The config keys the listing reads, which must be numbers. */
+    private static final List<String> NUMBER_KEYS = List.of("train.max_steps", "train.total_batch_size", "model.n_layer",
+            "model.n_head", "model.n_embd");
+
     /** A checkpoint: its step and the validation loss it recorded (NaN when none was measured). */
     public record Checkpoint(String name, int step, double valLoss, long bytes) {
     }
@@ -72,6 +76,16 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
             problems.add("config", configFile + ": missing; the run's settings are unknown");
         } catch (IOException | RuntimeException e) {
             problems.add("config", configFile + ": unreadable (" + e.getMessage() + "); the run's settings are unknown");
+        }
+
+        if (config != null) {
+            Map<String, JsonElement> flat = ConfigTree.flatten(config);
+            for (String key : NUMBER_KEYS) {
+                JsonElement v = flat.get(key);
+                if (v != null && !(v instanceof JsonPrimitive p && p.isNumber())) {
+                    problems.add("config type", configFile + ": " + key + " is " + ConfigTree.show(v) + ", not a number; shown as unknown");
+                }
+            }
         }
 
         JsonObject record = null;

@@ -51,6 +51,23 @@ function fmtDuration(s) {
   if (h > 0) return h + "h" + String(m).padStart(2, "0") + "m";
   return m + "m" + String(sec).padStart(2, "0") + "s";
 }
+// axis labels: 2.0e-3 rather than 0.002 and 0.002 again; 10K rather than 10000
+function fmtTick(v) {
+  if (v == null) return "";
+  const a = Math.abs(v);
+  if (a === 0) return "0";
+  if (a < 0.01) return v.toExponential(1);
+  if (a >= 10000) return fmtCount(v);
+  return String(+v.toPrecision(4));
+}
+// the nearest of 1, 2, ..., 9 times a power of ten, below (floor) or above (ceil): a log axis ends on a tick
+function niceLog(v, round) {
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  return Math.max(1, round(v / p)) * p;
+}
+// whole steps on the x axis
+const STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 25000, 50000, 1e5, 2e5, 2.5e5, 5e5, 1e6,
+  2e6, 2.5e6, 5e6, 1e7, 2e7, 2.5e7, 5e7, 1e8, 2e8, 2.5e8, 5e8, 1e9, 2e9, 2.5e9, 5e9, 1e10, 2e10, 2.5e10, 5e10, 1e11];
 function fmtBytes(b) { return fmtCount(b) + "B"; }
 function show(v) { return v == null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v); }
 function colorOf(name) {
@@ -97,7 +114,7 @@ function setLive(on) {
 }
 
 function onRuns(data) {
-  $("dir").textContent = data.dir;
+  $("dir").textContent = data.dir + "/";
   state.runs = data.runs;
   const names = new Set(state.runs.map((r) => r.name));
   const first = !state.initialized;
@@ -135,39 +152,57 @@ function scheduleDraw() {
 }
 
 // ---- run list ---------------------------------------------------------------------------------
+// Rows are kept per run and updated in place: the list refreshes twice a second while a run trains,
+// and a row rebuilt under the pointer would swallow clicks.
+const rows = new Map();
+
+function makeRow(name) {
+  const box = el("input", {type: "checkbox", title: "draw " + name});
+  box.addEventListener("click", (ev) => ev.stopPropagation());
+  box.addEventListener("change", () => {
+    state.checked = box.checked ? [...state.checked, name] : state.checked.filter((n) => n !== name);
+    writeHash(); connect(); scheduleDraw();
+  });
+  const c = {
+    box, swatch: el("span", {class: "swatch"}), badge: el("span", {class: "badge"}), diverged: el("span", {class: "warn"}),
+    warn: el("span", {class: "warn", text: "\u26A0"}), bar: el("span"), steps: document.createTextNode(""),
+    train: el("td", {class: "num"}), val: el("td", {class: "num"}), hs: el("td", {class: "num"}),
+    tokens: el("td", {class: "num"}), wall: el("td", {class: "num"}), changes: el("td", {class: "changes"}),
+  };
+  c.status = el("td", {}, c.badge, c.diverged, c.warn);
+  c.row = el("tr", {"data-run": name, onclick: () => setFocus(name)},
+    el("td", {}, box), el("td", {}, c.swatch, el("span", {class: "run-name", text: name})), c.status,
+    el("td", {}, el("span", {class: "progress"}, c.bar), c.steps), c.train, c.val, c.hs, c.tokens, c.wall, c.changes);
+  return c;
+}
+
 function renderRuns() {
   const body = document.querySelector("#runs tbody");
-  body.textContent = "";
   $("no-runs").hidden = state.runs.length > 0;
+  const names = new Set(state.runs.map((r) => r.name));
+  for (const [name, c] of rows) if (!names.has(name)) { c.row.remove(); rows.delete(name); }
   for (const r of state.runs) {
-    const checked = state.checked.includes(r.name);
-    const box = el("input", {type: "checkbox", title: "draw " + r.name});
-    box.checked = checked;
-    box.addEventListener("click", (ev) => ev.stopPropagation());
-    box.addEventListener("change", () => {
-      state.checked = box.checked ? [...state.checked, r.name] : state.checked.filter((n) => n !== r.name);
-      writeHash(); connect(); scheduleDraw();
-    });
+    let c = rows.get(r.name);
+    if (!c) rows.set(r.name, c = makeRow(r.name));
+    c.row.classList.toggle("focus", r.name === state.focus);
+    c.box.checked = state.checked.includes(r.name);
+    c.swatch.style.background = colorOf(r.name);
+    c.badge.className = "badge " + r.status;
+    c.badge.textContent = r.status;
+    c.status.title = r.error || "";
+    c.diverged.textContent = r.diverged_at != null ? "diverged at " + r.diverged_at : "";
+    c.warn.hidden = r.problems.length === 0;
+    c.warn.title = r.problems.join("\n");
     const total = r.max_steps;
-    const frac = total ? Math.min(1, r.steps_done / total) : 0;
-    const status = el("td", {}, el("span", {class: "badge " + r.status, text: r.status}));
-    if (r.diverged_at != null) status.append(el("span", {class: "warn", text: "diverged at " + r.diverged_at}));
-    if (r.problems.length) status.append(el("span", {class: "warn", text: "\u26A0", title: r.problems.join("\n")}));
-    if (r.error) status.title = r.error;
-    const changes = r.changed_from_config_file.map((d) => d.key + "=" + show(d.right) + " (file " + show(d.left) + ")").join(", ");
-    const row = el("tr", {class: r.name === state.focus ? "focus" : "", "data-run": r.name, onclick: () => setFocus(r.name)},
-      el("td", {}, box),
-      el("td", {}, el("span", {class: "swatch", style: "background:" + colorOf(r.name)}), el("span", {class: "run-name", text: r.name})),
-      status,
-      el("td", {}, el("span", {class: "progress"}, el("span", {style: "width:" + (100 * frac).toFixed(1) + "%"})),
-        document.createTextNode(r.steps_done + "/" + (total == null ? "?" : total))),
-      el("td", {class: "num", text: fmtLoss(r.train_loss)}),
-      el("td", {class: "num", text: fmtLoss(r.best_val_loss)}),
-      el("td", {class: "num", text: r.hellaswag == null ? "–" : num(r.hellaswag).toFixed(4)}),
-      el("td", {class: "num", text: fmtCount(r.tokens)}),
-      el("td", {class: "num", text: fmtDuration(r.wall_seconds)}),
-      el("td", {class: "changes", text: changes}));
-    body.append(row);
+    c.bar.style.width = (total ? 100 * Math.min(1, r.steps_done / total) : 0).toFixed(1) + "%";
+    c.steps.textContent = r.steps_done + "/" + (total == null ? "?" : total);
+    c.train.textContent = fmtLoss(r.train_loss);
+    c.val.textContent = fmtLoss(r.best_val_loss);
+    c.hs.textContent = r.hellaswag == null ? "\u2013" : num(r.hellaswag).toFixed(4);
+    c.tokens.textContent = fmtCount(r.tokens);
+    c.wall.textContent = fmtDuration(r.wall_seconds);
+    c.changes.textContent = r.changed_from_config_file.map((d) => d.key + "=" + show(d.right) + " (file " + show(d.left) + ")").join(", ");
+    body.append(c.row); // moves an existing row into list order
   }
 }
 
@@ -210,11 +245,13 @@ function drawChart(id, title, yLabel, tables, opts, log) {
   if (chart && chart._key === key) { chart.setData(data); return; }
   if (chart) chart.destroy();
   box.textContent = "";
+  // a log axis spans the data, not whole decades (a loss from 11 to 3 would sit in a sliver of 1..100)
+  const logRange = (u, min, max) => min == null || !(min > 0) ? [1, 10] : [niceLog(min / 1.05, Math.floor), niceLog(max * 1.05, Math.ceil)];
   const u = new uPlot({
     title, width, height,
-    scales: {x: {time: false}, y: log ? {distr: 3} : {}},
-    axes: [{label: state.x === "tokens" ? "tokens" : "step", values: (u, vals) => vals.map((v) => fmtCount(v))},
-      {label: yLabel, size: 60}],
+    scales: {x: {time: false}, y: log ? {distr: 3, range: logRange} : {}},
+    axes: [{label: state.x === "tokens" ? "tokens" : "step", incrs: STEP_INCRS, values: (u, vals) => vals.map(fmtTick)},
+      {label: yLabel, size: 64, values: (u, vals) => vals.map(fmtTick)}],
     series: [{label: state.x}, ...kept],
     legend: {live: true},
     cursor: {drag: {x: true, y: false}},
@@ -242,9 +279,9 @@ function drawCharts() {
       if (cut >= 0) { train[0] = train[0].slice(0, cut); train[1] = train[1].slice(0, cut); }
     }
     points += train[1].filter((v) => v != null).length;
-    loss.push(train); lossOpts.push({label: r.name + " train", stroke: color, width: 1.2, spanGaps: true, points: {show: false}});
+    loss.push(train); lossOpts.push({label: r.name + " train", stroke: color + "99", width: 1, spanGaps: true, points: {show: false}});
     const val = seriesOf(m.val, "loss", scale);
-    loss.push(val); lossOpts.push({label: r.name + " val", stroke: color, width: 2.4, dash: [6, 3], spanGaps: true, points: {show: true, size: 5, fill: color}});
+    loss.push(val); lossOpts.push({label: r.name + " val", stroke: color, width: 2.5, spanGaps: true, points: {show: true, size: 6, fill: color}});
     if (div != null && train[1].length) {
       loss.push([[div * scale], [train[1][train[1].length - 1]]]);
       lossOpts.push({label: r.name + " diverged at step " + div, stroke: "#d62728", paths: () => null,
@@ -272,6 +309,8 @@ function drawCharts() {
   if (anyHs) drawChart("chart-hellaswag", "HellaSwag (acc_norm)", "acc_norm", hs, hsOpts, false);
   drawChart("chart-lr", "Learning rate", "lr", lr, lrOpts, false);
   drawChart("chart-norm", "Gradient norm (before clipping)", "norm", norm, normOpts, true);
+  // three small charts: the last takes the whole row
+  $("chart-speed").parentElement.classList.toggle("wide", !anyHs);
   drawChart("chart-speed", "Throughput", "tokens/s", speed, speedOpts, false);
 }
 
@@ -296,11 +335,18 @@ async function renderDetail() {
   for (const t of ["overview", "config", "compare", "samples", "checkpoints"]) $("tab-" + t).hidden = t !== state.tab;
   const d = await detail(name);
   if (!d || state.focus !== name) return;
-  if (state.tab === "overview") renderOverview(d);
-  else if (state.tab === "config") renderConfig(d);
-  else if (state.tab === "compare") renderCompareChoices();
-  else if (state.tab === "samples") renderSamples();
-  else if (state.tab === "checkpoints") renderCheckpoints(d);
+  try {
+    if (state.tab === "overview") renderOverview(d);
+    else if (state.tab === "config") renderConfig(d);
+    else if (state.tab === "compare") renderCompareChoices();
+    else if (state.tab === "samples") renderSamples();
+    else if (state.tab === "checkpoints") renderCheckpoints(d);
+  } catch (e) {
+    // a file of an unexpected shape costs this tab, never the page
+    const box = $("tab-" + state.tab);
+    box.textContent = "";
+    box.append(el("p", {class: "problems", text: "cannot show this run's " + state.tab + ": " + e.message}));
+  }
 }
 
 function facts(pairs) {
@@ -312,10 +358,12 @@ function facts(pairs) {
 function renderOverview(d) {
   const box = $("tab-overview");
   box.textContent = "";
-  const rec = d.record || {};
-  const sessions = Array.isArray(rec.sessions) ? rec.sessions : [];
+  // run.json is a file like any other: anything in it may be missing or of the wrong type
+  const rec = d.record && typeof d.record === "object" ? d.record : {};
+  const sessions = Array.isArray(rec.sessions) ? rec.sessions.filter((x) => x && typeof x === "object") : [];
   const s = sessions[sessions.length - 1] || {};
-  const file = rec.config_file || null;
+  const file = rec.config_file && typeof rec.config_file === "object" ? rec.config_file : null;
+  const overrides = file && Array.isArray(file.overrides) ? file.overrides.map(String) : [];
   const links = el("span");
   for (const f of ["config.yaml", "metrics.jsonl", "console.log", "samples.txt", "run.json", "status.json"]) {
     links.append(el("a", {href: "/files/" + encodeURIComponent(d.name) + "/" + f, target: "_blank", text: f}), document.createTextNode("  "));
@@ -328,11 +376,11 @@ function renderOverview(d) {
     ["last train loss", fmtLoss(d.train_loss)],
     ["best validation loss", d.best_val_loss == null ? "–" : fmtLoss(d.best_val_loss) + " at step " + d.best_val_step],
     ["HellaSwag acc_norm", d.hellaswag == null ? "–" : num(d.hellaswag).toFixed(4)],
-    ["started", sessions.length ? sessions.map((x) => x.started).join(", ") : "unknown"],
-    ["jgpt", s.jgpt_version ? s.jgpt_version + (s.git_commit ? " (commit " + s.git_commit.slice(0, 12) + (s.git_dirty ? ", with uncommitted changes" : "") + ")" : "") : "unknown"],
-    ["host", s.host ? s.host + " — " + s.os : "unknown"],
-    ["JVM", s.jvm ? s.jvm + ", " + s.threads + " threads of " + s.cores + " cores" : "unknown"],
-    ["config file", file ? file.path + (file.overrides && file.overrides.length ? "  --set " + file.overrides.join("  --set ") : "") : "unknown"],
+    ["started", sessions.length ? sessions.map((x) => String(x.started)).join(", ") : "unknown"],
+    ["jgpt", s.jgpt_version != null ? String(s.jgpt_version) + (s.git_commit != null ? " (commit " + String(s.git_commit).slice(0, 12) + (s.git_dirty === true ? ", with uncommitted changes" : "") + ")" : "") : "unknown"],
+    ["host", s.host != null ? String(s.host) + " \u2014 " + String(s.os) : "unknown"],
+    ["JVM", s.jvm != null ? String(s.jvm) + ", " + String(s.threads) + " threads of " + String(s.cores) + " cores" : "unknown"],
+    ["config file", file ? String(file.path) + (overrides.length ? "  --set " + overrides.join("  --set ") : "") : "unknown"],
     ["changed from file", d.changed_from_config_file.length ? d.changed_from_config_file.map((x) => x.key + ": " + show(x.left) + " \u2192 " + show(x.right)).join(", ") : "nothing"],
     ["files", links],
   ]));
@@ -348,8 +396,8 @@ function renderConfig(d) {
   box.textContent = "";
   box.append(el("pre", {text: d.config_text == null ? "no config.yaml" : d.config_text}));
   const file = d.record && d.record.config_file;
-  if (file && file.content) {
-    const det = el("details", {}, el("summary", {text: "the config file it was started from: " + file.path}), el("pre", {text: file.content}));
+  if (file && typeof file === "object" && typeof file.content === "string") {
+    const det = el("details", {}, el("summary", {text: "the config file it was started from: " + String(file.path)}), el("pre", {text: file.content}));
     box.append(det);
   }
 }
@@ -386,7 +434,7 @@ async function renderCompare() {
   box.textContent = "";
   if (!da.config || !db.config) box.append(el("p", {class: "problems", text: "one of the runs has no readable config"}));
   if (keys.length === 0) { box.append(el("p", {class: "muted", text: "Same config (apart from the name)."})); return; }
-  const t = el("table", {}, el("thead", {}, el("tr", {}, el("th", {text: "key"}), el("th", {text: a}), el("th", {text: b}))));
+  const t = el("table", {class: "data"}, el("thead", {}, el("tr", {}, el("th", {text: "key"}), el("th", {text: a}), el("th", {text: b}))));
   const body = el("tbody");
   for (const k of keys) body.append(el("tr", {}, el("td", {text: k}), el("td", {text: show(fa[k])}), el("td", {text: show(fb[k])})));
   t.append(body);
@@ -415,7 +463,7 @@ function renderCheckpoints(d) {
   const box = $("tab-checkpoints");
   box.textContent = "";
   if (!d.checkpoints.length) { box.append(el("p", {class: "muted", text: "No checkpoints yet."})); return; }
-  const t = el("table", {}, el("thead", {}, el("tr", {}, ...["checkpoint", "step", "validation loss", "size"].map((h) => el("th", {text: h})))));
+  const t = el("table", {class: "data"}, el("thead", {}, el("tr", {}, ...["checkpoint", "step", "validation loss", "size"].map((h) => el("th", {text: h})))));
   const body = el("tbody");
   for (const c of d.checkpoints) {
     body.append(el("tr", {}, el("td", {text: c.name}), el("td", {class: "num", text: String(c.step)}),
