@@ -115,9 +115,10 @@ public final class RunPlot {
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, WIDTH, height);
         for (int i = 0; i < charts.size(); i++) {
-            int x = i == 0 ? 0 : ((i - 1) % 2) * (WIDTH / 2);
+            boolean wide = i == 0 || (i == charts.size() - 1 && i % 2 == 1); // the loss, and a small panel left alone on its row
+            int x = wide ? 0 : ((i - 1) % 2) * (WIDTH / 2);
             int y = i == 0 ? 0 : TOP_HEIGHT + ((i - 1) / 2) * PANEL_HEIGHT;
-            int w = i == 0 ? WIDTH : WIDTH / 2;
+            int w = wide ? WIDTH : WIDTH / 2;
             int h = i == 0 ? TOP_HEIGHT : PANEL_HEIGHT;
             Graphics2D sub = (Graphics2D) g.create(x, y, w, h);
             charts.get(i).paint(sub, w, h);
@@ -146,12 +147,11 @@ public final class RunPlot {
             }
         }
 
-        XYChart loss = chart("Loss", xTitle, "loss", TOP_HEIGHT, WIDTH);
-        loss.getStyler().setYAxisLogarithmic(true);
+        XYChart loss = chart("Loss", xTitle, "loss", TOP_HEIGHT, WIDTH); // linear: XChart labels a log axis at decades only
         XYChart hellaswag = chart("HellaSwag", xTitle, "acc_norm", PANEL_HEIGHT, WIDTH / 2);
         XYChart lr = chart("Learning rate", xTitle, "lr", PANEL_HEIGHT, WIDTH / 2);
+        lr.getStyler().setYAxisDecimalPattern("0.0E0");
         XYChart norm = chart("Gradient norm (before clipping)", xTitle, "norm", PANEL_HEIGHT, WIDTH / 2);
-        norm.getStyler().setYAxisLogarithmic(true);
         XYChart speed = chart("Throughput", xTitle, "tokens/s", PANEL_HEIGHT, WIDTH / 2);
         double xMin = Double.POSITIVE_INFINITY, xMax = Double.NEGATIVE_INFINITY;
         boolean anyHellaSwag = false;
@@ -164,11 +164,8 @@ public final class RunPlot {
             int diverged = r.divergedAt();
             Series train = series(r, "train", "loss", scale[i], diverged);
             Series val = series(r, "val", "loss", scale[i], -1);
-            if (train.size() > 0) line(loss, label + " train", train, color, false);
-            if (val.size() > 0) {
-                XYSeries s = line(loss, label + " val", val, color.darker(), true);
-                s.setLineWidth(2.2f);
-            }
+            if (train.size() > 0) line(loss, label + " train", train, new Color(color.getRed(), color.getGreen(), color.getBlue(), 140), false);
+            if (val.size() > 0) line(loss, label + " val", val, color, true).setLineWidth(2.5f);
             if (diverged >= 0) {
                 double y = train.size() > 0 ? train.ys[train.size() - 1] : val.size() > 0 ? val.ys[0] : Double.NaN;
                 if (!Double.isNaN(y)) {
@@ -186,7 +183,6 @@ public final class RunPlot {
             Series rate = series(r, "train", "lr", scale[i], diverged);
             if (rate.size() > 0) line(lr, label, rate, color, false);
             Series n = series(r, "train", "norm", scale[i], diverged);
-            n = n.positive();
             if (n.size() > 0) line(norm, label, n, color, false);
             Series tps = series(r, "train", "tok_per_sec", scale[i], diverged);
             if (tps.size() > 0) line(speed, label, tps, color, false);
@@ -217,18 +213,6 @@ public final class RunPlot {
             return xs.length;
         }
 
-        Series positive() {
-            int n = 0;
-            for (double y : ys) if (y > 0) n++;
-            double[] x2 = new double[n], y2 = new double[n];
-            for (int i = 0, j = 0; i < ys.length; i++) {
-                if (ys[i] > 0) {
-                    x2[j] = xs[i];
-                    y2[j++] = ys[i];
-                }
-            }
-            return new Series(x2, y2);
-        }
     }
 
     private static Series series(RunInfo r, String type, String field, double xScale, int stopAt) {
