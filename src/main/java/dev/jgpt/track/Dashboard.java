@@ -87,6 +87,8 @@ public final class Dashboard implements AutoCloseable {
 
     /** Serves {@code runsDir} on {@code host}:{@code port} (port 0: any free one). The folder may not exist yet. */
     public static Dashboard start(Path runsDir, String host, int port) {
+        if (port < 0 || port > 65535) throw new JgptException("--port " + port + ": must be between 0 and 65535");
+        if (Files.exists(runsDir) && !Files.isDirectory(runsDir)) throw new JgptException("--dir " + runsDir + ": not a directory");
         InetAddress address;
         try {
             address = InetAddress.getByName(host);

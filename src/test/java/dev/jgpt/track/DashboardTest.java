@@ -120,6 +120,7 @@ class DashboardTest {
         int port = dashboard.url().getPort();
         String message = assertThrows(JgptException.class, () -> Dashboard.start(runs, "127.0.0.1", port)).getMessage();
         assertTrue(message.startsWith("--port " + port + ": cannot listen on 127.0.0.1:" + port), message);
+        assertEquals("--port 70000: must be between 0 and 65535", assertThrows(JgptException.class, () -> Dashboard.start(runs, "127.0.0.1", 70000)).getMessage());
     }
 
     @Test

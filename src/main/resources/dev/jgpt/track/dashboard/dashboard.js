@@ -70,9 +70,10 @@ const STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 250
   2e6, 2.5e6, 5e6, 1e7, 2e7, 2.5e7, 5e7, 1e8, 2e8, 2.5e8, 5e8, 1e9, 2e9, 2.5e9, 5e9, 1e10, 2e10, 2.5e10, 5e10, 1e11];
 function fmtBytes(b) { return fmtCount(b) + "B"; }
 function show(v) { return v == null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v); }
+// counted from the oldest run, so a run starting later takes a new color and leaves the others theirs
 function colorOf(name) {
   const i = state.runs.findIndex((r) => r.name === name);
-  return COLORS[(i < 0 ? 0 : i) % COLORS.length];
+  return COLORS[(i < 0 ? 0 : state.runs.length - 1 - i) % COLORS.length];
 }
 
 // ---- the URL keeps the selection, so a reload shows the same -------------------------------------
