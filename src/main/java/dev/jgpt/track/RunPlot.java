@@ -200,11 +200,30 @@ public final class RunPlot {
             reference(hellaswag, "OpenAI GPT-2 124M (" + RunInfo.GPT2_124M_HELLASWAG + ")", RunInfo.GPT2_124M_HELLASWAG, xMin, xMax, REFERENCE);
             reference(hellaswag, "OpenAI GPT-3 124M (" + RunInfo.GPT3_124M_HELLASWAG + ")", RunInfo.GPT3_124M_HELLASWAG, xMin, xMax, REFERENCE_2);
         }
+        // XChart labels every few steps, into each other: keep the labels on round steps about 100 px apart
+        for (XYChart c : List.of(loss, hellaswag, lr, norm, speed)) {
+            double step = roundStep((xMax - xMin) / Math.max(2, c.getWidth() / 100));
+            c.getStyler().setxAxisTickLabelsFormattingFunction(v -> Math.abs(v / step - Math.rint(v / step)) < 1e-9 ? label(v) : "");
+        }
         List<XYChart> charts = new ArrayList<>();
         charts.add(loss);
         if (anyHellaSwag || reference) charts.add(hellaswag);
         for (XYChart c : List.of(lr, norm, speed)) if (!c.getSeriesMap().isEmpty()) charts.add(c);
         return charts;
+    }
+
+    /** The smallest of 1, 2, 5 times a power of ten that is at least {@code v}. */
+    static double roundStep(double v) {
+        double p = Math.pow(10, Math.floor(Math.log10(Math.max(v, 1))));
+        for (double m : new double[] {1, 2, 5, 10}) if (m * p >= v) return m * p;
+        return 10 * p;
+    }
+
+    /** 1500 as "1,500", 2_500_000 as "2.5M". */
+    private static String label(double v) {
+        double a = Math.abs(v);
+        if (a >= 1e6) return String.format(Locale.ROOT, "%sM", new java.text.DecimalFormat("0.##").format(v / 1e6));
+        return new java.text.DecimalFormat("#,##0.##").format(v);
     }
 
     /** x and y of one field over one type of entries, up to (not including) step {@code stopAt} when it is >= 0. */
@@ -242,6 +261,7 @@ public final class RunPlot {
         s.setMarkerSize(5);
         s.setToolTipsEnabled(false);
         s.setChartPadding(8);
+        s.setPlotGridVerticalLinesVisible(false);
         return c;
     }
 
