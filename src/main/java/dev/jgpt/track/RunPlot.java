@@ -203,7 +203,8 @@ public final class RunPlot {
         // XChart labels every few steps, into each other: keep the labels on round steps about 100 px apart
         for (XYChart c : List.of(loss, hellaswag, lr, norm, speed)) {
             double step = roundStep((xMax - xMin) / Math.max(2, c.getWidth() / 100));
-            c.getStyler().setxAxisTickLabelsFormattingFunction(v -> Math.abs(v / step - Math.rint(v / step)) < 1e-9 ? label(v) : "");
+            c.getStyler().setxAxisTickLabelsFormattingFunction(
+                    v -> Math.abs(v / step - Math.rint(v / step)) < 1e-9 ? label(v) : " "); // XChart refuses an empty label
         }
         List<XYChart> charts = new ArrayList<>();
         charts.add(loss);
