@@ -6,10 +6,12 @@ import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.track.RunDirectory;
 import dev.jgpt.track.RunRecord;
+import dev.jgpt.track.RunStatus;
 import dev.jgpt.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,7 +19,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** Trains a GPT from a YAML config; with no arguments, the quick start on the JDK's own sources. */
@@ -25,7 +29,8 @@ import java.util.concurrent.Callable;
         description = {"Train a GPT-2 from a YAML config (default: the built-in quickstart: a small model on the "
                 + "JDK's own Java sources, prepared on first use).",
                 "Every run gets runs/<name>/ with config.yaml, metrics.jsonl, console.log, samples.txt and checkpoints/.",
-                "Ctrl-C finishes the current step, writes a checkpoint and exits; --resume continues exactly."})
+                "Ctrl-C or SIGTERM stops at the next micro-batch, writes a checkpoint of the last completed step and exits"
+                        + " 130 or 143 (a second one quits at once); --resume continues exactly."})
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = {"-c", "--config"}, description = "YAML config file, or a built-in preset: quickstart, gpt2-124m (default: quickstart)")
     String config;
@@ -41,37 +46,88 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (resume != null && (config != null || name != null)) throw new JgptException("--resume takes the run's own config; drop --config and --name");
+        StopSignals signals = StopSignals.install();
         RunDirectory run;
-        Path checkpoint = null;
         if (resume != null) {
-            if (config != null || name != null) throw new JgptException("--resume takes the run's own config; drop --config and --name");
             if (!Files.isDirectory(resume)) throw new JgptException("--resume " + resume + ": no such run directory");
-            var checkpoints = TrainingCheckpoint.list(resume.resolve(RunDirectory.CHECKPOINTS_DIR));
-            if (checkpoints.isEmpty()) throw new JgptException("--resume " + resume + ": the run has no checkpoint to resume from");
-            checkpoint = checkpoints.getLast();
-            run = RunDirectory.open(resume);
-            if (!overrides.isEmpty()) {
-                // e.g. a longer schedule: the run's config.yaml is rewritten so it stays the truth
-                run.close();
-                RunConfig changed = run.config().withOverrides(overrides);
-                dev.jgpt.io.AtomicFiles.writeString(resume.resolve(RunDirectory.CONFIG_FILE), changed.toYaml());
-                run = RunDirectory.open(resume);
-            }
+            run = RunDirectory.open(resume); // takes the run's lock before anything reads or writes it
         } else {
             String file = config == null ? "quickstart" : config;
             RunConfig cfg = loadConfig(file, overrides);
             if (name != null) cfg = cfg.withRunName(name, "--name");
             cfg.memoryEstimate().requireFits(MemoryEstimate.heap()); // before the run directory exists
             run = RunDirectory.create(cfg, configFile(file, overrides));
+            run.markRunning();
             System.out.println("run directory: " + run.path());
         }
-        try (RunDirectory r = run) {
-            Trainer trainer = new Trainer(r.config(), r, checkpoint);
-            installInterruptHandler(trainer);
+        signals.setUp(run);
+        Trainer trainer = null;
+        boolean training = false;
+        try {
+            RunConfig cfg = run.config();
+            Path checkpoint = null;
+            List<String> damaged = new ArrayList<>();
+            if (resume != null) {
+                cfg = resumeConfig(run.config());
+                checkpoint = TrainingCheckpoint.newestWhole(run.checkpointsDir(), damaged::add);
+                if (checkpoint == null) throw new JgptException("--resume " + resume + ": the run has no checkpoint to resume from");
+            }
+            // every check happens here, before the run's files change: a refused resume leaves the run as it was
+            trainer = new Trainer(cfg, run, checkpoint);
+            if (resume != null) {
+                if (trainer.finished()) {
+                    System.out.println("run " + run.name() + " already finished at step " + trainer.step()
+                            + "; to train on, raise train.max_steps (--set train.max_steps=N)");
+                    return 0;
+                }
+                damaged.forEach(run::println);
+                if (!cfg.equals(run.config())) run.replaceConfig(cfg);
+                run.markRunning();
+            }
+            training = true;
+            signals.training(trainer);
             trainer.run();
-            System.out.println("run directory: " + r.path() + " (sample from it: jgpt generate --model " + r.path() + ")");
+            if (trainer.finished()) {
+                run.markEnded(RunStatus.State.FINISHED, null);
+                System.out.println("run directory: " + run.path() + " (sample from it: jgpt generate --model " + run.path() + ")");
+                return 0;
+            }
+            run.markEnded(RunStatus.State.INTERRUPTED, null);
+            return signals.exitCode();
+        } catch (Throwable e) {
+            if (run.isNew() && (trainer == null || !trainer.trainedAStep())) {
+                run.discard(); // a run that never trained a step leaves nothing, so its name stays free
+            } else if (training) {
+                run.markEnded(RunStatus.State.FAILED, oneLine(e));
+            }
+            throw e;
+        } finally {
+            try {
+                run.close();
+            } finally {
+                signals.restore();
+            }
         }
-        return 0;
+    }
+
+    /** The resumed run's config with the --set overrides; the run's folder (log.name, log.runs_dir) stays. */
+    private RunConfig resumeConfig(RunConfig saved) {
+        if (overrides.isEmpty()) return saved;
+        for (String o : overrides) {
+            String key = o.contains("=") ? o.substring(0, o.indexOf('=')).strip() : o;
+            if (key.equals("log.name") || key.equals("log.runs_dir")) {
+                throw new JgptException("--set " + key + ": a resumed run stays in its folder " + resume);
+            }
+        }
+        return saved.withOverrides(overrides);
+    }
+
+    /** What status.json records of an error: the line the user saw (see ErrorHandler). */
+    static String oneLine(Throwable e) {
+        boolean user = e instanceof JgptException || e instanceof java.io.UncheckedIOException || e instanceof java.nio.file.NoSuchFileException;
+        String text = user && e.getMessage() != null ? e.getMessage() : e.toString();
+        return text.lines().findFirst().orElse(text);
     }
 
     /** A config file, or the name of a preset shipped in the jar (configs/NAME.yaml). */
@@ -97,23 +153,73 @@ public final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /** First Ctrl-C: stop after this step with a checkpoint. Second: quit now. */
-    private static void installInterruptHandler(Trainer trainer) {
-        try {
-            Signal.handle(new Signal("INT"), new sun.misc.SignalHandler() {
-                private volatile boolean once;
+    /**
+     * SIGINT (Ctrl-C) and SIGTERM (kill, timeout, Slurm). While training, the first one stops the loop
+     * at the next micro-batch boundary with a checkpoint of the last completed step, and the command
+     * exits 128 + the signal's number (130, 143); a second one exits at once. Before training starts
+     * there is nothing to save: a new run is removed and the process exits at once.
+     */
+    static final class StopSignals {
+        private final Map<Signal, SignalHandler> previous = new HashMap<>();
+        private volatile int first;
+        private RunDirectory run;
+        private Trainer trainer;
+        private boolean ended;
 
-                @Override
-                public void handle(Signal sig) {
-                    if (once) Runtime.getRuntime().halt(130);
-                    once = true;
-                    System.out.println("\ninterrupted: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)");
-                    trainer.requestStop();
+        static StopSignals install() {
+            StopSignals s = new StopSignals();
+            for (String name : List.of("INT", "TERM")) {
+                try {
+                    Signal sig = new Signal(name);
+                    s.previous.put(sig, Signal.handle(sig, s::handle));
+                } catch (IllegalArgumentException e) {
+                    // not ours to handle on this platform: the run then stops only by being killed,
+                    // and resumes from its last checkpoint
                 }
-            });
-        } catch (IllegalArgumentException e) {
-            // SIGINT is not ours to handle here (a platform without it, or a shell that ignores it for
-            // background jobs): the run then stops only by being killed, and resumes from its last checkpoint
+            }
+            return s;
+        }
+
+        /** Gives the signals back to the JVM (the command is returning its own exit code). */
+        synchronized void restore() {
+            ended = true;
+            previous.forEach(Signal::handle);
+        }
+
+        synchronized void setUp(RunDirectory run) {
+            this.run = run;
+        }
+
+        synchronized void training(Trainer trainer) {
+            this.trainer = trainer;
+            if (first != 0) trainer.requestStop();
+        }
+
+        int exitCode() {
+            return 128 + first;
+        }
+
+        private void handle(Signal sig) {
+            int code = 128 + sig.getNumber();
+            synchronized (this) {
+                if (ended) return; // the command is returning its own code
+                if (first == 0 && trainer != null) {
+                    first = sig.getNumber();
+                    System.err.println("\nSIG" + sig.getName() + ": stopping at the next micro-batch and writing a checkpoint of the"
+                            + " last completed step (" + (sig.getName().equals("INT") ? "Ctrl-C" : "a second signal") + " again quits at once)");
+                    trainer.requestStop();
+                    return;
+                }
+                // nothing to save yet, or asked twice: leave now, with the run's state on record
+                try {
+                    if (run != null && trainer == null && run.isNew()) run.discard();
+                    else if (run != null && trainer != null) run.markEnded(RunStatus.State.INTERRUPTED, null);
+                } catch (RuntimeException e) {
+                    System.err.println("jgpt train: " + e.getMessage());
+                }
+                System.out.flush();
+                Runtime.getRuntime().halt(code);
+            }
         }
     }
 }

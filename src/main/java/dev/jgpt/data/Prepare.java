@@ -2,6 +2,9 @@ package dev.jgpt.data;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.jgpt.JgptException;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import dev.jgpt.track.ProgressBar;
@@ -39,6 +42,11 @@ public final class Prepare {
     public static final long MIN_SHARD_TOKENS = 1000;
     /** Written last; its presence means every shard of the directory is complete. */
     public static final String MANIFEST = "prepare.json";
+    /**
+     * Written first and removed when the manifest is in place: each shard's name, before the shard is
+     * written. A directory holding it is a prepare of jgpt's cut short; it names the files to remove.
+     */
+    public static final String JOURNAL = "prepare.partial";
     // Documents longer than this are cut (where the tokens cannot change) so one big file uses all cores.
     private static final int PIECE_CHARS = 1 << 17;
     // Characters per parallel task: large enough to amortize scheduling, small enough to balance cores.
@@ -106,17 +114,62 @@ public final class Prepare {
     }
 
     /**
+     * Makes {@code dir} ready for training without touching a file jgpt did not write: a completed
+     * prepare is used as is; shards from elsewhere (llm.c's .bin, build-nanogpt's .npy, HDF5, told by
+     * their headers, split by the "train" and "val" in their names) are read directly; a prepare of
+     * jgpt's that was cut short is done again; a missing or empty directory gets {@code source}
+     * prepared into it. Anything else is one clear error naming data.dir.
+     */
+    public static Path ensureShards(Path dir, String source) {
+        if (isPrepared(dir)) return dir;
+        if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) {
+            List<Path> shards = recognizedShards(dir);
+            if (shards.isEmpty()) {
+                throw new JgptException("data.dir " + dir + ": holds no token shards (llm.c .bin, .npy or HDF5 files with train"
+                        + " or val in their names) and no " + MANIFEST + "; jgpt prepares data.source only into a missing or empty folder");
+            }
+            for (String split : List.of("train", "val")) {
+                if (shards.stream().noneMatch(p -> p.getFileName().toString().contains(split))) {
+                    throw new JgptException("data.dir " + dir + ": " + shards.size() + " shard" + (shards.size() == 1 ? "" : "s")
+                            + " but no " + (split.equals("val") ? "validation" : "training") + " shard (a file with '" + split
+                            + "' in its name, like fineweb_" + split + "_000000.bin)");
+                }
+            }
+            System.err.println("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST + ": not written by jgpt prepare)");
+            return dir;
+        }
+        System.err.println("preparing " + source + " into " + dir + " (first use)...");
+        Options o = Options.defaults(source, dir);
+        Summary s = run(new Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), o.maxTokens(),
+                true, o.threads(), o.textField(), o.downloads(), o.progress()));
+        System.err.println(s.describe());
+        return dir;
+    }
+
+    /** The files in {@code dir} whose headers say they are token shards, by name. */
+    static List<Path> recognizedShards(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(ShardFormat::isShard).filter(p -> ShardFormat.sniff(p) != null).sorted().toList();
+        } catch (IOException e) {
+            throw new JgptException("data.dir " + dir + ": cannot list (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static boolean isEmptyOrMissing(Path dir) {
+        if (!Files.exists(dir)) return true;
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.findAny().isEmpty();
+        } catch (IOException e) {
+            throw new JgptException("data.dir " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Makes sure {@code dir} holds the default corpus (the JDK's own sources), preparing it when missing
      * or left incomplete by an interrupted run; returns {@code dir}.
      */
     public static Path ensureJdkCorpus(Path dir) {
-        if (!isPrepared(dir)) {
-            Options o = Options.defaults(Corpus.JDK_SRC, dir);
-            Summary s = run(new Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), o.maxTokens(),
-                    true, o.threads(), o.textField(), o.downloads(), o.progress()));
-            System.err.println(s.describe());
-        }
-        return dir;
+        return ensureShards(dir, Corpus.JDK_SRC);
     }
 
     /** Prepares shards as {@code options} say. */
@@ -125,8 +178,14 @@ public final class Prepare {
         Corpus corpus = Corpus.resolve(options.source(), options.textField(), options.downloads(), options.progress());
         prepareOutput(options.out(), options.overwrite());
         int val = (int) validationTokens(options, corpus.estimatedBytes);
+        Path journal = options.out().resolve(JOURNAL);
+        try {
+            Files.writeString(journal, "");
+        } catch (IOException e) {
+            throw new JgptException("--out " + options.out() + ": cannot write (" + e.getMessage() + ")", e);
+        }
         ShardWriter writer = new ShardWriter(options.out(), corpus.name, options.format(), val,
-                (int) options.shardTokens(), options.maxTokens());
+                (int) options.shardTokens(), options.maxTokens(), journal);
         Thread cleanup = new Thread(() -> deleteTemporaries(options.out()));
         Runtime.getRuntime().addShutdownHook(cleanup);
         ExecutorService pool = Executors.newFixedThreadPool(options.threads(), r -> {
@@ -155,6 +214,7 @@ public final class Prepare {
             Summary summary = new Summary(options.source(), options.out().toString(), options.format().name().toLowerCase(Locale.ROOT),
                     pipeline.documents, writer.totalTokens(), pipeline.bytes, seconds, shards);
             writeManifest(options.out(), summary);
+            Files.delete(journal);
             if (bar != null) bar.finish();
             return summary;
         } catch (IOException e) {
@@ -198,41 +258,76 @@ public final class Prepare {
         return Math.max(1, Math.min(o.shardTokens(), estimatedTokens / 10));
     }
 
-    /** Refuses a non-empty output directory unless overwriting; then removes only what a prepare writes. */
+    /**
+     * Refuses a non-empty output directory unless overwriting; then removes what an earlier prepare
+     * wrote there (the shards its manifest or journal names, their temporary files, the manifest) and
+     * nothing else. Shards it did not write are refused rather than deleted or mixed with new ones.
+     */
     private static void prepareOutput(Path out, boolean overwrite) {
         try {
             if (Files.exists(out) && !Files.isDirectory(out)) {
                 throw new JgptException("--out " + out + ": exists and is not a directory");
             }
             Files.createDirectories(out);
-            List<Path> existing;
-            try (Stream<Path> files = Files.list(out)) {
-                existing = files.toList();
-            }
-            if (existing.isEmpty()) {
+            if (isEmptyOrMissing(out)) {
                 return;
             }
             if (!overwrite) {
-                String state = isPrepared(out) ? "holds prepared shards" : "is not empty (an interrupted prepare?)";
+                String state = isPrepared(out) ? "holds prepared shards" : "is not empty";
                 throw new JgptException("--out " + out + " " + state + "; pass --overwrite to replace them, or choose another --out");
             }
-            for (Path p : existing) {
-                String name = p.getFileName().toString();
-                if (Files.isRegularFile(p) && (ShardFormat.isShard(p) || name.endsWith(".tmp") || name.equals(MANIFEST))) {
-                    Files.delete(p);
-                }
+            List<String> own = ownFiles(out);
+            List<Path> foreign;
+            try (Stream<Path> files = Files.list(out)) {
+                foreign = files.filter(ShardFormat::isShard).filter(p -> !own.contains(p.getFileName().toString())).sorted().toList();
             }
+            if (!foreign.isEmpty()) {
+                throw new JgptException("--out " + out + " holds shards jgpt prepare did not write (" + foreign.getFirst().getFileName()
+                        + (foreign.size() > 1 ? " and " + (foreign.size() - 1) + " more" : "")
+                        + "); --overwrite replaces only jgpt's own: move them or choose another --out");
+            }
+            for (String name : own) {
+                Files.deleteIfExists(out.resolve(name));
+                Files.deleteIfExists(out.resolve(name + ".tmp"));
+            }
+            Files.deleteIfExists(out.resolve(MANIFEST + ".tmp"));
+            Files.deleteIfExists(out.resolve(MANIFEST));
+            Files.deleteIfExists(out.resolve(JOURNAL));
         } catch (IOException e) {
             throw new JgptException("--out " + out + ": " + JgptException.reason(e), e);
         }
     }
 
-    private static void deleteTemporaries(Path out) {
-        try (Stream<Path> files = Files.list(out)) {
-            for (Path p : files.toList()) {
-                if (p.getFileName().toString().endsWith(".tmp")) Files.deleteIfExists(p);
+    /** The shard files an earlier prepare wrote into {@code out}, by its manifest and its journal. */
+    private static List<String> ownFiles(Path out) throws IOException {
+        List<String> names = new ArrayList<>();
+        Path manifest = out.resolve(MANIFEST);
+        if (Files.isRegularFile(manifest)) {
+            try {
+                JsonObject o = JsonParser.parseString(Files.readString(manifest)).getAsJsonObject();
+                for (JsonElement shard : o.getAsJsonObject("summary").getAsJsonArray("shards")) {
+                    names.add(shard.getAsJsonObject().get("file").getAsString());
+                }
+            } catch (RuntimeException e) {
+                throw new JgptException(manifest + ": unreadable (" + e.getMessage() + "); remove the folder's shards by hand or choose another --out");
             }
-        } catch (IOException ignored) {
+        }
+        Path journal = out.resolve(JOURNAL);
+        if (Files.isRegularFile(journal)) {
+            for (String line : Files.readAllLines(journal)) {
+                if (!line.isBlank()) names.add(line.strip());
+            }
+        }
+        // only plain names in out itself: a damaged list must not reach outside the folder
+        return names.stream().filter(n -> !n.contains("/") && !n.contains("\\") && !n.startsWith(".")).toList();
+    }
+
+    /** Removes the temporary files of the shards this prepare was writing (when the JVM exits midway). */
+    private static void deleteTemporaries(Path out) {
+        try {
+            for (String name : ownFiles(out)) Files.deleteIfExists(out.resolve(name + ".tmp"));
+            Files.deleteIfExists(out.resolve(MANIFEST + ".tmp"));
+        } catch (IOException | RuntimeException ignored) {
             // exiting anyway; a stale .tmp is never read as a shard and --overwrite removes it
         }
     }

@@ -3,9 +3,13 @@ package dev.jgpt.data;
 import dev.jgpt.JgptException;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.Locale;
 
 /**
@@ -39,9 +43,36 @@ public enum ShardFormat {
         return format;
     }
 
-    /** True for files whose extension names a shard format. */
+    /**
+     * True for files whose extension names a shard format. Temporary and hidden files are not shards:
+     * a shard being written is {@code NAME.tmp}, and {@code .NAME...} is another tool's leftover.
+     */
     public static boolean isShard(Path path) {
-        return byExtension(path) != null;
+        return byExtension(path) != null && !path.getFileName().toString().startsWith(".");
+    }
+
+    /**
+     * The format a file's first bytes announce — llm.c's magic 20240520, numpy's {@code \x93NUMPY},
+     * HDF5's signature — when it matches its extension; else null. Tells shards from other files with
+     * the same extensions (an llm.c model checkpoint is a .bin too).
+     */
+    public static ShardFormat sniff(Path path) {
+        ShardFormat byName = byExtension(path);
+        if (byName == null || !Files.isRegularFile(path)) return null;
+        byte[] head = new byte[8];
+        int n;
+        try (InputStream in = Files.newInputStream(path)) {
+            n = in.readNBytes(head, 0, head.length);
+        } catch (IOException e) {
+            return null;
+        }
+        if (n < head.length) return null;
+        boolean matches = switch (byName) {
+            case BIN -> ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == LlmcBinShard.MAGIC;
+            case NPY -> head[0] == (byte) 0x93 && head[1] == 'N' && head[2] == 'U' && head[3] == 'M' && head[4] == 'P' && head[5] == 'Y';
+            case HDF5 -> Arrays.equals(head, new byte[]{(byte) 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'});
+        };
+        return matches ? byName : null;
     }
 
     /** Parses a --format value: bin, npy, h5 or hdf5. */

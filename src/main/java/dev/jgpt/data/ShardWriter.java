@@ -3,7 +3,9 @@ package dev.jgpt.data;
 import dev.jgpt.JgptException;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -21,19 +23,21 @@ final class ShardWriter {
     private final int valTokens;
     private final int shardTokens;
     private final long maxTokens;
+    private final Path journal;
     private final List<Prepare.Shard> written = new ArrayList<>();
     private short[] buffer;
     private int filled;
     private long total;
 
-    /** {@code maxTokens <= 0}: no limit. */
-    ShardWriter(Path dir, String name, ShardFormat format, int valTokens, int shardTokens, long maxTokens) {
+    /** {@code maxTokens <= 0}: no limit. Each shard's name is appended to {@code journal} before it is written. */
+    ShardWriter(Path dir, String name, ShardFormat format, int valTokens, int shardTokens, long maxTokens, Path journal) {
         this.dir = dir;
         this.name = name;
         this.format = format;
         this.valTokens = valTokens;
         this.shardTokens = shardTokens;
         this.maxTokens = maxTokens;
+        this.journal = journal;
         // Grows as tokens arrive, so a small corpus never allocates a 100M-token buffer.
         this.buffer = new short[Math.min(capacity(), 1 << 20)];
     }
@@ -89,6 +93,7 @@ final class ShardWriter {
         int index = written.size();
         String split = index == 0 ? "val" : "train";
         String file = String.format("%s_%s_%06d.%s", name, split, index, format.extension);
+        Files.writeString(journal, file + "\n", StandardOpenOption.APPEND);
         try {
             format.write(dir.resolve(file), buffer, filled);
         } catch (IOException e) {

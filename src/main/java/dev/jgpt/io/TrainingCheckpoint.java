@@ -8,7 +8,6 @@ import dev.jgpt.model.GptConfig;
 import dev.jgpt.tensor.View;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -16,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -27,8 +27,9 @@ import java.util.stream.Stream;
  *   <li>{@code state.json}: step (the next step to run), AdamW's step count, the training data's
  *       position, the validation loss at this step.</li>
  * </ul>
- * The directory is written under a temporary name and renamed when complete, so a crash leaves
- * either the whole checkpoint or none.
+ * The directory is written under a temporary name ({@code .step_000100.tmpPID}) and renamed when
+ * complete, so a crash leaves either the whole checkpoint or none; deleting one renames it away
+ * first. Listing ignores the temporary names and the next owner of the run removes them.
  */
 public final class TrainingCheckpoint {
     public static final String MODEL_DIR = "model";
@@ -60,18 +61,22 @@ public final class TrainingCheckpoint {
             Safetensors.write(tmp.resolve(OPTIMIZER), moments, Map.of("format", "jgpt-adamw"));
             Files.writeString(tmp.resolve(STATE), new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
                     .create().toJson(state) + "\n");
-            deleteTree(target);
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target);
-            }
+            // a checkpoint of this step already there (a run resumed from before it) is renamed away
+            // before it is deleted: a kill midway never leaves half a checkpoint under a real name
+            Path replaced = checkpoints.resolve("." + target.getFileName() + ".tmp" + ProcessHandle.current().pid() + "-old");
+            if (Files.exists(target)) Files.move(target, replaced, StandardCopyOption.ATOMIC_MOVE);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(replaced);
         } finally {
             deleteTree(tmp);
         }
     }
 
-    /** The checkpoints in {@code checkpoints}, oldest first. */
+    /**
+     * The checkpoints in {@code checkpoints}, oldest first: the {@code step_NNNNNN} folders holding a
+     * state.json. A save in progress or killed ({@code .step_N.tmpPID}) and a folder whose state.json is
+     * gone are not checkpoints.
+     */
     public static List<Path> list(Path checkpoints) throws IOException {
         if (!Files.isDirectory(checkpoints)) return List.of();
         try (Stream<Path> s = Files.list(checkpoints)) {
@@ -80,20 +85,74 @@ public final class TrainingCheckpoint {
         }
     }
 
+    /**
+     * The newest checkpoint that is whole (see {@link #check}); each newer one that is not is named
+     * through {@code warn} with its reason. Null when there is no checkpoint; when every one is
+     * damaged, the newest one's reason is thrown.
+     */
+    public static Path newestWhole(Path checkpoints, Consumer<String> warn) throws IOException {
+        List<Path> all = list(checkpoints);
+        JgptException newest = null;
+        for (int i = all.size() - 1; i >= 0; i--) {
+            try {
+                check(all.get(i));
+                return all.get(i);
+            } catch (JgptException e) {
+                if (newest == null) newest = e;
+                warn.accept("checkpoint " + all.get(i).getFileName() + " is damaged (" + e.getMessage() + ")"
+                        + (i > 0 ? "; trying " + all.get(i - 1).getFileName() : ""));
+            }
+        }
+        if (newest != null) throw new JgptException("no whole checkpoint in " + checkpoints + "; the newest: " + newest.getMessage(), newest);
+        return null;
+    }
+
+    /**
+     * Throws a {@link JgptException} naming the first part of the checkpoint that is missing, cut
+     * short or unparsable: state.json, the model's config.json and both safetensors files (whose
+     * headers must account for every byte of their tensors). Reads headers only.
+     */
+    public static void check(Path checkpoint) throws IOException {
+        readState(checkpoint);
+        HfCheckpoint.readConfig(checkpoint.resolve(MODEL_DIR));
+        try (Safetensors ignored = Safetensors.open(checkpoint.resolve(MODEL_DIR).resolve(HfCheckpoint.WEIGHTS));
+             Safetensors ignored2 = Safetensors.open(checkpoint.resolve(OPTIMIZER))) {
+            // opening checks that the file holds every byte its header promises
+        }
+    }
+
+    /**
+     * Removes what killed saves and prunes left behind ({@code .step_N.tmpPID} folders). Only the
+     * process that owns the run calls this, so no save of a live process is in progress.
+     */
+    public static void removeLeftovers(Path checkpoints) throws IOException {
+        if (!Files.isDirectory(checkpoints)) return;
+        try (Stream<Path> s = Files.list(checkpoints)) {
+            for (Path p : s.toList()) {
+                if (isTemporary(p.getFileName().toString())) deleteTree(p);
+            }
+        }
+    }
+
+    private static boolean isTemporary(String name) {
+        return name.startsWith("." + PREFIX) && name.contains(".tmp");
+    }
+
     public static State readState(Path checkpoint) throws IOException {
         Path file = checkpoint.resolve(STATE);
         if (!Files.isRegularFile(file)) throw new JgptException(checkpoint + ": not a checkpoint (no " + STATE + ")");
+        State s;
         try {
-            State s = new GsonBuilder().serializeSpecialFloatingPointValues().create().fromJson(Files.readString(file), State.class);
-            if (s == null) throw new JgptException(file + ": empty");
-            if (s.step() < 0 || s.optimizerSteps() < 0 || s.dataState() == null) {
-                throw new JgptException(file + ": needs a step >= 0, an optimizerSteps >= 0 and a dataState; found step "
-                        + s.step() + ", optimizerSteps " + s.optimizerSteps() + (s.dataState() == null ? ", no dataState" : ""));
-            }
-            return s;
-        } catch (JsonParseException e) {
+            s = new GsonBuilder().serializeSpecialFloatingPointValues().create().fromJson(Files.readString(file), State.class);
+        } catch (JsonParseException | IllegalStateException | NumberFormatException e) {
             throw new JgptException(file + ": not valid JSON: " + e.getMessage());
         }
+        if (s == null) throw new JgptException(file + ": empty");
+        if (s.step() < 0 || s.optimizerSteps() < 0 || s.dataState() == null) {
+            throw new JgptException(file + ": needs a step >= 0, an optimizerSteps >= 0 and a dataState; found step "
+                    + s.step() + ", optimizerSteps " + s.optimizerSteps() + (s.dataState() == null ? ", no dataState" : ""));
+        }
+        return s;
     }
 
     /** Loads the weights into a new model, checking they have the shape {@code expected} (when given). */
@@ -129,7 +188,9 @@ public final class TrainingCheckpoint {
 
     /**
      * Deletes all but the newest {@code keepLast} checkpoints (0 = keep all), always keeping the one
-     * with the lowest validation loss.
+     * with the lowest validation loss. A checkpoint whose state.json cannot be read has no loss and is
+     * pruned by age like any other. Each is first renamed to a temporary name, so a prune killed
+     * midway leaves whole checkpoints and a leftover that listing ignores.
      */
     public static void prune(Path checkpoints, int keepLast) throws IOException {
         if (keepLast <= 0) return;
@@ -137,14 +198,24 @@ public final class TrainingCheckpoint {
         Path best = null;
         double bestLoss = Double.POSITIVE_INFINITY;
         for (Path p : all) {
-            double loss = readState(p).valLoss();
+            double loss;
+            try {
+                loss = readState(p).valLoss();
+            } catch (JgptException unreadable) {
+                continue;
+            }
             if (loss < bestLoss) {
                 bestLoss = loss;
                 best = p;
             }
         }
         for (int i = 0; i < all.size() - keepLast; i++) {
-            if (!all.get(i).equals(best)) deleteTree(all.get(i));
+            Path old = all.get(i);
+            if (old.equals(best)) continue;
+            Path doomed = checkpoints.resolve("." + old.getFileName() + ".tmp" + ProcessHandle.current().pid());
+            deleteTree(doomed);
+            Files.move(old, doomed, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(doomed);
         }
     }
 

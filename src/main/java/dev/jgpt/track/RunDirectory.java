@@ -7,6 +7,7 @@ import com.google.gson.JsonPrimitive;
 import dev.jgpt.JgptException;
 import dev.jgpt.config.LogConfig;
 import dev.jgpt.config.RunConfig;
+import dev.jgpt.io.TrainingCheckpoint;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -37,11 +38,14 @@ import java.util.stream.Stream;
  * console.log     everything the run printed through {@link #println}
  * samples.txt     the text samples, for reading
  * checkpoints/    training checkpoints
+ * run.lock        held by the process that owns the run ({@link RunLock})
+ * status.json     running, finished, interrupted or failed ({@link RunStatus})
  * </pre>
  *
  * Every line is flushed as it is written, so a run killed at any moment leaves complete files
  * (except possibly a cut-off last metrics line, which {@link #open} repairs). A new run never
- * writes into a non-empty folder; an existing one is continued with {@link #open}.
+ * writes into a non-empty folder; an existing one is continued with {@link #open}. Either way the
+ * process holds the run's lock until {@link #close}: one writer per run.
  */
 public final class RunDirectory implements AutoCloseable {
     public static final String CONFIG_FILE = "config.yaml";
@@ -54,18 +58,25 @@ public final class RunDirectory implements AutoCloseable {
     private static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().disableHtmlEscaping().create();
 
     private final Path dir;
-    private final RunConfig config;
     private final PrintStream console;
     private final int lastStep;
+    private final RunLock lock;
+    private final boolean isNew, madeFolder;
+    private final Object statusLock = new Object();
+    private RunConfig config;
+    private RunStatus status;
     private BufferedWriter metrics;
     private final BufferedWriter consoleLog;
     private final BufferedWriter samples;
 
-    private RunDirectory(Path dir, RunConfig config, PrintStream console, int lastStep) {
+    private RunDirectory(Path dir, RunConfig config, PrintStream console, int lastStep, RunLock lock, boolean isNew, boolean madeFolder) {
         this.dir = dir;
         this.config = config;
         this.console = console;
         this.lastStep = lastStep;
+        this.lock = lock;
+        this.isNew = isNew;
+        this.madeFolder = madeFolder;
         this.metrics = appender(metricsFile());
         this.consoleLog = appender(consoleLogFile());
         this.samples = appender(samplesFile());
@@ -88,27 +99,39 @@ public final class RunDirectory implements AutoCloseable {
 
     /**
      * Starts a new run: creates the folder (named by log.name, or by {@code startedAt} when that is
-     * not set), refuses one that already has files in it, writes config.yaml with the name filled in
-     * and run.json with the start record.
+     * not set), takes its lock, refuses one that already has files in it, and writes config.yaml with
+     * the name filled in and run.json with the start record. The folder is this process's until {@link #close}.
      */
     public static RunDirectory create(RunConfig config, RunRecord.ConfigFile configFile, PrintStream console, LocalDateTime startedAt) {
         Path runsDir = config.log().runsDir();
         String name = config.log().name();
         Path dir;
+        boolean made;
+        RunLock lock;
         if (name != null) {
             dir = runsDir.resolve(name);
+            if (!isEmptyOrMissing(dir)) throw notEmpty(dir);
+            made = !Files.exists(dir);
+            lock = claim(dir);
             if (!isEmptyOrMissing(dir)) {
-                throw new JgptException("run directory " + dir + " already exists and is not empty; choose another"
-                        + " log.name, or resume that run instead");
+                lock.close();
+                throw notEmpty(dir);
             }
         } else {
             // Two runs started in the same second get -2, -3, ... rather than sharing a folder.
             String base = LogConfig.generatedName(startedAt);
-            name = base;
-            dir = runsDir.resolve(name);
-            for (int i = 2; !isEmptyOrMissing(dir); i++) {
-                name = base + "-" + i;
+            for (int i = 1; ; i++) {
+                name = i == 1 ? base : base + "-" + i;
                 dir = runsDir.resolve(name);
+                if (!isEmptyOrMissing(dir)) continue;
+                made = !Files.exists(dir);
+                try {
+                    lock = claim(dir);
+                } catch (JgptException inUse) {
+                    continue;
+                }
+                if (isEmptyOrMissing(dir)) break;
+                lock.close();
             }
         }
         RunConfig named = config.withRunName(name);
@@ -116,10 +139,26 @@ public final class RunDirectory implements AutoCloseable {
             Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
             writeAtomically(dir.resolve(CONFIG_FILE), named.toYaml());
             RunRecord.created(dir, named, configFile);
+            return new RunDirectory(dir, named, console, -1, lock, true, made);
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e instanceof IOException io ? new JgptException(dir + ": cannot create run directory (" + io.getMessage() + ")", io)
+                    : (RuntimeException) e;
+        }
+    }
+
+    private static RunLock claim(Path dir) {
+        try {
+            Files.createDirectories(dir);
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot create run directory (" + JgptException.reason(e) + ")", e);
         }
-        return new RunDirectory(dir, named, console, -1);
+        return RunLock.acquire(dir);
+    }
+
+    private static JgptException notEmpty(Path dir) {
+        return new JgptException("run directory " + dir + " already exists and is not empty; choose another"
+                + " log.name, or resume that run instead");
     }
 
     /** Reopens an existing run to continue it, printing to standard output. */
@@ -128,25 +167,49 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     /**
-     * Reopens an existing run to continue it: reads back its config.yaml and the last step in
-     * metrics.jsonl, and drops a metrics line that was cut off mid-write so new lines start clean.
+     * Reopens an existing run to continue it: takes its lock (one line naming the owner when another
+     * process has it), removes what killed writes left behind (temporary checkpoint folders and
+     * files), reads back its config.yaml and the last step in metrics.jsonl, and drops a metrics line
+     * that was cut off mid-write so new lines start clean.
      */
     public static RunDirectory open(Path dir, PrintStream console) {
         Path configFile = dir.resolve(CONFIG_FILE);
         if (!Files.isRegularFile(configFile)) {
             throw new JgptException(dir + ": not a run directory (it has no " + CONFIG_FILE + ")");
         }
-        RunConfig config = RunConfig.load(configFile);
-        Path metricsFile = dir.resolve(METRICS_FILE);
+        RunLock lock = RunLock.acquire(dir);
         try {
-            Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
-            dropUnterminatedLine(metricsFile);
-            RunRecord.resumed(dir, config);
-        } catch (IOException e) {
-            throw new JgptException(dir + ": cannot reopen run directory (" + JgptException.reason(e) + ")", e);
+            RunConfig config = RunConfig.load(configFile);
+            // a run folder that was moved or copied is named by where it is now
+            String name = dir.toAbsolutePath().normalize().getFileName().toString();
+            if (!name.equals(config.log().name())) config = config.withRunName(name);
+            Path metricsFile = dir.resolve(METRICS_FILE);
+            try {
+                removeLeftovers(dir);
+                Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
+                dropUnterminatedLine(metricsFile);
+            } catch (IOException e) {
+                throw new JgptException(dir + ": cannot reopen run directory (" + e.getMessage() + ")", e);
+            }
+            int lastStep = Metrics.lastStep(Metrics.read(metricsFile));
+            return new RunDirectory(dir, config, console, lastStep, lock, false, false);
+        } catch (RuntimeException e) {
+            lock.close();
+            throw e;
         }
-        int lastStep = Metrics.lastStep(Metrics.read(metricsFile));
-        return new RunDirectory(dir, config, console, lastStep);
+    }
+
+    /** Temporary files and checkpoint folders of writes that a killed process never finished. */
+    private static void removeLeftovers(Path dir) throws IOException {
+        TrainingCheckpoint.removeLeftovers(dir.resolve(CHECKPOINTS_DIR));
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                String name = p.getFileName().toString();
+                for (String own : List.of(CONFIG_FILE, METRICS_FILE, RunStatus.STATUS_FILE)) {
+                    if (Files.isRegularFile(p) && (name.startsWith("." + own + ".tmp") || name.equals(own + ".tmp"))) Files.delete(p);
+                }
+            }
+        }
     }
 
     public Path path() {
@@ -264,8 +327,81 @@ public final class RunDirectory implements AutoCloseable {
         }
     }
 
+    /**
+     * Replaces config.yaml (atomically) with {@code changed}: a resumed run with overrides, once they
+     * have been checked against its checkpoint.
+     */
+    public synchronized void replaceConfig(RunConfig changed) {
+        try {
+            writeAtomically(configFile(), changed.toYaml());
+        } catch (IOException e) {
+            throw new JgptException(configFile() + ": cannot write (" + e.getMessage() + ")", e);
+        }
+        config = changed;
+    }
+
+    /** Records in status.json that this process is running the run (see {@link RunStatus}). */
+    public void markRunning() {
+        if (!isNew) RunRecord.resumed(dir, config); // this process's session, once the resume is accepted
+        synchronized (statusLock) {
+            status = RunStatus.runningNow();
+            status.write(dir);
+        }
+    }
+
+    /**
+     * Records how this process's session with the run ended: finished, interrupted, or failed with
+     * its one-line error. Safe from a signal handler: it never waits for the run's other writes.
+     */
+    public void markEnded(RunStatus.State state, String error) {
+        synchronized (statusLock) {
+            RunStatus running = status != null ? status : RunStatus.runningNow();
+            status = running.endedNow(state, error);
+            status.write(dir);
+        }
+    }
+
+    /** True for a run this process created (not one it resumed). */
+    public boolean isNew() {
+        return isNew;
+    }
+
+    /**
+     * Removes a new run that never trained a step, so its name stays free: the files this process
+     * wrote, and the folder when it made it and nothing else is left in it. Then closes the run.
+     */
+    public synchronized void discard() {
+        if (!isNew) throw new IllegalStateException("only a new run is discarded");
+        closeWriters();
+        try {
+            TrainingCheckpoint.removeLeftovers(checkpointsDir());
+            for (Path checkpoint : TrainingCheckpoint.list(checkpointsDir())) deleteTree(checkpoint);
+            deleteIfEmpty(checkpointsDir());
+            for (String own : List.of(CONFIG_FILE, METRICS_FILE, CONSOLE_FILE, SAMPLES_FILE, RunStatus.STATUS_FILE)) {
+                Files.deleteIfExists(dir.resolve(own));
+            }
+            removeLeftovers(dir);
+            Files.deleteIfExists(lock.file());
+            lock.close();
+            if (madeFolder) deleteIfEmpty(dir);
+        } catch (IOException e) {
+            throw new JgptException(dir + ": cannot remove the failed run's files (" + e.getMessage() + ")", e);
+        } finally {
+            lock.close();
+        }
+    }
+
+    /** Closes the run's files and gives up its lock. */
     @Override
     public synchronized void close() {
+        try {
+            closeWriters();
+        } finally {
+            lock.close();
+        }
+    }
+
+    private void closeWriters() {
         IOException failure = null;
         for (BufferedWriter w : List.of(metrics, consoleLog, samples)) {
             try {
@@ -275,6 +411,20 @@ public final class RunDirectory implements AutoCloseable {
             }
         }
         if (failure != null) throw new JgptException(dir + ": cannot close run files (" + JgptException.reason(failure) + ")", failure);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    private static void deleteIfEmpty(Path dir) throws IOException {
+        try {
+            Files.deleteIfExists(dir);
+        } catch (java.nio.file.DirectoryNotEmptyException kept) {
+            // something this process did not write is in it
+        }
     }
 
     private static Map<String, Object> fields(Object... keysAndValues) {
@@ -300,11 +450,12 @@ public final class RunDirectory implements AutoCloseable {
         }
     }
 
+    /** A folder a new run may take: missing, or empty but for an unheld lock file. */
     private static boolean isEmptyOrMissing(Path dir) {
         if (!Files.exists(dir)) return true;
         if (!Files.isDirectory(dir)) return false;
         try (Stream<Path> entries = Files.list(dir)) {
-            return entries.findAny().isEmpty();
+            return entries.allMatch(p -> p.getFileName().toString().equals(RunLock.LOCK_FILE));
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot list (" + JgptException.reason(e) + ")", e);
         }

@@ -37,20 +37,28 @@ public final class Trainer {
     private final TokenDataset train, val;
     private final LrSchedule schedule;
     private final List<HellaSwag.Example> hellaswag;
+    private final Path resumedFrom;
     private Inference inference;
     private int step;
+    private int stepsTrained;
+    private boolean savedThisStep, stoppedEarly;
     private double lastValLoss = Double.NaN;
     private double lastTrainLoss = Double.NaN;
     private volatile boolean stopRequested;
 
-    /** Sets up a run: prepares the data if missing, builds or loads the model, resumes from {@code checkpoint} if given. */
+    /**
+     * Sets up a run: prepares the data if missing, builds or loads the model, resumes from {@code
+     * checkpoint} if given. Everything is checked here and nothing is written into the run directory,
+     * so a refused start leaves the run as it was.
+     */
     public Trainer(RunConfig cfg, RunDirectory run, Path checkpoint) throws IOException {
         cfg.memoryEstimate().requireFits(MemoryEstimate.heap());
         this.cfg = cfg;
         this.run = run;
+        this.resumedFrom = checkpoint;
         TrainConfig t = cfg.train();
         Parallel.setThreads(Parallel.threadsFor(t.threads(), "train.threads", run::println));
-        Path data = ensureData(cfg);
+        Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source());
         var order = TokenDataset.Order.parse(cfg.data().order().name());
         int vocab = cfg.model().vocabSize();
         train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), 0, 1, order, cfg.data().seed(), vocab);
@@ -58,6 +66,12 @@ public final class Trainer {
         schedule = LrSchedule.of(t);
         var m = cfg.model();
         GptConfig shape = m.gptConfig();
+        TrainingCheckpoint.State resumed = checkpoint == null ? null : TrainingCheckpoint.readState(checkpoint);
+        if (resumed != null && resumed.step() > t.maxSteps()) {
+            // the loop would never reach max_steps
+            throw new JgptException("train.max_steps " + t.maxSteps() + " is below the step the run has reached, " + resumed.step()
+                    + " (" + checkpoint.getFileName() + "); to train on, set train.max_steps above " + resumed.step());
+        }
         if (checkpoint != null) {
             model = TrainingCheckpoint.loadModel(checkpoint, shape);
         } else if (m.initFrom() != null) {
@@ -70,35 +84,40 @@ public final class Trainer {
             model.initialize(t.seed());
         }
         optimizer = new Optimizer(model, (float) t.weightDecay(), (float) t.beta1(), (float) t.beta2(), (float) t.eps());
-        if (checkpoint != null) {
-            TrainingCheckpoint.State s = TrainingCheckpoint.readState(checkpoint);
+        if (resumed != null) {
             TrainingCheckpoint.loadOptimizer(checkpoint, model, optimizer.m(), optimizer.v());
-            optimizer.setSteps(s.optimizerSteps());
-            train.restore(TokenDataset.State.fromJson(s.dataState()));
-            step = s.step();
-            lastValLoss = s.valLoss();
-            run.dropMetricsFrom(step);
-            run.println("resuming " + run.name() + " at step " + step + " from " + checkpoint);
+            optimizer.setSteps(resumed.optimizerSteps());
+            train.restore(TokenDataset.State.fromJson(resumed.dataState()));
+            step = resumed.step();
+            lastValLoss = resumed.valLoss();
         }
         Path hs = cfg.eval().hellaswagFile();
         hellaswag = cfg.eval().hellaswagEvery() > 0 && hs != null ? HellaSwag.load(hs, cfg.eval().hellaswagLimit()) : List.of();
-        if (cfg.eval().hellaswagEvery() > 0 && hs == null) run.println("HellaSwag is off: set eval.hellaswag_file to a HellaSwag JSONL file");
-    }
-
-    private static Path ensureData(RunConfig cfg) {
-        Path dir = cfg.data().dir();
-        if (Prepare.isPrepared(dir)) return dir;
-        System.err.println("preparing " + cfg.data().source() + " into " + dir + " (first use)...");
-        if (cfg.data().source().equals("jdk-src")) return Prepare.ensureJdkCorpus(dir);
-        System.err.println(Prepare.run(Prepare.Options.defaults(cfg.data().source(), dir)).describe());
-        return dir;
     }
 
     public Gpt model() {
         return model;
     }
 
-    /** Asks the loop to stop after the current step, with a checkpoint (Ctrl-C). */
+    /** The next step to run: the checkpoint's step for a resumed run, max_steps for a finished one. */
+    public int step() {
+        return step;
+    }
+
+    /** Whether the run has reached max_steps (and had its final evaluation and checkpoint). */
+    public boolean finished() {
+        return step >= cfg.train().maxSteps() && !stoppedEarly;
+    }
+
+    /** Whether this process has completed a training step: before that, a new run has nothing worth keeping. */
+    public boolean trainedAStep() {
+        return stepsTrained > 0;
+    }
+
+    /**
+     * Asks the loop to stop at the next micro-batch boundary (Ctrl-C, SIGTERM): the partial step is
+     * dropped and the checkpoint of the last completed step is written. Safe from any thread.
+     */
     public void requestStop() {
         stopRequested = true;
     }
@@ -108,6 +127,12 @@ public final class Trainer {
         TrainConfig t = cfg.train();
         int B = t.microBatchSize(), T = t.seqLen(), accum = cfg.gradAccumSteps(1), maxSteps = t.maxSteps();
         int[] inputs = new int[B * T], targets = new int[B * T];
+        if (resumedFrom != null) {
+            run.dropMetricsFrom(step);
+            run.println("resuming " + run.name() + " at step " + step + " from " + resumedFrom);
+        }
+        Path hs = cfg.eval().hellaswagFile();
+        if (cfg.eval().hellaswagEvery() > 0 && hs == null) run.println("HellaSwag is off: set eval.hellaswag_file to a HellaSwag JSONL file");
         run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation; %d steps",
                 model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 t.totalBatchSize(), B, T, accum, maxSteps));
@@ -116,23 +141,33 @@ public final class Trainer {
         int firstStep = step;
         long started = System.nanoTime();
         for (; ; step++) {
-            boolean last = step == maxSteps;
+            boolean last = step >= maxSteps;
             evaluate();
             if (last || stopRequested) {
-                if (!last && !cfg.checkpointDue(step)) saveCheckpoint();
+                stop(last, 0, accum);
                 break;
             }
             long t0 = System.nanoTime();
+            // where this step's batches start: a step cut short gives them back, so a resume trains on them
+            TokenDataset.State stepStart = train.state();
             double lossAccum = 0; // the gradient is zero here: the optimizer clears it after each step
-            for (int micro = 0; micro < accum; micro++) {
+            int micro = 0;
+            for (; micro < accum && !stopRequested; micro++) {
                 train.nextBatch(inputs, targets);
                 lossAccum += model.forward(inputs, targets, B, T) / accum;
                 model.backward(1f / accum);
             }
+            if (micro < accum) {
+                model.zeroGrad();
+                train.restore(stepStart);
+                stop(false, micro, accum);
+                break;
+            }
             double lr = schedule.lr(step);
             double norm = model.gradNorm();
-            requireFinite(lossAccum, norm);
+            requireFinite(lossAccum, lr, norm);
             optimizer.step((float) lr, t.gradClip(), norm);
+            stepsTrained++;
             double ms = (System.nanoTime() - t0) / 1e6;
             double tokensPerSec = t.totalBatchSize() / (ms / 1000);
             loss = lastTrainLoss = lossAccum;
@@ -144,8 +179,22 @@ public final class Trainer {
                         duration(perStep * (maxSteps - step - 1))));
             }
         }
-        if (stopRequested && step < maxSteps) run.println("stopped at step " + step + "; resume with: jgpt train --resume " + run.path());
         return loss;
+    }
+
+    /**
+     * Ends the loop at step {@code step}: a run stopped early gets the checkpoint of this step (unless
+     * the evaluation just wrote it) and says how to go on; {@code microBatchesDropped} of the step
+     * that was under way are given back.
+     */
+    private void stop(boolean last, int microBatchesDropped, int accum) throws IOException {
+        if (last) return;
+        stoppedEarly = true;
+        if (!savedThisStep) saveCheckpoint();
+        String dropped = microBatchesDropped > 0
+                ? " (dropped the " + microBatchesDropped + " of its " + accum + " micro-batches it had done)" : "";
+        run.println("stopped at step " + step + dropped + "; checkpoint " + TrainingCheckpoint.dirFor(run.checkpointsDir(), step)
+                + "; resume with: jgpt train --resume " + run.path());
     }
 
     /** A 20-cell text progress bar: it reads the same on a terminal and in console.log. */
@@ -159,21 +208,25 @@ public final class Trainer {
         return s >= 3600 ? String.format("%dh%02dm", s / 3600, s / 60 % 60) : String.format("%dm%02ds", s / 60, s % 60);
     }
 
-    /** The evaluations of step {@code step}, before its update. */
+    /**
+     * The evaluations of step {@code step}, before its update; a stop request skips the ones not yet
+     * begun (a resumed run does them again at this step).
+     */
     private void evaluate() throws IOException {
         var e = cfg.eval();
         TrainConfig t = cfg.train();
-        if (cfg.valDue(step)) {
+        savedThisStep = false;
+        if (cfg.valDue(step) && !stopRequested) {
             lastValLoss = Evaluator.validationLoss(model, val, e.valSteps(), t.microBatchSize(), t.seqLen());
             run.logVal(step, lastValLoss);
             run.println(String.format("step %5d | validation loss %.4f", step, lastValLoss));
         }
-        if (!hellaswag.isEmpty() && cfg.hellaswagDue(step)) {
+        if (!hellaswag.isEmpty() && cfg.hellaswagDue(step) && !stopRequested) {
             HellaSwag.Score s = Evaluator.hellaswag(model, hellaswag);
             run.logHellaSwag(step, s.total(), s.correct(), s.correctNorm());
             run.println(String.format("step %5d | HellaSwag acc_norm %d/%d = %.4f", step, s.correctNorm(), s.total(), s.accNorm()));
         }
-        if (cfg.sampleDue(step)) {
+        if (cfg.sampleDue(step) && !stopRequested) {
             if (inference == null) inference = new Inference(model);
             List<String> samples = Evaluator.samples(inference, e.samplePrompt(), e.numSamples(), e.sampleMaxTokens(), e.topK(), e.sampleSeed());
             for (int i = 0; i < samples.size(); i++) {
@@ -188,8 +241,9 @@ public final class Trainer {
      * Stops the run before a NaN or infinite loss or gradient reaches the weights: one such update
      * ruins every weight, and its checkpoints would then push the good ones out (eval.keep_last).
      */
-    private void requireFinite(double loss, double norm) {
+    private void requireFinite(double loss, double lr, double norm) {
         if (Double.isFinite(loss) && Double.isFinite(norm)) return;
+        run.log("train", step, Map.of("loss", loss, "lr", lr, "norm", norm)); // on record: plots mark the divergence
         throw new JgptException("training diverged at step " + step + " (" + (Double.isFinite(loss) ? "gradient norm " + norm
                 : "loss " + loss) + "), so its update was not applied and the checkpoints are kept: lower train.max_lr ("
                 + cfg.train().maxLr() + ") or enable train.grad_clip");
@@ -214,5 +268,6 @@ public final class Trainer {
         }
         TrainingCheckpoint.prune(dir, cfg.eval().keepLast());
         run.log("checkpoint", step, Map.of("path", TrainingCheckpoint.dirFor(dir, step).toString()));
+        savedThisStep = true;
     }
 }

@@ -1,0 +1,169 @@
+package dev.jgpt.cli;
+
+import dev.jgpt.io.TrainingCheckpoint;
+import dev.jgpt.track.Metrics;
+import dev.jgpt.track.RunDirectory;
+import dev.jgpt.track.RunLock;
+import dev.jgpt.track.RunStatus;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.jgpt.cli.EngineCommandsTest.run;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The run's life cycle through {@code jgpt train} in this JVM: what a refused, failed or damaged
+ * start leaves behind, and what the status file says.
+ */
+class TrainLifecycleTest {
+    @TempDir
+    static Path tmp;
+    static Path data, config, runs;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        data = TrainProcessTest.prepareCorpus(tmp);
+        runs = tmp.resolve("runs");
+        config = tmp.resolve("tiny.yaml");
+        Files.writeString(config, """
+                model: {preset: custom, n_layer: 1, n_head: 2, n_embd: 16, block_size: 16}
+                data: {dir: %s, order: shuffled, seed: 7}
+                train: {total_batch_size: 64, micro_batch_size: 2, seq_len: 16, max_lr: 3.0e-3, warmup_steps: 1, max_steps: 4, seed: 11}
+                eval: {val_every: 2, val_steps: 1, hellaswag_every: 0, sample_every: 0, sample_max_tokens: 8, checkpoint_every: 2, keep_last: 0}
+                log: {runs_dir: %s, log_every: 1}
+                """.formatted(data, runs));
+    }
+
+    static EngineCommandsTest.Run train(String... args) {
+        List<String> all = new ArrayList<>(List.of("train"));
+        all.addAll(List.of(args));
+        return run(all.toArray(String[]::new));
+    }
+
+    static EngineCommandsTest.Run trainNew(String name, String... sets) {
+        List<String> all = new ArrayList<>(List.of("-c", config.toString(), "--name", name));
+        for (String s : sets) all.addAll(List.of("--set", s));
+        return train(all.toArray(String[]::new));
+    }
+
+    static String oneErrorLine(EngineCommandsTest.Run r) {
+        assertEquals(1, r.exit(), r.out());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        return r.err().strip();
+    }
+
+    @Test
+    void aFinishedRunSaysSoAndHoldsNoLock() {
+        EngineCommandsTest.Run r = trainNew("ok");
+        assertEquals(0, r.exit(), r.err());
+        RunStatus s = RunStatus.read(runs.resolve("ok"));
+        assertEquals(RunStatus.State.FINISHED, s.state());
+        assertEquals(ProcessHandle.current().pid(), s.pid());
+        assertTrue(s.ended() != null && s.error() == null);
+        assertFalse(RunLock.isHeld(runs.resolve("ok")));
+        // resuming a finished run has nothing to do and changes nothing
+        EngineCommandsTest.Run again = train("--resume", runs.resolve("ok").toString());
+        assertEquals(0, again.exit(), again.err());
+        assertTrue(again.out().contains("already finished at step 4"), again.out());
+        assertEquals(s, RunStatus.read(runs.resolve("ok")));
+    }
+
+    @Test
+    void aRefusedResumeLeavesTheRunAsItWas() throws Exception {
+        assertEquals(0, trainNew("base", "train.max_steps=2").exit());
+        Path base = runs.resolve("base");
+        var before = TrainProcessTest.snapshot(base);
+
+        String shape = oneErrorLine(train("--resume", base.toString(), "--set", "model.n_layer=3", "--set", "train.max_steps=4"));
+        assertTrue(shape.contains("differs from the run's"), shape);
+        String folder = oneErrorLine(train("--resume", base.toString(), "--set", "log.name=other", "--set", "train.max_steps=4"));
+        assertTrue(folder.contains("log.name"), folder);
+        assertEquals(before, TrainProcessTest.snapshot(base), "a refused resume must not change the run");
+
+        // still resumable, and what it was resumed with is now the run's config
+        EngineCommandsTest.Run ok = train("--resume", base.toString(), "--set", "train.max_steps=4");
+        assertEquals(0, ok.exit(), ok.err());
+        assertTrue(Files.readString(base.resolve(RunDirectory.CONFIG_FILE)).contains("max_steps: 4"));
+        assertEquals(RunStatus.State.FINISHED, RunStatus.read(base).state());
+    }
+
+    @Test
+    void aRunThatFailsBeforeItsFirstStepLeavesNothing() throws Exception {
+        String init = oneErrorLine(trainNew("badinit", "model.init_from=" + tmp.resolve("no-such-model")));
+        assertTrue(init.contains("no-such-model"), init);
+        assertFalse(Files.exists(runs.resolve("badinit")), "the failed run's folder must be gone");
+
+        Path notShards = tmp.resolve("not-shards");
+        Files.createDirectories(notShards);
+        Files.writeString(notShards.resolve("readme.txt"), "not tokens\n");
+        String nodata = oneErrorLine(trainNew("nodata", "data.dir=" + notShards));
+        assertTrue(nodata.contains("data.dir " + notShards + ": holds no token shards"), nodata);
+        assertFalse(Files.exists(runs.resolve("nodata")));
+        assertEquals(List.of(notShards.resolve("readme.txt")), Files.list(notShards).toList());
+
+        // a folder the user made stays (empty, as it was); the name is free again
+        Files.createDirectories(runs.resolve("premade"));
+        oneErrorLine(trainNew("premade", "model.init_from=" + tmp.resolve("no-such-model")));
+        assertTrue(Files.isDirectory(runs.resolve("premade")));
+        assertEquals(0, Files.list(runs.resolve("premade")).count());
+        assertEquals(0, trainNew("premade", "train.max_steps=1").exit());
+    }
+
+    @Test
+    void withoutAValidationShardTheErrorIsOneLine() throws Exception {
+        Path trainOnly = tmp.resolve("train-only");
+        Files.createDirectories(trainOnly);
+        try (var shards = Files.list(data)) {
+            for (Path p : shards.filter(p -> p.getFileName().toString().contains("_train_")).toList()) {
+                Files.copy(p, trainOnly.resolve(p.getFileName()));
+            }
+        }
+        String e = oneErrorLine(trainNew("noval", "data.dir=" + trainOnly));
+        assertTrue(e.contains("data.dir " + trainOnly) && e.contains("no validation shard"), e);
+        assertFalse(Files.exists(runs.resolve("noval")));
+    }
+
+    @Test
+    void aRunThatFailsLaterIsKeptAndMarkedFailedWithItsError() throws Exception {
+        // step 0 trains; its update at this rate sends the weights to infinity, so step 1 diverges
+        EngineCommandsTest.Run r = trainNew("diverged", "train.max_lr=1e30", "train.warmup_steps=0");
+        String line = oneErrorLine(r);
+        RunStatus s = RunStatus.read(runs.resolve("diverged"));
+        assertEquals(RunStatus.State.FAILED, s.state());
+        assertEquals(line.substring("jgpt train: ".length()), s.error());
+        assertTrue(Metrics.read(runs.resolve("diverged").resolve(RunDirectory.METRICS_FILE)).size() > 0);
+    }
+
+    @Test
+    void resumeRemovesLeftoversAndSkipsADamagedNewestCheckpoint() throws Exception {
+        assertEquals(0, trainNew("damaged").exit());
+        Path run = runs.resolve("damaged");
+        Path checkpoints = run.resolve("checkpoints");
+        double[] expected = TrainProcessTest.losses(run, "train");
+        // a killed save, a killed prune, a killed config rewrite; and the newest checkpoint cut short
+        Files.createDirectories(checkpoints.resolve(".step_000006.tmp4242/model"));
+        Files.createDirectories(checkpoints.resolve(".step_000001.tmp4243"));
+        Files.writeString(run.resolve(".config.yaml.tmp4244"), "half");
+        Path weights = checkpoints.resolve("step_000004/model/model.safetensors");
+        Files.write(weights, java.util.Arrays.copyOf(Files.readAllBytes(weights), (int) Files.size(weights) / 2));
+
+        EngineCommandsTest.Run r = train("--resume", run.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("checkpoint step_000004 is damaged") && r.out().contains("trying step_000002"), r.out());
+        assertTrue(r.out().contains("resuming damaged at step 2"), r.out());
+        assertFalse(Files.exists(checkpoints.resolve(".step_000006.tmp4242")));
+        assertFalse(Files.exists(checkpoints.resolve(".step_000001.tmp4243")));
+        assertFalse(Files.exists(run.resolve(".config.yaml.tmp4244")));
+        assertArrayEquals(expected, TrainProcessTest.losses(run, "train"));
+        TrainingCheckpoint.check(checkpoints.resolve("step_000004")); // written again, whole
+    }
+}
