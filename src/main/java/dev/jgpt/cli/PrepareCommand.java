@@ -57,7 +57,8 @@ public final class PrepareCommand implements Callable<Integer> {
             description = "Where downloaded corpora are kept. Default: ${DEFAULT-VALUE}.")
     Path downloads;
 
-    @Option(names = "--overwrite", description = "Replace the shards of an existing output directory.")
+    @Option(names = "--overwrite", description = "Replace the shards an earlier jgpt prepare wrote into the output directory "
+            + "(never other files: shards it did not write are refused).")
     boolean overwrite;
 
     @Override

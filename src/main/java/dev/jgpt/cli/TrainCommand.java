@@ -58,13 +58,13 @@ public final class TrainCommand implements Callable<Integer> {
             if (name != null) cfg = cfg.withRunName(name, "--name");
             cfg.memoryEstimate().requireFits(MemoryEstimate.heap()); // before the run directory exists
             run = RunDirectory.create(cfg, configFile(file, overrides));
-            run.markRunning();
             System.out.println("run directory: " + run.path());
         }
         signals.setUp(run);
         Trainer trainer = null;
         boolean training = false;
         try {
+            if (run.isNew()) run.markRunning();
             RunConfig cfg = run.config();
             Path checkpoint = null;
             List<String> damaged = new ArrayList<>();
@@ -96,10 +96,14 @@ public final class TrainCommand implements Callable<Integer> {
             run.markEnded(RunStatus.State.INTERRUPTED, null);
             return signals.exitCode();
         } catch (Throwable e) {
-            if (run.isNew() && (trainer == null || !trainer.trainedAStep())) {
-                run.discard(); // a run that never trained a step leaves nothing, so its name stays free
-            } else if (training) {
-                run.markEnded(RunStatus.State.FAILED, oneLine(e));
+            try {
+                if (run.isNew() && (trainer == null || !trainer.trainedAStep())) {
+                    run.discard(); // a run that never trained a step leaves nothing, so its name stays free
+                } else if (training) {
+                    run.markEnded(RunStatus.State.FAILED, oneLine(e));
+                }
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
             }
             throw e;
         } finally {
@@ -156,12 +160,16 @@ public final class TrainCommand implements Callable<Integer> {
     /**
      * SIGINT (Ctrl-C) and SIGTERM (kill, timeout, Slurm). While training, the first one stops the loop
      * at the next micro-batch boundary with a checkpoint of the last completed step, and the command
-     * exits 128 + the signal's number (130, 143); a second one exits at once. Before training starts
-     * there is nothing to save: a new run is removed and the process exits at once.
+     * exits 128 + the signal's number (130, 143); a second one exits at once. The same signal again
+     * within {@link #SAME_REQUEST_NANOS} is the same request: timeout sends its signal to the
+     * process and to its process group, so it arrives twice. Before training starts there is nothing
+     * to save: a new run is removed and the process exits at once.
      */
     static final class StopSignals {
+        static final long SAME_REQUEST_NANOS = 1_000_000_000L;
         private final Map<Signal, SignalHandler> previous = new HashMap<>();
         private volatile int first;
+        private long firstAt;
         private RunDirectory run;
         private Trainer trainer;
         private boolean ended;
@@ -203,10 +211,12 @@ public final class TrainCommand implements Callable<Integer> {
             int code = 128 + sig.getNumber();
             synchronized (this) {
                 if (ended) return; // the command is returning its own code
+                if (first == sig.getNumber() && System.nanoTime() - firstAt < SAME_REQUEST_NANOS) return;
                 if (first == 0 && trainer != null) {
                     first = sig.getNumber();
+                    firstAt = System.nanoTime();
                     System.err.println("\nSIG" + sig.getName() + ": stopping at the next micro-batch and writing a checkpoint of the"
-                            + " last completed step (" + (sig.getName().equals("INT") ? "Ctrl-C" : "a second signal") + " again quits at once)");
+                            + " last completed step (" + (sig.getName().equals("INT") ? "Ctrl-C again" : "a second signal") + " quits at once)");
                     trainer.requestStop();
                     return;
                 }

@@ -31,7 +31,7 @@ import java.util.stream.Stream;
  *
  * <p>From code, for example to make the default corpus when training starts without data:
  * <pre>{@code
- * Path dir = Prepare.ensureJdkCorpus(Path.of("data/jdk"));   // no-op when already prepared
+ * Path dir = Prepare.ensureShards(Path.of("data/jdk"), "jdk-src");   // no-op when already prepared
  * Prepare.Summary s = Prepare.run(Prepare.Options.defaults("shakespeare", Path.of("data/shakespeare")));
  * }</pre>
  */
@@ -162,14 +162,6 @@ public final class Prepare {
         } catch (IOException e) {
             throw new JgptException("data.dir " + dir + ": " + e.getMessage(), e);
         }
-    }
-
-    /**
-     * Makes sure {@code dir} holds the default corpus (the JDK's own sources), preparing it when missing
-     * or left incomplete by an interrupted run; returns {@code dir}.
-     */
-    public static Path ensureJdkCorpus(Path dir) {
-        return ensureShards(dir, Corpus.JDK_SRC);
     }
 
     /** Prepares shards as {@code options} say. */

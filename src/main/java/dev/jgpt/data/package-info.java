@@ -10,7 +10,7 @@
  *  shards ──▶ TokenShard (mmap or decoded) ──▶ TokenDataset.nextBatch(inputs, targets)
  * </pre>
  *
- * Entry points for other packages: {@link dev.jgpt.data.Prepare#run}, {@link dev.jgpt.data.Prepare#ensureJdkCorpus},
+ * Entry points for other packages: {@link dev.jgpt.data.Prepare#run}, {@link dev.jgpt.data.Prepare#ensureShards},
  * {@link dev.jgpt.data.TokenDataset}, {@link dev.jgpt.data.TokenShard#open}.
  *
  * <p>Libraries: HDF5 through jhdf (pure Java, writes chunked datasets, reads h5py's gzip/shuffle

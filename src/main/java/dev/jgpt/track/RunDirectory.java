@@ -351,10 +351,12 @@ public final class RunDirectory implements AutoCloseable {
 
     /**
      * Records how this process's session with the run ended: finished, interrupted, or failed with
-     * its one-line error. Safe from a signal handler: it never waits for the run's other writes.
+     * its one-line error. The first ending recorded stays. Safe from a signal handler: it never waits
+     * for the run's other writes.
      */
     public void markEnded(RunStatus.State state, String error) {
         synchronized (statusLock) {
+            if (status != null && status.state() != RunStatus.State.RUNNING) return;
             RunStatus running = status != null ? status : RunStatus.runningNow();
             status = running.endedNow(state, error);
             status.write(dir);

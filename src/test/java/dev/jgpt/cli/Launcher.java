@@ -1,8 +1,8 @@
 package dev.jgpt.cli;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,8 +20,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * {@code ./jgpt} as a user runs it, in a child process: the project's own launcher script (JDK
  * lookup, JVM flags, the stderr filter, exec) over a {@code target/jgpt.jar} whose manifest points
- * at the classes under test, so the script never rebuilds anything. Output goes to files, read back
- * with {@link Child#out()} and {@link Child#err()}.
+ * at the classes under test, so the script never rebuilds anything.
  */
 record Launcher(Path root) {
     /** Installs the launcher (jgpt, tools/find-jdk.sh) into {@code dir} beside a manifest-only jar of this build's classpath. */
@@ -63,26 +62,32 @@ record Launcher(Path root) {
         return urls;
     }
 
-    /** A running (or finished) child; its pid is java's, as the launcher execs it. */
-    record Child(Process process, Path stdout, Path stderr) {
+    /**
+     * A running (or finished) child; its pid is java's, as the launcher execs it (or that of the
+     * prefix command, such as timeout). Its output is read through pipes until every writer has
+     * closed them: the launcher's stderr filter may still be passing lines on after java exits.
+     */
+    record Child(Process process, StringBuffer stdout, StringBuffer stderr, Thread outReader, Thread errReader) {
         String out() {
-            return read(stdout);
+            return stdout.toString();
         }
 
         String err() {
-            return read(stderr);
+            return stderr.toString();
         }
 
         long pid() {
             return process.pid();
         }
 
-        /** Waits for the exit, failing the test after {@code seconds}; returns the exit code. */
+        /** Waits for the exit and the end of its output, failing the test after {@code seconds}; returns the exit code. */
         int waitFor(int seconds) throws InterruptedException {
             if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 fail("jgpt did not finish within " + seconds + " s; stdout:\n" + out() + "\nstderr:\n" + err());
             }
+            outReader.join(10_000);
+            errReader.join(10_000);
             return process.exitValue();
         }
 
@@ -103,21 +108,26 @@ record Launcher(Path root) {
             Process kill = new ProcessBuilder("/bin/sh", "-c", cmd.toString()).inheritIO().start();
             if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) fail("kill failed: " + cmd);
         }
+    }
 
-        private static String read(Path file) {
-            try {
-                return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
+    private static Thread reader(InputStream in, StringBuffer into) {
+        Thread t = new Thread(() -> {
+            try (var r = new java.io.InputStreamReader(in, StandardCharsets.UTF_8)) {
+                char[] buf = new char[4096];
+                for (int n; (n = r.read(buf)) > 0; ) into.append(buf, 0, n);
             } catch (IOException e) {
-                throw new UncheckedIOException(e);
+                into.append("\n[reading the child's output failed: ").append(e).append("]");
             }
-        }
+        }, "jgpt-child-output");
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     /**
      * Starts {@code [prefix...] ./jgpt args...} in {@code dir}; {@code javaOpts} go to JGPT_JAVA_OPTS.
-     * The outputs are {@code dir/<tag>.out} and {@code dir/<tag>.err}.
      */
-    Child start(Path dir, String tag, List<String> prefix, String javaOpts, String... args) throws IOException {
+    Child start(Path dir, List<String> prefix, String javaOpts, String... args) throws IOException {
         List<String> command = new ArrayList<>(prefix);
         command.add(root.resolve("jgpt").toString());
         command.addAll(List.of(args));
@@ -126,12 +136,13 @@ record Launcher(Path root) {
         pb.environment().remove("JGPT_TTY");
         if (javaOpts != null) pb.environment().put("JGPT_JAVA_OPTS", javaOpts);
         else pb.environment().remove("JGPT_JAVA_OPTS");
-        Path out = dir.resolve(tag + ".out"), err = dir.resolve(tag + ".err");
-        pb.redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        return new Child(pb.start(), out, err);
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        Process p = pb.start();
+        StringBuffer out = new StringBuffer(), err = new StringBuffer();
+        return new Child(p, out, err, reader(p.getInputStream(), out), reader(p.getErrorStream(), err));
     }
 
-    Child start(Path dir, String tag, String... args) throws IOException {
-        return start(dir, tag, List.of(), null, args);
+    Child start(Path dir, String... args) throws IOException {
+        return start(dir, List.of(), null, args);
     }
 }
