@@ -160,7 +160,7 @@ public final class Prepare {
         try (Stream<Path> files = Files.list(dir)) {
             return files.findAny().isEmpty();
         } catch (IOException e) {
-            throw new JgptException("data.dir " + dir + ": " + e.getMessage(), e);
+            throw new JgptException(dir + ": cannot list (" + e.getMessage() + ")", e);
         }
     }
 
@@ -265,7 +265,8 @@ public final class Prepare {
                 return;
             }
             if (!overwrite) {
-                String state = isPrepared(out) ? "holds prepared shards" : "is not empty";
+                String state = isPrepared(out) ? "holds prepared shards"
+                        : Files.isRegularFile(out.resolve(JOURNAL)) ? "holds a prepare that was cut short" : "is not empty";
                 throw new JgptException("--out " + out + " " + state + "; pass --overwrite to replace them, or choose another --out");
             }
             List<String> own = ownFiles(out);
