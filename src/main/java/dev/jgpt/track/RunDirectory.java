@@ -379,7 +379,7 @@ public final class RunDirectory implements AutoCloseable {
             TrainingCheckpoint.removeLeftovers(checkpointsDir());
             for (Path checkpoint : TrainingCheckpoint.list(checkpointsDir())) deleteTree(checkpoint);
             deleteIfEmpty(checkpointsDir());
-            for (String own : List.of(CONFIG_FILE, METRICS_FILE, CONSOLE_FILE, SAMPLES_FILE, RunStatus.STATUS_FILE)) {
+            for (String own : List.of(CONFIG_FILE, METRICS_FILE, CONSOLE_FILE, SAMPLES_FILE, RunStatus.STATUS_FILE, RunRecord.RECORD_FILE)) {
                 Files.deleteIfExists(dir.resolve(own));
             }
             removeLeftovers(dir);

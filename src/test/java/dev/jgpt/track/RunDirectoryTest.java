@@ -252,14 +252,18 @@ class RunDirectoryTest {
         assertEquals(ProcessHandle.current().pid(), session.get("pid").getAsLong());
         assertTrue(session.get("jgpt_version").getAsString().matches("\\d+\\.\\d+.*"), session.toString());
 
-        // reopening in this process is the same session; the record keeps one per process
+        // a resume is recorded once it is accepted (marked running); in this process it is the same
+        // session, and the record keeps one per process
         try (RunDirectory run = RunDirectory.open(dir, console)) {
             assertEquals("rec", run.name());
+            run.markRunning();
         }
         assertEquals(1, RunRecord.read(dir).getAsJsonArray("sessions").size());
-        // a run from before run.json gets one when it is resumed
+        // a run from before run.json gets one when it is resumed, and a refused resume writes none
         Files.delete(dir.resolve(RunRecord.RECORD_FILE));
         try (RunDirectory run = RunDirectory.open(dir, console)) {
+            assertEquals(null, RunRecord.read(dir));
+            run.markRunning();
             assertEquals(1, RunRecord.read(dir).getAsJsonArray("sessions").size());
         }
     }
