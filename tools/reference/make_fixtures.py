@@ -7,8 +7,14 @@ safetensors checkpoint and as an llm.c model.bin, writes a batch of token ids,
 and writes what `jgpt debug-step` must reproduce: loss, logits, per-tensor
 gradient norms, and the losses of 10 AdamW steps on that batch.
 
+A fixture with micro_batches K > 1 splits its batch of B rows into K micro-batches of B/K rows and
+accumulates their gradients as build-nanogpt does (each micro-batch's mean loss divided by K); the
+script checks that this equals one batch of B rows (it has no ignored targets) before writing it.
+
 All arithmetic is float64 (weights are drawn in float32, so the stored files
-hold exactly the values the double-precision model starts from).
+hold exactly the values the double-precision model starts from). The files are reproduced byte for
+byte with Debian's python3-torch on libopenblas0-openmp (the reference BLAS rounds the last digit of
+some float64 results differently).
 
 Usage:
     /usr/bin/python3 tools/reference/make_fixtures.py [--out DIR]          # generate
@@ -21,7 +27,7 @@ import math
 import os
 import struct
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -54,6 +60,7 @@ class Fixture:
     B: int
     T: int
     seed: int
+    micro_batches: int = 1
 
     @property
     def padded_vocab_size(self):
@@ -65,6 +72,10 @@ FIXTURES = [
     Fixture("odd_heads", 3, 3, 48, 32, 211, 3, 13, 2),
     Fixture("wider", 2, 2, 64, 64, 300, 1, 64, 3),
     Fixture("vocab128", 1, 2, 16, 8, 256, 2, 5, 4),
+    # 150 queries: attention's two full blocks of 64 and a partial third, in both directions
+    Fixture("long", 1, 3, 24, 150, 32, 2, 150, 5),
+    # gradient accumulation: two micro-batches of 2 rows, which must equal one batch of 4
+    Fixture("accum", 2, 2, 16, 32, 64, 4, 24, 6, micro_batches=2),
 ]
 
 
@@ -214,6 +225,13 @@ def configure_optimizer(model):
     return torch.optim.AdamW(groups, lr=LR, betas=(BETA1, BETA2), eps=EPS)
 
 
+def micro_batches(cfg, inputs, targets):
+    """The batch's rows cut into cfg.micro_batches equal parts, in order."""
+    rows = cfg.B // cfg.micro_batches
+    assert rows * cfg.micro_batches == cfg.B
+    return [(inputs[k * rows:(k + 1) * rows], targets[k * rows:(k + 1) * rows]) for k in range(cfg.micro_batches)]
+
+
 def reference(cfg, weights, inputs, targets):
     model = build_model(cfg, weights)
     opt = configure_optimizer(model)
@@ -221,37 +239,72 @@ def reference(cfg, weights, inputs, targets):
     losses = []
     for step in range(STEPS):
         opt.zero_grad(set_to_none=True)
-        logits, loss = model(inputs, targets)
-        loss.backward()
+        loss_accum = 0.0
+        for k, (x, y) in enumerate(micro_batches(cfg, inputs, targets)):
+            logits, loss = model(x, y)
+            loss = loss / cfg.micro_batches  # build-nanogpt's accumulation: the mean of the micro-batch means
+            loss.backward()
+            loss_accum += loss.item()
+            if step == 0 and k == 0:
+                out["logits_row0"] = logits[0, :, :cfg.vocab_size].tolist()
         if step == 0:
-            out["loss"] = loss.item()
-            out["logits_row0"] = logits[0, :, :cfg.vocab_size].tolist()
+            out["loss"] = loss_accum
             out["grad_norms"] = {n: p.grad.norm().item() for n, p in model.named_parameters()}
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         if step == 0:
             out["grad_norm"] = norm.item()
         opt.step()
-        losses.append(loss.item())
+        losses.append(loss_accum)
     out["losses"] = losses
     assert out["losses"][0] == out["loss"]
     return out
 
 
+def check_accumulation(cfg, weights, inputs, targets, exp):
+    """Accumulating micro-batches gives what one batch of all the rows gives (float64 rounding apart)."""
+    if cfg.micro_batches == 1:
+        return
+    assert (targets != -1).all(), "with ignored targets the mean of micro-batch means is another loss"
+    whole = reference(replace(cfg, micro_batches=1), weights, inputs, targets)
+
+    def close(a, b, what):
+        assert abs(a - b) <= 1e-12 * abs(b), f"{cfg.name}: {what}: accumulated {a!r} vs one batch {b!r}"
+
+    close(exp["loss"], whole["loss"], "loss")
+    close(exp["grad_norm"], whole["grad_norm"], "grad_norm")
+    for n in exp["grad_norms"]:
+        close(exp["grad_norms"][n], whole["grad_norms"][n], "grad norm " + n)
+    for i, (a, b) in enumerate(zip(exp["losses"], whole["losses"])):
+        close(a, b, f"losses[{i}]")
+    top = max(abs(v) for row in whole["logits_row0"] for v in row)
+    for row_a, row_b in zip(exp["logits_row0"], whole["logits_row0"]):
+        for a, b in zip(row_a, row_b):
+            assert abs(a - b) <= 1e-12 * top, f"{cfg.name}: logits: micro-batch {a!r} vs one batch {b!r}"
+
+
 def forward_only(cfg, weights, inputs, targets):
     model = build_model(cfg, weights)
+    loss_accum = 0.0
     with torch.no_grad():
-        logits, loss = model(inputs, targets)
-    return loss.item(), logits[0, :, :cfg.vocab_size].tolist()
+        for k, (x, y) in enumerate(micro_batches(cfg, inputs, targets)):
+            logits, loss = model(x, y)
+            loss_accum += (loss / cfg.micro_batches).item()
+            if k == 0:
+                logits_row0 = logits[0, :, :cfg.vocab_size].tolist()
+    return loss_accum, logits_row0
 
 
 def settings(cfg):
-    return {
+    s = {
         "steps": STEPS, "lr": LR, "weight_decay": WEIGHT_DECAY, "clip": CLIP,
         "beta1": BETA1, "beta2": BETA2, "eps": EPS,
         "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
         "block_size": cfg.block_size, "vocab_size": cfg.vocab_size,
         "padded_vocab_size": cfg.padded_vocab_size, "B": cfg.B, "T": cfg.T,
     }
+    if cfg.micro_batches > 1:
+        s["micro_batches"] = cfg.micro_batches  # B is the whole batch, split into these
+    return s
 
 
 # ----------------------------------------------------------------------------
@@ -379,6 +432,7 @@ def generate(cfg, out_dir):
     write_json(os.path.join(d, "batch.json"), {"inputs": inputs.tolist(), "targets": targets.tolist()})
 
     exp = reference(cfg, weights, inputs, targets)
+    check_accumulation(cfg, weights, inputs, targets, exp)
     write_json(os.path.join(d, "expected.json"), {
         "loss": exp["loss"], "logits_row0": exp["logits_row0"],
         "grad_norms": exp["grad_norms"], "grad_norm": exp["grad_norm"],
@@ -526,6 +580,8 @@ def check(cfg, out_dir):
     gn = math.sqrt(sum(v * v for v in exp["grad_norms"].values()))
     assert abs(gn - exp["grad_norm"]) <= 1e-12 * exp["grad_norm"]
     assert len(exp["logits_row0"]) == cfg.T and all(len(r) == cfg.vocab_size for r in exp["logits_row0"])
+    assert exp["settings"] == settings(cfg)
+    check_accumulation(cfg, w_hf, inputs, targets, exp)
     msg = f"{cfg.name}: OK (safetensors and model.bin reproduce loss {exp['loss']!r} exactly)"
 
     if cfg.name == "tiny":

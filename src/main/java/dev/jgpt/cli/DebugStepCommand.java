@@ -45,6 +45,11 @@ public final class DebugStepCommand implements Callable<Integer> {
     @Option(names = "--eps", defaultValue = "1e-8", description = "AdamW epsilon (default: ${DEFAULT-VALUE})")
     float eps;
 
+    @Option(names = "--micro-batches", defaultValue = "1", paramLabel = "K",
+            description = "split the batch's rows into K micro-batches and accumulate their gradients, as training "
+                    + "does (K must divide the rows; default: ${DEFAULT-VALUE})")
+    int microBatches;
+
     @Option(names = "--json", description = "print one JSON object (otherwise a short human summary)")
     boolean json;
 
@@ -56,9 +61,13 @@ public final class DebugStepCommand implements Callable<Integer> {
         if (!(beta2 >= 0 && beta2 < 1)) throw new JgptException("--beta2 must be in [0, 1), got " + beta2);
         if (!(eps > 0)) throw new JgptException("--eps must be > 0, got " + eps);
         if (!(clip >= 0)) throw new JgptException("--clip must be >= 0, got " + clip);
+        if (microBatches < 1) throw new JgptException("--micro-batches must be >= 1, got " + microBatches);
         DebugStep.Batch b = DebugStep.Batch.read(batch);
+        if (b.B() % microBatches != 0) {
+            throw new JgptException("--micro-batches " + microBatches + " does not divide the " + b.B() + " rows of " + batch);
+        }
         Gpt m = ModelFiles.load(model);
-        DebugStep.Result r = DebugStep.run(m, b, new DebugStep.Settings(steps, lr, weightDecay, clip, beta1, beta2, eps));
+        DebugStep.Result r = DebugStep.run(m, b, new DebugStep.Settings(steps, lr, weightDecay, clip, beta1, beta2, eps, microBatches));
         if (json) {
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("loss", r.loss());

@@ -10,19 +10,26 @@ import dev.jgpt.tensor.View;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * The parity harness anyone can run against PyTorch: on one batch, the loss and logits at the loaded
  * weights, every tensor's gradient norm, then the losses of N AdamW steps on that same batch (the
- * same thing llm.c's test_gpt2 checks).
+ * same thing llm.c's test_gpt2 checks). With K micro-batches the batch's rows are cut into K equal
+ * parts whose gradients accumulate, each part's mean loss scaled by 1/K, as training accumulates them.
  */
 public final class DebugStep {
 
-    public record Settings(int steps, float lr, float weightDecay, float clip, float beta1, float beta2, float eps) {
+    public record Settings(int steps, float lr, float weightDecay, float clip, float beta1, float beta2, float eps,
+                           int microBatches) {
         public static Settings defaults() {
-            return new Settings(10, 1e-3f, 0.1f, 1.0f, 0.9f, 0.95f, 1e-8f);
+            return new Settings(10, 1e-3f, 0.1f, 1.0f, 0.9f, 0.95f, 1e-8f, 1);
+        }
+
+        public Settings withMicroBatches(int k) {
+            return new Settings(steps, lr, weightDecay, clip, beta1, beta2, eps, k);
         }
     }
 
@@ -68,26 +75,46 @@ public final class DebugStep {
     }
 
     public static Result run(Gpt model, Batch batch, Settings s) {
-        int B = batch.B(), T = batch.T(), V = model.config.vocabSize(), Vp = model.config.paddedVocabSize();
-        float loss = model.forward(batch.inputs(), batch.targets(), B, T);
-        float[] logits = model.logits();
-        float[][] row0 = new float[T][V];
-        for (int t = 0; t < T; t++) System.arraycopy(logits, t * Vp, row0[t], 0, V);
-
+        int K = s.microBatches();
+        if (K < 1 || batch.B() % K != 0) {
+            throw new JgptException("micro-batches: " + K + " does not divide the batch's " + batch.B() + " rows");
+        }
+        float[][] row0 = new float[batch.T()][model.config.vocabSize()];
         model.zeroGrad();
-        model.backward(1f);
+        float loss = forwardBackward(model, batch, K, row0);
         Map<String, Double> norms = new LinkedHashMap<>();
         for (View v : model.layout.layout.views()) norms.put(v.name(), model.gradNorm(v));
         double gradNorm = model.gradNorm();
 
         Optimizer opt = new Optimizer(model, s.weightDecay(), s.beta1(), s.beta2(), s.eps());
         float[] losses = new float[s.steps()];
+        model.zeroGrad(); // the norms above left a gradient behind; the optimizer zeroes its own after each step
         for (int i = 0; i < s.steps(); i++) {
-            losses[i] = model.forward(batch.inputs(), batch.targets(), B, T);
-            model.zeroGrad(); // the norms above left a gradient behind; the optimizer zeroes its own after each step
-            model.backward(1f);
+            losses[i] = forwardBackward(model, batch, K, null);
             opt.step(s.lr(), s.clip());
         }
         return new Result(loss, row0, norms, gradNorm, losses);
+    }
+
+    /**
+     * The batch as K micro-batches of B/K rows: each one's gradient accumulated with scale 1/K, the
+     * mean of their losses returned. Copies row 0's logits (of the first micro-batch) into
+     * {@code logitsRow0} when given.
+     */
+    private static float forwardBackward(Gpt model, Batch batch, int K, float[][] logitsRow0) {
+        int rows = batch.B() / K, T = batch.T(), n = rows * T;
+        double loss = 0;
+        for (int k = 0; k < K; k++) {
+            int[] inputs = Arrays.copyOfRange(batch.inputs(), k * n, (k + 1) * n);
+            int[] targets = Arrays.copyOfRange(batch.targets(), k * n, (k + 1) * n);
+            loss += model.forward(inputs, targets, rows, T) / K;
+            if (k == 0 && logitsRow0 != null) {
+                float[] logits = model.logits();
+                int V = model.config.vocabSize(), Vp = model.config.paddedVocabSize();
+                for (int t = 0; t < T; t++) System.arraycopy(logits, t * Vp, logitsRow0[t], 0, V);
+            }
+            model.backward(1f / K);
+        }
+        return (float) loss;
     }
 }

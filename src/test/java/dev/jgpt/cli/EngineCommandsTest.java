@@ -2,22 +2,39 @@ package dev.jgpt.cli;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonObject;
+import dev.jgpt.eval.Sampler;
+import dev.jgpt.io.ModelFiles;
+import dev.jgpt.kernels.Bf16;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.tensor.View;
+import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.TreeMap;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** debug-step, convert and generate as a user runs them: exit codes, output, errors. */
 class EngineCommandsTest {
-    static final Path TINY = Path.of("src/test/resources/fixtures/tiny");
+    static final Path FIXTURES = Path.of("src/test/resources/fixtures");
+    static final Path TINY = FIXTURES.resolve("tiny");
 
     record Run(int exit, String out, String err) {
     }
@@ -53,15 +70,87 @@ class EngineCommandsTest {
     }
 
     @Test
-    void convertRoundTrips(@TempDir Path tmp) throws Exception {
-        Run r = run("convert", "--in", TINY.resolve("hf").toString(), "--out", tmp.resolve("m.bin").toString());
+    void debugStepAccumulatesMicroBatches() throws Exception {
+        Path accum = FIXTURES.resolve("accum");
+        JsonObject expected = new Gson().fromJson(Files.readString(accum.resolve("expected.json")), JsonObject.class);
+        Run r = run("debug-step", "--model", accum.resolve("model.bin").toString(), "--batch", accum.resolve("batch.json").toString(),
+                "--steps", "2", "--micro-batches", "2", "--json");
         assertEquals(0, r.exit(), r.err());
-        assertTrue(Files.size(tmp.resolve("m.bin")) == Files.size(TINY.resolve("model.bin")));
-        assertEquals(0, run("convert", "--in", tmp.resolve("m.bin").toString(), "--out", tmp.resolve("hf").toString()).exit());
-        Run d = run("debug-step", "--model", tmp.resolve("hf").toString(), "--batch", TINY.resolve("batch.json").toString(),
-                "--steps", "0", "--json");
-        JsonObject expected = new Gson().fromJson(Files.readString(TINY.resolve("expected.json")), JsonObject.class);
-        assertEquals(expected.get("loss").getAsDouble(), new Gson().fromJson(d.out(), JsonObject.class).get("loss").getAsDouble(), 1e-4);
+        JsonObject o = new Gson().fromJson(r.out(), JsonObject.class);
+        for (String key : new String[]{"loss", "grad_norm"}) {
+            double want = expected.get(key).getAsDouble();
+            assertEquals(want, o.get(key).getAsDouble(), 1e-5 * want, key);
+        }
+        double step1 = expected.getAsJsonArray("losses").get(1).getAsDouble();
+        assertEquals(step1, o.getAsJsonArray("losses").get(1).getAsDouble(), 1e-5 * step1);
+
+        Run uneven = run("debug-step", "--model", accum.resolve("model.bin").toString(), "--batch", accum.resolve("batch.json").toString(),
+                "--micro-batches", "3");
+        assertEquals(1, uneven.exit());
+        assertEquals("jgpt debug-step: --micro-batches 3 does not divide the 4 rows of " + accum.resolve("batch.json"),
+                uneven.err().strip());
+    }
+
+    /** convert writes what PyTorch wrote: the llm.c file byte for byte, the safetensors tensor for tensor. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tiny", "odd_heads", "wider", "vocab128", "long", "accum"})
+    void convertWritesWhatPyTorchWrote(String fixture, @TempDir Path tmp) throws Exception {
+        Path dir = FIXTURES.resolve(fixture);
+        Run toBin = run("convert", "--in", dir.resolve("hf").toString(), "--out", tmp.resolve("m.bin").toString());
+        assertEquals(0, toBin.exit(), toBin.err());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("model.bin")), Files.readAllBytes(tmp.resolve("m.bin")));
+
+        Run toHf = run("convert", "--in", dir.resolve("model.bin").toString(), "--out", tmp.resolve("hf").toString());
+        assertEquals(0, toHf.exit(), toHf.err());
+        Map<String, StoredTensor> want = SafetensorsFile.read(dir.resolve("hf/model.safetensors"));
+        Map<String, StoredTensor> got = SafetensorsFile.read(tmp.resolve("hf/model.safetensors"));
+        // odd_heads is an old-style checkpoint: a "transformer." prefix, an lm_head copy of wte and the
+        // attention mask buffers, none of them parameters
+        Map<String, StoredTensor> parameters = new TreeMap<>();
+        want.forEach((name, t) -> {
+            if (!name.equals("lm_head.weight") && !name.endsWith(".attn.bias")) parameters.put(name.replaceFirst("^transformer\\.", ""), t);
+        });
+        assertEquals(parameters.keySet(), new TreeMap<>(got).keySet());
+        for (var e : parameters.entrySet()) {
+            StoredTensor g = got.get(e.getKey());
+            assertEquals(e.getValue().dtype() + " " + Arrays.toString(e.getValue().shape()), g.dtype() + " " + Arrays.toString(g.shape()), e.getKey());
+            assertArrayEquals(e.getValue().bytes(), g.bytes(), e.getKey());
+        }
+        JsonObject wantConfig = new Gson().fromJson(Files.readString(dir.resolve("hf/config.json")), JsonObject.class);
+        JsonObject gotConfig = new Gson().fromJson(Files.readString(tmp.resolve("hf/config.json")), JsonObject.class);
+        for (String key : new String[]{"model_type", "n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "activation_function"}) {
+            assertEquals(wantConfig.get(key), gotConfig.get(key), key);
+        }
+        assertEquals(wantConfig.get("layer_norm_epsilon").getAsDouble(), gotConfig.get("layer_norm_epsilon").getAsDouble());
+    }
+
+    record StoredTensor(String dtype, int[] shape, byte[] bytes) {
+    }
+
+    /** A safetensors reader of its own: header, then each tensor's bytes, contiguous and nothing after. */
+    static final class SafetensorsFile {
+        static Map<String, StoredTensor> read(Path file) throws IOException {
+            byte[] all = Files.readAllBytes(file);
+            long n = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            JsonObject header = new Gson().fromJson(new String(all, 8, (int) n, StandardCharsets.UTF_8), JsonObject.class);
+            int body = 8 + (int) n;
+            Map<String, StoredTensor> out = new TreeMap<>();
+            long covered = 0;
+            for (var e : header.entrySet()) {
+                if (e.getKey().equals("__metadata__")) continue;
+                JsonObject t = e.getValue().getAsJsonObject();
+                long begin = t.getAsJsonArray("data_offsets").get(0).getAsLong(), end = t.getAsJsonArray("data_offsets").get(1).getAsLong();
+                int[] shape = new Gson().fromJson(t.get("shape"), int[].class);
+                long elements = 1;
+                for (int d : shape) elements *= d;
+                assertEquals(4 * elements, end - begin, file + ": " + e.getKey() + " size");
+                covered += end - begin;
+                out.put(e.getKey(), new StoredTensor(t.get("dtype").getAsString(), shape,
+                        Arrays.copyOfRange(all, body + (int) begin, body + (int) end)));
+            }
+            assertEquals(all.length - body, covered, file + ": the tensors cover the data section exactly");
+            return out;
+        }
     }
 
     @Test
@@ -87,21 +176,51 @@ class EngineCommandsTest {
     }
 
     @Test
-    void generateStreamsAContinuationInEitherPrecision() {
+    void greedyGenerateIsTheArgmaxOfTheFullForwardAtEveryStep() throws IOException {
         // the tiny fixture knows GPT-2's first 97 tokens, single characters: "!" is 0
         for (String dtype : new String[]{"fp32", "bf16"}) {
             Run r = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "!", "--max-tokens", "40",
                     "--temperature", "0", "--ignore-eot", "--dtype", dtype);
             assertEquals(0, r.exit(), r.err());
-            // 40 tokens overrun block_size 16, so the context slid at least once
-            assertTrue(r.out().startsWith("!") && r.out().strip().length() > 1 + 20, r.out());
             assertTrue(r.err().isEmpty(), r.err()); // the speed line goes to System.err, not picocli's writer
+            Gpt model = ModelFiles.load(TINY.resolve("hf"));
+            if (dtype.equals("bf16")) roundMatricesToBf16(model);
+            // 40 tokens overrun block_size 16, so the context slides twice
+            String want = "!" + Gpt2Tokenizer.get().decode(greedy(model, new int[]{0}, 40)) + System.lineSeparator();
+            assertEquals(want, r.out(), dtype);
         }
         Run again = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "!", "--max-tokens", "40",
                 "--temperature", "0.9", "--seed", "3", "--num-samples", "2");
         assertEquals(0, again.exit(), again.err());
         assertEquals(again.out(), run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "!",
                 "--max-tokens", "40", "--temperature", "0.9", "--seed", "3", "--num-samples", "2").out());
+    }
+
+    /**
+     * Greedy decoding without a key/value cache: the whole window's forward at every step, the window
+     * sliding as generate's does (when it holds block_size tokens, it restarts from the last half).
+     */
+    static int[] greedy(Gpt model, int[] prompt, int n) {
+        int block = model.config.blockSize(), Vp = model.config.paddedVocabSize();
+        int V = Math.min(model.config.vocabSize(), Gpt2Tokenizer.VOCAB_SIZE);
+        int[] tokens = Arrays.copyOf(prompt, prompt.length + n);
+        int length = prompt.length, start = 0;
+        for (int i = 0; i < n; i++) {
+            int T = length - start;
+            model.forward(Arrays.copyOfRange(tokens, start, length), null, 1, T);
+            tokens[length++] = Sampler.argmax(model.logits(), (T - 1) * Vp, V);
+            if (length - 1 - start == block) start = length - Math.max(1, block / 2);
+        }
+        return Arrays.copyOfRange(tokens, prompt.length, length);
+    }
+
+    /** The weights generate --dtype bf16 reads: every matrix rounded to bfloat16. */
+    static void roundMatricesToBf16(Gpt model) {
+        float[] p = model.params();
+        for (View v : model.layout.layout.views()) {
+            if (v.rank() < 2) continue;
+            for (int i = v.start(); i < v.end(); i++) p[i] = Bf16.toFloat(Bf16.round(p[i]));
+        }
     }
 
     @Test

@@ -27,7 +27,7 @@ class WeightFilesTest {
 
     @Test
     void hfAndLlmcFilesHoldTheSameWeights() throws IOException {
-        for (String f : new String[]{"tiny", "odd_heads", "wider", "vocab128"}) {
+        for (String f : new String[]{"tiny", "odd_heads", "wider", "vocab128", "long", "accum"}) {
             Gpt hf = ModelFiles.load(FIXTURES.resolve(f).resolve("hf"));
             Gpt bin = ModelFiles.load(FIXTURES.resolve(f).resolve("model.bin"));
             assertEquals(hf.config, bin.config, f);

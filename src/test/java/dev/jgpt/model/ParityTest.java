@@ -18,6 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * debug-step against the PyTorch reference (tools/reference/make_fixtures.py, float64). Tolerances,
  * relative: loss and the 10 AdamW-step losses 1e-5, logits 1e-5 of the row's largest magnitude,
  * gradient norms 1e-4. jgpt computes in float32, so these bound float32 rounding, not luck.
+ * {@code long} runs 150 queries through attention (three query blocks); {@code accum} accumulates
+ * two micro-batches of 2 rows, and must give the same numbers as its 4 rows in one batch.
  */
 class ParityTest {
     static final Path FIXTURES = Path.of("src/test/resources/fixtures");
@@ -28,12 +30,29 @@ class ParityTest {
             "odd_heads, hf", "odd_heads, model.bin",
             "wider, hf", "wider, model.bin",
             "vocab128, hf", "vocab128, model.bin",
+            "long, hf", "long, model.bin",
+            "accum, hf", "accum, model.bin",
     })
     void debugStepMatchesPyTorch(String fixture, String weights) throws Exception {
         Path dir = FIXTURES.resolve(fixture);
         JsonObject expected = new Gson().fromJson(Files.readString(dir.resolve("expected.json")), JsonObject.class);
+        JsonObject settings = expected.getAsJsonObject("settings");
+        int microBatches = settings.has("micro_batches") ? settings.get("micro_batches").getAsInt() : 1;
+        check(fixture, weights, microBatches);
+    }
+
+    /** The accumulation fixture's 4 rows in one batch: the same loss, gradients and steps as its two micro-batches. */
+    @org.junit.jupiter.api.Test
+    void oneBatchEqualsTheAccumulatedMicroBatches() throws Exception {
+        check("accum", "hf", 1);
+    }
+
+    static void check(String fixture, String weights, int microBatches) throws Exception {
+        Path dir = FIXTURES.resolve(fixture);
+        JsonObject expected = new Gson().fromJson(Files.readString(dir.resolve("expected.json")), JsonObject.class);
         Gpt model = ModelFiles.load(dir.resolve(weights));
-        DebugStep.Result r = DebugStep.run(model, DebugStep.Batch.read(dir.resolve("batch.json")), DebugStep.Settings.defaults());
+        DebugStep.Result r = DebugStep.run(model, DebugStep.Batch.read(dir.resolve("batch.json")),
+                DebugStep.Settings.defaults().withMicroBatches(microBatches));
 
         assertClose("loss", expected.get("loss").getAsDouble(), r.loss(), 1e-5);
         double[][] logits = new Gson().fromJson(expected.get("logits_row0"), double[][].class);
