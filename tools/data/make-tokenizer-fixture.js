@@ -8,7 +8,7 @@
 // With a path to tiny Shakespeare as a second argument it also writes the token count and a SHA-256 of
 // its ids (as little-endian uint16, the shard layout) to tinyshakespeare-ids.json:
 //
-//   node tools/data/make-tokenizer-fixture.js /tmp/enc/package ../shared/data/tinyshakespeare.txt > ...
+//   node tools/data/make-tokenizer-fixture.js /tmp/enc/package src/test/resources/tokenizer/tinyshakespeare.txt > ...
 //
 // Texts avoid the few characters where JavaScript's \s differs from the Unicode White_Space that
 // encoder.py's regex (and tiktoken) use: U+FEFF (a JS space only) and U+0085 (not a JS space).

@@ -176,8 +176,7 @@ class PrepareTest {
 
     @Test
     void tinyShakespeareFromALocalFile(@TempDir Path tmp) throws IOException {
-        Path file = Path.of("../shared/data/tinyshakespeare.txt");
-        assumeTrue(Files.isRegularFile(file), "tiny Shakespeare not present");
+        Path file = Path.of("src/test/resources/tokenizer/tinyshakespeare.txt");
         Prepare.Summary s = Prepare.run(options(file.toString(), tmp.resolve("out"), ShardFormat.BIN, 100_000_000, 0));
         assertEquals(1, s.documents());
         assertEquals(338_025 + 1, s.tokens()); // OpenAI's count (tokenizer fixture) plus the leading EOT

@@ -20,6 +20,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class Gpt2TokenizerTest {
     private static final Gpt2Tokenizer TOK = Gpt2Tokenizer.get();
+    /** Karpathy's tiny Shakespeare (public domain text), 1,115,394 characters; see README.md beside it. */
+    static final Path TINY_SHAKESPEARE = Path.of("src/test/resources/tokenizer/tinyshakespeare.txt");
 
     record Case(String text, int[] ids) {
     }
@@ -163,10 +165,7 @@ class Gpt2TokenizerTest {
         for (Case c : fixture()) sb.append(c.text).append('\n');
         sb.append("a\n\n  b\n\tc\r\nd\n'll\n 'x\n123\n\u00a0z\n\u3000q\n");
         checkSplits(sb.toString(), 1);
-        Path shakespeare = Path.of("../shared/data/tinyshakespeare.txt");
-        if (Files.isRegularFile(shakespeare)) {
-            checkSplits(Files.readString(shakespeare).substring(0, 200_000), 9973);
-        }
+        checkSplits(Files.readString(TINY_SHAKESPEARE).substring(0, 200_000), 9973);
     }
 
     private static void checkSplits(String text, int step) {
@@ -181,9 +180,7 @@ class Gpt2TokenizerTest {
 
     @Test
     void tinyShakespeareMatchesOpenAiVocabulary() throws Exception {
-        Path file = Path.of("../shared/data/tinyshakespeare.txt");
-        assumeTrue(Files.isRegularFile(file), "tiny Shakespeare not present");
-        String text = Files.readString(file);
+        String text = Files.readString(TINY_SHAKESPEARE);
         int[] ids = TOK.encode(text);
         JsonObject expected;
         try (InputStream in = getClass().getResourceAsStream("/tokenizer/tinyshakespeare-ids.json")) {
