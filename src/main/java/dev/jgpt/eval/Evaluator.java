@@ -33,6 +33,13 @@ public final class Evaluator {
      */
     public static HellaSwag.Score hellaswag(Gpt model, List<HellaSwag.Example> examples) {
         HellaSwag.Score score = HellaSwag.Score.ZERO;
+        for (HellaSwag.Prediction p : hellaswagPredictions(model, examples)) score = score.add(p);
+        return score;
+    }
+
+    /** The prediction for each item {@link #hellaswag} scores, in order (items too long are left out). */
+    public static List<HellaSwag.Prediction> hellaswagPredictions(Gpt model, List<HellaSwag.Example> examples) {
+        List<HellaSwag.Prediction> predictions = new ArrayList<>();
         int shortest = Integer.MAX_VALUE;
         for (HellaSwag.Example ex : examples) {
             HellaSwag.Rendered r = HellaSwag.render(ex);
@@ -41,13 +48,13 @@ public final class Evaluator {
             if (width > model.config.blockSize()) continue;
             model.forward(r.flatTokens(), r.flatTargets(), HellaSwag.ENDINGS, width);
             // the loss buffer is sized for the largest batch the model has seen: take this batch's part
-            score = score.add(r.predict(java.util.Arrays.copyOf(model.losses(), HellaSwag.ENDINGS * width)));
+            predictions.add(r.predict(java.util.Arrays.copyOf(model.losses(), HellaSwag.ENDINGS * width)));
         }
-        if (score.total() == 0) {
+        if (predictions.isEmpty()) {
             throw new JgptException("no HellaSwag item fits the model's block_size of " + model.config.blockSize()
                     + " tokens: the shortest of the " + examples.size() + " items is " + shortest + " tokens");
         }
-        return score;
+        return predictions;
     }
 
     /**

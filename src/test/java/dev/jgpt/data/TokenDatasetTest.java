@@ -22,7 +22,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class TokenDatasetTest {
     // Train shards of uneven sizes; every token is its global index, so a window is known by its first token.
-    static final int[] TRAIN_SIZES = {5000, 7001, 3333, 20};
+    // 4800 is a multiple of every T used here (its last T tokens hold one window fewer than T divides);
+    // 17 is T + 1 for T = 16 (one window, exactly).
+    static final int[] TRAIN_SIZES = {5000, 7001, 3333, 20, 4800, 17};
+    // windows of T = 16 tokens (+1 target) in each: (size - 1) / 16, rounded down
+    static final int[] WINDOWS_OF_16 = {312, 437, 208, 1, 299, 1};
 
     /** Writes val + train shards; token value = index over all train shards (val: 60000 + i). */
     static Path shards(Path dir, ShardFormat format) throws IOException {
@@ -134,9 +138,12 @@ class TokenDatasetTest {
             ranks.add(new TokenDataset(dir, "train", b, t, r, world, TokenDataset.Order.SHUFFLED, 1234));
         }
         long perEpoch = ranks.getFirst().windowsPerEpoch();
-        long expectedWindows = 0;
-        for (int size : TRAIN_SIZES) expectedWindows += (size - 1) / t;
-        assertEquals(expectedWindows, perEpoch);
+        assertEquals(1258, perEpoch);
+        assertEquals(perEpoch, Arrays.stream(WINDOWS_OF_16).sum());
+        Set<Integer> windowStarts = new HashSet<>(); // the first token of every window
+        for (int s = 0, shardStart = 0; s < TRAIN_SIZES.length; shardStart += TRAIN_SIZES[s++]) {
+            for (int w = 0; w < WINDOWS_OF_16[s]; w++) windowStarts.add(shardStart + w * t);
+        }
 
         // The stream of windows, step by step, rank by rank: 3 epochs' worth plus a bit.
         List<Integer> stream = new ArrayList<>();
@@ -162,6 +169,7 @@ class TokenDatasetTest {
         for (int e = 0; e < 3; e++) {
             List<Integer> epoch = stream.subList((int) (e * perEpoch), (int) ((e + 1) * perEpoch));
             assertEquals(perEpoch, new HashSet<>(epoch).size(), "every window exactly once in epoch " + e);
+            assertEquals(windowStarts, new HashSet<>(epoch), "the windows of epoch " + e);
             epochs.add(epoch);
         }
         assertNotEquals(epochs.get(0), epochs.get(1), "each epoch has its own order");

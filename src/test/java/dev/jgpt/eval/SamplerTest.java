@@ -13,7 +13,6 @@ import java.util.stream.IntStream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -141,14 +140,20 @@ class SamplerTest {
     @Test
     void paddedColumnsAndOffsetsAreRespected() {
         float[] logits = new float[3 + 16];
-        Arrays.fill(logits, 100f); // padding before and after the real row
+        Arrays.fill(logits, 100f); // padding before and after the real row: read, it would win every draw
         for (int v = 0; v < 10; v++) logits[3 + v] = v == 4 ? 1f : 0f;
         Sampler sampler = new Sampler(10, 1f, 0, 1f, 9);
-        for (int i = 0; i < 500; i++) {
-            int id = sampler.sample(logits, 3);
-            assertTrue(id >= 0 && id < 10);
-        }
+        int draws = 20_000;
+        int[] counts = new int[10];
+        for (int i = 0; i < draws; i++) counts[sampler.sample(logits, 3)]++;
+        double z = 9 + Math.E;
+        for (int v = 0; v < 10; v++) assertEquals((v == 4 ? Math.E : 1) / z, counts[v] / (double) draws, 0.01, "token " + v);
         assertEquals(4, new Sampler(10, 0f, 0, 1f, 9).sample(logits, 3));
+        // top-k at an offset: token 4, then the ties 0 and 1 (lower ids first)
+        Sampler top3 = new Sampler(10, 1f, 3, 1f, 9);
+        assertEquals(3, top3.candidates(logits, 3));
+        assertArrayEquals(new int[]{4, 0, 1}, new int[]{top3.candidateId(0), top3.candidateId(1), top3.candidateId(2)});
+        assertEquals(Math.E / (Math.E + 2), top3.candidateProbability(0), 1e-12);
     }
 
     @Test
@@ -160,7 +165,13 @@ class SamplerTest {
         assertThrows(JgptException.class, () -> new Sampler(10, 1f, 0, 1.5f, 0));
         float[] nan = {0, Float.NaN, 1};
         assertThrows(JgptException.class, () -> new Sampler(3, 1f, 2, 1f, 0).sample(nan, 0));
-        assertNotEquals(0, new Sampler(3, 1f, 5, 1f, 0).candidates(new float[]{1, 2, 3}, 0)); // k > V is V
+        Sampler wide = new Sampler(3, 1f, 5, 1f, 0); // k > V is V
+        assertEquals(3, wide.candidates(new float[]{1, 2, 3}, 0));
+        double z = Math.exp(1) + Math.exp(2) + Math.exp(3);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(2 - i, wide.candidateId(i));
+            assertEquals(Math.exp(3 - i) / z, wide.candidateProbability(i), 1e-12);
+        }
     }
 
     private static int[] draws(Sampler sampler, float[][] rows) {
