@@ -2,6 +2,7 @@ package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.config.RunConfig;
+import dev.jgpt.dist.DataParallel;
 import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.track.RunDirectory;
@@ -47,6 +48,25 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (resume != null && (config != null || name != null)) throw new JgptException("--resume takes the run's own config; drop --config and --name");
+        DataParallel group = DataParallel.fromEnvironment();
+        if (group.size() == 1) return trainAsRankZero(group);
+        try (group) {
+            return group.isMain() ? trainAsRankZero(group) : trainAsFollower(group);
+        } catch (Throwable e) {
+            // the other ranks wait in a collective call for this one: end the whole job, naming the rank
+            System.err.println("jgpt train: rank " + group.rank() + " of " + group.size() + ": " + oneLine(e));
+            System.err.flush();
+            group.abort(1);
+            throw e;
+        }
+    }
+
+    /**
+     * Rank 0 (the only rank without mpirun) owns the run: its directory and lock, the checks, the
+     * status, every file. Under mpirun it tells the others what to do once everything is checked:
+     * train this config, or exit.
+     */
+    private int trainAsRankZero(DataParallel group) throws Exception {
         StopSignals signals = StopSignals.install();
         RunDirectory run;
         if (resume != null) {
@@ -74,11 +94,12 @@ public final class TrainCommand implements Callable<Integer> {
                 if (checkpoint == null) throw new JgptException("--resume " + resume + ": the run has no checkpoint to resume from");
             }
             // every check happens here, before the run's files change: a refused resume leaves the run as it was
-            trainer = new Trainer(cfg, run, checkpoint);
+            trainer = new Trainer(cfg, run, checkpoint, group);
             if (resume != null) {
                 if (trainer.finished()) {
                     System.out.println("run " + run.name() + " already finished at step " + trainer.step()
                             + "; to train on, raise train.max_steps (--set train.max_steps=N)");
+                    if (group.size() > 1) group.broadcast(EXIT);
                     return 0;
                 }
                 damaged.forEach(run::println);
@@ -87,6 +108,7 @@ public final class TrainCommand implements Callable<Integer> {
             }
             training = true;
             signals.training(trainer);
+            if (group.size() > 1) group.broadcast(run.path().toAbsolutePath() + "\n" + cfg.toYaml());
             trainer.run();
             if (trainer.finished()) {
                 run.markEnded(RunStatus.State.FINISHED, null);
@@ -112,6 +134,30 @@ public final class TrainCommand implements Callable<Integer> {
             } finally {
                 signals.restore();
             }
+        }
+    }
+
+    private static final String EXIT = "exit";
+
+    /**
+     * A rank other than 0: trains the config rank 0 sends, on rank 0's weights, and writes nothing
+     * (rank 0 holds the run's lock and writes its files).
+     */
+    private static int trainAsFollower(DataParallel group) throws Exception {
+        StopSignals signals = StopSignals.install();
+        try {
+            String plan = group.broadcast("");
+            if (plan.equals(EXIT)) return 0;
+            Path dir = Path.of(plan.substring(0, plan.indexOf('\n')));
+            RunConfig cfg = RunConfig.parse(plan.substring(plan.indexOf('\n') + 1), dir.resolve(RunDirectory.CONFIG_FILE).toString(), List.of());
+            RunDirectory run = RunDirectory.follower(dir, cfg);
+            signals.setUp(run);
+            Trainer trainer = new Trainer(cfg, run, null, group);
+            signals.training(trainer);
+            trainer.run();
+            return trainer.finished() ? 0 : signals.exitCode();
+        } finally {
+            signals.restore();
         }
     }
 
@@ -176,7 +222,8 @@ public final class TrainCommand implements Callable<Integer> {
 
         static StopSignals install() {
             StopSignals s = new StopSignals();
-            for (String name : List.of("INT", "TERM")) {
+            // USR1: the graceful stop mpirun forwards to every rank (its own SIGINT and SIGTERM kill them soon after)
+            for (String name : List.of("INT", "TERM", "USR1")) {
                 try {
                     Signal sig = new Signal(name);
                     s.previous.put(sig, Signal.handle(sig, s::handle));

@@ -38,7 +38,11 @@ public final class TrainingCheckpoint {
     private static final String PREFIX = "step_";
 
     /** What besides the tensors a checkpoint records. */
-    public record State(int step, long optimizerSteps, String dataState, double valLoss) {
+    public record State(int step, long optimizerSteps, String dataState, double valLoss, int processes) {
+        /** The data-parallel processes that trained it; checkpoints from before this was recorded had one. */
+        public int processes() {
+            return Math.max(1, processes);
+        }
     }
 
     private TrainingCheckpoint() {

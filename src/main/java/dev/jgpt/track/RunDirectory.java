@@ -62,6 +62,7 @@ public final class RunDirectory implements AutoCloseable {
     private final int lastStep;
     private final RunLock lock;
     private final boolean isNew, madeFolder;
+    private final boolean writes; // false for a follower
     private final Object statusLock = new Object();
     private RunConfig config;
     private RunStatus status;
@@ -77,9 +78,18 @@ public final class RunDirectory implements AutoCloseable {
         this.lock = lock;
         this.isNew = isNew;
         this.madeFolder = madeFolder;
-        this.metrics = appender(metricsFile());
-        this.consoleLog = appender(consoleLogFile());
-        this.samples = appender(samplesFile());
+        this.writes = lock != null;
+        this.metrics = writes ? appender(metricsFile()) : null;
+        this.consoleLog = writes ? appender(consoleLogFile()) : null;
+        this.samples = writes ? appender(samplesFile()) : null;
+    }
+
+    /**
+     * The run as a data-parallel rank other than 0 sees it: rank 0 owns the directory and writes
+     * every file, so here every print, log and status change is dropped and nothing is locked.
+     */
+    public static RunDirectory follower(Path dir, RunConfig config) {
+        return new RunDirectory(dir, config, null, -1, null, false, false);
     }
 
     /** Starts a new run under {@code config.log().runsDir()}, printing to standard output. */
@@ -252,6 +262,7 @@ public final class RunDirectory implements AutoCloseable {
 
     /** Prints a line to the console and appends it to console.log. */
     public synchronized void println(String line) {
+        if (!writes) return;
         console.println(line);
         write(consoleLog, consoleLogFile(), line + "\n");
     }
@@ -261,6 +272,7 @@ public final class RunDirectory implements AutoCloseable {
      * fields in their order}. Field values are numbers, text or booleans.
      */
     public synchronized void log(String type, int step, Map<String, ?> fields) {
+        if (!writes) return;
         JsonObject o = new JsonObject();
         o.addProperty("type", type);
         o.addProperty("step", step);
@@ -298,6 +310,7 @@ public final class RunDirectory implements AutoCloseable {
 
     /** A generated sample: recorded in metrics.jsonl and appended to samples.txt for reading. */
     public synchronized void logSample(int step, int index, String text) {
+        if (!writes) return;
         log("sample", step, fields("index", index, "text", text));
         write(samples, samplesFile(), "--- step " + step + ", sample " + index + "\n" + text + "\n");
     }
@@ -307,6 +320,7 @@ public final class RunDirectory implements AutoCloseable {
      * taken before them, so each step is recorded once. The file is replaced atomically.
      */
     public synchronized void dropMetricsFrom(int step) {
+        if (!writes) return;
         Path file = metricsFile();
         try {
             metrics.close();
@@ -342,6 +356,7 @@ public final class RunDirectory implements AutoCloseable {
 
     /** Records in status.json that this process is running the run (see {@link RunStatus}). */
     public void markRunning() {
+        if (!writes) return;
         if (!isNew) RunRecord.resumed(dir, config); // this process's session, once the resume is accepted
         synchronized (statusLock) {
             status = RunStatus.runningNow();
@@ -355,6 +370,7 @@ public final class RunDirectory implements AutoCloseable {
      * for the run's other writes.
      */
     public void markEnded(RunStatus.State state, String error) {
+        if (!writes) return;
         synchronized (statusLock) {
             if (status != null && status.state() != RunStatus.State.RUNNING) return;
             RunStatus running = status != null ? status : RunStatus.runningNow();
@@ -399,11 +415,12 @@ public final class RunDirectory implements AutoCloseable {
         try {
             closeWriters();
         } finally {
-            lock.close();
+            if (lock != null) lock.close();
         }
     }
 
     private void closeWriters() {
+        if (!writes) return;
         IOException failure = null;
         for (BufferedWriter w : List.of(metrics, consoleLog, samples)) {
             try {

@@ -4,6 +4,8 @@ import dev.jgpt.JgptException;
 import dev.jgpt.config.RunConfig;
 import dev.jgpt.config.TrainConfig;
 import dev.jgpt.data.Prepare;
+import dev.jgpt.dist.DataParallel;
+import dev.jgpt.dist.Mpi;
 import dev.jgpt.data.TokenDataset;
 import dev.jgpt.eval.Evaluator;
 import dev.jgpt.eval.HellaSwag;
@@ -38,6 +40,7 @@ public final class Trainer {
     private final LrSchedule schedule;
     private final List<HellaSwag.Example> hellaswag;
     private final Path resumedFrom;
+    private final DataParallel group;
     private Inference inference;
     private int step;
     private int stepsTrained;
@@ -52,21 +55,42 @@ public final class Trainer {
      * so a refused start leaves the run as it was.
      */
     public Trainer(RunConfig cfg, RunDirectory run, Path checkpoint) throws IOException {
+        this(cfg, run, checkpoint, DataParallel.alone());
+    }
+
+    /**
+     * A run trained by a data-parallel {@code group}: rank 0 builds it from the run directory and
+     * {@code checkpoint} as above; the other ranks pass no checkpoint and receive rank 0's weights,
+     * optimizer state and data position when {@link #run} starts.
+     */
+    public Trainer(RunConfig cfg, RunDirectory run, Path checkpoint, DataParallel group) throws IOException {
         cfg.memoryEstimate().requireFits(MemoryEstimate.heap());
         this.cfg = cfg;
         this.run = run;
         this.resumedFrom = checkpoint;
+        this.group = group;
         TrainConfig t = cfg.train();
-        Parallel.setThreads(Parallel.threadsFor(t.threads(), "train.threads", run::println));
+        // ranks on one host share its cores: by default each takes its part
+        int threads = t.threads() == 0 && group.size() > 1
+                ? Math.max(1, Runtime.getRuntime().availableProcessors() / Mpi.localSize()) : t.threads();
+        Parallel.setThreads(Parallel.threadsFor(threads, "train.threads", run::println));
+        cfg.gradAccumSteps(group.size()); // the batch must split into whole micro-batches on every rank
         Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source());
         var order = TokenDataset.Order.parse(cfg.data().order().name());
         int vocab = cfg.model().vocabSize();
-        train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), 0, 1, order, cfg.data().seed(), vocab);
-        val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), 0, 1, TokenDataset.Order.SEQUENTIAL, cfg.data().seed(), vocab);
+        int rank = group.rank(), ranks = group.size();
+        train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), rank, ranks, order, cfg.data().seed(), vocab);
+        val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), rank, ranks, TokenDataset.Order.SEQUENTIAL, cfg.data().seed(), vocab);
         schedule = LrSchedule.of(t);
         var m = cfg.model();
         GptConfig shape = m.gptConfig();
         TrainingCheckpoint.State resumed = checkpoint == null ? null : TrainingCheckpoint.readState(checkpoint);
+        if (resumed != null && resumed.processes() != group.size()) {
+            // each rank's data position is the step's start plus its own offset: it holds for one rank count
+            throw new JgptException(checkpoint + " was trained by " + resumed.processes() + " process" + (resumed.processes() == 1 ? "" : "es")
+                    + "; resume it with the same number (" + (resumed.processes() == 1 ? "without mpirun" : "mpirun -np " + resumed.processes())
+                    + "), not " + group.size());
+        }
         if (resumed != null && resumed.step() > t.maxSteps()) {
             // the loop would never reach max_steps
             throw new JgptException("train.max_steps " + t.maxSteps() + " is below the step the run has reached, " + resumed.step()
@@ -125,17 +149,18 @@ public final class Trainer {
     /** Runs to max_steps (or until stopped); returns the last training loss. */
     public double run() throws IOException {
         TrainConfig t = cfg.train();
-        int B = t.microBatchSize(), T = t.seqLen(), accum = cfg.gradAccumSteps(1), maxSteps = t.maxSteps();
+        int B = t.microBatchSize(), T = t.seqLen(), ranks = group.size(), accum = cfg.gradAccumSteps(ranks), maxSteps = t.maxSteps();
         int[] inputs = new int[B * T], targets = new int[B * T];
+        joinGroup();
         if (resumedFrom != null) {
             run.dropMetricsFrom(step);
             run.println("resuming " + run.name() + " at step " + step + " from " + resumedFrom);
         }
         Path hs = cfg.eval().hellaswagFile();
         if (cfg.eval().hellaswagEvery() > 0 && hs == null) run.println("HellaSwag is off: set eval.hellaswag_file to a HellaSwag JSONL file");
-        run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation; %d steps",
+        run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation%s; %d steps",
                 model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
-                t.totalBatchSize(), B, T, accum, maxSteps));
+                t.totalBatchSize(), B, T, accum, ranks > 1 ? " x " + ranks + " processes" : "", maxSteps));
         run.println(cfg.memoryEstimate().describe(MemoryEstimate.heap()));
         double loss = Double.NaN;
         int firstStep = step;
@@ -143,7 +168,7 @@ public final class Trainer {
         for (; ; step++) {
             boolean last = step >= maxSteps;
             evaluate();
-            if (last || stopRequested) {
+            if (last || stopAgreed()) {
                 stop(last, 0, accum);
                 break;
             }
@@ -152,10 +177,10 @@ public final class Trainer {
             TokenDataset.State stepStart = train.state();
             double lossAccum = 0; // the gradient is zero here: the optimizer clears it after each step
             int micro = 0;
-            for (; micro < accum && !stopRequested; micro++) {
+            for (; micro < accum && !stopAgreed(); micro++) {
                 train.nextBatch(inputs, targets);
                 lossAccum += model.forward(inputs, targets, B, T) / accum;
-                model.backward(1f / accum);
+                model.backward(1f / (accum * ranks)); // the ranks' gradients are summed below
             }
             if (micro < accum) {
                 model.zeroGrad();
@@ -163,6 +188,8 @@ public final class Trainer {
                 stop(false, micro, accum);
                 break;
             }
+            group.sumGradients(model.grads()); // once per step, as DDP with no_sync on all but the last micro-batch
+            lossAccum = group.mean(lossAccum);
             double lr = schedule.lr(step);
             double norm = model.gradNorm();
             requireFinite(lossAccum, lr, norm);
@@ -216,17 +243,19 @@ public final class Trainer {
         var e = cfg.eval();
         TrainConfig t = cfg.train();
         savedThisStep = false;
-        if (cfg.valDue(step) && !stopRequested) {
-            lastValLoss = Evaluator.validationLoss(model, val, e.valSteps(), t.microBatchSize(), t.seqLen());
+        boolean stopping = stopAgreed(); // the evaluations are collective: every rank skips the same ones
+        if (cfg.valDue(step) && !stopping) {
+            group.checkSameWeights(model.params());
+            lastValLoss = group.mean(Evaluator.validationLoss(model, val, e.valSteps(), t.microBatchSize(), t.seqLen()));
             run.logVal(step, lastValLoss);
             run.println(String.format("step %5d | validation loss %.4f", step, lastValLoss));
         }
-        if (!hellaswag.isEmpty() && cfg.hellaswagDue(step) && !stopRequested) {
-            HellaSwag.Score s = Evaluator.hellaswag(model, hellaswag);
+        if (!hellaswag.isEmpty() && cfg.hellaswagDue(step) && !stopping) {
+            HellaSwag.Score s = hellaswagOnAllRanks();
             run.logHellaSwag(step, s.total(), s.correct(), s.correctNorm());
             run.println(String.format("step %5d | HellaSwag acc_norm %d/%d = %.4f", step, s.correctNorm(), s.total(), s.accNorm()));
         }
-        if (cfg.sampleDue(step) && !stopRequested) {
+        if (cfg.sampleDue(step) && !stopping && group.isMain()) {
             if (inference == null) inference = new Inference(model);
             List<String> samples = Evaluator.samples(inference, e.samplePrompt(), e.numSamples(), e.sampleMaxTokens(), e.topK(), e.sampleSeed());
             for (int i = 0; i < samples.size(); i++) {
@@ -255,11 +284,13 @@ public final class Trainer {
             throw new JgptException("training diverged before step " + step + " (the weights overflowed), so they are not"
                     + " saved and the checkpoints are kept: lower train.max_lr (" + cfg.train().maxLr() + ") or enable train.grad_clip");
         }
+        savedThisStep = true;
+        if (!group.isMain()) return; // rank 0 writes the run's files
         Path dir = run.checkpointsDir();
         try {
             Files.createDirectories(dir);
             TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
-                    new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss),
+                    new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss, group.size()),
                     new ModelCard("Trained with jgpt (run " + run.name() + ").",
                             "`" + cfg.data().dir() + "` (source " + cfg.data().source() + ")", step,
                             (long) step * cfg.train().totalBatchSize(), lastTrainLoss, lastValLoss));
@@ -268,6 +299,39 @@ public final class Trainer {
         }
         TrainingCheckpoint.prune(dir, cfg.eval().keepLast());
         run.log("checkpoint", step, Map.of("path", TrainingCheckpoint.dirFor(dir, step).toString()));
-        savedThisStep = true;
+    }
+
+    /** Whether to stop: a stop asked of any rank (a signal reaches each at its own moment) stops all at the same point. */
+    private boolean stopAgreed() {
+        return group.any(stopRequested);
+    }
+
+    /**
+     * Rank 0's weights, AdamW moments, step and data position on every rank, so that the ranks start
+     * equal whatever each loaded or initialized (only rank 0 reads the checkpoint).
+     */
+    private void joinGroup() {
+        if (group.size() == 1) return;
+        group.broadcast(model.params());
+        group.broadcast(optimizer.m());
+        group.broadcast(optimizer.v());
+        var state = new com.google.gson.GsonBuilder().serializeSpecialFloatingPointValues().create();
+        TrainingCheckpoint.State mine = new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss, group.size());
+        TrainingCheckpoint.State s = state.fromJson(group.broadcast(state.toJson(mine)), TrainingCheckpoint.State.class);
+        step = s.step();
+        optimizer.setSteps(s.optimizerSteps());
+        train.restore(TokenDataset.State.fromJson(s.dataState()));
+        lastValLoss = s.valLoss();
+    }
+
+    /** build-nanogpt's split of HellaSwag: rank r scores the items i with i mod ranks = r; the counts are summed. */
+    private HellaSwag.Score hellaswagOnAllRanks() {
+        if (group.size() == 1) return Evaluator.hellaswag(model, hellaswag);
+        List<HellaSwag.Example> mine = new java.util.ArrayList<>();
+        for (int i = group.rank(); i < hellaswag.size(); i += group.size()) mine.add(hellaswag.get(i));
+        HellaSwag.Score s = mine.isEmpty() ? HellaSwag.Score.ZERO : Evaluator.hellaswag(model, mine);
+        double[] counts = {s.total(), s.correct(), s.correctNorm()};
+        group.sum(counts);
+        return new HellaSwag.Score((int) counts[0], (int) counts[1], (int) counts[2]);
     }
 }

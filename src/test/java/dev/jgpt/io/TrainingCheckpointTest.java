@@ -35,7 +35,7 @@ class TrainingCheckpointTest {
         Gpt m = model(step);
         float[] moments = new float[m.params().length];
         Arrays.fill(moments, step);
-        TrainingCheckpoint.save(checkpoints, m, moments, moments, new TrainingCheckpoint.State(step, step, "{}", valLoss), card(step));
+        TrainingCheckpoint.save(checkpoints, m, moments, moments, new TrainingCheckpoint.State(step, step, "{}", valLoss, 1), card(step));
         return TrainingCheckpoint.dirFor(checkpoints, step);
     }
 
@@ -111,7 +111,7 @@ class TrainingCheckpointTest {
         Gpt other = model(99);
         float[] tooShort = new float[10]; // the optimizer tensors are written after the model: the save fails midway
         assertThrows(RuntimeException.class, () -> TrainingCheckpoint.save(dir, other, tooShort, tooShort,
-                new TrainingCheckpoint.State(3, 3, "{}", 1), card(3)));
+                new TrainingCheckpoint.State(3, 3, "{}", 1, 1), card(3)));
         assertArrayEquals(weights, Files.readAllBytes(before.resolve("model/model.safetensors")));
         TrainingCheckpoint.check(before);
         try (var files = Files.list(dir)) {

@@ -1,0 +1,107 @@
+package dev.jgpt.dist;
+
+import dev.jgpt.JgptException;
+
+/**
+ * The processes that train one model together, as DDP's process group is in build-nanogpt: each
+ * rank computes the gradient of its own micro-batches, the gradients are summed once per optimizer
+ * step, and every rank then takes the same AdamW step, so the weights stay equal everywhere. A
+ * process started without mpirun is a group of one, and nothing here touches MPI.
+ */
+public final class DataParallel implements AutoCloseable {
+    private final Mpi mpi;
+
+    private DataParallel(Mpi mpi) {
+        this.mpi = mpi;
+    }
+
+    /** One process, no MPI. */
+    public static DataParallel alone() {
+        return new DataParallel(null);
+    }
+
+    /** The mpirun job this process belongs to, or a group of one when it was not started by mpirun. */
+    public static DataParallel fromEnvironment() {
+        return Mpi.launched() ? new DataParallel(Mpi.world()) : alone();
+    }
+
+    public int rank() {
+        return mpi == null ? 0 : mpi.rank();
+    }
+
+    public int size() {
+        return mpi == null ? 1 : mpi.size();
+    }
+
+    /** Rank 0: the one that writes the run's files. */
+    public boolean isMain() {
+        return rank() == 0;
+    }
+
+    /** Sums {@code gradient} over the ranks, in place (each rank has already scaled its part). */
+    public void sumGradients(float[] gradient) {
+        if (mpi != null) mpi.allReduceSum(gradient, 0, gradient.length);
+    }
+
+    /** The mean of {@code x} over the ranks. */
+    public double mean(double x) {
+        if (mpi == null) return x;
+        double[] a = {x};
+        mpi.allReduceSum(a);
+        return a[0] / size();
+    }
+
+    /** Sums of the elements of {@code a} over the ranks, in place (counts, losses). */
+    public void sum(double[] a) {
+        if (mpi != null) mpi.allReduceSum(a);
+    }
+
+    /** Whether any rank says yes: a stop asked of one rank stops all of them at the same point. */
+    public boolean any(boolean yes) {
+        if (mpi == null) return yes;
+        double[] a = {yes ? 1 : 0};
+        mpi.allReduceMax(a);
+        return a[0] > 0;
+    }
+
+    /** Rank 0's values of {@code a} on every rank (the weights at start and resume). */
+    public void broadcast(float[] a) {
+        if (mpi != null) mpi.broadcast(a, 0, a.length, 0);
+    }
+
+    /** Rank 0's text on every rank (the run name, an error). */
+    public String broadcast(String text) {
+        return mpi == null ? text : mpi.broadcast(text, 0);
+    }
+
+    /**
+     * Confirms that every rank holds the same weights: a position-weighted checksum, compared by
+     * its smallest and largest value over the ranks. Cheap enough for every validation.
+     */
+    public void checkSameWeights(float[] params) {
+        if (mpi == null) return;
+        double sum = 0;
+        for (int i = 0; i < params.length; i++) sum += params[i] * (double) (1 + (i & 1023));
+        double[] hi = {sum}, lo = {-sum};
+        mpi.allReduceMax(hi);
+        mpi.allReduceMax(lo);
+        if (hi[0] != -lo[0]) {
+            throw new JgptException("the ranks' weights differ (checksums from " + (-lo[0]) + " to " + hi[0]
+                    + "): data-parallel training lost step with itself; resume from the last checkpoint");
+        }
+    }
+
+    public void barrier() {
+        if (mpi != null) mpi.barrier();
+    }
+
+    /** Ends every rank of the job now with {@code code} (a rank that cannot go on). */
+    public void abort(int code) {
+        if (mpi != null) mpi.abort(code);
+    }
+
+    @Override
+    public void close() {
+        if (mpi != null) mpi.close();
+    }
+}

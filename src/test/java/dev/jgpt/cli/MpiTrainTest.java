@@ -1,0 +1,148 @@
+package dev.jgpt.cli;
+
+import dev.jgpt.io.TrainingCheckpoint;
+import dev.jgpt.track.RunDirectory;
+import dev.jgpt.track.RunStatus;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static dev.jgpt.cli.TrainProcessTest.copyTree;
+import static dev.jgpt.cli.TrainProcessTest.deleteTree;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code mpirun -np 2 ./jgpt train}: two JVMs training one model data-parallel, against one process
+ * at the same global batch, resumed, stopped with SIGUSR1, and with a rank killed. Skipped where
+ * Open MPI is not installed.
+ */
+class MpiTrainTest {
+    static final int STEPS = 20;
+
+    @TempDir
+    static Path tmp;
+    static Launcher jgpt;
+    static Path config;
+    static double[] twoRanks;
+
+    @BeforeAll
+    static void trainOnTwoRanks() throws Exception {
+        assumeTrue(onPath("mpirun"), "mpirun is not installed (Debian: openmpi-bin libopenmpi-dev)");
+        jgpt = Launcher.install(tmp.resolve("launcher"));
+        Path data = TrainProcessTest.prepareCorpus(tmp);
+        config = tmp.resolve("tiny.yaml");
+        // 128 tokens a step: 4 micro-batches of 2 x 16 in one process, 2 on each of two ranks
+        Files.writeString(config, """
+                model: {preset: custom, n_layer: 1, n_head: 2, n_embd: 16, block_size: 16}
+                data: {dir: %s, order: shuffled, seed: 7}
+                train: {total_batch_size: 128, micro_batch_size: 2, seq_len: 16, max_lr: 3.0e-3, warmup_steps: 2, max_steps: %d, seed: 11}
+                eval: {val_every: 5, val_steps: 1, hellaswag_every: 0, sample_every: 0, sample_max_tokens: 8, checkpoint_every: 5, keep_last: 0}
+                log: {runs_dir: runs, log_every: 1}
+                """.formatted(data, STEPS));
+        Launcher.Child two = mpirun(2, "train", "-c", config.toString(), "--name", "two");
+        assertEquals(0, two.waitFor(180), two.out() + two.err());
+        twoRanks = losses("two");
+        assertEquals(STEPS, twoRanks.length);
+        assertEquals(RunStatus.State.FINISHED, RunStatus.read(run("two")).state());
+        assertTrue(two.out().contains("x 2 accumulation x 2 processes"), two.out());
+    }
+
+    @Test
+    void twoRanksTrainAsOneProcessWithTheSameGlobalBatch() throws Exception {
+        Launcher.Child one = jgpt.start(tmp, "train", "-c", config.toString(), "--name", "one");
+        assertEquals(0, one.waitFor(120), one.err());
+        double[] oneProcess = losses("one");
+        // the same windows each step; only the order of the float sums differs
+        for (int i = 0; i < STEPS; i++) {
+            assertEquals(oneProcess[i], twoRanks[i], 1e-5 * Math.abs(oneProcess[i]), "step " + i);
+        }
+        // rank 0 alone wrote the run: one line per step
+        assertEquals(STEPS, Files.readAllLines(run("two").resolve(RunDirectory.CONSOLE_FILE)).stream()
+                .filter(l -> l.startsWith("step ") && l.contains("| loss")).count());
+    }
+
+    @Test
+    void aResumeOnTwoRanksIsBitIdenticalAndOtherRankCountsAreRefused() throws Exception {
+        Path cut = run("cut");
+        copyTree(run("two"), cut);
+        for (int step : new int[]{15, 20}) deleteTree(TrainingCheckpoint.dirFor(cut.resolve("checkpoints"), step));
+        Launcher.Child alone = jgpt.start(tmp, "train", "--resume", cut.toString());
+        assertEquals(1, alone.waitFor(60), alone.err());
+        assertTrue(alone.err().contains("was trained by 2 processes; resume it with the same number (mpirun -np 2), not 1"), alone.err());
+
+        Launcher.Child resumed = mpirun(2, "train", "--resume", cut.toString());
+        assertEquals(0, resumed.waitFor(120), resumed.out() + resumed.err());
+        assertArrayEquals(twoRanks, losses("cut"));
+    }
+
+    @Test
+    void sigusr1StopsEveryRankWithACheckpointAndTheRunResumes() throws Exception {
+        // long validations (they do not touch training) give the signal time to land mid-run
+        Launcher.Child child = mpirun(2, "train", "-c", config.toString(), "--name", "usr1", "--set", "eval.val_steps=2000");
+        child.awaitOut("step     1/" + STEPS, 120);
+        child.signal("USR1"); // mpirun passes it on to every rank
+        int code = child.waitFor(120);
+        assertEquals(128 + 10, code, child.out() + child.err());
+        assertTrue(child.out().contains("stopped at step "), child.out() + child.err());
+        assertEquals(RunStatus.State.INTERRUPTED, RunStatus.read(run("usr1")).state());
+        int stoppedAt = TrainingCheckpoint.readState(TrainingCheckpoint.list(run("usr1").resolve("checkpoints")).getLast()).step();
+        assertTrue(stoppedAt >= 2 && stoppedAt < STEPS, "stopped at " + stoppedAt);
+
+        Launcher.Child resumed = mpirun(2, "train", "--resume", run("usr1").toString());
+        assertEquals(0, resumed.waitFor(180), resumed.out() + resumed.err());
+        assertArrayEquals(twoRanks, losses("usr1"), "stopped and resumed on two ranks, the losses of the straight two-rank run");
+    }
+
+    @Test
+    void aKilledRankEndsTheJobWithAnError() throws Exception {
+        Launcher.Child child = mpirun(2, "train", "-c", config.toString(), "--name", "killed", "--set", "train.max_steps=100000",
+                "--set", "eval.val_every=0", "--set", "eval.checkpoint_every=0");
+        child.awaitOut("step     2/100000", 120);
+        ProcessHandle rank1 = rank(1, "killed");
+        rank1.destroyForcibly();
+        int code = child.waitFor(60); // never a hang
+        assertNotEquals(0, code);
+        String all = child.out() + child.err();
+        assertTrue(all.contains("rank 1"), all);
+    }
+
+    /** The java process of {@code rank} in the job that trains run {@code name}. */
+    private static ProcessHandle rank(int rank, String name) throws Exception {
+        for (ProcessHandle p : ProcessHandle.allProcesses().toList()) {
+            String cmd = p.info().commandLine().orElse("");
+            if (!cmd.contains("java") || !cmd.contains("--name " + name)) continue;
+            Path environ = Path.of("/proc", String.valueOf(p.pid()), "environ");
+            if (!Files.isReadable(environ)) continue;
+            String env = new String(Files.readAllBytes(environ));
+            if (List.of(env.split("\0")).contains("OMPI_COMM_WORLD_RANK=" + rank)) return p;
+        }
+        throw new AssertionError("no rank " + rank + " of run " + name + " found");
+    }
+
+    private static Launcher.Child mpirun(int ranks, String... args) throws Exception {
+        return jgpt.start(tmp, List.of("mpirun", "-np", String.valueOf(ranks), "--oversubscribe", "--allow-run-as-root"), null, args);
+    }
+
+    private static Path run(String name) {
+        return tmp.resolve("runs").resolve(name);
+    }
+
+    private static double[] losses(String name) throws Exception {
+        return TrainProcessTest.losses(run(name), "train");
+    }
+
+    private static boolean onPath(String program) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (new java.io.File(dir, program).canExecute()) return true;
+        }
+        return false;
+    }
+}
