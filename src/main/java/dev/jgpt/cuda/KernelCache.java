@@ -1,0 +1,70 @@
+package dev.jgpt.cuda;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+
+/**
+ * Compiled kernels on disk, so NVRTC runs once per kernel file, GPU architecture and NVRTC version.
+ * A cubin's name carries all three: {@code <file>-<arch>-nvrtc<major>.<minor>-<hash of source and
+ * options>.cubin}. The folder is {@code JGPT_CUDA_CACHE}, else $XDG_CACHE_HOME/jgpt/cuda, else
+ * ~/.cache/jgpt/cuda; when it cannot be written the kernels are compiled every run.
+ */
+public final class KernelCache {
+    private final Nvrtc nvrtc;
+    private final Path dir;
+    private final String nvrtcVersion;
+
+    public KernelCache(Nvrtc nvrtc, Path dir) {
+        this.nvrtc = nvrtc;
+        this.dir = dir;
+        int[] v = nvrtc.version();
+        this.nvrtcVersion = v[0] + "." + v[1];
+    }
+
+    public static Path defaultDir(Map<String, String> env) {
+        String own = env.get("JGPT_CUDA_CACHE");
+        if (own != null && !own.isBlank()) return Path.of(own);
+        String xdg = env.get("XDG_CACHE_HOME");
+        if (xdg != null && !xdg.isBlank()) return Path.of(xdg, "jgpt", "cuda");
+        return Path.of(System.getProperty("user.home"), ".cache", "jgpt", "cuda");
+    }
+
+    /** The cubin of one kernel file for {@code arch} ("sm_90"), from the cache or freshly compiled. */
+    public byte[] cubin(String file, String arch) {
+        String source = KernelSources.source(file);
+        Path cached = dir.resolve(file.replace(".cu", "") + "-" + arch + "-nvrtc" + nvrtcVersion + "-" + hash(source) + ".cubin");
+        try {
+            if (Files.isRegularFile(cached)) return Files.readAllBytes(cached);
+        } catch (IOException unreadable) {
+            // compile instead
+        }
+        byte[] cubin = nvrtc.compile(source, file, arch, KernelSources.OPTIONS);
+        try {
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, "cubin", ".tmp");
+            Files.write(tmp, cubin);
+            Files.move(tmp, cached, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException notWritable) {
+            // a cache is a convenience: without one, compile every run
+        }
+        return cubin;
+    }
+
+    private static String hash(String source) {
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            d.update(source.getBytes(StandardCharsets.UTF_8));
+            d.update(String.join(" ", KernelSources.OPTIONS).getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(d.digest(), 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.jgpt.cuda;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * jgpt's CUDA kernels: the files under cuda/ in the jar (src/main/resources/cuda), each compiled on
+ * its own with common.cuh in front. Kernels are {@code extern "C"}, so their names in the cubin are
+ * the names in the source.
+ */
+public final class KernelSources {
+    /** Every kernel file, in the order of the network's data flow. */
+    public static final List<String> FILES = List.of("encoder.cu", "layernorm.cu", "matmul.cu", "attention.cu", "gelu.cu",
+            "residual.cu", "classifier.cu", "adamw.cu", "norm.cu");
+
+    /** NVRTC options besides the architecture; part of the cache key. */
+    static final List<String> OPTIONS = List.of("--std=c++17");
+
+    private static final Pattern KERNEL = Pattern.compile("extern \"C\" __global__ void (\\w+)\\(");
+
+    private KernelSources() {
+    }
+
+    /** The text NVRTC compiles for {@code file}: the prelude, then the file, its lines numbered as in the file. */
+    public static String source(String file) {
+        return resource("common.cuh") + "\n#line 1 \"" + file + "\"\n" + resource(file);
+    }
+
+    /** The kernels (extern "C" __global__ functions) a file defines. */
+    public static List<String> kernelNames(String file) {
+        List<String> names = new ArrayList<>();
+        Matcher m = KERNEL.matcher(resource(file));
+        while (m.find()) names.add(m.group(1));
+        return names;
+    }
+
+    private static String resource(String name) {
+        try (InputStream in = KernelSources.class.getResourceAsStream("/cuda/" + name)) {
+            if (in == null) throw new IllegalStateException("kernel source cuda/" + name + " is missing from the jar");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

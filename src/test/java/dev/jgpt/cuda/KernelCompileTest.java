@@ -1,0 +1,102 @@
+package dev.jgpt.cuda;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.JarURLConnection;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Every CUDA kernel compiles, through jgpt's own NVRTC binding, to a cubin for sm_80 (A100) and
+ * sm_90 (H100), on a machine without a GPU. NVRTC comes from org.bytedeco:cuda-redist, which the
+ * Maven profile cuda-kernels puts on the test class path (.ci/run turns it on); without the profile
+ * the test is skipped. Only libnvrtc and its builtins are taken out of that jar.
+ */
+class KernelCompileTest {
+    private static final String REDIST = "org/bytedeco/cuda/linux-x86_64/";
+    private static Path nvrtcFolder;
+
+    @BeforeEach
+    void extractNvrtc() throws IOException {
+        if (nvrtcFolder != null) return;
+        URL nvrtc = KernelCompileTest.class.getClassLoader().getResource(REDIST + "libnvrtc.so.13");
+        assumeTrue(nvrtc != null, "NVRTC is not on the test class path: run the suite with -Pcuda-kernels (as .ci/run does) "
+                + "to compile the CUDA kernels with org.bytedeco:cuda-redist's libnvrtc");
+        Path folder = Path.of("target", "nvrtc");
+        Files.createDirectories(folder);
+        for (String lib : List.of("libnvrtc.so.13", "libnvrtc-builtins.so.13.1")) extract(folder, lib);
+        nvrtcFolder = folder;
+    }
+
+    /** Copies one library out of the jar, once (again only when its size changed). */
+    private static void extract(Path nvrtcFolder, String lib) throws IOException {
+        URL url = KernelCompileTest.class.getClassLoader().getResource(REDIST + lib);
+        assertTrue(url != null, lib + " is missing from org.bytedeco:cuda-redist");
+        Path target = nvrtcFolder.resolve(lib);
+        long size = url.openConnection() instanceof JarURLConnection jar ? jar.getJarEntry().getSize() : -1;
+        if (Files.isRegularFile(target) && Files.size(target) == size) return;
+        Path tmp = Files.createTempFile(nvrtcFolder, lib, ".tmp");
+        try (InputStream in = url.openStream()) {
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+        }
+        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    @Test
+    void everyKernelCompilesForAmpereAndHopper() {
+        Nvrtc nvrtc = Nvrtc.load(nvrtcFolder.resolve("libnvrtc.so.13"));
+        assertTrue(nvrtc.supportedArchitectures().containsAll(List.of(80, 90)), "NVRTC targets " + nvrtc.supportedArchitectures());
+        int kernels = 0;
+        for (String arch : List.of("sm_80", "sm_90")) {
+            for (String file : KernelSources.FILES) {
+                byte[] cubin = nvrtc.compile(KernelSources.source(file), file, arch, KernelSources.OPTIONS);
+                assertTrue(cubin.length > 4 && cubin[0] == 0x7f && cubin[1] == 'E' && cubin[2] == 'L' && cubin[3] == 'F',
+                        file + " for " + arch + ": not an ELF cubin");
+                String symbols = new String(cubin, StandardCharsets.ISO_8859_1);
+                List<String> names = KernelSources.kernelNames(file);
+                assertFalse(names.isEmpty(), file + " defines no kernel");
+                for (String k : names) {
+                    assertTrue(symbols.contains(k + "\0"), file + " for " + arch + ": kernel " + k + " is not in the cubin");
+                    kernels++;
+                }
+            }
+        }
+        assertTrue(kernels >= 2 * 20, "compiled " + kernels + " kernels");
+    }
+
+    @Test
+    void aCompileErrorNamesTheFileAndLine() {
+        Nvrtc nvrtc = Nvrtc.load(nvrtcFolder.resolve("libnvrtc.so.13"));
+        CudaException e = assertThrows(CudaException.class, () -> nvrtc.compile(
+                "extern \"C\" __global__ void broken(float* x) {\n  x[0] = undefined_name;\n}\n", "broken.cu", "sm_90", KernelSources.OPTIONS));
+        assertTrue(e.getMessage().startsWith("nvrtcCompileProgram(broken.cu, sm_90) failed: "), e.getMessage());
+        assertTrue(e.getMessage().contains("broken.cu(2)") && e.getMessage().contains("undefined_name"), e.getMessage());
+    }
+
+    @Test
+    void theCacheCompilesOnceAndKeysByArchitecture(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        KernelCache cache = new KernelCache(Nvrtc.load(nvrtcFolder.resolve("libnvrtc.so.13")), dir);
+        byte[] first = cache.cubin("gelu.cu", "sm_90");
+        try (var files = Files.list(dir)) {
+            List<String> names = files.map(p -> p.getFileName().toString()).toList();
+            assertTrue(names.size() == 1 && names.getFirst().matches("gelu-sm_90-nvrtc13\\.\\d+-[0-9a-f]{16}\\.cubin"), names.toString());
+        }
+        assertTrue(java.util.Arrays.equals(first, cache.cubin("gelu.cu", "sm_90")));
+        cache.cubin("gelu.cu", "sm_80");
+        try (var files = Files.list(dir)) {
+            assertTrue(files.count() == 2);
+        }
+    }
+}
