@@ -12,10 +12,10 @@ extern "C" __global__ void encoder_forward(floatX* out, const int* tokens, const
 
 // dwte[token, c] += dout[bt, c] over the positions bt holding that token. The host groups the
 // positions by token (bucket k: token bucketTokens[k], positions[bucketStarts[k] .. bucketStarts[k+1]),
-// ascending); grid (ceil(C / block), buckets).
+// ascending); grid (buckets, ceil(C / block)).
 extern "C" __global__ void encoder_backward_wte(floatX* dwte, const floatX* dout, const int* bucketTokens,
                                                 const int* bucketStarts, const int* positions, int C) {
-    int k = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    int k = blockIdx.x, c = blockIdx.y * blockDim.x + threadIdx.x;
     if (c >= C) return;
     u64 at = (u64) bucketTokens[k] * C + c;
     float acc = toF(dwte[at]);

@@ -2,6 +2,9 @@ package dev.jgpt.cli;
 
 import com.google.gson.GsonBuilder;
 import dev.jgpt.JgptException;
+import dev.jgpt.cuda.Cuda;
+import dev.jgpt.cuda.CudaDebugStep;
+import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.io.ModelFiles;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.train.DebugStep;
@@ -50,6 +53,10 @@ public final class DebugStepCommand implements Callable<Integer> {
                     + "does (K must divide the rows; default: ${DEFAULT-VALUE})")
     int microBatches;
 
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
+            description = "where to run: cpu, or cuda (the GPU engine; needs an NVIDIA GPU) (default: ${DEFAULT-VALUE})")
+    String device;
+
     @Option(names = "--json", description = "print one JSON object (otherwise a short human summary)")
     boolean json;
 
@@ -67,7 +74,17 @@ public final class DebugStepCommand implements Callable<Integer> {
             throw new JgptException("--micro-batches " + microBatches + " does not divide the " + b.B() + " rows of " + batch);
         }
         Gpt m = ModelFiles.load(model);
-        DebugStep.Result r = DebugStep.run(m, b, new DebugStep.Settings(steps, lr, weightDecay, clip, beta1, beta2, eps, microBatches));
+        DebugStep.Settings settings = new DebugStep.Settings(steps, lr, weightDecay, clip, beta1, beta2, eps, microBatches);
+        DebugStep.Result r;
+        try (Cuda cuda = CudaCommand.openForDevice(device)) {
+            if (cuda == null) {
+                r = DebugStep.run(m, b, settings);
+            } else {
+                try (CudaGpt gpu = new CudaGpt(cuda, m)) {
+                    r = CudaDebugStep.run(gpu, b, settings);
+                }
+            }
+        }
         if (json) {
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("loss", r.loss());

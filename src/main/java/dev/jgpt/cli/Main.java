@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
                 RunsCommand.class,
                 PlotCommand.class,
                 DashboardCommand.class,
+                CudaCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -56,12 +56,12 @@ public final class CudaLibraries {
         List<Path> dirs = new ArrayList<>(userDirs());
         dirs.addAll(toolkitDirs());
         dirs.addAll(pythonNvidiaDirs());
-        return find(what, names, userDirs(), dirs, companionPrefix, "install the CUDA toolkit or `pip install nvidia-"
+        return find(what, names, userDirs(), dirs, companionPrefix, true, "install the CUDA toolkit or `pip install nvidia-"
                 + (what.equals("NVRTC") ? "cuda-nvrtc" : "cublas") + "`, or set " + ENV_PATHS + " to the folder that holds it");
     }
 
     private NativeLibrary find(String what, List<String> names, List<Path> first, List<Path> dirs, String hint) {
-        return find(what, names, first, dirs, null, hint);
+        return find(what, names, first, dirs, null, false, hint);
     }
 
     /**
@@ -69,7 +69,7 @@ public final class CudaLibraries {
      * With a companion prefix, the first file of that prefix in the library's own folder is loaded first.
      */
     private NativeLibrary find(String what, List<String> names, List<Path> first, List<Path> dirs, String companionPrefix,
-                               String hint) {
+                               boolean pythonPackages, String hint) {
         Set<Path> searched = new LinkedHashSet<>();
         for (Path d : first) {
             NativeLibrary lib = tryDir(what, names, d, companionPrefix, searched);
@@ -86,11 +86,17 @@ public final class CudaLibraries {
             NativeLibrary lib = tryDir(what, names, d, companionPrefix, searched);
             if (lib != null) return lib;
         }
+        String user = env.getOrDefault(ENV_PATHS, "");
         String ld = env.getOrDefault("LD_LIBRARY_PATH", "");
-        throw new CudaException("no " + what + " found (" + String.join(", ", names) + "): searched " + ENV_PATHS + "="
-                + env.getOrDefault(ENV_PATHS, "") + ", the loader path (LD_LIBRARY_PATH=" + ld + " and the system cache)"
-                + (searched.isEmpty() ? "" : " and " + searched.stream().map(Path::toString).reduce((a, b) -> a + ":" + b).orElse(""))
-                + "; " + hint);
+        StringBuilder where = new StringBuilder();
+        where.append(ENV_PATHS).append(user.isBlank() ? " (unset)" : "=" + user);
+        where.append(", the loader path (").append(ld.isBlank() ? "LD_LIBRARY_PATH unset" : "LD_LIBRARY_PATH=" + ld)
+                .append(", the system library cache)");
+        List<String> folders = searched.stream().map(Path::toString).filter(d -> !user.contains(d)).toList();
+        if (!folders.isEmpty()) where.append(", ").append(String.join(", ", folders));
+        if (pythonPackages) where.append(", pip nvidia-* packages of the Python environments in sight (").append(
+                pythonNvidiaDirs().isEmpty() ? "none found" : "none holds it").append(")");
+        throw new CudaException("no " + what + " found (" + String.join(" or ", names) + "); searched " + where + "; " + hint);
     }
 
     private static NativeLibrary tryDir(String what, List<String> names, Path dir, String companionPrefix, Set<Path> searched) {

@@ -20,6 +20,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class Driver {
     // CUdevice_attribute values (cuda.h)
+    static final int ATTR_CLOCK_RATE = 13; // kHz
     static final int ATTR_MULTIPROCESSOR_COUNT = 16;
     static final int ATTR_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int ATTR_COMPUTE_CAPABILITY_MINOR = 76;
@@ -34,7 +35,7 @@ public final class Driver {
     final NativeLibrary lib;
     private final MethodHandle cuInit, cuDriverGetVersion, cuGetErrorName, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName,
             cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease, cuCtxSetCurrent,
-            cuCtxSynchronize, cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemsetD32,
+            cuCtxSynchronize, cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemsetD32Async,
             cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize,
             cuEventElapsedTime, cuEventDestroy, cuModuleLoadData, cuModuleGetFunction, cuModuleUnload, cuFuncSetAttribute,
             cuLaunchKernel;
@@ -59,7 +60,7 @@ public final class Driver {
         cuMemcpyHtoD = lib.function(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG), HEAP, "cuMemcpyHtoD_v2");
         cuMemcpyDtoH = lib.function(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), HEAP, "cuMemcpyDtoH_v2");
         cuMemcpyDtoD = lib.function(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG), "cuMemcpyDtoD_v2");
-        cuMemsetD32 = lib.function(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG), "cuMemsetD32_v2");
+        cuMemsetD32Async = lib.function(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS), "cuMemsetD32Async");
         cuStreamCreate = lib.function(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), "cuStreamCreate");
         cuStreamDestroy = lib.function(INT_PTR, "cuStreamDestroy_v2", "cuStreamDestroy");
         cuStreamSynchronize = lib.function(INT_PTR, "cuStreamSynchronize");
@@ -261,10 +262,10 @@ public final class Driver {
         }
     }
 
-    /** Sets {@code count} 32-bit words to {@code value} (0 for zeroing floats). */
-    void fill32(long dst, int value, long count) {
+    /** Queues setting {@code count} 32-bit words to {@code value} (0 for zeroing floats) on the stream. */
+    void fill32(long dst, int value, long count, MemorySegment stream) {
         try {
-            check("cuMemsetD32", (int) cuMemsetD32.invokeExact(dst, value, count));
+            check("cuMemsetD32Async", (int) cuMemsetD32Async.invokeExact(dst, value, count, stream));
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -5,7 +5,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -20,9 +22,12 @@ public final class KernelSources {
             "residual.cu", "classifier.cu", "adamw.cu", "norm.cu");
 
     /** NVRTC options besides the architecture; part of the cache key. */
-    static final List<String> OPTIONS = List.of("--std=c++17");
+    public static final List<String> OPTIONS = List.of("--std=c++17");
 
-    private static final Pattern KERNEL = Pattern.compile("extern \"C\" __global__ void (\\w+)\\(");
+    private static final Pattern KERNEL = Pattern.compile("extern \"C\" __global__ void (\\w+)\\(([^)]*)\\)");
+
+    /** How a kernel parameter is passed: a device pointer (8 bytes), an int, a float or a long long. */
+    public enum Param { POINTER, INT, FLOAT, LONG }
 
     private KernelSources() {
     }
@@ -38,6 +43,30 @@ public final class KernelSources {
         Matcher m = KERNEL.matcher(resource(file));
         while (m.find()) names.add(m.group(1));
         return names;
+    }
+
+    /** Each kernel of a file with its parameter list, read from the source (checked at every launch). */
+    public static Map<String, List<Param>> signatures(String file) {
+        Map<String, List<Param>> out = new LinkedHashMap<>();
+        Matcher m = KERNEL.matcher(resource(file));
+        while (m.find()) {
+            List<Param> params = new ArrayList<>();
+            for (String p : m.group(2).split(",")) {
+                String decl = p.strip().replaceAll("\\s+", " ");
+                String type = decl.substring(0, decl.lastIndexOf(' ')).replace("const ", "").strip();
+                params.add(switch (type) {
+                    case "int" -> Param.INT;
+                    case "float" -> Param.FLOAT;
+                    case "long long" -> Param.LONG;
+                    default -> {
+                        if (!type.endsWith("*")) throw new IllegalStateException(file + ": kernel " + m.group(1) + " has a parameter of type " + type + " that jgpt cannot pass");
+                        yield Param.POINTER;
+                    }
+                });
+            }
+            out.put(m.group(1), List.copyOf(params));
+        }
+        return out;
     }
 
     private static String resource(String name) {

@@ -4,19 +4,14 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.JarURLConnection;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every CUDA kernel compiles, through jgpt's own NVRTC binding, to a cubin for sm_80 (A100) and
@@ -25,33 +20,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * the test is skipped. Only libnvrtc and its builtins are taken out of that jar.
  */
 class KernelCompileTest {
-    private static final String REDIST = "org/bytedeco/cuda/linux-x86_64/";
-    private static Path nvrtcFolder;
+    private Path nvrtcFolder;
 
     @BeforeEach
     void extractNvrtc() throws IOException {
-        if (nvrtcFolder != null) return;
-        URL nvrtc = KernelCompileTest.class.getClassLoader().getResource(REDIST + "libnvrtc.so.13");
-        assumeTrue(nvrtc != null, "NVRTC is not on the test class path: run the suite with -Pcuda-kernels (as .ci/run does) "
-                + "to compile the CUDA kernels with org.bytedeco:cuda-redist's libnvrtc");
-        Path folder = Path.of("target", "nvrtc");
-        Files.createDirectories(folder);
-        for (String lib : List.of("libnvrtc.so.13", "libnvrtc-builtins.so.13.1")) extract(folder, lib);
-        nvrtcFolder = folder;
-    }
-
-    /** Copies one library out of the jar, once (again only when its size changed). */
-    private static void extract(Path nvrtcFolder, String lib) throws IOException {
-        URL url = KernelCompileTest.class.getClassLoader().getResource(REDIST + lib);
-        assertTrue(url != null, lib + " is missing from org.bytedeco:cuda-redist");
-        Path target = nvrtcFolder.resolve(lib);
-        long size = url.openConnection() instanceof JarURLConnection jar ? jar.getJarEntry().getSize() : -1;
-        if (Files.isRegularFile(target) && Files.size(target) == size) return;
-        Path tmp = Files.createTempFile(nvrtcFolder, lib, ".tmp");
-        try (InputStream in = url.openStream()) {
-            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-        }
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        nvrtcFolder = RedistNvrtc.folder();
     }
 
     @Test

@@ -1,0 +1,218 @@
+package dev.jgpt.cuda;
+
+import dev.jgpt.JgptException;
+
+import java.util.Arrays;
+
+/**
+ * The GPU twin of dev.jgpt.kernels: the same operations with the same arguments and meaning (buffers
+ * as device addresses; "+=" where the CPU kernel adds), each one launch or a few of the kernels in
+ * resources/cuda, plus cuBLAS for the matmuls. Scratch space (partial sums, attention's row terms,
+ * the token buckets of the embedding backward) is owned here and grows as needed.
+ */
+public final class CudaKernels {
+    private static final int BLOCK = 256;
+    private static final int ROW_WARPS = 4;          // rows per block for the one-warp-per-row kernels
+    private static final int CLASSIFIER_BLOCK = 512;
+    private static final int NORM_BLOCKS = 1024;
+    static final int MAX_HEAD_SIZE = 32 * 8;         // attention.cu's HS_PER_LANE lanes of 32
+
+    private final Cuda cuda;
+    private DeviceBuffer partial, rowTerms, normPartial, bucketTokens, bucketStarts, positions;
+
+    public CudaKernels(Cuda cuda) {
+        this.cuda = cuda;
+    }
+
+    public Cuda cuda() {
+        return cuda;
+    }
+
+    private static int blocks(long n, int block) {
+        long b = (n + block - 1) / block;
+        if (b > Integer.MAX_VALUE) throw new JgptException("a launch of " + n + " threads is too large");
+        return (int) Math.max(1, b);
+    }
+
+    private DeviceBuffer grow(DeviceBuffer b, long floats) {
+        if (b != null && b.count >= floats) return b;
+        if (b != null) cuda.free(b);
+        return cuda.floats(Math.max(floats, b == null ? 0 : b.count * 2));
+    }
+
+    private static int checkedInt(long n, String what) {
+        if (n > Integer.MAX_VALUE) throw new JgptException(what + " of " + n + " elements exceeds the kernels' int range");
+        return (int) n;
+    }
+
+    /** Frees the scratch buffers. */
+    public void free() {
+        for (DeviceBuffer b : new DeviceBuffer[]{partial, rowTerms, normPartial, bucketTokens, bucketStarts, positions}) {
+            if (b != null) cuda.free(b);
+        }
+        partial = rowTerms = normPartial = bucketTokens = bucketStarts = positions = null;
+    }
+
+    // ---- encoder ----
+
+    public void encoderForward(long out, long tokens, long wte, long wpe, int B, int T, int C) {
+        cuda.launch("encoder_forward", blocks((long) B * T * C, BLOCK), 1, BLOCK, out, tokens, wte, wpe, B * T, T, C);
+    }
+
+    /**
+     * dwte[token] += dout, dwpe[t] += dout, summing each token's positions in position order (as the
+     * CPU does): the positions are grouped by token here, on the host, from the batch's tokens.
+     */
+    public void encoderBackward(long dwte, long dwpe, long dout, int[] tokens, int B, int T, int C) {
+        int BT = B * T;
+        Integer[] order = new Integer[BT];
+        for (int i = 0; i < BT; i++) order[i] = i;
+        Arrays.sort(order, (x, y) -> tokens[x] != tokens[y] ? Integer.compare(tokens[x], tokens[y]) : Integer.compare(x, y));
+        int[] pos = new int[BT], starts = new int[BT + 1], toks = new int[BT];
+        int buckets = 0;
+        for (int i = 0; i < BT; i++) {
+            pos[i] = order[i];
+            if (i == 0 || tokens[order[i]] != tokens[order[i - 1]]) {
+                toks[buckets] = tokens[order[i]];
+                starts[buckets++] = i;
+            }
+        }
+        starts[buckets] = BT;
+        positions = grow(positions, BT);
+        bucketStarts = grow(bucketStarts, BT + 1);
+        bucketTokens = grow(bucketTokens, BT);
+        cuda.upload(positions, pos);
+        cuda.upload(bucketStarts, starts);
+        cuda.upload(bucketTokens, toks);
+        cuda.launch("encoder_backward_wte", buckets, blocks(C, BLOCK), BLOCK, dwte, dout, bucketTokens, bucketStarts, positions, C);
+        cuda.launch("encoder_backward_wpe", blocks((long) T * C, BLOCK), 1, BLOCK, dwpe, dout, B, T, C);
+    }
+
+    // ---- layernorm ----
+
+    public void layernormForward(long out, long mean, long rstd, long inp, long weight, long bias, int N, int C) {
+        cuda.launch("layernorm_forward", blocks(N, ROW_WARPS), 1, 32 * ROW_WARPS, out, mean, rstd, inp, weight, bias, N, C);
+    }
+
+    /** dinp += ∂L/∂inp; dweight, dbias += their gradients. */
+    public void layernormBackward(long dinp, long dweight, long dbias, long dout, long inp, long weight, long mean, long rstd,
+                                  int N, int C) {
+        cuda.launch("layernorm_backward_input", blocks(N, ROW_WARPS), 1, 32 * ROW_WARPS, dinp, dout, inp, weight, mean, rstd, N, C);
+        int rowsPerChunk = rowsPerChunk(N), chunks = blocks(N, rowsPerChunk);
+        partial = grow(partial, 2L * chunks * C);
+        cuda.launch("layernorm_backward_params_partial", blocks(C, BLOCK), chunks, BLOCK, partial, dout, inp, mean, rstd, N, C, rowsPerChunk);
+        cuda.launch("add_column_partials", blocks(C, BLOCK), 1, BLOCK, dweight, partial, chunks, 2 * C, C);
+        cuda.launch("add_column_partials", blocks(C, BLOCK), 1, BLOCK, dbias, partial.at(C), chunks, 2 * C, C);
+    }
+
+    /** Rows per partial-sum chunk: at most 512 chunks, at least 32 rows each. */
+    private static int rowsPerChunk(int N) {
+        return Math.max(32, (N + 511) / 512);
+    }
+
+    // ---- matmul ----
+
+    /** out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c]; bias may be 0 (none). */
+    public void matmulForward(long out, long inp, long w, long bias, int rows, int C, int OC) {
+        if (bias != 0) {
+            cuda.launch("bias_broadcast", blocks((long) rows * OC, BLOCK), 1, BLOCK, out, bias, rows, OC);
+        }
+        cuda.cublas().forward(out, inp, w, rows, C, OC, bias != 0);
+    }
+
+    /** dinp += dout · W (skipped when dinp is 0), dw += doutᵀ · inp, dbias += Σ_r dout (skipped when 0). */
+    public void matmulBackward(long dinp, long dw, long dbias, long dout, long inp, long w, int rows, int C, int OC) {
+        if (dinp != 0) cuda.cublas().backwardInput(dinp, dout, w, rows, C, OC);
+        cuda.cublas().backwardWeight(dw, dout, inp, rows, C, OC);
+        if (dbias != 0) {
+            int rowsPerChunk = rowsPerChunk(rows), chunks = blocks(rows, rowsPerChunk);
+            partial = grow(partial, (long) chunks * OC);
+            cuda.launch("column_sums_partial", blocks(OC, BLOCK), chunks, BLOCK, partial, dout, rows, OC, rowsPerChunk);
+            cuda.launch("add_column_partials", blocks(OC, BLOCK), 1, BLOCK, dbias, partial, chunks, OC, OC);
+        }
+    }
+
+    // ---- attention ----
+
+    private static void checkHeads(int C, int NH) {
+        if (C / NH > MAX_HEAD_SIZE) {
+            throw new JgptException("head size " + C / NH + " exceeds the CUDA attention kernel's " + MAX_HEAD_SIZE);
+        }
+    }
+
+    /** out (B, T, C) and lse (B, NH, T) from qkv (B, T, 3C). */
+    public void attentionForward(long out, long lse, long qkv, int B, int T, int C, int NH) {
+        checkHeads(C, NH);
+        cuda.launch("attention_forward", blocks(T, ROW_WARPS), B * NH, 32 * ROW_WARPS, out, lse, qkv, B, T, C, NH);
+    }
+
+    /** dqkv += gradients for q, k, v, given dout (B, T, C) and the forward's out and lse. */
+    public void attentionBackward(long dqkv, long dout, long qkv, long out, long lse, int B, int T, int C, int NH) {
+        checkHeads(C, NH);
+        rowTerms = grow(rowTerms, (long) B * NH * T);
+        int gx = blocks(T, ROW_WARPS), gy = B * NH, block = 32 * ROW_WARPS;
+        cuda.launch("attention_backward_rowdot", gx, gy, block, rowTerms, dout, out, B, T, C, NH);
+        cuda.launch("attention_backward_query", gx, gy, block, dqkv, dout, qkv, lse, rowTerms, B, T, C, NH);
+        cuda.launch("attention_backward_key", gx, gy, block, dqkv, dout, qkv, lse, rowTerms, B, T, C, NH);
+    }
+
+    // ---- elementwise ----
+
+    public void geluForward(long out, long inp, long n) {
+        cuda.launch("gelu_forward", blocks(n, BLOCK), 1, BLOCK, out, inp, checkedInt(n, "gelu"));
+    }
+
+    /** dinp += dout · gelu'(inp). */
+    public void geluBackward(long dinp, long inp, long dout, long n) {
+        cuda.launch("gelu_backward", blocks(n, BLOCK), 1, BLOCK, dinp, inp, dout, checkedInt(n, "gelu"));
+    }
+
+    public void residualForward(long out, long a, long b, long n) {
+        cuda.launch("residual_forward", blocks(n, BLOCK), 1, BLOCK, out, a, b, checkedInt(n, "residual"));
+    }
+
+    /** dst += src. */
+    public void accumulate(long dst, long src, long n) {
+        cuda.launch("accumulate", blocks(n, BLOCK), 1, BLOCK, dst, src, checkedInt(n, "accumulate"));
+    }
+
+    // ---- classifier ----
+
+    /** losses[r] = −log softmax(logits[r])[target[r]] over the first V of Vp columns; 0 where the target is -1. */
+    public void crossEntropyForward(long losses, long logits, long targets, int rows, int V, int Vp) {
+        cuda.launch("crossentropy_forward", rows, 1, CLASSIFIER_BLOCK, losses, logits, targets, V, Vp);
+    }
+
+    /** The losses, and the logits overwritten with dloss · (softmax − onehot(target)), in one launch. */
+    public void classifierFused(long logits, long losses, long targets, float dloss, int rows, int V, int Vp) {
+        cuda.launch("classifier_fused", rows, 1, CLASSIFIER_BLOCK, logits, losses, targets, dloss, V, Vp);
+    }
+
+    // ---- optimizer ----
+
+    /**
+     * One AdamW step over params/grads/m/v [from, to) (element indices), the gradient scaled by
+     * {@code gradScale}, then zeroed; the scalars are derived as kernels/AdamW.update derives them.
+     */
+    public void adamw(DeviceBuffer params, DeviceBuffer grads, DeviceBuffer m, DeviceBuffer v, long from, long to,
+                      float gradScale, float lr, float beta1, float beta2, float eps, float weightDecay, long step) {
+        float decay = 1f - lr * weightDecay;
+        float stepSize = (float) (lr / (1.0 - Math.pow(beta1, step)));
+        float invSqrtBc2 = (float) (1.0 / Math.sqrt(1.0 - Math.pow(beta2, step)));
+        long n = to - from;
+        cuda.launch("adamw_update", blocks(n, BLOCK), 1, BLOCK, params.at(from), grads.at(from), m.at(from), v.at(from),
+                checkedInt(n, "adamw"), gradScale, beta1, beta2, eps, decay, stepSize, invSqrtBc2);
+    }
+
+    /** Σ x² over n floats from {@code x}: per-block partial sums in double, added here in order. */
+    public double sumOfSquares(long x, long n) {
+        int grid = Math.min(NORM_BLOCKS, blocks(n, BLOCK));
+        if (normPartial == null) normPartial = cuda.doubles(NORM_BLOCKS);
+        cuda.launch("sum_squares_partial", grid, 1, BLOCK, normPartial, x, n);
+        double[] parts = new double[grid];
+        cuda.download(parts, normPartial);
+        double sum = 0;
+        for (double p : parts) sum += p;
+        return sum;
+    }
+}
