@@ -255,8 +255,8 @@ public final class CudaCommand implements Runnable {
                 r.put("ms_per_step", BenchCommand.round(median, 1));
                 r.put("tokens_per_s", BenchCommand.round(tokens / (median / 1000), 1));
                 r.put("gflops_per_s", BenchCommand.round(flops / (median / 1000) / 1e9, 1));
-                r.put("mfu", BenchCommand.round(flops / (median / 1000) / peak, 3));
-                r.put("peak_gflops_per_s", BenchCommand.round(peak / 1e9, 1));
+                r.put("mfu", Double.isNaN(peak) ? null : BenchCommand.round(flops / (median / 1000) / peak, 3));
+                r.put("peak_gflops_per_s", Double.isNaN(peak) ? null : BenchCommand.round(peak / 1e9, 1));
                 r.put("device_memory_mb", cuda.allocatedBytes() >> 20);
                 r.put("device_memory_used_mb", (mem[1] - mem[0]) >> 20);
                 r.put("peak_rss_mb", BenchCommand.peakRssMb());

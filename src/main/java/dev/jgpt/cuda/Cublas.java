@@ -63,9 +63,10 @@ public final class Cublas implements AutoCloseable {
 
     private void sgemm(String what, int opA, int opB, int m, int n, int k, long a, int lda, long b, int ldb,
                        boolean accumulate, long c, int ldc) {
+        MemorySegment beta = accumulate ? one : zero; // a variable: inside invokeExact the conditional would type as Object
         try {
             check("cublasSgemm (" + what + ", m=" + m + " n=" + n + " k=" + k + ")",
-                    (int) cublasSgemm.invokeExact(handle, opA, opB, m, n, k, one, a, lda, b, ldb, accumulate ? one : zero, c, ldc));
+                    (int) cublasSgemm.invokeExact(handle, opA, opB, m, n, k, one, a, lda, b, ldb, beta, c, ldc));
         } catch (Throwable t) {
             throw Driver.rethrow(t);
         }

@@ -82,12 +82,18 @@ public final class Cuda implements AutoCloseable {
 
     /**
      * The fp32 (non-tensor-core) peak: SMs × fp32 lanes per SM × 2 (an FMA) × the boost clock. A100
-     * (sm_80) has 64 fp32 lanes per SM, the others since have 128.
+     * (sm_80) has 64 fp32 lanes per SM, the others since have 128. NaN when the driver no longer
+     * reports the clock (the attribute is deprecated).
      */
     public double fp32PeakFlops() {
         int lanes = major < 8 || (major == 8 && minor == 0) ? 64 : 128;
-        double clockKHz = driver.attribute(device, Driver.ATTR_CLOCK_RATE);
-        return multiprocessors * (double) lanes * 2 * clockKHz * 1e3;
+        double clockKHz;
+        try {
+            clockKHz = driver.attribute(device, Driver.ATTR_CLOCK_RATE);
+        } catch (CudaException deprecated) {
+            return Double.NaN;
+        }
+        return clockKHz > 0 ? multiprocessors * (double) lanes * 2 * clockKHz * 1e3 : Double.NaN;
     }
 
     public String describe() {

@@ -104,11 +104,11 @@ public final class CudaLibraries {
         for (String n : names) {
             Path file = dir.resolve(n);
             if (!Files.isRegularFile(file)) continue;
-            if (companionPrefix != null) {
-                Path companion = firstWithPrefix(dir, companionPrefix);
-                if (companion != null) NativeLibrary.open(companion.getFileName().toString(), companion);
-            }
             try {
+                if (companionPrefix != null) {
+                    Path companion = firstWithPrefix(dir, companionPrefix);
+                    if (companion != null) NativeLibrary.open(companion.getFileName().toString(), companion);
+                }
                 return NativeLibrary.open(what, file);
             } catch (IllegalArgumentException e) {
                 throw new CudaException(file + ": cannot load the " + what + " library: " + e.getMessage());

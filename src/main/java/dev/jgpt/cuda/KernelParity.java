@@ -46,7 +46,7 @@ public final class KernelParity {
 
         @Override
         public String toString() {
-            return String.format("%-34s max |gpu-cpu| %.3e of max |cpu| %.3e  (tol %.0e)  %s", name, maxError, scale, tolerance,
+            return String.format("%-40s max |gpu-cpu| %.3e of max |cpu| %.3e  (tol %.0e)  %s", name, maxError, scale, tolerance,
                     passed() ? "ok" : "FAIL");
         }
     }

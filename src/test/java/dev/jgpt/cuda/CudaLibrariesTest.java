@@ -41,14 +41,18 @@ class CudaLibrariesTest {
     }
 
     @Test
-    void findsNvrtcInAPipPackageOfAVirtualEnvironment(@TempDir Path venv) throws IOException {
+    void findsNvrtcInAPipPackageOfAVirtualEnvironment() throws IOException {
         Path redist = RedistNvrtc.folder();
+        Path venv = Path.of("target", "test-venv"); // beside target/nvrtc: its links point there
         assumeTrue(!onLoaderPath("libnvrtc.so.13"), "this machine has NVRTC on the loader path, which is searched first");
         // CUDA 13's wheels put every library in nvidia/cu13/lib
         Path lib = Files.createDirectories(venv.resolve("lib/python3.12/site-packages/nvidia/cu13/lib"));
-        for (String f : RedistNvrtc.FILES) Files.createSymbolicLink(lib.resolve(f), redist.resolve(f).toAbsolutePath());
-        NativeLibrary found = new CudaLibraries(Map.of("VIRTUAL_ENV", venv.toString(), "PATH", "")).nvrtc();
-        assertEquals(lib.resolve("libnvrtc.so.13").toString(), found.origin());
+        for (String f : RedistNvrtc.FILES) {
+            Files.deleteIfExists(lib.resolve(f));
+            Files.createSymbolicLink(lib.resolve(f), redist.resolve(f).toAbsolutePath());
+        }
+        NativeLibrary found = new CudaLibraries(Map.of("VIRTUAL_ENV", venv.toAbsolutePath().toString(), "PATH", "")).nvrtc();
+        assertEquals(lib.toAbsolutePath().resolve("libnvrtc.so.13").toString(), found.origin());
         assertEquals(13, new Nvrtc(found).version()[0]);
     }
 
