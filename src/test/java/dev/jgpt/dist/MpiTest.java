@@ -41,10 +41,22 @@ class MpiTest {
         assertFalse(r.output.contains("past the barrier"), "rank 0 must not get past a barrier rank 1 never reaches\n" + r.output);
     }
 
+    @Test
+    void withoutALoadableMpiLibraryTheErrorIsOneLine() throws Exception {
+        Run r = mpirun(2, "ok", Map.of("JGPT_MPI_LIB", "/nonexistent/libmpi.so"));
+        assertNotEquals(0, r.exit, r.output);
+        assertTrue(r.output.contains("started under MPI (mpirun), but no MPI library could be loaded; install Open MPI")
+                && r.output.contains("/nonexistent/libmpi.so (no such file)"), r.output);
+    }
+
     record Run(int exit, String output) {
     }
 
     private static Run mpirun(int ranks, String mode) throws IOException, InterruptedException {
+        return mpirun(ranks, mode, Map.of());
+    }
+
+    private static Run mpirun(int ranks, String mode, Map<String, String> env) throws IOException, InterruptedException {
         assumeTrue(onPath("mpirun"), "mpirun is not installed (Debian: openmpi-bin libopenmpi-dev)");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of("mpirun", "-np", String.valueOf(ranks), "--oversubscribe", java,
@@ -53,6 +65,7 @@ class MpiTest {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT", "1");
         pb.environment().put("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        pb.environment().putAll(env);
         Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "mpirun did not end");
@@ -69,7 +82,14 @@ class MpiTest {
     /** One rank of the job. */
     public static final class Ranks {
         public static void main(String[] args) {
-            Mpi mpi = Mpi.world();
+            Mpi mpi;
+            try {
+                mpi = Mpi.world();
+            } catch (dev.jgpt.JgptException e) {
+                System.out.println(e.getMessage());
+                System.exit(1);
+                return;
+            }
             int rank = mpi.rank(), size = mpi.size();
             if (args[0].equals("abort")) {
                 if (rank == 1) mpi.abort(3);
