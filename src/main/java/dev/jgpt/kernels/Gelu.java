@@ -23,9 +23,12 @@ public final class Gelu {
                 FloatVector t = VectorMath.tanh(x.mul(x).mul(x).mul(A).add(x).mul(K));
                 x.mul(0.5f).mul(t.add(1f)).intoArray(out, outOff + i);
             }
+            // the lanes' operations in the lanes' order: an element's bits do not depend on whether a
+            // chunk boundary left it to the tail (so a row is the same alone or batched with others)
             for (; i < end; i++) {
                 float x = inp[inpOff + i];
-                out[outOff + i] = 0.5f * x * (1f + VectorMath.tanh(K * (x + A * x * x * x)));
+                float t = VectorMath.tanh((x * x * x * A + x) * K);
+                out[outOff + i] = x * 0.5f * (t + 1f);
             }
         });
     }

@@ -10,31 +10,40 @@ import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tensor.VectorMath;
 import dev.jgpt.tensor.View;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;
 
 /**
- * Incremental decoding of one sequence with a key/value cache: {@link #prefill} runs the prompt (in
- * chunks of up to {@value #CHUNK} rows, through the same kernels as training), then {@link #step}
- * adds one token at a time, attending over the cached keys and values of every earlier position.
- * Each call returns the logits for the next token.
+ * Incremental decoding with a key/value cache. A {@link Sequence} holds one sequence's cached keys
+ * and values and the logits after its last token. {@link #prefill} runs a prompt (in chunks of up to
+ * {@value #CHUNK} rows, through the same kernels as training); {@link #step} then adds one token to
+ * each of up to {@value #CHUNK} sequences at once, attending over each one's cached positions. A step
+ * reads every weight once for all its sequences: decoding is bound by memory bandwidth, so n
+ * sequences cost little more than one.
  *
- * <p>The cache holds {@code block_size} positions, the most the position embedding allows. When it
- * is full, {@link #step} refuses; a caller that wants to go on re-prefills a shorter tail of its
- * tokens (see {@link #remaining()}). All buffers (the cache is 2·n_layer·block_size·n_embd floats,
- * 75 MB for GPT-2 124M) are allocated once in the constructor; a step allocates only the small task
- * object of each parallel call (about 5 kB per token for GPT-2 124M).
+ * <p>A step rounds each sequence's row exactly as it would alone: the matrix products run on the row
+ * kernels ({@link Bf16#matmul}, {@link #matvec}), which sum a row the same way whatever the number of
+ * rows, and LayerNorm, GELU, the residual and attention are per row. So a sequence decoded beside
+ * others gets the same logits, bit for bit, as decoded alone.
  *
- * <p>A step reads every weight once, so it is bound by memory bandwidth; its matrix-vector products
- * are split over output rows so all cores stream their share of the weights, the LM head included.
- * Attention for one query is split over heads.
+ * <p>A sequence's cache holds {@code block_size} positions, the most the position embedding allows.
+ * When it is full, {@link #step} refuses; a caller that wants to go on re-prefills a shorter tail of
+ * its tokens (see {@link Sequence#remaining()}). A cache is 2·n_layer·block_size·n_embd floats (75 MB
+ * for GPT-2 124M), allocated by {@link #newSequence}; the chunk buffers are allocated once in the
+ * constructor. A step allocates only the small task object of each parallel call.
+ *
+ * <p>The methods without a {@link Sequence} argument decode one sequence of this decoder's own.
+ *
+ * <p>A step's matrix-vector products are split over output rows so all cores stream their share of
+ * the weights, the LM head included. Attention is split over heads.
  *
  * <p>With {@link Precision#BF16} the weight matrices (wte, wpe and the four linear layers of every
  * block) are read from a bf16 copy, half the bytes; biases, LayerNorm, activations, the cache and all
  * arithmetic stay float32. The logits are then those of float32 math on the model with its matrices
  * rounded to bf16.
+ *
+ * <p>Not thread-safe: one thread drives a decoder and its sequences.
  */
 public final class Inference {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -53,8 +62,59 @@ public final class Inference {
         }
     }
 
-    /** Prompt rows processed together in {@link #prefill}. */
+    /** Prompt rows processed together in {@link #prefill}, and the most sequences one {@link #step} takes. */
     public static final int CHUNK = 64;
+
+    /** One sequence being decoded: the keys and values of its positions and the logits after the last. */
+    public final class Sequence {
+        // keys and values of every layer, head and position: [L][NH][maxT][hs]
+        private final float[] keys, values;
+        private final float[] logits;
+        private int pos;
+
+        private Sequence() {
+            int cacheSize = Math.toIntExact((long) L * maxT * C);
+            keys = new float[cacheSize];
+            values = new float[cacheSize];
+            logits = new float[Vp];
+            Arrays.fill(logits, V, Vp, Float.NEGATIVE_INFINITY); // padded columns never win
+        }
+
+        /** Number of positions in the cache (tokens seen so far). */
+        public int position() {
+            return pos;
+        }
+
+        /** Positions still free in the cache: how many more tokens a step accepts. */
+        public int remaining() {
+            return maxT - pos;
+        }
+
+        /** Empties the cache. */
+        public void reset() {
+            pos = 0;
+        }
+
+        /**
+         * Forgets every position from {@code length} on, keeping the first {@code length} (a shared
+         * prompt, for another sample). The logits are stale until the next prefill or step.
+         */
+        public void rewind(int length) {
+            if (length < 0 || length > pos) {
+                throw new IllegalArgumentException("rewind to " + length + " but the cache holds " + pos + " positions");
+            }
+            pos = length;
+        }
+
+        /** The logits after the last token: paddedVocabSize entries, the first vocabSize real, the rest -∞. */
+        public float[] logits() {
+            return logits;
+        }
+
+        private Inference owner() {
+            return Inference.this;
+        }
+    }
 
     private final GptConfig cfg;
     private final GptLayout w;
@@ -65,16 +125,19 @@ public final class Inference {
     private final int L, C, NH, hs, maxT, V, Vp;
     private final float scale;
 
-    // keys and values of every layer, head and position: [L][NH][maxT][hs]
-    private final float[] keys, values;
     // per-chunk activations, CHUNK rows each
     private final float[] x, ln, qkv, atty, tmp, fch, mean, rstd;
     // attention scores: [CHUNK][NH][maxT]
     private final float[] scores;
-    private final float[] logits;
+    // the sequence and position of each row of the chunk being run
+    private final Sequence[] rowSequence = new Sequence[CHUNK];
+    private final int[] rowPosition = new int[CHUNK];
+    private final int[] rowToken = new int[CHUNK];
+    private float[] headOut = new float[0]; // a step's logits, [n][V], before they go to their sequences
     private final float[] zeros; // the LM head's bias: one code path for every product keeps the JIT's profile simple
-    private final int[] oneToken = new int[1];
-    private int pos;
+    private Sequence own; // the sequence of the one-sequence methods, made on first use
+    private final Sequence[] ownRow = new Sequence[1];
+    private final int[] ownToken = new int[1];
 
     public Inference(Gpt model) {
         this(model, Precision.FP32);
@@ -101,10 +164,7 @@ public final class Inference {
         V = cfg.vocabSize();
         Vp = cfg.paddedVocabSize();
         scale = (float) (1.0 / Math.sqrt(hs));
-        int cacheSize = Math.toIntExact((long) L * maxT * C);
-        keys = new float[cacheSize];
-        values = new float[cacheSize];
-        int rows = Math.min(CHUNK, maxT);
+        int rows = CHUNK;
         x = new float[rows * C];
         ln = new float[rows * C];
         qkv = new float[rows * 3 * C];
@@ -114,9 +174,7 @@ public final class Inference {
         mean = new float[rows];
         rstd = new float[rows];
         scores = new float[Math.toIntExact((long) rows * NH * maxT)];
-        logits = new float[Vp];
         zeros = new float[V];
-        Arrays.fill(logits, V, Vp, Float.NEGATIVE_INFINITY); // padded columns never win
     }
 
     /**
@@ -143,82 +201,136 @@ public final class Inference {
         return precision;
     }
 
-    /** Number of positions in the cache (tokens seen so far). */
-    public int position() {
-        return pos;
+    /** A new, empty sequence of this decoder (its cache is allocated now). */
+    public Sequence newSequence() {
+        return new Sequence();
     }
 
-    /** Positions still free in the cache: how many more tokens {@link #step} accepts. */
-    public int remaining() {
-        return maxT - pos;
-    }
-
-    /** Empties the cache. */
-    public void reset() {
-        pos = 0;
-    }
-
-    /**
-     * Forgets every position from {@code length} on, keeping the first {@code length} (a shared
-     * prompt, for another sample). The logits are stale until the next {@link #prefill} or
-     * {@link #step}.
-     */
-    public void rewind(int length) {
-        if (length < 0 || length > pos) {
-            throw new IllegalArgumentException("rewind to " + length + " but the cache holds " + pos + " positions");
-        }
-        pos = length;
-    }
-
-    /** The logits of the last call: paddedVocabSize entries, the first vocabSize real, the rest -∞. */
-    public float[] logits() {
-        return logits;
-    }
-
-    /** Appends all of {@code tokens}; returns the logits that follow the last of them. */
-    public float[] prefill(int[] tokens) {
-        return prefill(tokens, 0, tokens.length);
-    }
-
-    /** Appends {@code tokens[from, to)}; returns the logits that follow the last of them. */
-    public float[] prefill(int[] tokens, int from, int to) {
+    /** Appends {@code tokens[from, to)} to {@code seq}; returns its logits after the last of them. */
+    public float[] prefill(Sequence seq, int[] tokens, int from, int to) {
+        checkOwner(seq);
         int n = to - from;
         if (n <= 0) throw new IllegalArgumentException("prefill needs at least one token");
-        if (n > remaining()) {
+        if (n > seq.remaining()) {
             throw new JgptException(n + " tokens do not fit: the context holds " + maxT
-                    + " (block_size) and " + pos + " are used");
+                    + " (block_size) and " + seq.pos + " are used");
         }
         for (int i = from; i < to; i++) checkToken(tokens[i]);
         int rows = 0;
         for (int start = from; start < to; start += rows) {
             rows = Math.min(CHUNK, to - start);
-            forwardRows(tokens, start, rows);
+            for (int i = 0; i < rows; i++) {
+                rowSequence[i] = seq;
+                rowPosition[i] = seq.pos + i;
+                rowToken[i] = tokens[start + i];
+            }
+            forwardRows(rows, false);
+            seq.pos += rows;
         }
-        head(rows - 1);
-        return logits;
+        head(rows - 1, 1, seq.logits);
+        return seq.logits;
+    }
+
+    /**
+     * Appends {@code tokens[i]} to {@code seqs[i]} for i < n, all in one pass over the weights; each
+     * sequence's {@link Sequence#logits()} then hold the logits after its new token. The sequences
+     * must be distinct, each with room for one more position.
+     */
+    public void step(Sequence[] seqs, int[] tokens, int n) {
+        if (n < 1 || n > CHUNK) throw new IllegalArgumentException("a step takes 1 to " + CHUNK + " sequences, got " + n);
+        for (int i = 0; i < n; i++) {
+            Sequence seq = seqs[i];
+            checkOwner(seq);
+            if (seq.pos >= maxT) {
+                throw new IllegalStateException("the context is full (block_size " + maxT + "); reset or re-prefill a shorter tail");
+            }
+            for (int j = 0; j < i; j++) {
+                if (seqs[j] == seq) throw new IllegalArgumentException("sequence " + j + " and " + i + " of a step are the same");
+            }
+            checkToken(tokens[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            rowSequence[i] = seqs[i];
+            rowPosition[i] = seqs[i].pos;
+            rowToken[i] = tokens[i];
+        }
+        forwardRows(n, true);
+        if (headOut.length < n * V) headOut = new float[n * V];
+        head(0, n, headOut);
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(headOut, i * V, seqs[i].logits, 0, V);
+            seqs[i].pos++;
+        }
+    }
+
+    // ---- one sequence of the decoder's own ----
+
+    private Sequence own() {
+        if (own == null) own = new Sequence();
+        return own;
+    }
+
+    /** Number of positions in the cache (tokens seen so far). */
+    public int position() {
+        return own().position();
+    }
+
+    /** Positions still free in the cache: how many more tokens {@link #step(int)} accepts. */
+    public int remaining() {
+        return own().remaining();
+    }
+
+    /** Empties the cache. */
+    public void reset() {
+        own().reset();
+    }
+
+    /** See {@link Sequence#rewind}. */
+    public void rewind(int length) {
+        own().rewind(length);
+    }
+
+    /** The logits of the last call: paddedVocabSize entries, the first vocabSize real, the rest -∞. */
+    public float[] logits() {
+        return own().logits;
+    }
+
+    /** Appends all of {@code tokens}; returns the logits that follow the last of them. */
+    public float[] prefill(int[] tokens) {
+        return prefill(own(), tokens, 0, tokens.length);
+    }
+
+    /** Appends {@code tokens[from, to)}; returns the logits that follow the last of them. */
+    public float[] prefill(int[] tokens, int from, int to) {
+        return prefill(own(), tokens, from, to);
     }
 
     /** Appends one token; returns the logits that follow it. */
     public float[] step(int token) {
-        if (pos >= maxT) {
-            throw new IllegalStateException("the context is full (block_size " + maxT + "); reset or re-prefill a shorter tail");
-        }
-        checkToken(token);
-        oneToken[0] = token;
-        forwardRows(oneToken, 0, 1);
-        head(0);
-        return logits;
+        ownRow[0] = own();
+        ownToken[0] = token;
+        step(ownRow, ownToken, 1);
+        return own.logits;
+    }
+
+    private void checkOwner(Sequence seq) {
+        if (seq.owner() != this) throw new IllegalArgumentException("the sequence belongs to another decoder");
     }
 
     private void checkToken(int t) {
         if (t < 0 || t >= V) throw new JgptException("token id " + t + " is outside the model's vocabulary [0, " + V + ")");
     }
 
-    /** Runs {@code n} tokens at positions [pos, pos + n) through the blocks, caching their keys and values. */
-    private void forwardRows(int[] tokens, int from, int n) {
+    /**
+     * Runs the n rows set in rowSequence/rowPosition/rowToken through the blocks, caching their keys
+     * and values. {@code separate}: the rows belong to different sequences and go through the row
+     * kernels, whose rounding of a row does not depend on the others; otherwise they are one
+     * sequence's consecutive positions (a prompt chunk) and larger chunks take the tiled matmul.
+     */
+    private void forwardRows(int n, boolean separate) {
         float[] p = this.p;
         for (int i = 0; i < n; i++) {
-            int tok = w.wte.start() + tokens[from + i] * C, at = w.wpe.start() + (pos + i) * C;
+            int tok = w.wte.start() + rowToken[i] * C, at = w.wpe.start() + rowPosition[i] * C;
             if (half == null) {
                 for (int c = 0; c < C; c++) x[i * C + c] = p[tok + c] + p[at + c];
             } else {
@@ -228,88 +340,149 @@ public final class Inference {
         for (int l = 0; l < L; l++) {
             // x = x + attn(ln_1(x))
             LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, 0, p, w.ln1Weight[l].start(), p, w.ln1Bias[l].start(), n, C);
-            linear(qkv, ln, w.qkvWeight[l].start(), w.qkvBias[l].start(), n, C, 3 * C);
+            linear(qkv, ln, w.qkvWeight[l].start(), w.qkvBias[l].start(), n, C, 3 * C, separate);
             attention(l, n);
-            linear(tmp, atty, w.attnProjWeight[l].start(), w.attnProjBias[l].start(), n, C, C);
+            linear(tmp, atty, w.attnProjWeight[l].start(), w.attnProjBias[l].start(), n, C, C, separate);
             Residual.accumulate(x, 0, tmp, 0, n * C);
             // x = x + mlp(ln_2(x))
             LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, 0, p, w.ln2Weight[l].start(), p, w.ln2Bias[l].start(), n, C);
-            linear(fch, ln, w.fcWeight[l].start(), w.fcBias[l].start(), n, C, 4 * C);
+            linear(fch, ln, w.fcWeight[l].start(), w.fcBias[l].start(), n, C, 4 * C, separate);
             Gelu.forward(fch, 0, fch, 0, n * 4 * C);
-            linear(tmp, fch, w.fcProjWeight[l].start(), w.fcProjBias[l].start(), n, 4 * C, C);
+            linear(tmp, fch, w.fcProjWeight[l].start(), w.fcProjBias[l].start(), n, 4 * C, C, separate);
             Residual.accumulate(x, 0, tmp, 0, n * C);
         }
-        pos += n;
     }
 
-    /** Final LayerNorm and the LM head (tied to wte) for row {@code row} of the chunk just run. */
-    private void head(int row) {
-        LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, row * C, p, w.lnfWeight.start(), p, w.lnfBias.start(), 1, C);
+    /** Final LayerNorm and the LM head (tied to wte) for rows [row, row + n) of the chunk just run, into out [n][V]. */
+    private void head(int row, int n, float[] out) {
+        LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, row * C, p, w.lnfWeight.start(), p, w.lnfBias.start(), n, C);
         // the real vocabulary only
-        if (half == null) matvec(logits, 0, ln, 0, p, w.wte.start(), zeros, 0, C, V);
-        else Bf16.matmul(logits, 0, ln, 0, half, w.wte.start(), zeros, 0, 1, C, V);
+        if (half == null) matvec(out, 0, ln, 0, p, w.wte.start(), zeros, 0, n, C, V);
+        else Bf16.matmul(out, 0, ln, 0, half, w.wte.start(), zeros, 0, n, C, V);
     }
 
     /**
-     * out = inp · Wᵀ + b for n rows: a matrix-vector product for one row (bf16: up to four, which
-     * stream W once), the tiled matmul for more (bf16: widening W as it packs it).
+     * out = inp · Wᵀ + b for n rows. Separate sequences, and a single row, take the row kernels
+     * (which stream W once for all rows); a prompt chunk of more than one row (bf16: more than four)
+     * takes the tiled matmul (bf16: widening W as it packs it).
      */
-    private void linear(float[] out, float[] inp, int wOff, int bOff, int n, int in, int outs) {
-        if (half != null && n <= 4) Bf16.matmul(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
+    private void linear(float[] out, float[] inp, int wOff, int bOff, int n, int in, int outs, boolean separate) {
+        if (half != null && (separate || n <= 4)) Bf16.matmul(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
         else if (half != null) Matmul.forward(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
-        else if (n == 1) matvec(out, 0, inp, 0, p, wOff, p, bOff, in, outs);
+        else if (separate || n == 1) matvec(out, 0, inp, 0, p, wOff, p, bOff, n, in, outs);
         else Matmul.forward(out, 0, inp, 0, p, wOff, p, bOff, n, in, outs);
     }
 
     /**
-     * out[o] = bias[o] + Σ_c inp[c] · w[o, c] for one input row, split over
-     * output rows so each thread streams its own contiguous part of W. One row of W at a time, read
-     * front to back with four independent accumulators: a single sequential stream per core is what
-     * the hardware prefetcher serves best (about 1.6x the bandwidth of interleaving four rows, as
-     * the tiled {@link Matmul#forward} does, on the 2-core machine this was tuned on).
+     * out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c] for n rows, split over output rows so each thread
+     * streams its own contiguous part of W once. One row of W at a time, read front to back with four
+     * independent accumulators per input row: a single sequential stream per core is what the
+     * hardware prefetcher serves best (about 1.6x the bandwidth of interleaving four rows, as the
+     * tiled {@link Matmul#forward} does, on the 2-core machine this was tuned on). Input rows go four
+     * at a time against one row of W, which stays in L1; each is summed as it would be alone.
      */
     static void matvec(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
-                       float[] bias, int biasOff, int C, int OC) {
+                       float[] bias, int biasOff, int n, int C, int OC) {
         Parallel.forRange(OC, 16, (start, end) -> {
-            int unrolled = C / (4 * LANES) * (4 * LANES), full = S.loopBound(C);
             for (int o = start; o < end; o++) {
                 int row = wOff + o * C;
-                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-                int c = 0;
-                for (; c < unrolled; c += 4 * LANES) {
-                    a0 = FloatVector.fromArray(S, inp, inpOff + c).fma(FloatVector.fromArray(S, w, row + c), a0);
-                    a1 = FloatVector.fromArray(S, inp, inpOff + c + LANES).fma(FloatVector.fromArray(S, w, row + c + LANES), a1);
-                    a2 = FloatVector.fromArray(S, inp, inpOff + c + 2 * LANES).fma(FloatVector.fromArray(S, w, row + c + 2 * LANES), a2);
-                    a3 = FloatVector.fromArray(S, inp, inpOff + c + 3 * LANES).fma(FloatVector.fromArray(S, w, row + c + 3 * LANES), a3);
-                }
-                for (; c < full; c += LANES) {
-                    a0 = FloatVector.fromArray(S, inp, inpOff + c).fma(FloatVector.fromArray(S, w, row + c), a0);
-                }
-                float sum = VectorMath.sum(a0.add(a1).add(a2.add(a3)));
-                for (; c < C; c++) sum += inp[inpOff + c] * w[row + c];
-                out[outOff + o] = sum + bias[biasOff + o];
+                float b = bias[biasOff + o];
+                int r = 0;
+                for (; r + 4 <= n; r += 4) dot4(out, outOff + r * OC + o, OC, inp, inpOff + r * C, w, row, C, b);
+                for (; r < n; r++) out[outOff + r * OC + o] = dot(inp, inpOff + r * C, w, row, C) + b;
             }
         });
     }
 
+    /** Σ_c x[c] · w[c] with four accumulators over the row, to keep four FMA chains in flight. */
+    private static float dot(float[] x, int xOff, float[] w, int wOff, int C) {
+        int unrolled = C / (4 * LANES) * (4 * LANES), full = S.loopBound(C);
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int c = 0;
+        for (; c < unrolled; c += 4 * LANES) {
+            a0 = FloatVector.fromArray(S, x, xOff + c).fma(FloatVector.fromArray(S, w, wOff + c), a0);
+            a1 = FloatVector.fromArray(S, x, xOff + c + LANES).fma(FloatVector.fromArray(S, w, wOff + c + LANES), a1);
+            a2 = FloatVector.fromArray(S, x, xOff + c + 2 * LANES).fma(FloatVector.fromArray(S, w, wOff + c + 2 * LANES), a2);
+            a3 = FloatVector.fromArray(S, x, xOff + c + 3 * LANES).fma(FloatVector.fromArray(S, w, wOff + c + 3 * LANES), a3);
+        }
+        for (; c < full; c += LANES) {
+            a0 = FloatVector.fromArray(S, x, xOff + c).fma(FloatVector.fromArray(S, w, wOff + c), a0);
+        }
+        float sum = VectorMath.sum(a0.add(a1).add(a2.add(a3)));
+        for (; c < C; c++) sum += x[xOff + c] * w[wOff + c];
+        return sum;
+    }
+
+    /** Four rows of x against one row of w, each with the accumulators and the order of {@link #dot}. */
+    private static void dot4(float[] out, int outOff, int stride, float[] x, int xOff, float[] w, int wOff, int C, float b) {
+        int unrolled = C / (4 * LANES) * (4 * LANES), full = S.loopBound(C);
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z;
+        FloatVector c0 = z, c1 = z, c2 = z, c3 = z, d0 = z, d1 = z, d2 = z, d3 = z;
+        int x0 = xOff, x1 = xOff + C, x2 = xOff + 2 * C, x3 = xOff + 3 * C;
+        int c = 0;
+        for (; c < unrolled; c += 4 * LANES) {
+            FloatVector w0 = FloatVector.fromArray(S, w, wOff + c);
+            a0 = FloatVector.fromArray(S, x, x0 + c).fma(w0, a0);
+            b0 = FloatVector.fromArray(S, x, x1 + c).fma(w0, b0);
+            c0 = FloatVector.fromArray(S, x, x2 + c).fma(w0, c0);
+            d0 = FloatVector.fromArray(S, x, x3 + c).fma(w0, d0);
+            FloatVector w1 = FloatVector.fromArray(S, w, wOff + c + LANES);
+            a1 = FloatVector.fromArray(S, x, x0 + c + LANES).fma(w1, a1);
+            b1 = FloatVector.fromArray(S, x, x1 + c + LANES).fma(w1, b1);
+            c1 = FloatVector.fromArray(S, x, x2 + c + LANES).fma(w1, c1);
+            d1 = FloatVector.fromArray(S, x, x3 + c + LANES).fma(w1, d1);
+            FloatVector w2 = FloatVector.fromArray(S, w, wOff + c + 2 * LANES);
+            a2 = FloatVector.fromArray(S, x, x0 + c + 2 * LANES).fma(w2, a2);
+            b2 = FloatVector.fromArray(S, x, x1 + c + 2 * LANES).fma(w2, b2);
+            c2 = FloatVector.fromArray(S, x, x2 + c + 2 * LANES).fma(w2, c2);
+            d2 = FloatVector.fromArray(S, x, x3 + c + 2 * LANES).fma(w2, d2);
+            FloatVector w3 = FloatVector.fromArray(S, w, wOff + c + 3 * LANES);
+            a3 = FloatVector.fromArray(S, x, x0 + c + 3 * LANES).fma(w3, a3);
+            b3 = FloatVector.fromArray(S, x, x1 + c + 3 * LANES).fma(w3, b3);
+            c3 = FloatVector.fromArray(S, x, x2 + c + 3 * LANES).fma(w3, c3);
+            d3 = FloatVector.fromArray(S, x, x3 + c + 3 * LANES).fma(w3, d3);
+        }
+        for (; c < full; c += LANES) {
+            FloatVector wv = FloatVector.fromArray(S, w, wOff + c);
+            a0 = FloatVector.fromArray(S, x, x0 + c).fma(wv, a0);
+            b0 = FloatVector.fromArray(S, x, x1 + c).fma(wv, b0);
+            c0 = FloatVector.fromArray(S, x, x2 + c).fma(wv, c0);
+            d0 = FloatVector.fromArray(S, x, x3 + c).fma(wv, d0);
+        }
+        float s0 = VectorMath.sum(a0.add(a1).add(a2.add(a3))), s1 = VectorMath.sum(b0.add(b1).add(b2.add(b3)));
+        float s2 = VectorMath.sum(c0.add(c1).add(c2.add(c3))), s3 = VectorMath.sum(d0.add(d1).add(d2.add(d3)));
+        for (; c < C; c++) {
+            float wc = w[wOff + c];
+            s0 += x[x0 + c] * wc;
+            s1 += x[x1 + c] * wc;
+            s2 += x[x2 + c] * wc;
+            s3 += x[x3 + c] * wc;
+        }
+        out[outOff] = s0 + b;
+        out[outOff + stride] = s1 + b;
+        out[outOff + 2 * stride] = s2 + b;
+        out[outOff + 3 * stride] = s3 + b;
+    }
+
     /**
-     * Causal attention of the chunk's n queries (positions pos + i) over the cache, after appending
-     * the chunk's keys and values to it. One task per head: it stores the head's keys and values for
-     * all n rows, then answers the rows in order.
+     * Causal attention of the chunk's n rows, each over its own sequence's cache, after appending the
+     * rows' keys and values to their caches. One task per head: it stores the head's keys and values
+     * for all n rows, then answers the rows in order (a prompt chunk's later rows see its earlier ones).
      */
     private void attention(int l, int n) {
-        int pos0 = pos;
         Parallel.forRange(NH, 1, (start, end) -> {
             for (int h = start; h < end; h++) {
-                int cache = (l * NH + h) * maxT * hs;
                 for (int i = 0; i < n; i++) {
-                    int src = i * 3 * C + h * hs, dst = cache + (pos0 + i) * hs;
-                    System.arraycopy(qkv, src + C, keys, dst, hs);
-                    System.arraycopy(qkv, src + 2 * C, values, dst, hs);
+                    Sequence seq = rowSequence[i];
+                    int src = i * 3 * C + h * hs, dst = ((l * NH + h) * maxT + rowPosition[i]) * hs;
+                    System.arraycopy(qkv, src + C, seq.keys, dst, hs);
+                    System.arraycopy(qkv, src + 2 * C, seq.values, dst, hs);
                 }
                 for (int i = 0; i < n; i++) {
-                    attendOne(qkv, i * 3 * C + h * hs, cache, pos0 + i + 1, scores, (i * NH + h) * maxT,
-                            atty, i * C + h * hs);
+                    Sequence seq = rowSequence[i];
+                    attendOne(qkv, i * 3 * C + h * hs, seq.keys, seq.values, (l * NH + h) * maxT * hs, rowPosition[i] + 1,
+                            scores, (i * NH + h) * maxT, atty, i * C + h * hs);
                 }
             }
         });
@@ -319,7 +492,9 @@ public final class Inference {
      * out[0, hs) = softmax(q · Kᵀ · scale) · V over the first {@code n} cached positions of one head.
      * Whole vectors plus a scalar tail, no masks: the hot loops stay plain loads and FMAs.
      */
-    private void attendOne(float[] q, int qOff, int cache, int n, float[] s, int sOff, float[] out, int outOff) {
+    private void attendOne(float[] q, int qOff, float[] keys, float[] values, int cache, int n, float[] s, int sOff,
+                           float[] out, int outOff) {
+
         int full = S.loopBound(hs);
         float max = Float.NEGATIVE_INFINITY;
         for (int t = 0, k = cache; t < n; t++, k += hs) {

@@ -62,4 +62,29 @@ class Bf16Test {
             }
         }
     }
+
+    /** A row's bits do not depend on the rows beside it: n rows together equal each row alone. */
+    @Test
+    void rowsRoundAsALoneRow() {
+        SplittableRandom rng = new SplittableRandom(3);
+        for (int[] shape : new int[][]{{768, 37}, {60, 7}, {5, 3}, {130, 66}, {17, 16}, {64, 9}}) {
+            int C = shape[0], OC = shape[1];
+            for (int n = 1; n <= 9; n++) {
+                float[] x = new float[n * C], bias = new float[OC];
+                short[] w = new short[OC * C];
+                for (int i = 0; i < x.length; i++) x[i] = (float) rng.nextGaussian();
+                for (int i = 0; i < OC; i++) bias[i] = (float) rng.nextGaussian();
+                for (int i = 0; i < w.length; i++) w[i] = Bf16.round((float) rng.nextGaussian());
+                float[] together = new float[n * OC], alone = new float[OC];
+                Bf16.matmul(together, 0, x, 0, w, 0, bias, 0, n, C, OC);
+                for (int r = 0; r < n; r++) {
+                    Bf16.matmul(alone, 0, x, r * C, w, 0, bias, 0, 1, C, OC);
+                    for (int o = 0; o < OC; o++) {
+                        assertEquals(Float.floatToIntBits(alone[o]), Float.floatToIntBits(together[r * OC + o]),
+                                "C=" + C + " OC=" + OC + " n=" + n + " row " + r + " out " + o);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -98,10 +98,83 @@ class InferenceTest {
             float[] x = randoms(rng, C, 1), w = randoms(rng, OC * C + 3 + OC, 1);
             float[] want = new float[OC], got = new float[OC];
             dev.jgpt.kernels.Matmul.forward(want, 0, x, 0, w, 3, w, 3 + OC * C, 1, C, OC);
-            Inference.matvec(got, 0, x, 0, w, 3, w, 3 + OC * C, C, OC);
+            Inference.matvec(got, 0, x, 0, w, 3, w, 3 + OC * C, 1, C, OC);
             // another summation order: agreement to float32 rounding of a length-C dot product
             for (int o = 0; o < OC; o++) assertEquals(want[o], got[o], 1e-6 * Math.sqrt(C), "C=" + C + " OC=" + OC + " o=" + o);
         }
+    }
+
+    @Test
+    void matvecRoundsEachRowAsALoneRow() {
+        SplittableRandom rng = new SplittableRandom(7);
+        for (int[] shape : new int[][]{{768, 13}, {60, 7}, {5, 3}, {130, 66}}) {
+            int C = shape[0], OC = shape[1];
+            for (int n = 1; n <= 9; n++) {
+                float[] x = randoms(rng, n * C, 1), w = randoms(rng, OC * C + OC, 1);
+                float[] together = new float[n * OC], alone = new float[OC];
+                Inference.matvec(together, 0, x, 0, w, 0, w, OC * C, n, C, OC);
+                for (int r = 0; r < n; r++) {
+                    Inference.matvec(alone, 0, x, r * C, w, 0, w, OC * C, 1, C, OC);
+                    for (int o = 0; o < OC; o++) {
+                        assertEquals(Float.floatToIntBits(alone[o]), Float.floatToIntBits(together[r * OC + o]),
+                                "C=" + C + " OC=" + OC + " n=" + n + " row " + r);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * One step over several sequences, at different positions, gives each the logits it gets decoded
+     * alone, bit for bit, in both precisions; n from 1 to 9 covers the four-row kernels and their
+     * remainders.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"FP32", "BF16"})
+    void stepOfSeveralSequencesEqualsEachAlone(Inference.Precision precision) {
+        // n_embd 60, head size 20, 4·60 = 240: partial vectors everywhere
+        GptConfig cfg = GptConfig.of(2, 3, 60, 40, 301);
+        Gpt model = randomModel(cfg, 8);
+        int Vp = cfg.paddedVocabSize();
+        for (int n = 1; n <= 9; n++) {
+            Inference together = new Inference(model, precision), alone = new Inference(model, precision);
+            Inference.Sequence[] seqs = new Inference.Sequence[n];
+            int[][] streams = new int[n][];
+            for (int i = 0; i < n; i++) {
+                streams[i] = tokens(cfg.blockSize(), cfg.vocabSize(), 100 * n + i);
+                seqs[i] = together.newSequence();
+                together.prefill(seqs[i], streams[i], 0, 1 + 3 * i); // prompts of different lengths
+            }
+            int[] next = new int[n];
+            for (int t = 0; t < 8; t++) {
+                for (int i = 0; i < n; i++) next[i] = streams[i][seqs[i].position()];
+                together.step(seqs, next, n);
+            }
+            for (int i = 0; i < n; i++) {
+                Inference.Sequence own = alone.newSequence();
+                alone.prefill(own, streams[i], 0, 1 + 3 * i);
+                for (int t = 0; t < 8; t++) alone.step(new Inference.Sequence[]{own}, new int[]{streams[i][own.position()]}, 1);
+                assertEquals(own.position(), seqs[i].position());
+                for (int v = 0; v < Vp; v++) {
+                    assertEquals(Float.floatToIntBits(own.logits()[v]), Float.floatToIntBits(seqs[i].logits()[v]),
+                            precision + " n=" + n + " sequence " + i + " logit " + v);
+                }
+            }
+        }
+    }
+
+    @Test
+    void stepRefusesAFullOrRepeatedSequence() {
+        Gpt model = randomModel(GptConfig.of(1, 2, 16, 4, 50), 9);
+        Inference inf = new Inference(model);
+        Inference.Sequence a = inf.newSequence(), b = inf.newSequence();
+        inf.prefill(a, new int[]{1, 2, 3, 4}, 0, 4);
+        inf.prefill(b, new int[]{1}, 0, 1);
+        assertThrows(IllegalStateException.class, () -> inf.step(new Inference.Sequence[]{b, a}, new int[]{1, 1}, 2));
+        assertThrows(IllegalArgumentException.class, () -> inf.step(new Inference.Sequence[]{b, b}, new int[]{1, 1}, 2));
+        Inference other = new Inference(model);
+        assertThrows(IllegalArgumentException.class, () -> other.step(new Inference.Sequence[]{b}, new int[]{1}, 1));
+        assertEquals(1, b.position()); // nothing was appended
     }
 
     /**
