@@ -4,6 +4,7 @@ import com.google.gson.Gson;
 import dev.jgpt.JgptException;
 import dev.jgpt.kernels.PeakFlops;
 import dev.jgpt.eval.Sampler;
+import dev.jgpt.generate.Generator;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
 import dev.jgpt.model.GptConfig;
@@ -17,8 +18,10 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -150,6 +153,10 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--no-cache", description = "recompute the whole prefix for every new token instead of using the KV cache")
         boolean noCache;
 
+        @Option(names = "--batch", defaultValue = "1", paramLabel = "N",
+                description = "sequences decoded together, each with its own random prompt; tokens/s counts all of them (default: ${DEFAULT-VALUE})")
+        int batch;
+
         @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "bf16|fp32",
                 description = "how the weight matrices are stored for decoding (default: ${DEFAULT-VALUE})")
         String dtype;
@@ -161,6 +168,7 @@ public final class BenchCommand implements Runnable {
         public Integer call() {
             Inference.Precision precision = GenerateCommand.precision(dtype);
             if (promptTokens < 1 || newTokens < 1) throw new JgptException("--prompt-tokens and --new-tokens must be >= 1");
+            if (batch < 1 || batch > Inference.CHUNK) throw new JgptException("--batch must be in [1, " + Inference.CHUNK + "], got " + batch);
             GptConfig cfg = machine.apply();
             if (promptTokens + newTokens - 1 > cfg.blockSize()) {
                 throw new JgptException("--prompt-tokens + --new-tokens exceed the block size " + cfg.blockSize());
@@ -169,48 +177,51 @@ public final class BenchCommand implements Runnable {
             gpt.initialize(1337);
             Inference inference = new Inference(gpt, precision);
             SplittableRandom rng = new SplittableRandom(0);
-            int[] prompt = new int[promptTokens];
-            for (int i = 0; i < promptTokens; i++) prompt[i] = rng.nextInt(cfg.vocabSize());
-            decode(inference, prompt, newTokens, !noCache); // warm up: the JIT compiles the decode path on the first pass
-            long[] times = decode(inference, prompt, newTokens, !noCache);
+            int[][] prompts = new int[batch][promptTokens];
+            for (int[] prompt : prompts) for (int i = 0; i < promptTokens; i++) prompt[i] = rng.nextInt(cfg.vocabSize());
+            decode(inference, prompts, newTokens, !noCache); // warm up: the JIT compiles the decode path on the first pass
+            long[] times = decode(inference, prompts, newTokens, !noCache);
             double prefillMs = times[0] / 1e6, decodeS = times[1] / 1e9;
+            long tokens = (long) batch * newTokens;
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("model", machine.model);
             r.put("threads", Parallel.threads());
             r.put("prompt_tokens", promptTokens);
             r.put("new_tokens", newTokens);
+            r.put("batch", batch);
             r.put("cache", !noCache);
             r.put("dtype", precision.toString());
             r.put("prefill_ms", round(prefillMs, 1));
             r.put("decode_ms", round(decodeS * 1000, 1));
-            r.put("tokens_per_s", round(newTokens / decodeS, 1));
+            r.put("tokens_per_s", round(tokens / decodeS, 1));
             r.put("peak_rss_mb", peakRssMb());
             if (json) System.out.println(new Gson().toJson(r));
-            else System.out.printf("%s %s%s: %d new tokens at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
-                    machine.model, precision, noCache ? " without the KV cache" : "", newTokens, newTokens / decodeS, promptTokens, prefillMs, Parallel.threads());
+            else System.out.printf("%s %s%s: %d new tokens%s at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
+                    machine.model, precision, noCache ? " without the KV cache" : "", newTokens,
+                    batch > 1 ? " in each of " + batch + " sequences decoded together" : "", tokens / decodeS, promptTokens, prefillMs,
+                    Parallel.threads());
             return 0;
         }
 
-        /** Greedy: returns {prefill ns, decode ns}. Without the cache every new token re-reads the whole sequence. */
-        private static long[] decode(Inference inference, int[] prompt, int newTokens, boolean cache) {
-            inference.reset();
+        /**
+         * Greedy, through the generator (a fresh one: no prompt held from the warm-up): returns
+         * {prefill ns, decode ns}, the prompts' prefill time summed and the rest of the wall time.
+         */
+        private static long[] decode(Inference inference, int[][] prompts, int newTokens, boolean cache) {
             int V = inference.config().vocabSize();
-            int[] sequence = Arrays.copyOf(prompt, prompt.length + newTokens);
+            Generator generator = new Generator(inference, prompts.length, cache);
+            // a random model may well pick <|endoftext|>: decode the full count, as torch_bench.py does
+            Generator.Limits limits = new Generator.Limits(newTokens, List.of(), false);
+            List<Generator.Sequence> sequences = new ArrayList<>();
+            for (int[] prompt : prompts) sequences.add(generator.add(prompt, limits, new Sampler(V, 0f, 0, 1f, 0), null));
             long t0 = System.nanoTime();
-            float[] logits = inference.prefill(prompt);
-            long t1 = System.nanoTime();
-            for (int i = 0, length = prompt.length; i < newTokens; i++) {
-                int next = Sampler.argmax(logits, 0, V);
-                sequence[length++] = next;
-                if (i == newTokens - 1) break;
-                if (cache) {
-                    logits = inference.step(next);
-                } else {
-                    inference.reset();
-                    logits = inference.prefill(sequence, 0, length);
-                }
+            generator.run();
+            long total = System.nanoTime() - t0, prefill = 0;
+            for (Generator.Sequence s : sequences) {
+                if (s.finish() == Generator.Finish.ERROR) throw s.error();
+                prefill += s.prefillNanos();
             }
-            return new long[]{t1 - t0, System.nanoTime() - t1};
+            return new long[]{prefill, total - prefill};
         }
     }
 

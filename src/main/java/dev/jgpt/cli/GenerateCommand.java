@@ -2,13 +2,13 @@ package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.eval.Sampler;
+import dev.jgpt.generate.Generator;
 import dev.jgpt.io.ModelFiles;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
-import dev.jgpt.tokenizer.StreamDecoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -17,6 +17,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -117,66 +118,31 @@ public final class GenerateCommand implements Callable<Integer> {
         // Only ids the tokenizer can print take part (a model may pad its vocabulary past GPT-2's).
         int vocab = Math.min(cfg.vocabSize(), Gpt2Tokenizer.VOCAB_SIZE);
         Sampler sampler = new Sampler(vocab, temperature, topK, topP, seedValue);
-        Inference inference = new Inference(gpt, precision);
+        Generator generator = new Generator(new Inference(gpt, precision), 1);
+        Generator.Limits limits = new Generator.Limits(maxTokens, List.of(), !ignoreEot);
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
         PrintStream err = System.err;
         if (seed == null) err.println("seed " + seedValue);
 
-        int maxT = cfg.blockSize();
-        // The context never needs more than the last maxT tokens: a window of 2·maxT, compacted when full,
-        // serves any --max-tokens.
-        int[] history = new int[2 * maxT];
-        float[] promptLogits = new float[cfg.paddedVocabSize()];
-        boolean promptCached = false; // the cache holds the prompt's positions (and promptLogits its logits)
         long prefillNanos = 0, decodeNanos = 0;
         int generated = 0, prefilled = 0;
-
         for (int s = 0; s < numSamples; s++) {
             if (numSamples > 1) out.println((s > 0 ? "\n" : "") + "--- sample " + (s + 1) + " of " + numSamples + " ---");
             out.print(text);
             out.flush();
-            long t0 = System.nanoTime();
-            if (promptCached) {
-                inference.rewind(ids.length);
-            } else {
-                inference.reset();
-                System.arraycopy(inference.prefill(ids), 0, promptLogits, 0, promptLogits.length);
-                prefilled += ids.length;
-                promptCached = true;
-            }
-            long t1 = System.nanoTime();
-            prefillNanos += t1 - t0;
-
-            System.arraycopy(ids, 0, history, 0, ids.length);
-            int length = ids.length;
-            float[] logits = promptLogits;
-            StreamDecoder decoder = tokenizer.streamDecoder();
-            for (int i = 0; i < maxTokens; i++) {
-                int token = sampler.sample(logits, 0);
-                if (token == Gpt2Tokenizer.EOT && !ignoreEot) break;
-                if (length == history.length) {
-                    System.arraycopy(history, length - maxT, history, 0, maxT);
-                    length = maxT;
-                }
-                history[length++] = token;
-                generated++;
-                out.print(decoder.next(token));
+            // one sampler for all samples: sample 2 continues sample 1's random stream
+            Generator.Sequence sample = generator.add(ids, limits, sampler, piece -> {
+                out.print(piece);
                 out.flush();
-                if (i == maxTokens - 1) break;
-                if (inference.remaining() == 0) {
-                    // Context full: re-read the last half and go on (positions restart at 0).
-                    int keep = Math.max(1, maxT / 2);
-                    inference.reset();
-                    logits = inference.prefill(history, length - keep, length);
-                    promptCached = false;
-                } else {
-                    logits = inference.step(token);
-                }
-            }
-            out.print(decoder.finish());
+            });
+            generator.run();
+            if (sample.finish() == Generator.Finish.ERROR) throw sample.error();
             out.println();
             out.flush();
-            decodeNanos += System.nanoTime() - t1;
+            prefillNanos += sample.prefillNanos();
+            decodeNanos += sample.decodeNanos();
+            generated += sample.generated();
+            if (sample.prefilled()) prefilled += ids.length;
         }
 
         double decodeSeconds = decodeNanos / 1e9, prefillSeconds = prefillNanos / 1e9;

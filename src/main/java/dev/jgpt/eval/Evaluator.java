@@ -2,6 +2,7 @@ package dev.jgpt.eval;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.data.TokenDataset;
+import dev.jgpt.generate.Generator;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
@@ -60,27 +61,29 @@ public final class Evaluator {
     /**
      * {@code count} samples continuing {@code prompt}, each {@code maxTokens} tokens long including
      * the prompt (build-nanogpt's max_length), top-k sampling at temperature 1, sample i seeded with
-     * seed + i so a round is reproducible.
+     * seed + i so a round is reproducible. The samples are decoded together (each gets the tokens it
+     * would get alone).
      */
     public static List<String> samples(Inference inference, String prompt, int count, int maxTokens, int topK, long seed) {
         Gpt2Tokenizer tok = Gpt2Tokenizer.get();
         int[] promptTokens = tok.encode(prompt);
         int V = inference.config().vocabSize();
-        List<String> out = new ArrayList<>();
+        int limit = Math.min(maxTokens, inference.config().blockSize());
+        // build-nanogpt samples to max_length whatever comes: <|endoftext|> is a token like any other
+        Generator.Limits limits = new Generator.Limits(Math.max(0, limit - promptTokens.length), List.of(), false);
+        Generator generator = new Generator(inference, Math.clamp(count, 1, Inference.CHUNK));
+        List<Generator.Sequence> sequences = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            Sampler sampler = new Sampler(V, 1.0f, topK, 1.0f, seed + i);
-            inference.reset();
-            int limit = Math.min(maxTokens, inference.config().blockSize());
-            int[] tokens = new int[Math.max(limit, promptTokens.length)];
-            System.arraycopy(promptTokens, 0, tokens, 0, promptTokens.length);
-            int n = promptTokens.length;
-            float[] logits = inference.prefill(promptTokens);
-            while (n < limit) {
-                int next = sampler.sample(logits, 0);
-                tokens[n++] = next;
-                if (n < limit) logits = inference.step(next);
-            }
-            out.add(tok.decode(java.util.Arrays.copyOf(tokens, n)));
+            sequences.add(generator.add(promptTokens, limits, new Sampler(V, 1.0f, topK, 1.0f, seed + i), null));
+        }
+        generator.run();
+        List<String> out = new ArrayList<>();
+        for (Generator.Sequence s : sequences) {
+            if (s.finish() == Generator.Finish.ERROR) throw s.error();
+            int[] tokens = s.tokens();
+            int[] all = java.util.Arrays.copyOf(promptTokens, promptTokens.length + tokens.length);
+            System.arraycopy(tokens, 0, all, promptTokens.length, tokens.length);
+            out.add(tok.decode(all));
         }
         return out;
     }
