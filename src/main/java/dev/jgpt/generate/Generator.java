@@ -12,7 +12,8 @@ import java.util.List;
 
 /**
  * The generation loop: prompts in, tokens out, several sequences decoded together. {@link #add} queues
- * a prompt; each {@link #step} starts queued prompts while slots are free (a prefill each), then picks
+ * a prompt; each {@link #step} ends cancelled sequences, starts queued prompts while slots are free (a
+ * prefill each), then picks
  * one token for every running sequence with its own {@link Sampler} and advances them all with one
  * {@link Inference#step} over the weights. A sequence ends after {@code maxTokens} new tokens, at
  * {@code <|endoftext|>} (unless told not to stop there), at one of its stop strings, or when
@@ -242,11 +243,14 @@ public final class Generator {
     }
 
     /**
-     * One round: starts waiting prompts in free slots, then gives every running sequence its next
+     * One round: ends cancelled sequences, starts waiting prompts in free slots, then gives every running sequence its next
      * token and advances those that go on, together. Returns whether anything is still running or
      * waiting.
      */
     public boolean step() {
+        for (Sequence s : running) {
+            if (s != null && s.cancelled) end(s, Finish.CANCELLED); // its slot can take a waiting prompt now
+        }
         admit();
         int n = 0;
         for (int slot = 0; slot < running.length; slot++) {
@@ -332,10 +336,6 @@ public final class Generator {
      * ended or was re-prefilled (its context slid, or there is no cache).
      */
     private boolean next(Sequence s) {
-        if (s.cancelled) {
-            end(s, Finish.CANCELLED);
-            return false;
-        }
         Inference.Sequence c = caches[s.slot];
         int token = s.sampler.sample(c.logits(), 0);
         if (token == Gpt2Tokenizer.EOT && s.limits.stopAtEndOfText()) {
