@@ -13,9 +13,8 @@ import java.util.List;
 /**
  * The generation loop: prompts in, tokens out, several sequences decoded together. {@link #add} queues
  * a prompt; each {@link #step} ends cancelled sequences, starts queued prompts while slots are free (a
- * prefill each), then picks
- * one token for every running sequence with its own {@link Sampler} and advances them all with one
- * {@link Inference#step} over the weights. A sequence ends after {@code maxTokens} new tokens, at
+ * prefill each), then picks one token for every running sequence with its own {@link Sampler} and
+ * advances them all with one {@link Inference#step} over the weights. A sequence ends after {@code maxTokens} new tokens, at
  * {@code <|endoftext|>} (unless told not to stop there), at one of its stop strings, or when
  * cancelled. Past {@code block_size} tokens its context slides: the last half is re-read and decoding
  * goes on.

@@ -1,0 +1,300 @@
+package dev.jgpt.generate;
+
+import dev.jgpt.JgptException;
+import dev.jgpt.eval.Sampler;
+import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
+import dev.jgpt.model.Inference;
+import dev.jgpt.tokenizer.Gpt2Tokenizer;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Consumer;
+
+/**
+ * A trained model, ready to continue prompts, from any number of threads. Requests made at the same
+ * time are decoded together by one {@link Generator} on a thread of its own (each step reads the
+ * weights once for all of them), and each gets the tokens it would get alone.
+ *
+ * <pre>{@code
+ * try (LanguageModel model = LanguageModel.load(Path.of("runs/quickstart"))) {
+ *     String text = model.generate("public static int", LanguageModel.Options.defaults().withMaxTokens(40));
+ * }
+ * }</pre>
+ *
+ * <p>Prompts are GPT-2 text ({@code <|endoftext|>} in a prompt is the special token). With
+ * {@link Options#defaults()} a continuation samples 100 tokens with top-k 50 at temperature 1 and ends
+ * at {@code <|endoftext|>}, as {@code jgpt generate} does; at temperature 0 it is greedy and its tokens
+ * are exactly those {@code jgpt generate --temperature 0} prints.
+ */
+public final class LanguageModel implements AutoCloseable {
+    /** Sequences decoded together by {@link #load(Path)}. */
+    public static final int DEFAULT_SLOTS = 8;
+
+    /**
+     * How to continue a prompt: at most {@code maxTokens} new tokens; sampling at {@code temperature}
+     * (0 = greedy) among the {@code topK} most likely tokens (0 = all) and the nucleus {@code topP}
+     * (1 = all); {@code seed} makes it repeatable (null: a fresh random seed); the text ends before the
+     * first of the {@code stop} strings, and at {@code <|endoftext|>} if {@code stopAtEndOfText}.
+     */
+    public record Options(int maxTokens, float temperature, int topK, float topP, Long seed, List<String> stop,
+                          boolean stopAtEndOfText) {
+        public Options {
+            if (maxTokens < 0) throw new JgptException("maxTokens must be >= 0, got " + maxTokens);
+            stop = List.copyOf(stop);
+        }
+
+        /** {@code jgpt generate}'s defaults: 100 tokens, top-k 50, temperature 1, a random seed. */
+        public static Options defaults() {
+            return new Options(100, 1f, 50, 1f, null, List.of(), true);
+        }
+
+        public Options withMaxTokens(int n) {
+            return new Options(n, temperature, topK, topP, seed, stop, stopAtEndOfText);
+        }
+
+        public Options withTemperature(double t) {
+            return new Options(maxTokens, (float) t, topK, topP, seed, stop, stopAtEndOfText);
+        }
+
+        public Options withTopK(int k) {
+            return new Options(maxTokens, temperature, k, topP, seed, stop, stopAtEndOfText);
+        }
+
+        public Options withTopP(double p) {
+            return new Options(maxTokens, temperature, topK, (float) p, seed, stop, stopAtEndOfText);
+        }
+
+        public Options withSeed(long s) {
+            return new Options(maxTokens, temperature, topK, topP, s, stop, stopAtEndOfText);
+        }
+
+        public Options withStop(String... strings) {
+            return new Options(maxTokens, temperature, topK, topP, seed, List.of(strings), stopAtEndOfText);
+        }
+
+        public Options withStopAtEndOfText(boolean b) {
+            return new Options(maxTokens, temperature, topK, topP, seed, stop, b);
+        }
+    }
+
+    /** A finished continuation: its text, its tokens, the prompt's length in tokens and why it ended. */
+    public record Completion(String text, int[] tokens, int promptTokens, Generator.Finish finish) {
+    }
+
+    /** A continuation on its way: wait for it, or cancel it (its slot goes to the next request at once). */
+    public final class Pending {
+        private final int[] prompt;
+        private final Generator.Limits limits;
+        private final Sampler sampler;
+        private final Consumer<String> onText;
+        private final CompletableFuture<Completion> result = new CompletableFuture<>();
+        private volatile Generator.Sequence sequence;
+        private volatile boolean cancelled;
+
+        private Pending(int[] prompt, Generator.Limits limits, Sampler sampler, Consumer<String> onText) {
+            this.prompt = prompt;
+            this.limits = limits;
+            this.sampler = sampler;
+            this.onText = onText;
+        }
+
+        /** Waits for the end: the completion (a cancelled one holds what was generated until then). */
+        public Completion await() throws InterruptedException {
+            try {
+                return result.get();
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+
+        /** The completion as a future. */
+        public CompletableFuture<Completion> future() {
+            return result;
+        }
+
+        /** Stops generating (from any thread). */
+        public void cancel() {
+            cancelled = true;
+            Generator.Sequence s = sequence;
+            if (s != null) s.cancel();
+        }
+
+        /** The number of prompt tokens. */
+        public int promptTokens() {
+            return prompt.length;
+        }
+
+        private void start(Generator generator) {
+            sequence = generator.add(prompt, limits, sampler, new Generator.Listener() {
+                @Override
+                public void onText(String text) {
+                    if (onText != null) onText.accept(text);
+                }
+
+                @Override
+                public void onFinish(Generator.Sequence s) {
+                    if (s.finish() == Generator.Finish.ERROR) result.completeExceptionally(s.error());
+                    else result.complete(new Completion(s.text(), s.tokens(), s.promptTokens(), s.finish()));
+                }
+            });
+            if (cancelled) sequence.cancel();
+        }
+    }
+
+    private final GptConfig config;
+    private final Inference.Precision precision;
+    private final Generator generator;
+    private final Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
+    private final LinkedBlockingQueue<Pending> incoming = new LinkedBlockingQueue<>();
+    private final Thread thread;
+    private volatile boolean closed;
+    private volatile int active, waiting;
+
+    /**
+     * Loads a model (a run directory, a checkpoint, a HuggingFace GPT-2 folder or an llm.c .bin) with
+     * bf16 weight matrices, decoding up to {@value #DEFAULT_SLOTS} requests together.
+     */
+    public static LanguageModel load(Path path) throws IOException {
+        return load(path, Inference.Precision.BF16, DEFAULT_SLOTS);
+    }
+
+    /** Loads a model; {@code slots} requests (1 to {@value Inference#CHUNK}) are decoded together, the rest wait. */
+    public static LanguageModel load(Path path, Inference.Precision precision, int slots) throws IOException {
+        return new LanguageModel(ModelFiles.load(path), precision, slots);
+    }
+
+    /** A model already in memory (its weights are read, not copied: do not train it meanwhile). */
+    public LanguageModel(Gpt model, Inference.Precision precision, int slots) {
+        if (slots < 1 || slots > Inference.CHUNK) throw new JgptException("slots must be in [1, " + Inference.CHUNK + "], got " + slots);
+        this.config = model.config;
+        this.precision = precision;
+        this.generator = new Generator(new Inference(model, precision), slots);
+        thread = new Thread(this::decodeLoop, "jgpt-generate");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    public GptConfig config() {
+        return config;
+    }
+
+    public Inference.Precision precision() {
+        return precision;
+    }
+
+    /** Requests decoded together at most; more wait for a free slot. */
+    public int slots() {
+        return generator.slots();
+    }
+
+    /** Requests being decoded now (as of the last step). */
+    public int active() {
+        return active;
+    }
+
+    /** Requests waiting for a slot (as of the last step, plus those submitted since). */
+    public int waiting() {
+        return waiting + incoming.size();
+    }
+
+    /** The prompt's tokens (GPT-2's tokenizer, {@code <|endoftext|>} as the special token), checked against the model. */
+    public int[] tokenize(String prompt) {
+        int[] ids = tokenizer.encodeWithSpecial(prompt);
+        checkPrompt(ids);
+        return ids;
+    }
+
+    /** Continues {@code prompt}; returns the new text. */
+    public String generate(String prompt, Options options) throws InterruptedException {
+        return complete(prompt, options, null).text();
+    }
+
+    /**
+     * Continues {@code prompt}, handing each piece of new text to {@code onText} as it is decoded (on
+     * the decoding thread: keep it short), and returns the whole completion.
+     */
+    public Completion complete(String prompt, Options options, Consumer<String> onText) throws InterruptedException {
+        Pending p = submit(tokenize(prompt), options, onText);
+        try {
+            return p.await();
+        } catch (InterruptedException e) {
+            p.cancel();
+            throw e;
+        }
+    }
+
+    /** Starts a continuation of the prompt's tokens and returns at once; {@code onText} may be null. */
+    public Pending submit(int[] prompt, Options options, Consumer<String> onText) {
+        if (closed) throw new IllegalStateException("the model is closed");
+        checkPrompt(prompt);
+        long seed = options.seed() != null ? options.seed() : System.nanoTime() ^ Double.doubleToLongBits(Math.random());
+        // only ids the tokenizer can print take part (a model may pad its vocabulary past GPT-2's)
+        int vocab = Math.min(config.vocabSize(), Gpt2Tokenizer.VOCAB_SIZE);
+        Sampler sampler = new Sampler(vocab, options.temperature(), options.topK(), options.topP(), seed);
+        Generator.Limits limits = new Generator.Limits(options.maxTokens(), options.stop(), options.stopAtEndOfText());
+        Pending p = new Pending(prompt.clone(), limits, sampler, onText);
+        incoming.add(p);
+        return p;
+    }
+
+    /** Checks that a prompt fits the model: 1 to block_size ids of its vocabulary (a {@link JgptException} says what is wrong). */
+    public void checkPrompt(int[] ids) {
+        if (ids.length == 0) {
+            throw new JgptException("the prompt is empty (use " + Gpt2Tokenizer.EOT_TEXT + " for an unconditional sample)");
+        }
+        if (ids.length > config.blockSize()) {
+            throw new JgptException("the prompt is " + ids.length + " tokens, more than the model's block_size " + config.blockSize());
+        }
+        for (int id : ids) {
+            if (id < 0 || id >= config.vocabSize()) {
+                throw new JgptException("token " + id + " of the prompt is outside the model's vocabulary of " + config.vocabSize() + " tokens");
+            }
+        }
+    }
+
+    /** The decoding thread: takes new requests in, steps while anything runs, sleeps when idle. */
+    private void decodeLoop() {
+        try {
+            while (!closed) {
+                Pending p = generator.busy() ? incoming.poll() : incoming.take();
+                for (; p != null; p = incoming.poll()) {
+                    try {
+                        p.start(generator);
+                    } catch (RuntimeException e) {
+                        p.result.completeExceptionally(e);
+                    }
+                }
+                generator.step();
+                active = generator.active();
+                waiting = generator.waiting();
+            }
+        } catch (InterruptedException e) {
+            // closed
+        } finally {
+            for (Pending p; (p = incoming.poll()) != null; ) p.result.completeExceptionally(new CancellationException("the model was closed"));
+            generator.cancelAll();
+            active = 0;
+            waiting = 0;
+        }
+    }
+
+    /** Stops the decoding thread; continuations still running end as cancelled. */
+    @Override
+    public void close() {
+        closed = true;
+        thread.interrupt();
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

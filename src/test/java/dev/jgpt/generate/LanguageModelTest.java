@@ -1,0 +1,74 @@
+package dev.jgpt.generate;
+
+import dev.jgpt.JgptException;
+import dev.jgpt.model.Inference;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class LanguageModelTest {
+    @Test
+    void threadsCallingAtOnceGetWhatEachGetsAlone() throws Exception {
+        try (LanguageModel model = new LanguageModel(TestModels.random(32, 1), Inference.Precision.BF16, 3)) {
+            List<LanguageModel.Options> options = new ArrayList<>();
+            for (int i = 0; i < 5; i++) options.add(LanguageModel.Options.defaults().withMaxTokens(50).withSeed(i).withTopP(0.9));
+            List<String> alone = new ArrayList<>();
+            for (int i = 0; i < 5; i++) alone.add(model.generate("Thread " + i, options.get(i)));
+            try (ExecutorService pool = Executors.newFixedThreadPool(5)) {
+                List<Future<String>> together = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    int k = i;
+                    together.add(pool.submit(() -> model.generate("Thread " + k, options.get(k))));
+                }
+                for (int i = 0; i < 5; i++) assertEquals(alone.get(i), together.get(i).get());
+            }
+        }
+    }
+
+    @Test
+    void streamsTextAndReportsWhyItEnded() throws Exception {
+        try (LanguageModel model = new LanguageModel(TestModels.random(32, 2), Inference.Precision.FP32, 2)) {
+            StringBuilder streamed = new StringBuilder();
+            LanguageModel.Completion c = model.complete("Hello", LanguageModel.Options.defaults().withMaxTokens(12).withTemperature(0),
+                    streamed::append);
+            assertEquals(c.text(), streamed.toString());
+            assertEquals(12, c.tokens().length);
+            assertEquals(1, c.promptTokens());
+            assertEquals(Generator.Finish.LENGTH, c.finish());
+        }
+    }
+
+    @Test
+    void badPromptsAndOptionsFailAtOnceAndCloseEndsWhatRuns() throws Exception {
+        LanguageModel model = new LanguageModel(TestModels.random(16, 3), Inference.Precision.BF16, 1);
+        LanguageModel.Options options = LanguageModel.Options.defaults();
+        assertThrows(JgptException.class, () -> model.generate("", options));
+        assertThrows(JgptException.class, () -> model.generate("word ".repeat(40), options)); // past block_size 16
+        assertThrows(JgptException.class, () -> model.generate("x", options.withTemperature(-1)));
+        assertThrows(JgptException.class, () -> model.generate("x", options.withTopP(0)));
+        assertThrows(JgptException.class, () -> options.withMaxTokens(-1));
+
+        LanguageModel.Pending running = model.submit(model.tokenize("long"), options.withMaxTokens(10_000_000).withStopAtEndOfText(false), null);
+        LanguageModel.Pending waiting = model.submit(model.tokenize("next"), options, null);
+        for (long t0 = System.nanoTime(); !(model.active() == 1 && model.waiting() == 1); Thread.sleep(5)) {
+            assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "one running and one waiting: " + model.active() + ", " + model.waiting());
+        }
+        waiting.cancel();
+        assertEquals(Generator.Finish.CANCELLED, waiting.await().finish());
+        model.close();
+        assertEquals(Generator.Finish.CANCELLED, running.await().finish());
+        assertTrue(running.await().tokens().length > 0);
+        assertThrows(IllegalStateException.class, () -> model.generate("x", options));
+    }
+}
