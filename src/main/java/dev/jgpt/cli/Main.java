@@ -7,11 +7,12 @@ import picocli.CommandLine.Command;
 @Command(name = "jgpt",
         mixinStandardHelpOptions = true,
         version = "jgpt 0.1.0",
-        description = "GPT-2 from scratch in Java: download, prepare data, train, evaluate, generate, look at runs.",
+        description = "GPT-2 from scratch in Java: download, prepare data, train, evaluate, generate, serve, look at runs.",
         subcommands = {
                 CommandLine.HelpCommand.class,
                 TrainCommand.class,
                 GenerateCommand.class,
+                ServeCommand.class,
                 EvalCommand.class,
                 PrepareCommand.class,
                 TokenizeCommand.class,

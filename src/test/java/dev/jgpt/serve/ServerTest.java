@@ -1,0 +1,347 @@
+package dev.jgpt.serve;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.jgpt.cli.Main;
+import dev.jgpt.generate.LanguageModel;
+import dev.jgpt.generate.TestModels;
+import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Inference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The server over real HTTP: exactness against jgpt generate, batching, streaming, limits, bad requests. */
+class ServerTest {
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+    @TempDir
+    static Path dir;
+    static Path modelDir;
+    static LanguageModel model;
+    static Server server;
+    static String base;
+
+    @BeforeAll
+    static void start() throws IOException {
+        modelDir = dir.resolve("tiny");
+        ModelFiles.save(TestModels.random(64, 42), modelDir);
+        model = LanguageModel.load(modelDir, Inference.Precision.BF16, 4);
+        server = new Server(model, "tiny", "127.0.0.1", 0, new Server.Limits(4, 100_000, 1 << 16));
+        base = "http://127.0.0.1:" + server.port();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        model.close();
+    }
+
+    record Reply(int status, JsonObject json, String body) {
+    }
+
+    static Reply post(String path, String body) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + path))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        return new Reply(r.statusCode(), parse(r.body()), r.body());
+    }
+
+    static Reply get(String path) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        return new Reply(r.statusCode(), parse(r.body()), r.body());
+    }
+
+    static JsonObject parse(String body) {
+        try {
+            JsonElement e = JsonParser.parseString(body);
+            return e.isJsonObject() ? e.getAsJsonObject() : null;
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    static String text(Reply r) {
+        assertEquals(200, r.status(), r.body());
+        return r.json().getAsJsonArray("choices").get(0).getAsJsonObject().get("text").getAsString();
+    }
+
+    static String completion(String prompt, int maxTokens, String extra) throws Exception {
+        return text(post("/v1/completions", "{\"prompt\": " + quote(prompt) + ", \"max_tokens\": " + maxTokens + extra + "}"));
+    }
+
+    static String quote(String s) {
+        return new com.google.gson.Gson().toJson(s);
+    }
+
+    /** The data lines of a server-sent event stream, [DONE] included. */
+    static List<String> events(String prompt, String extra) throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": " + quote(prompt) + ", \"stream\": true" + extra + "}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
+        List<String> data = new ArrayList<>();
+        for (String line : r.body().split("\n")) if (line.startsWith("data: ")) data.add(line.substring(6));
+        return data;
+    }
+
+    @Test
+    void aLoneGreedyRequestReturnsWhatGeneratePrints() throws Exception {
+        String prompt = "The meaning of life is";
+        PrintStream old = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            exit = Main.commandLine().execute("generate", "--model", modelDir.toString(), "--prompt", prompt,
+                    "--temperature", "0", "--max-tokens", "40");
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(0, exit);
+        String printed = out.toString(StandardCharsets.UTF_8);
+        String served = completion(prompt, 40, ", \"temperature\": 0");
+        assertEquals(printed, prompt + served + "\n");
+        assertTrue(served.length() > 20, served);
+    }
+
+    /**
+     * Requests decoded together get the tokens they get alone: greedy and seeded sampling, prompts
+     * of different lengths, and they did overlap (the health endpoint saw several active at once).
+     */
+    @Test
+    void concurrentRequestsGetTheTokensTheyGetAlone() throws Exception {
+        int requests = 6;
+        List<Callable<String>> calls = new ArrayList<>();
+        for (int i = 0; i < requests; i++) {
+            String prompt = "Request " + i + " asks: " + "why ".repeat(i);
+            String extra = i % 2 == 0 ? ", \"temperature\": 0" : ", \"temperature\": 0.9, \"seed\": " + (100 + i);
+            calls.add(() -> completion(prompt, 80, extra));
+        }
+        List<String> alone = new ArrayList<>();
+        for (Callable<String> c : calls) alone.add(c.call());
+
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicInteger mostActive = new AtomicInteger();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<?> watcher = pool.submit(() -> {
+                while (running.get()) {
+                    mostActive.accumulateAndGet(get("/health").json().get("active").getAsInt(), Math::max);
+                    Thread.sleep(5);
+                }
+                return null;
+            });
+            List<Future<String>> together = pool.invokeAll(calls);
+            running.set(false);
+            watcher.get();
+            for (int i = 0; i < requests; i++) assertEquals(alone.get(i), together.get(i).get(), "request " + i);
+        }
+        assertTrue(mostActive.get() >= 2, "the requests were never decoded together");
+    }
+
+    @Test
+    void streamingGivesTheSameTextPieceByPiece() throws Exception {
+        String whole = completion("Once upon a time", 30, ", \"seed\": 7");
+        List<String> data = events("Once upon a time", ", \"max_tokens\": 30, \"seed\": 7, \"stream_options\": {\"include_usage\": true}");
+        assertEquals("[DONE]", data.getLast());
+        StringBuilder streamed = new StringBuilder();
+        int pieces = 0;
+        for (String d : data.subList(0, data.size() - 3)) {
+            JsonObject chunk = JsonParser.parseString(d).getAsJsonObject();
+            assertEquals("text_completion", chunk.get("object").getAsString());
+            JsonObject choice = chunk.getAsJsonArray("choices").get(0).getAsJsonObject();
+            assertTrue(choice.get("finish_reason").isJsonNull());
+            streamed.append(choice.get("text").getAsString());
+            pieces++;
+        }
+        assertEquals(whole, streamed.toString());
+        assertTrue(pieces > 10, "streamed in " + pieces + " pieces");
+        JsonObject last = JsonParser.parseString(data.get(data.size() - 3)).getAsJsonObject();
+        assertEquals("length", last.getAsJsonArray("choices").get(0).getAsJsonObject().get("finish_reason").getAsString());
+        JsonObject usage = JsonParser.parseString(data.get(data.size() - 2)).getAsJsonObject().getAsJsonObject("usage");
+        assertEquals(30, usage.get("completion_tokens").getAsInt());
+    }
+
+    @Test
+    void nChoicesAreSeededOneAfterAnother() throws Exception {
+        Reply r = post("/v1/completions", "{\"prompt\": \"Three ways\", \"max_tokens\": 12, \"n\": 3, \"seed\": 5, \"temperature\": 1.2}");
+        assertEquals(200, r.status(), r.body());
+        JsonArray choices = r.json().getAsJsonArray("choices");
+        assertEquals(3, choices.size());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(i, choices.get(i).getAsJsonObject().get("index").getAsInt());
+            assertEquals(completion("Three ways", 12, ", \"seed\": " + (5 + i) + ", \"temperature\": 1.2"),
+                    choices.get(i).getAsJsonObject().get("text").getAsString());
+        }
+        assertNotEquals(choices.get(0), choices.get(1));
+        assertEquals(36, r.json().getAsJsonObject("usage").get("completion_tokens").getAsInt());
+        assertEquals(2, r.json().getAsJsonObject("usage").get("prompt_tokens").getAsInt());
+    }
+
+    @Test
+    void aStopStringEndsTheText() throws Exception {
+        String full = completion("Stop me", 40, ", \"temperature\": 0");
+        String stop = full.substring(10, 14);
+        Reply r = post("/v1/completions", "{\"prompt\": \"Stop me\", \"max_tokens\": 40, \"temperature\": 0, \"stop\": [" + quote(stop) + "]}");
+        assertEquals(full.substring(0, full.indexOf(stop)), text(r));
+        assertEquals("stop", r.json().getAsJsonArray("choices").get(0).getAsJsonObject().get("finish_reason").getAsString());
+    }
+
+    @Test
+    void chatUsesThePlainTemplate() throws Exception {
+        JsonArray messages = JsonParser.parseString("[{\"role\": \"system\", \"content\": \"Be brief.\"},"
+                + " {\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Hi\"}]}]").getAsJsonArray();
+        assertEquals("System: Be brief.\n\nUser: Hi\n\nAssistant:", Server.chatPrompt(messages));
+        Reply r = post("/v1/chat/completions", "{\"model\": \"tiny\", \"messages\": " + messages + ", \"max_tokens\": 10, \"temperature\": 0}");
+        assertEquals(200, r.status(), r.body());
+        assertEquals("chat.completion", r.json().get("object").getAsString());
+        JsonObject message = r.json().getAsJsonArray("choices").get(0).getAsJsonObject().getAsJsonObject("message");
+        assertEquals("assistant", message.get("role").getAsString());
+        String reply = message.get("content").getAsString();
+        // the reply is the completion of the template, without its leading space, cut at a next turn
+        String raw = completion("System: Be brief.\n\nUser: Hi\n\nAssistant:", 10, ", \"temperature\": 0");
+        for (String stop : Server.CHAT_STOPS) if (raw.contains(stop)) raw = raw.substring(0, raw.indexOf(stop));
+        assertEquals(raw.stripLeading(), reply);
+    }
+
+    @Test
+    void badRequestsGetOpenAiErrorsAndTheServerGoesOn() throws Exception {
+        String[][] cases = {
+                // body, status, param
+                {"{bad json", "400", null},
+                {"[1, 2]", "400", null},
+                {"{}", "400", "prompt"},
+                {"{\"prompt\": 5}", "400", "prompt"},
+                {"{\"prompt\": [1, 2, 99999]}", "400", "prompt"},
+                {"{\"prompt\": \"" + "word ".repeat(100) + "\"}", "400", "prompt"},
+                {"{\"prompt\": \"\"}", "400", "prompt"},
+                {"{\"prompt\": \"x\", \"max_tokens\": 0}", "400", "max_tokens"},
+                {"{\"prompt\": \"x\", \"max_tokens\": 100001}", "400", "max_tokens"},
+                {"{\"prompt\": \"x\", \"max_tokens\": \"ten\"}", "400", "max_tokens"},
+                {"{\"prompt\": \"x\", \"max_tokens\": 1.5}", "400", "max_tokens"},
+                {"{\"prompt\": \"x\", \"temperature\": -1}", "400", "temperature"},
+                {"{\"prompt\": \"x\", \"top_p\": 0}", "400", "top_p"},
+                {"{\"prompt\": \"x\", \"n\": 5}", "400", "n"},
+                {"{\"prompt\": \"x\", \"stop\": 3}", "400", "stop"},
+                {"{\"prompt\": \"x\", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", "400", "stop"},
+                {"{\"prompt\": \"x\", \"stop\": \"\"}", "400", "stop"},
+                {"{\"prompt\": \"x\", \"seed\": \"s\"}", "400", "seed"},
+                {"{\"prompt\": \"x\", \"stream\": \"yes\"}", "400", "stream"},
+                {"{\"prompt\": \"x\", \"logprobs\": 3}", "400", "logprobs"},
+                {"{\"prompt\": \"x\", \"model\": \"gpt-4\"}", "404", "model"},
+                {"{\"prompt\": \"x\", \"model\": 7}", "400", "model"},
+        };
+        for (String[] c : cases) {
+            Reply r = post("/v1/completions", c[0]);
+            assertEquals(Integer.parseInt(c[1]), r.status(), c[0] + " -> " + r.body());
+            JsonObject error = r.json().getAsJsonObject("error");
+            assertTrue(error.get("message").getAsString().length() > 5, r.body());
+            assertEquals("invalid_request_error", error.get("type").getAsString());
+            assertEquals(c[2], error.get("param").isJsonNull() ? null : error.get("param").getAsString(), c[0]);
+        }
+        String[][] chat = {
+                {"{\"messages\": []}", "messages"},
+                {"{\"messages\": [{\"role\": \"robot\", \"content\": \"hi\"}]}", "messages[0].role"},
+                {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", "messages[0].content"},
+        };
+        for (String[] c : chat) {
+            Reply r = post("/v1/chat/completions", c[0]);
+            assertEquals(400, r.status(), r.body());
+            assertEquals(c[1], r.json().getAsJsonObject("error").get("param").getAsString());
+        }
+        assertEquals(413, post("/v1/completions", "{\"prompt\": \"" + "x".repeat(70_000) + "\"}").status());
+        assertEquals(405, get("/v1/completions").status());
+        assertEquals(404, get("/v2/anything").status());
+        assertEquals(404, get("/v1/models/other").status());
+        assertEquals("tiny", get("/v1/models/tiny").json().get("id").getAsString());
+        assertEquals("tiny", get("/v1/models").json().getAsJsonArray("data").get(0).getAsJsonObject().get("id").getAsString());
+
+        // not HTTP at all, and a connection dropped half-way through a body
+        try (Socket s = new Socket("127.0.0.1", server.port())) {
+            s.getOutputStream().write("\u0000\u0001garbage\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+        }
+        try (Socket s = new Socket("127.0.0.1", server.port())) {
+            s.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"prompt\":").getBytes(StandardCharsets.US_ASCII));
+        }
+        assertEquals("ok", get("/health").json().get("status").getAsString());
+        assertTrue(completion("Still here", 3, "").length() > 0);
+    }
+
+    /** A client that goes away frees its slot at once, streaming or not; with every slot and the queue taken, 429. */
+    @Test
+    void aClientThatGoesAwayFreesItsSlotAndAFullServerAnswers429() throws Exception {
+        try (LanguageModel one = LanguageModel.load(modelDir, Inference.Precision.BF16, 1);
+             Server small = new Server(one, "tiny", "127.0.0.1", 0, new Server.Limits(0, 1_000_000, 1 << 16))) {
+            String url = "http://127.0.0.1:" + small.port();
+            for (boolean stream : new boolean[]{false, true}) {
+                // a million tokens: minutes of work unless the server notices the client leaving
+                Socket s = new Socket("127.0.0.1", small.port());
+                String body = "{\"prompt\": \"Go on\", \"max_tokens\": 1000000, \"stream\": " + stream + "}";
+                OutputStream out = s.getOutputStream();
+                out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                        + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                InputStream in = s.getInputStream();
+                byte[] first = new byte[16];
+                assertTrue(in.read(first) > 0); // the response has begun
+                long t0 = System.nanoTime();
+                while (health(url).get("active").getAsInt() != 1) {
+                    assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "the request never started decoding");
+                    Thread.sleep(5);
+                }
+
+                HttpResponse<String> busy = HTTP.send(HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"me too\"}")).build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(429, busy.statusCode(), busy.body());
+                assertEquals("rate_limit_exceeded", JsonParser.parseString(busy.body()).getAsJsonObject().getAsJsonObject("error").get("code").getAsString());
+                assertEquals("1", busy.headers().firstValue("Retry-After").orElse(null));
+
+                s.close();
+                t0 = System.nanoTime();
+                while (health(url).get("active").getAsInt() != 0) {
+                    assertTrue(System.nanoTime() - t0 < 5_000_000_000L, "the slot was not freed");
+                    Thread.sleep(10);
+                }
+                HttpResponse<String> next = HTTP.send(HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"my turn\", \"max_tokens\": 4}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, next.statusCode(), next.body());
+            }
+        }
+    }
+
+    static JsonObject health(String url) throws Exception {
+        return JsonParser.parseString(HTTP.send(HttpRequest.newBuilder(URI.create(url + "/health")).build(),
+                HttpResponse.BodyHandlers.ofString()).body()).getAsJsonObject();
+    }
+}
