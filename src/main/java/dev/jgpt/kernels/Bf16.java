@@ -1,7 +1,6 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
-import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -43,102 +42,137 @@ public final class Bf16 {
     }
 
     /** LANES weights from w[off], widened to floats. */
-    static FloatVector widen(short[] w, int off) {
+    private static FloatVector widen(short[] w, int off) {
         return ((IntVector) ShortVector.fromArray(H, w, off).convertShape(VectorOperators.S2I, I, 0))
                 .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
+    /** Output columns per panel: the micro-kernel's four vectors. */
+    public static final int PANEL = 4 * LANES;
+
+    /** Shorts that W [OC, C] takes packed ({@link #pack}): OC rounded up to a whole panel. */
+    public static int packedSize(int OC, int C) {
+        return Math.toIntExact((long) (OC + PANEL - 1) / PANEL * PANEL * C);
+    }
+
     /**
-     * out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c] for n rows of C inputs and OC outputs, with W
-     * [OC, C] in bf16 (torch's Linear orientation). Split over output rows, so each thread streams its
-     * own contiguous part of W once; input rows go four at a time against one widened weight row,
-     * which stays in L1. Each output is summed in a fixed order, whatever the thread count, and a row
-     * is summed the same way alone or beside others: its result does not depend on n (decoding
-     * several sequences together gives each the bits it would get alone).
+     * Rounds W [OC, C] (float32, row-major at src[srcOff]) to bf16 column panels: panel b holds
+     * columns [b·PANEL, (b+1)·PANEL) of Wᵀ, row c of it contiguous, dst[dstOff + (b·C + c)·PANEL + j] =
+     * round(W[b·PANEL + j, c]), zeros past OC. A product then reads each panel front to back, once
+     * for any number of input rows, with no transposing.
+     */
+    public static void pack(float[] src, int srcOff, int OC, int C, short[] dst, int dstOff) {
+        int panels = (OC + PANEL - 1) / PANEL;
+        for (int b = 0; b < panels; b++) {
+            for (int j = 0; j < PANEL; j++) {
+                int o = b * PANEL + j;
+                for (int c = 0; c < C; c++) {
+                    dst[dstOff + (b * C + c) * PANEL + j] = o < OC ? round(src[srcOff + o * C + c]) : 0;
+                }
+            }
+        }
+    }
+
+    /** W[o, c] from packed panels, widened. */
+    public static float at(short[] panels, int off, int C, int o, int c) {
+        return toFloat(panels[off + ((o / PANEL) * C + c) * PANEL + o % PANEL]);
+    }
+
+    /**
+     * out[r, o] = bias[o] + Σ_c inp[r, c] · W[o, c] for n rows of C inputs and OC outputs, W packed
+     * by {@link #pack}. Split over panels, so each thread streams its own panels of W once; input rows
+     * go four at a time through one panel (4 rows × 4 vectors of accumulators, fed by broadcast
+     * FMAs), which stays in L2 for the next four. Each output is summed from its bias in order of c,
+     * as {@link Matmul#forward} sums it: the result is float32 math on the widened weights, bit for
+     * bit the tiled forward's, and a row's bits do not depend on n or the thread count (decoding
+     * several sequences together gives each the logits it gets alone).
      */
     public static void matmul(float[] out, int outOff, float[] inp, int inpOff, short[] w, int wOff,
                               float[] bias, int biasOff, int n, int C, int OC) {
-        Parallel.forRange(OC, 16, (start, end) -> {
-            for (int o = start; o < end; o++) {
-                int row = wOff + o * C;
-                float b = bias[biasOff + o];
-                int r = 0;
-                for (; r + 4 <= n; r += 4) dot4(out, outOff + r * OC + o, OC, inp, inpOff + r * C, w, row, C, b);
-                for (; r < n; r++) out[outOff + r * OC + o] = dot(inp, inpOff + r * C, w, row, C) + b;
+        int panels = (OC + PANEL - 1) / PANEL;
+        Parallel.forRange(panels, 1, (start, end) -> {
+            float[] edgeBias = null, edgeOut = null;
+            for (int b = start; b < end; b++) {
+                int o0 = b * PANEL, cols = Math.min(PANEL, OC - o0), at = wOff + b * C * PANEL;
+                if (cols == PANEL) {
+                    for (int r = 0; r < n; r += 4) {
+                        panel4(out, outOff + o0, OC, inp, inpOff, r, n, w, at, C, bias, biasOff + o0);
+                    }
+                } else {
+                    // the last panel, partly past OC: padded bias in, a tile out, the real columns copied
+                    if (edgeBias == null) {
+                        edgeBias = new float[PANEL];
+                        edgeOut = new float[4 * PANEL];
+                    }
+                    System.arraycopy(bias, biasOff + o0, edgeBias, 0, cols);
+                    for (int r = 0; r < n; r += 4) {
+                        int rows = Math.min(4, n - r);
+                        panel4(edgeOut, -r * PANEL, PANEL, inp, inpOff, r, n, w, at, C, edgeBias, 0);
+                        for (int k = 0; k < rows; k++) System.arraycopy(edgeOut, k * PANEL, out, outOff + (r + k) * OC + o0, cols);
+                    }
+                }
             }
         });
     }
 
-    /** Σ_c x[c] · w[c] with four accumulators over the row, to keep four FMA chains in flight. */
-    private static float dot(float[] x, int xOff, short[] w, int wOff, int C) {
-        int unrolled = C / (4 * LANES) * (4 * LANES), full = C / LANES * LANES;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        int c = 0;
-        for (; c < unrolled; c += 4 * LANES) {
-            a0 = widen(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
-            a1 = widen(w, wOff + c + LANES).fma(FloatVector.fromArray(F, x, xOff + c + LANES), a1);
-            a2 = widen(w, wOff + c + 2 * LANES).fma(FloatVector.fromArray(F, x, xOff + c + 2 * LANES), a2);
-            a3 = widen(w, wOff + c + 3 * LANES).fma(FloatVector.fromArray(F, x, xOff + c + 3 * LANES), a3);
-        }
-        for (; c < full; c += LANES) a0 = widen(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), a0);
-        float sum = VectorMath.sum(a0.add(a1).add(a2.add(a3)));
-        for (; c < C; c++) sum += x[xOff + c] * toFloat(w[wOff + c]);
-        return sum;
-    }
-
     /**
-     * Four rows of x against one weight row: out[k · stride] = Σ_c x[k, c] · w[c] + b for k < 4, each
-     * row with the four accumulators and the order of {@link #dot}, so its bits equal a lone row's.
-     * Every widened weight vector feeds four rows: W is read once for all of them.
+     * Rows [r, r + 4) of n (the last rows repeated past n, not stored) times one panel:
+     * out[row · stride + j] = bias[j] + Σ_c inp[row, c] · panel[c, j] for the panel's PANEL columns.
+     * Written out by hand: vectors kept in an array would be boxed.
      */
-    private static void dot4(float[] out, int outOff, int stride, float[] x, int xOff, short[] w, int wOff, int C, float b) {
-        int unrolled = C / (4 * LANES) * (4 * LANES), full = C / LANES * LANES;
-        FloatVector z = FloatVector.zero(F);
-        FloatVector a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z;
-        FloatVector c0 = z, c1 = z, c2 = z, c3 = z, d0 = z, d1 = z, d2 = z, d3 = z;
-        int x0 = xOff, x1 = xOff + C, x2 = xOff + 2 * C, x3 = xOff + 3 * C;
-        int c = 0;
-        for (; c < unrolled; c += 4 * LANES) {
-            FloatVector w0 = widen(w, wOff + c);
-            a0 = w0.fma(FloatVector.fromArray(F, x, x0 + c), a0);
-            b0 = w0.fma(FloatVector.fromArray(F, x, x1 + c), b0);
-            c0 = w0.fma(FloatVector.fromArray(F, x, x2 + c), c0);
-            d0 = w0.fma(FloatVector.fromArray(F, x, x3 + c), d0);
-            FloatVector w1 = widen(w, wOff + c + LANES);
-            a1 = w1.fma(FloatVector.fromArray(F, x, x0 + c + LANES), a1);
-            b1 = w1.fma(FloatVector.fromArray(F, x, x1 + c + LANES), b1);
-            c1 = w1.fma(FloatVector.fromArray(F, x, x2 + c + LANES), c1);
-            d1 = w1.fma(FloatVector.fromArray(F, x, x3 + c + LANES), d1);
-            FloatVector w2 = widen(w, wOff + c + 2 * LANES);
-            a2 = w2.fma(FloatVector.fromArray(F, x, x0 + c + 2 * LANES), a2);
-            b2 = w2.fma(FloatVector.fromArray(F, x, x1 + c + 2 * LANES), b2);
-            c2 = w2.fma(FloatVector.fromArray(F, x, x2 + c + 2 * LANES), c2);
-            d2 = w2.fma(FloatVector.fromArray(F, x, x3 + c + 2 * LANES), d2);
-            FloatVector w3 = widen(w, wOff + c + 3 * LANES);
-            a3 = w3.fma(FloatVector.fromArray(F, x, x0 + c + 3 * LANES), a3);
-            b3 = w3.fma(FloatVector.fromArray(F, x, x1 + c + 3 * LANES), b3);
-            c3 = w3.fma(FloatVector.fromArray(F, x, x2 + c + 3 * LANES), c3);
-            d3 = w3.fma(FloatVector.fromArray(F, x, x3 + c + 3 * LANES), d3);
+    private static void panel4(float[] out, int outOff, int stride, float[] inp, int inpOff, int r, int n,
+                               short[] w, int at, int C, float[] bias, int biasOff) {
+        int x0 = inpOff + r * C, x1 = inpOff + Math.min(r + 1, n - 1) * C;
+        int x2 = inpOff + Math.min(r + 2, n - 1) * C, x3 = inpOff + Math.min(r + 3, n - 1) * C;
+        FloatVector b0 = FloatVector.fromArray(F, bias, biasOff), b1 = FloatVector.fromArray(F, bias, biasOff + LANES);
+        FloatVector b2 = FloatVector.fromArray(F, bias, biasOff + 2 * LANES), b3 = FloatVector.fromArray(F, bias, biasOff + 3 * LANES);
+        FloatVector a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
+        FloatVector d0 = b0, d1 = b1, d2 = b2, d3 = b3, e0 = b0, e1 = b1, e2 = b2, e3 = b3;
+        for (int c = 0, p = at; c < C; c++, p += PANEL) {
+            FloatVector w0 = widen(w, p), w1 = widen(w, p + LANES), w2 = widen(w, p + 2 * LANES), w3 = widen(w, p + 3 * LANES);
+            FloatVector x = FloatVector.broadcast(F, inp[x0 + c]);
+            a0 = x.fma(w0, a0);
+            a1 = x.fma(w1, a1);
+            a2 = x.fma(w2, a2);
+            a3 = x.fma(w3, a3);
+            x = FloatVector.broadcast(F, inp[x1 + c]);
+            c0 = x.fma(w0, c0);
+            c1 = x.fma(w1, c1);
+            c2 = x.fma(w2, c2);
+            c3 = x.fma(w3, c3);
+            x = FloatVector.broadcast(F, inp[x2 + c]);
+            d0 = x.fma(w0, d0);
+            d1 = x.fma(w1, d1);
+            d2 = x.fma(w2, d2);
+            d3 = x.fma(w3, d3);
+            x = FloatVector.broadcast(F, inp[x3 + c]);
+            e0 = x.fma(w0, e0);
+            e1 = x.fma(w1, e1);
+            e2 = x.fma(w2, e2);
+            e3 = x.fma(w3, e3);
         }
-        for (; c < full; c += LANES) {
-            FloatVector wv = widen(w, wOff + c);
-            a0 = wv.fma(FloatVector.fromArray(F, x, x0 + c), a0);
-            b0 = wv.fma(FloatVector.fromArray(F, x, x1 + c), b0);
-            c0 = wv.fma(FloatVector.fromArray(F, x, x2 + c), c0);
-            d0 = wv.fma(FloatVector.fromArray(F, x, x3 + c), d0);
-        }
-        float s0 = VectorMath.sum(a0.add(a1).add(a2.add(a3))), s1 = VectorMath.sum(b0.add(b1).add(b2.add(b3)));
-        float s2 = VectorMath.sum(c0.add(c1).add(c2.add(c3))), s3 = VectorMath.sum(d0.add(d1).add(d2.add(d3)));
-        for (; c < C; c++) {
-            float wc = toFloat(w[wOff + c]);
-            s0 += x[x0 + c] * wc;
-            s1 += x[x1 + c] * wc;
-            s2 += x[x2 + c] * wc;
-            s3 += x[x3 + c] * wc;
-        }
-        out[outOff] = s0 + b;
-        out[outOff + stride] = s1 + b;
-        out[outOff + 2 * stride] = s2 + b;
-        out[outOff + 3 * stride] = s3 + b;
+        int o = outOff + r * stride;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + LANES);
+        a2.intoArray(out, o + 2 * LANES);
+        a3.intoArray(out, o + 3 * LANES);
+        if (r + 1 >= n) return;
+        o += stride;
+        c0.intoArray(out, o);
+        c1.intoArray(out, o + LANES);
+        c2.intoArray(out, o + 2 * LANES);
+        c3.intoArray(out, o + 3 * LANES);
+        if (r + 2 >= n) return;
+        o += stride;
+        d0.intoArray(out, o);
+        d1.intoArray(out, o + LANES);
+        d2.intoArray(out, o + 2 * LANES);
+        d3.intoArray(out, o + 3 * LANES);
+        if (r + 3 >= n) return;
+        o += stride;
+        e0.intoArray(out, o);
+        e1.intoArray(out, o + LANES);
+        e2.intoArray(out, o + 2 * LANES);
+        e3.intoArray(out, o + 3 * LANES);
     }
 }

@@ -30,21 +30,6 @@ public final class Matmul {
     /** out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c]; bias may be null. */
     public static void forward(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
                                float[] bias, int biasOff, int rows, int C, int OC) {
-        forward(out, outOff, inp, inpOff, w, null, wOff, bias, biasOff, rows, C, OC);
-    }
-
-    /**
-     * The same product with W in bf16 ({@link Bf16}): weights are widened to floats as they are packed,
-     * so the result is float32 math on the bf16 values, at the speed of the float32 forward.
-     */
-    public static void forward(float[] out, int outOff, float[] inp, int inpOff, short[] w, int wOff,
-                               float[] bias, int biasOff, int rows, int C, int OC) {
-        forward(out, outOff, inp, inpOff, null, w, wOff, bias, biasOff, rows, C, OC);
-    }
-
-    /** W is w, or wHalf when w is null. */
-    private static void forward(float[] out, int outOff, float[] inp, int inpOff, float[] w, short[] wHalf, int wOff,
-                                float[] bias, int biasOff, int rows, int C, int OC) {
         int rowTasks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         int outTasks = (OC + COL_BLOCK - 1) / COL_BLOCK;
         Parallel.forRange(rowTasks * outTasks, 1, (start, end) -> {
@@ -57,7 +42,7 @@ public final class Matmul {
                     else System.arraycopy(bias, biasOff + o0, out, row + o0, o1 - o0);
                 }
                 // out = inp · Wᵀ as broadcast-FMAs over packed panels of Wᵀ (b[k=c, o] = w[o·C + c])
-                broadcastBlock(out, outOff, OC, inp, inpOff, C, 1, w, wHalf, wOff, 1, C, rows, r0, r1, o0, o1, C);
+                broadcastBlock(out, outOff, OC, inp, inpOff, C, 1, w, wOff, 1, C, rows, r0, r1, o0, o1, C);
             }
         });
     }
@@ -81,7 +66,7 @@ public final class Matmul {
         Parallel.forRange(rowTasks * colTasks, 1, (start, end) -> {
             for (int task = start; task < end; task++) {
                 int r0 = (task / colTasks) * ROW_BLOCK, c0 = (task % colTasks) * COL_BLOCK;
-                broadcastBlock(dinp, dinpOff, C, dout, doutOff, OC, 1, w, null, wOff, C, 1,
+                broadcastBlock(dinp, dinpOff, C, dout, doutOff, OC, 1, w, wOff, C, 1,
                         rows, r0, Math.min(rows, r0 + ROW_BLOCK), c0, Math.min(C, c0 + COL_BLOCK), OC);
             }
         });
@@ -97,7 +82,7 @@ public final class Matmul {
                 int o0 = (task / colTasks) * ROW_BLOCK, c0 = (task % colTasks) * COL_BLOCK;
                 int o1 = Math.min(OC, o0 + ROW_BLOCK);
                 // dwᵀ view: "rows" are outputs o, the reduction runs over r, the scalar is dout[r, o]
-                broadcastBlock(dw, dwOff, C, dout, doutOff, 1, OC, inp, null, inpOff, C, 1,
+                broadcastBlock(dw, dwOff, C, dout, doutOff, 1, OC, inp, inpOff, C, 1,
                         OC, o0, o1, c0, Math.min(C, c0 + COL_BLOCK), rows);
                 if (dbias != null && c0 == 0) biasGradient(dbias, dbiasOff, dout, doutOff, rows, OC, o0, o1);
             }
@@ -138,11 +123,10 @@ public final class Matmul {
      * acc[i, c] += Σ_k a[i, k] · b[k, c] for rows i in [i0, i1) (of n), columns [c0, c1), k in [0, K).
      * a[i, k] is read at {@code aOff + i*aRow + k*aCol}, so one routine serves dout and its transpose.
      * Each K_BLOCK × COL_BLOCK slab of b is first copied into a contiguous, zero-padded panel: rows of
-     * b are thousands of floats apart, and reading them in place thrashes a few L1 sets. b is bHalf
-     * (bf16, widened while packing) when b is null; only the forward's transposed view comes that way.
+     * b are thousands of floats apart, and reading them in place thrashes a few L1 sets.
      */
     private static void broadcastBlock(float[] acc, int accOff, int accRow, float[] a, int aOff, int aRow, int aCol,
-                                       float[] b, short[] bHalf, int bOff, int bRow, int bCol, int n, int i0, int i1, int c0, int c1, int K) {
+                                       float[] b, int bOff, int bRow, int bCol, int n, int i0, int i1, int c0, int c1, int K) {
         float[] panel = PANEL.get();
         int width = c1 - c0;
         for (int k0 = 0; k0 < K; k0 += K_BLOCK) {
@@ -164,18 +148,14 @@ public final class Matmul {
                 // b is a transposed view (the forward's Wᵀ): 16×16 blocks transposed in registers
                 for (int cb = 0; cb < COL_BLOCK; cb += 16) {
                     for (int kb = 0; kb < kn; kb += 16) {
-                        transpose16(b, bHalf, bOff + (c0 + cb) * bCol + k0 + kb, bCol, panel, kb * COL_BLOCK + cb);
+                        transpose16(b, bOff + (c0 + cb) * bCol + k0 + kb, bCol, panel, kb * COL_BLOCK + cb);
                     }
                 }
             } else {
                 // a transposed view of any shape: gather column by column, each a contiguous run of W
                 for (int c = 0; c < width; c++) {
                     int src = bOff + (c0 + c) * bCol + k0 * bRow;
-                    if (bHalf == null) {
-                        for (int k = 0; k < kn; k++) panel[k * COL_BLOCK + c] = b[src + k * bRow];
-                    } else {
-                        for (int k = 0; k < kn; k++) panel[k * COL_BLOCK + c] = Bf16.toFloat(bHalf[src + k * bRow]);
-                    }
+                    for (int k = 0; k < kn; k++) panel[k * COL_BLOCK + c] = b[src + k * bRow];
                 }
             }
             if (width < COL_BLOCK) {
@@ -254,27 +234,26 @@ public final class Matmul {
      * panel[dst + k·COL_BLOCK + r] = b[src + r·stride + k] for r, k < 16: sixteen row pieces loaded
      * whole, transposed in registers by four rounds of two-vector permutes (round s swaps bit s of the
      * row index with bit s of the lane index), stored as sixteen panel rows. A scalar gather of the
-     * same block writes 16 cache lines per row piece and cost the forward 15% of its time. The rows
-     * come from b, or from bHalf widened to floats when b is null.
+     * same block writes 16 cache lines per row piece and cost the forward 15% of its time.
      * Written out by hand: vectors kept in an array would be boxed.
      */
-    private static void transpose16(float[] b, short[] bHalf, int src, int stride, float[] panel, int dst) {
-        FloatVector v0 = row(b, bHalf, src + 0 * stride);
-        FloatVector v1 = row(b, bHalf, src + 1 * stride);
-        FloatVector v2 = row(b, bHalf, src + 2 * stride);
-        FloatVector v3 = row(b, bHalf, src + 3 * stride);
-        FloatVector v4 = row(b, bHalf, src + 4 * stride);
-        FloatVector v5 = row(b, bHalf, src + 5 * stride);
-        FloatVector v6 = row(b, bHalf, src + 6 * stride);
-        FloatVector v7 = row(b, bHalf, src + 7 * stride);
-        FloatVector v8 = row(b, bHalf, src + 8 * stride);
-        FloatVector v9 = row(b, bHalf, src + 9 * stride);
-        FloatVector v10 = row(b, bHalf, src + 10 * stride);
-        FloatVector v11 = row(b, bHalf, src + 11 * stride);
-        FloatVector v12 = row(b, bHalf, src + 12 * stride);
-        FloatVector v13 = row(b, bHalf, src + 13 * stride);
-        FloatVector v14 = row(b, bHalf, src + 14 * stride);
-        FloatVector v15 = row(b, bHalf, src + 15 * stride);
+    private static void transpose16(float[] b, int src, int stride, float[] panel, int dst) {
+        FloatVector v0 = FloatVector.fromArray(S, b, src + 0 * stride);
+        FloatVector v1 = FloatVector.fromArray(S, b, src + 1 * stride);
+        FloatVector v2 = FloatVector.fromArray(S, b, src + 2 * stride);
+        FloatVector v3 = FloatVector.fromArray(S, b, src + 3 * stride);
+        FloatVector v4 = FloatVector.fromArray(S, b, src + 4 * stride);
+        FloatVector v5 = FloatVector.fromArray(S, b, src + 5 * stride);
+        FloatVector v6 = FloatVector.fromArray(S, b, src + 6 * stride);
+        FloatVector v7 = FloatVector.fromArray(S, b, src + 7 * stride);
+        FloatVector v8 = FloatVector.fromArray(S, b, src + 8 * stride);
+        FloatVector v9 = FloatVector.fromArray(S, b, src + 9 * stride);
+        FloatVector v10 = FloatVector.fromArray(S, b, src + 10 * stride);
+        FloatVector v11 = FloatVector.fromArray(S, b, src + 11 * stride);
+        FloatVector v12 = FloatVector.fromArray(S, b, src + 12 * stride);
+        FloatVector v13 = FloatVector.fromArray(S, b, src + 13 * stride);
+        FloatVector v14 = FloatVector.fromArray(S, b, src + 14 * stride);
+        FloatVector v15 = FloatVector.fromArray(S, b, src + 15 * stride);
         FloatVector lo = SWAP_LOW[0], hi = SWAP_HIGH[0], x, y;
         x = v0; y = v1; v0 = lo.selectFrom(x, y); v1 = hi.selectFrom(x, y);
         x = v2; y = v3; v2 = lo.selectFrom(x, y); v3 = hi.selectFrom(x, y);
@@ -330,11 +309,6 @@ public final class Matmul {
         v13.intoArray(panel, dst + 13 * COL_BLOCK);
         v14.intoArray(panel, dst + 14 * COL_BLOCK);
         v15.intoArray(panel, dst + 15 * COL_BLOCK);
-    }
-
-    /** 16 floats of b at off, or of bHalf widened when b is null. */
-    private static FloatVector row(float[] b, short[] bHalf, int off) {
-        return b != null ? FloatVector.fromArray(S, b, off) : Bf16.widen(bHalf, off);
     }
 
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[4 * COL_BLOCK]);

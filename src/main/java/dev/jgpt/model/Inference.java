@@ -120,8 +120,10 @@ public final class Inference {
     private final GptLayout w;
     private final float[] p;
     private final Precision precision;
-    // bf16 copy of the weight matrices at the same offsets as p (null for FP32)
+    // bf16 copy of the weight matrices (null for FP32): wte and the linear weights as Bf16.pack's
+    // column panels, wpe as rows; halfAt gives each matrix's offset in it
     private final short[] half;
+    private final java.util.IdentityHashMap<View, Integer> halfAt = new java.util.IdentityHashMap<>();
     private final int L, C, NH, hs, maxT, V, Vp;
     private final float scale;
 
@@ -149,9 +151,16 @@ public final class Inference {
         this.p = model.params();
         this.precision = precision;
         if (precision == Precision.BF16) {
-            half = new short[p.length];
+            int size = 0;
             for (View v : w.layout.views()) {
-                if (v.rank() >= 2) Bf16.round(p, v.start(), half, v.start(), v.end() - v.start());
+                if (v.rank() < 2) continue;
+                halfAt.put(v, size);
+                size += v == w.wpe ? v.end() - v.start() : Bf16.packedSize(v.shape()[0], v.shape()[1]);
+            }
+            half = new short[size];
+            for (View v : halfAt.keySet()) {
+                if (v == w.wpe) Bf16.round(p, v.start(), half, halfAt.get(v), v.end() - v.start());
+                else Bf16.pack(p, v.start(), v.shape()[0], v.shape()[1], half, halfAt.get(v));
             }
         } else {
             half = null;
@@ -330,25 +339,26 @@ public final class Inference {
     private void forwardRows(int n, boolean separate) {
         float[] p = this.p;
         for (int i = 0; i < n; i++) {
-            int tok = w.wte.start() + rowToken[i] * C, at = w.wpe.start() + rowPosition[i] * C;
             if (half == null) {
+                int tok = w.wte.start() + rowToken[i] * C, at = w.wpe.start() + rowPosition[i] * C;
                 for (int c = 0; c < C; c++) x[i * C + c] = p[tok + c] + p[at + c];
             } else {
-                for (int c = 0; c < C; c++) x[i * C + c] = Bf16.toFloat(half[tok + c]) + Bf16.toFloat(half[at + c]);
+                int wte = halfAt.get(w.wte), at = halfAt.get(w.wpe) + rowPosition[i] * C;
+                for (int c = 0; c < C; c++) x[i * C + c] = Bf16.at(half, wte, C, rowToken[i], c) + Bf16.toFloat(half[at + c]);
             }
         }
         for (int l = 0; l < L; l++) {
             // x = x + attn(ln_1(x))
             LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, 0, p, w.ln1Weight[l].start(), p, w.ln1Bias[l].start(), n, C);
-            linear(qkv, ln, w.qkvWeight[l].start(), w.qkvBias[l].start(), n, C, 3 * C, separate);
+            linear(qkv, ln, w.qkvWeight[l], w.qkvBias[l].start(), n, C, 3 * C, separate);
             attention(l, n);
-            linear(tmp, atty, w.attnProjWeight[l].start(), w.attnProjBias[l].start(), n, C, C, separate);
+            linear(tmp, atty, w.attnProjWeight[l], w.attnProjBias[l].start(), n, C, C, separate);
             Residual.accumulate(x, 0, tmp, 0, n * C);
             // x = x + mlp(ln_2(x))
             LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, 0, p, w.ln2Weight[l].start(), p, w.ln2Bias[l].start(), n, C);
-            linear(fch, ln, w.fcWeight[l].start(), w.fcBias[l].start(), n, C, 4 * C, separate);
+            linear(fch, ln, w.fcWeight[l], w.fcBias[l].start(), n, C, 4 * C, separate);
             Gelu.forward(fch, 0, fch, 0, n * 4 * C);
-            linear(tmp, fch, w.fcProjWeight[l].start(), w.fcProjBias[l].start(), n, 4 * C, C, separate);
+            linear(tmp, fch, w.fcProjWeight[l], w.fcProjBias[l].start(), n, 4 * C, C, separate);
             Residual.accumulate(x, 0, tmp, 0, n * C);
         }
     }
@@ -358,19 +368,18 @@ public final class Inference {
         LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, row * C, p, w.lnfWeight.start(), p, w.lnfBias.start(), n, C);
         // the real vocabulary only
         if (half == null) matvec(out, 0, ln, 0, p, w.wte.start(), zeros, 0, n, C, V);
-        else Bf16.matmul(out, 0, ln, 0, half, w.wte.start(), zeros, 0, n, C, V);
+        else Bf16.matmul(out, 0, ln, 0, half, halfAt.get(w.wte), zeros, 0, n, C, V);
     }
 
     /**
-     * out = inp · Wᵀ + b for n rows. Separate sequences, and a single row, take the row kernels
-     * (which stream W once for all rows); a prompt chunk of more than one row (bf16: more than four)
-     * takes the tiled matmul (bf16: widening W as it packs it).
+     * out = inp · Wᵀ + b for n rows. bf16: the panel kernel, for any n. fp32: separate sequences, and
+     * a single row, take the row kernel (which streams W once for all rows and sums a row the same way
+     * whatever n); a prompt chunk of more rows takes the tiled matmul.
      */
-    private void linear(float[] out, float[] inp, int wOff, int bOff, int n, int in, int outs, boolean separate) {
-        if (half != null && (separate || n <= 4)) Bf16.matmul(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
-        else if (half != null) Matmul.forward(out, 0, inp, 0, half, wOff, p, bOff, n, in, outs);
-        else if (separate || n == 1) matvec(out, 0, inp, 0, p, wOff, p, bOff, n, in, outs);
-        else Matmul.forward(out, 0, inp, 0, p, wOff, p, bOff, n, in, outs);
+    private void linear(float[] out, float[] inp, View weight, int bOff, int n, int in, int outs, boolean separate) {
+        if (half != null) Bf16.matmul(out, 0, inp, 0, half, halfAt.get(weight), p, bOff, n, in, outs);
+        else if (separate || n == 1) matvec(out, 0, inp, 0, p, weight.start(), p, bOff, n, in, outs);
+        else Matmul.forward(out, 0, inp, 0, p, weight.start(), p, bOff, n, in, outs);
     }
 
     /**

@@ -40,26 +40,49 @@ class Bf16Test {
         }
     }
 
+    /** W [OC, C] of bf16 values (as floats) with 2 floats before it, and its packed panels with 3 shorts before. */
+    private record Weights(float[] wide, short[] panels) {
+        static Weights random(SplittableRandom rng, int OC, int C) {
+            float[] wide = new float[2 + OC * C];
+            for (int i = 0; i < OC * C; i++) wide[2 + i] = Bf16.toFloat(Bf16.round((float) rng.nextGaussian()));
+            short[] panels = new short[3 + Bf16.packedSize(OC, C)];
+            Bf16.pack(wide, 2, OC, C, panels, 3);
+            return new Weights(wide, panels);
+        }
+    }
+
+    @Test
+    void packedPanelsHoldEveryWeight() {
+        SplittableRandom rng = new SplittableRandom(4);
+        int OC = 70, C = 9;
+        Weights w = Weights.random(rng, OC, C);
+        for (int o = 0; o < OC; o++) {
+            for (int c = 0; c < C; c++) assertEquals(w.wide()[2 + o * C + c], Bf16.at(w.panels(), 3, C, o, c));
+        }
+        int size = Bf16.packedSize(OC, C); // whole panels, the last one padded
+        assertTrue(size >= OC * C && size < (OC + Bf16.PANEL) * C && size % (Bf16.PANEL * C) == 0, "size " + size);
+    }
+
     @Test
     void matmulIsFloat32MathOnTheWidenedWeights() {
         SplittableRandom rng = new SplittableRandom(2);
-        for (int[] shape : new int[][]{{768, 37, 1}, {60, 7, 5}, {5, 3, 9}, {48, 1, 4}, {130, 66, 3}, {17, 16, 8}}) {
+        for (int[] shape : new int[][]{{768, 37, 1}, {60, 7, 5}, {5, 3, 9}, {48, 1, 4}, {130, 66, 3}, {17, 16, 8}, {32, 200, 13}}) {
             int C = shape[0], OC = shape[1], n = shape[2];
-            float[] x = new float[3 + n * C], bias = new float[OC];
-            short[] w = new short[2 + OC * C];
+            float[] x = new float[3 + n * C], bias = new float[1 + OC];
             for (int i = 0; i < x.length; i++) x[i] = (float) rng.nextGaussian();
-            for (int i = 0; i < OC; i++) bias[i] = (float) rng.nextGaussian();
-            for (int i = 0; i < w.length; i++) w[i] = Bf16.round((float) rng.nextGaussian());
+            for (int i = 0; i < bias.length; i++) bias[i] = (float) rng.nextGaussian();
+            Weights w = Weights.random(rng, OC, C);
             float[] got = new float[1 + n * OC];
-            Bf16.matmul(got, 1, x, 3, w, 2, bias, 0, n, C, OC);
+            Bf16.matmul(got, 1, x, 3, w.panels(), 3, bias, 1, n, C, OC);
             for (int r = 0; r < n; r++) {
                 for (int o = 0; o < OC; o++) {
-                    double want = bias[o];
-                    for (int c = 0; c < C; c++) want += (double) x[3 + r * C + c] * Bf16.toFloat(w[2 + o * C + c]);
-                    // float32 rounding of a length-C dot product, in another summation order
+                    double want = bias[1 + o];
+                    for (int c = 0; c < C; c++) want += (double) x[3 + r * C + c] * w.wide()[2 + o * C + c];
+                    // float32 rounding of a length-C dot product
                     assertEquals(want, got[1 + r * OC + o], 1e-6 * C, "C=" + C + " OC=" + OC + " n=" + n + " row " + r + " out " + o);
                 }
             }
+            assertEquals(0f, got[0]); // nothing written before out
         }
     }
 
@@ -67,18 +90,18 @@ class Bf16Test {
     @Test
     void rowsRoundAsALoneRow() {
         SplittableRandom rng = new SplittableRandom(3);
-        for (int[] shape : new int[][]{{768, 37}, {60, 7}, {5, 3}, {130, 66}, {17, 16}, {64, 9}}) {
+        for (int[] shape : new int[][]{{768, 37}, {60, 7}, {5, 3}, {130, 66}, {17, 16}, {64, 129}}) {
             int C = shape[0], OC = shape[1];
+            Weights w = Weights.random(rng, OC, C);
+            float[] bias = new float[OC];
+            for (int i = 0; i < OC; i++) bias[i] = (float) rng.nextGaussian();
             for (int n = 1; n <= 9; n++) {
-                float[] x = new float[n * C], bias = new float[OC];
-                short[] w = new short[OC * C];
+                float[] x = new float[n * C];
                 for (int i = 0; i < x.length; i++) x[i] = (float) rng.nextGaussian();
-                for (int i = 0; i < OC; i++) bias[i] = (float) rng.nextGaussian();
-                for (int i = 0; i < w.length; i++) w[i] = Bf16.round((float) rng.nextGaussian());
                 float[] together = new float[n * OC], alone = new float[OC];
-                Bf16.matmul(together, 0, x, 0, w, 0, bias, 0, n, C, OC);
+                Bf16.matmul(together, 0, x, 0, w.panels(), 3, bias, 0, n, C, OC);
                 for (int r = 0; r < n; r++) {
-                    Bf16.matmul(alone, 0, x, r * C, w, 0, bias, 0, 1, C, OC);
+                    Bf16.matmul(alone, 0, x, r * C, w.panels(), 3, bias, 0, 1, C, OC);
                     for (int o = 0; o < OC; o++) {
                         assertEquals(Float.floatToIntBits(alone[o]), Float.floatToIntBits(together[r * OC + o]),
                                 "C=" + C + " OC=" + OC + " n=" + n + " row " + r + " out " + o);
