@@ -256,7 +256,8 @@ public final class Server implements AutoCloseable {
         }
         unsupported(req, "logprobs", "best_of", "suffix", "logit_bias", "presence_penalty", "frequency_penalty", "tools",
                 "functions", "response_format");
-        LanguageModel.Options options = new LanguageModel.Options(maxTokens, (float) temperature, topK, (float) topP, seed, stop, true);
+        boolean ignoreEos = bool(req, "ignore_eos", false); // vLLM's name: go on past <|endoftext|> (benchmarks)
+        LanguageModel.Options options = new LanguageModel.Options(maxTokens, (float) temperature, topK, (float) topP, seed, stop, !ignoreEos);
         return new Job(prompt, echo, options, n, stream, usageChunk, chat);
     }
 
