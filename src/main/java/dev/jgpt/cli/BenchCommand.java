@@ -84,7 +84,7 @@ public final class BenchCommand implements Runnable {
             if (warmup < 0) throw new JgptException("--warmup must be >= 0, got " + warmup);
             GptConfig cfg = machine.apply();
             if (seq > cfg.blockSize()) throw new JgptException("--seq " + seq + " exceeds the model's block size " + cfg.blockSize());
-            MemoryEstimate memory = MemoryEstimate.training(cfg, batch, seq, false);
+            MemoryEstimate memory = MemoryEstimate.training(cfg, batch, seq, 0);
             memory.requireFits(MemoryEstimate.heap(), "--batch");
             Gpt gpt = new Gpt(cfg);
             gpt.initialize(1337);

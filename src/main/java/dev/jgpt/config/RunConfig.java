@@ -132,7 +132,8 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
 
     /** The heap this run needs: checked before a run allocates anything, printed when it starts. */
     public MemoryEstimate memoryEstimate() {
-        return MemoryEstimate.training(model.gptConfig(), train.microBatchSize(), train.seqLen(), eval.sampleEvery() > 0);
+        return MemoryEstimate.training(model.gptConfig(), train.microBatchSize(), train.seqLen(),
+                eval.sampleEvery() > 0 ? eval.numSamples() : 0);
     }
 
     /** Forward/backward passes per optimizer step in each of {@code worldSize} processes. */

@@ -165,7 +165,6 @@ public final class Generator {
     private final Inference.Sequence[] caches;
     private final Sequence[] running;
     private final int[][] heldPrompt;
-    private final float[][] heldLogits;
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     // one step's batch
     private final Inference.Sequence[] batch;
@@ -190,7 +189,6 @@ public final class Generator {
         caches = new Inference.Sequence[slots];
         running = new Sequence[slots];
         heldPrompt = new int[slots][];
-        heldLogits = new float[slots][];
         batch = new Inference.Sequence[slots];
         batchTokens = new int[slots];
     }
@@ -316,15 +314,13 @@ public final class Generator {
         s.length = s.prompt.length;
         if (s.listener != null || !s.limits.stop().isEmpty()) s.decoder = tokenizer.streamDecoder();
         if (Arrays.equals(heldPrompt[slot], s.prompt) && cache) {
-            c.rewind(s.prompt.length);
-            System.arraycopy(heldLogits[slot], 0, c.logits(), 0, heldLogits[slot].length);
+            c.restore();
         } else {
             heldPrompt[slot] = null; // the cache is about to change
             c.reset();
             inference.prefill(c, s.prompt, 0, s.prompt.length);
             s.prefilled = true;
-            if (heldLogits[slot] == null) heldLogits[slot] = new float[c.logits().length];
-            System.arraycopy(c.logits(), 0, heldLogits[slot], 0, c.logits().length);
+            c.save();
             heldPrompt[slot] = s.prompt;
         }
         s.prefillNanos = System.nanoTime() - s.started;

@@ -71,6 +71,8 @@ public final class Inference {
         private final float[] keys, values;
         private final float[] logits;
         private int pos;
+        private float[] saved; // save()'s logits, allocated on first use
+        private int savedPosition = -1;
 
         private Sequence() {
             int cacheSize = Math.toIntExact((long) L * maxT * C);
@@ -93,6 +95,24 @@ public final class Inference {
         /** Empties the cache. */
         public void reset() {
             pos = 0;
+            savedPosition = -1;
+        }
+
+        /** Remembers the position and the logits now (after a prompt, say), for {@link #restore()}. */
+        public void save() {
+            if (saved == null) saved = new float[logits.length];
+            System.arraycopy(logits, 0, saved, 0, logits.length);
+            savedPosition = pos;
+        }
+
+        /**
+         * Goes back to what {@link #save()} remembered: the positions after it are forgotten and the
+         * logits are those it saw, so a prompt serves another sample without being read again.
+         */
+        public void restore() {
+            if (savedPosition < 0) throw new IllegalStateException("nothing saved, or the cache was reset since");
+            pos = savedPosition;
+            System.arraycopy(saved, 0, logits, 0, logits.length);
         }
 
         /**
@@ -104,6 +124,7 @@ public final class Inference {
                 throw new IllegalArgumentException("rewind to " + length + " but the cache holds " + pos + " positions");
             }
             pos = length;
+            if (length < savedPosition) savedPosition = -1;
         }
 
         /** The logits after the last token: paddedVocabSize entries, the first vocabSize real, the rest -∞. */
@@ -187,19 +208,26 @@ public final class Inference {
     }
 
     /**
-     * The bytes the constructor allocates besides the model's own weights (the bf16 copy, the cache,
-     * one chunk's activations, the scores), counted from the same shapes: what {@link MemoryEstimate}
-     * charges a run that samples.
+     * The bytes a decoder of {@code sequences} sequences allocates besides the model's own weights
+     * (the bf16 copy, one chunk's activations and scores, and per sequence its cache, its logits, the
+     * logits it saves and its row of a step's logits), counted from the same shapes: what {@link MemoryEstimate} charges a
+     * run that samples.
      */
-    static long bytes(GptConfig cfg, Precision precision) {
-        long L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), maxT = cfg.blockSize();
-        long rows = Math.min(CHUNK, maxT);
-        long floats = 2 * L * maxT * C                       // keys, values
-                + rows * C * (1 + 1 + 3 + 1 + 1 + 4)         // x, ln, qkv, atty, tmp, fch
+    static long bytes(GptConfig cfg, Precision precision, int sequences) {
+        long L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), maxT = cfg.blockSize(), rows = CHUNK;
+        long floats = rows * C * (1 + 1 + 3 + 1 + 1 + 4)     // x, ln, qkv, atty, tmp, fch
                 + 2 * rows + rows * NH * maxT                // mean, rstd, scores
-                + cfg.paddedVocabSize() + cfg.vocabSize();   // logits, zeros
-        long half = precision == Precision.BF16 ? 2 * cfg.parameterCount() : 0;
-        return 4 * floats + half;
+                + cfg.vocabSize();                           // zeros
+        long ints = 2 * rows + 1;                            // rowPosition, rowToken, ownToken
+        long perSequence = 2 * L * maxT * C                  // keys, values
+                + 2L * cfg.paddedVocabSize()                 // its logits, and those save() keeps
+                + cfg.vocabSize();                           // its row of a step's logits
+        long half = 0;
+        if (precision == Precision.BF16) {
+            half = 2 * (maxT * C + Bf16.packedSize(cfg.paddedVocabSize(), (int) C) + L * ((long) Bf16.packedSize(3 * (int) C, (int) C)
+                    + Bf16.packedSize((int) C, (int) C) + Bf16.packedSize(4 * (int) C, (int) C) + Bf16.packedSize((int) C, 4 * (int) C)));
+        }
+        return 4 * (floats + ints + sequences * perSequence) + half;
     }
 
     public GptConfig config() {

@@ -30,12 +30,12 @@ import java.util.Locale;
  */
 public record MemoryEstimate(long parameters, long gradients, long optimizer, long activations, long logits, long sampling) {
 
-    /** What training {@code cfg} on micro-batches of B×T tokens needs; {@code samples}: whether the run samples text. */
-    public static MemoryEstimate training(GptConfig cfg, int B, int T, boolean samples) {
+    /** What training {@code cfg} on micro-batches of B×T tokens needs; {@code samples}: the samples decoded together (0: none). */
+    public static MemoryEstimate training(GptConfig cfg, int B, int T, int samples) {
         long params = 4 * cfg.parameterCount();
         long logits = 4 * Activations.logitFloats(cfg, B, T);
         long activations = 4 * Activations.floats(cfg, B, T) - logits;
-        long sampling = samples ? Inference.bytes(cfg, Inference.Precision.FP32) : 0;
+        long sampling = samples > 0 ? Inference.bytes(cfg, Inference.Precision.FP32, samples) : 0;
         return new MemoryEstimate(params, params, 2 * params, activations, logits, sampling);
     }
 

@@ -50,10 +50,21 @@ class MemoryEstimateTest {
         for (GptConfig cfg : new GptConfig[]{GptConfig.of(2, 2, 32, 64, 50257), GptConfig.of(3, 3, 24, 100, 97)}) {
             Gpt model = new Gpt(cfg);
             for (Inference.Precision p : Inference.Precision.values()) {
-                Inference inference = new Inference(model, p);
-                long expected = Inference.bytes(cfg, p);
-                // the bf16 copy spans the whole buffer (vectors stay unrounded zeros), so it is 2 bytes a parameter
-                assertEquals(arrayBytes(inference, model.params()) - 4 /* oneToken */, expected, cfg + " " + p);
+                for (int n : new int[]{1, 3}) {
+                    // a decoder of n sequences after a step over all of them: every buffer it keeps is there
+                    Inference inference = new Inference(model, p);
+                    Inference.Sequence[] seqs = new Inference.Sequence[n];
+                    long bytes = 0;
+                    for (int i = 0; i < n; i++) {
+                        seqs[i] = inference.newSequence();
+                        inference.prefill(seqs[i], new int[]{1, 2}, 0, 2);
+                        seqs[i].save(); // as the generator keeps a prompt
+                    }
+                    inference.step(seqs, new int[n], n);
+                    bytes += arrayBytes(inference, model.params());
+                    for (Inference.Sequence s : seqs) bytes += arrayBytes(s, null);
+                    assertEquals(Inference.bytes(cfg, p, n), bytes, cfg + " " + p + " " + n + " sequences");
+                }
             }
         }
     }
@@ -61,7 +72,7 @@ class MemoryEstimateTest {
     @Test
     void trainingCountsFourParameterBuffersActivationsAndLogits() {
         GptConfig gpt2 = GptConfig.preset("gpt2");
-        MemoryEstimate e = MemoryEstimate.training(gpt2, 4, 64, false);
+        MemoryEstimate e = MemoryEstimate.training(gpt2, 4, 64, 0);
         long p = 4 * gpt2.parameterCount();
         assertEquals(p, e.parameters());
         assertEquals(p, e.gradients());
@@ -71,6 +82,7 @@ class MemoryEstimateTest {
         assertEquals(e.parameters() + e.gradients() + e.optimizer() + e.activations() + e.logits(), e.total());
         String line = e.describe(8_000_000_000L);
         assertTrue(line.startsWith("memory: ~2.2 GB estimated (heap 8.0 GB): parameters 0.5 GB"), line);
-        assertTrue(MemoryEstimate.training(gpt2, 4, 64, true).sampling() > 0);
+        assertTrue(MemoryEstimate.training(gpt2, 4, 64, 1).sampling() > 0);
+        assertTrue(MemoryEstimate.training(gpt2, 4, 64, 4).sampling() > 3 * MemoryEstimate.training(gpt2, 4, 64, 1).sampling() / 2);
     }
 }
