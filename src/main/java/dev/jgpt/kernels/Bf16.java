@@ -96,7 +96,8 @@ public final class Bf16 {
                 int o0 = b * PANEL, cols = Math.min(PANEL, OC - o0), at = wOff + b * C * PANEL;
                 if (cols == PANEL) {
                     for (int r = 0; r < n; r += 4) {
-                        panel4(out, outOff + o0, OC, inp, inpOff, r, n, w, at, C, bias, biasOff + o0);
+                        if (r + 1 == n) panel1(out, outOff + o0 + r * OC, inp, inpOff + r * C, w, at, C, bias, biasOff + o0);
+                        else panel4(out, outOff + o0, OC, inp, inpOff, r, n, w, at, C, bias, biasOff + o0);
                     }
                 } else {
                     // the last panel, partly past OC: padded bias in, a tile out, the real columns copied
@@ -113,6 +114,27 @@ public final class Bf16 {
                 }
             }
         });
+    }
+
+    /**
+     * One row times one panel, as {@link #panel4} computes its first row (the same FMAs in the same
+     * order, so the same bits) without three rows' worth of repeated work: a lone sequence's decode
+     * step is this, and it is bound by reading the panel.
+     */
+    private static void panel1(float[] out, int o, float[] inp, int x0, short[] w, int at, int C, float[] bias, int biasOff) {
+        FloatVector a0 = FloatVector.fromArray(F, bias, biasOff), a1 = FloatVector.fromArray(F, bias, biasOff + LANES);
+        FloatVector a2 = FloatVector.fromArray(F, bias, biasOff + 2 * LANES), a3 = FloatVector.fromArray(F, bias, biasOff + 3 * LANES);
+        for (int c = 0, p = at; c < C; c++, p += PANEL) {
+            FloatVector x = FloatVector.broadcast(F, inp[x0 + c]);
+            a0 = x.fma(widen(w, p), a0);
+            a1 = x.fma(widen(w, p + LANES), a1);
+            a2 = x.fma(widen(w, p + 2 * LANES), a2);
+            a3 = x.fma(widen(w, p + 3 * LANES), a3);
+        }
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + LANES);
+        a2.intoArray(out, o + 2 * LANES);
+        a3.intoArray(out, o + 3 * LANES);
     }
 
     /**
