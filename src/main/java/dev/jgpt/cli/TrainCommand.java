@@ -49,15 +49,17 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (resume != null && (config != null || name != null)) throw new JgptException("--resume takes the run's own config; drop --config and --name");
         DataParallel group = DataParallel.fromEnvironment();
-        if (group.size() == 1) return trainAsRankZero(group);
-        try (group) {
-            return group.isMain() ? trainAsRankZero(group) : trainAsFollower(group);
-        } catch (Throwable e) {
-            // the other ranks wait in a collective call for this one: end the whole job, naming the rank
-            System.err.println("jgpt train: rank " + group.rank() + " of " + group.size() + ": " + oneLine(e));
-            System.err.flush();
-            group.abort(1);
-            throw e;
+        try (group) { // under mpirun, MPI_Finalize at the end (also for mpirun -np 1)
+            if (group.size() == 1) return trainAsRankZero(group);
+            try {
+                return group.isMain() ? trainAsRankZero(group) : trainAsFollower(group);
+            } catch (Throwable e) {
+                // the other ranks wait in a collective call for this one: end the whole job, naming the rank
+                System.err.println("jgpt train: rank " + group.rank() + " of " + group.size() + ": " + oneLine(e));
+                System.err.flush();
+                group.abort(1);
+                throw e;
+            }
         }
     }
 
