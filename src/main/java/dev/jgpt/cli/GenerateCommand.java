@@ -42,10 +42,6 @@ public final class GenerateCommand implements Callable<Integer> {
                     + "(config.json + model.safetensors) or an llm.c .bin file.")
     Path model;
 
-    @Option(names = "--random-init", paramLabel = "PRESET", hidden = true,
-            description = "Benchmark with a randomly initialized preset (gpt2, gpt2-medium, ...) instead of --model.")
-    String randomInit;
-
     @Option(names = "--prompt", paramLabel = "TEXT", description = "The text to continue.")
     String prompt;
 
@@ -102,7 +98,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     + " for an unconditional sample)");
         }
 
-        Gpt gpt = loadModel();
+        Gpt gpt = ModelFiles.load(model);
         GptConfig cfg = gpt.config;
         for (int id : ids) {
             if (id >= cfg.vocabSize()) {
@@ -160,20 +156,8 @@ public final class GenerateCommand implements Callable<Integer> {
         throw new JgptException("--dtype must be bf16 or fp32, got '" + dtype + "'");
     }
 
-    /** Path to model: the one place that decides what a --model path can be. */
-    private Gpt loadModel() throws IOException {
-        if (randomInit != null) {
-            Gpt gpt = new Gpt(GptConfig.preset(randomInit));
-            gpt.initialize(seed != null ? seed : 0);
-            return gpt;
-        }
-        return ModelFiles.load(model);
-    }
-
     private void validateOptions() {
-        if ((model == null) == (randomInit == null)) {
-            throw new JgptException(model == null ? "give the model with --model PATH" : "--model and --random-init exclude each other");
-        }
+        if (model == null) throw new JgptException("give the model with --model PATH");
         if (maxTokens < 1) throw new JgptException("--max-tokens must be >= 1, got " + maxTokens);
         if (!(temperature >= 0) || Float.isInfinite(temperature)) {
             throw new JgptException("--temperature must be a number >= 0 (0 = greedy), got " + temperature);

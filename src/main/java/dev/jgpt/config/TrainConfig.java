@@ -52,11 +52,6 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
         return maxLr * minLrRatio;
     }
 
-    /** Tokens in one micro-batch of one process: B * T. */
-    public int tokensPerMicroBatch() {
-        return microBatchSize * seqLen;
-    }
-
     /**
      * Forward/backward passes per optimizer step in each of {@code worldSize} processes, as
      * build-nanogpt computes it: total_batch_size / (B * T * world_size), which must be whole.

@@ -36,8 +36,6 @@ import java.util.stream.Stream;
  * }</pre>
  */
 public final class Prepare {
-    /** Where training looks for the default corpus. */
-    public static final Path DEFAULT_JDK_DIR = Path.of("data", "jdk");
     public static final long DEFAULT_SHARD_TOKENS = 100_000_000L;
     public static final long MIN_SHARD_TOKENS = 1000;
     /** Written last; its presence means every shard of the directory is complete. */
