@@ -17,12 +17,18 @@ public final class Evaluator {
 
     /** Mean loss over {@code steps} batches of B×T from the start of {@code val} (reset first). */
     public static double validationLoss(Gpt model, TokenDataset val, int steps, int B, int T) {
+        return validationLoss(model, val, steps, B, T, () -> { });
+    }
+
+    /** As above, calling {@code afterBatch} after each batch (progress). */
+    public static double validationLoss(Gpt model, TokenDataset val, int steps, int B, int T, Runnable afterBatch) {
         val.reset();
         int[] inputs = new int[B * T], targets = new int[B * T];
         double sum = 0;
         for (int i = 0; i < steps; i++) {
             val.nextBatch(inputs, targets);
             sum += model.forward(inputs, targets, B, T);
+            afterBatch.run();
         }
         return sum / steps;
     }
@@ -33,13 +39,22 @@ public final class Evaluator {
      * that leaves none, there is no score to give (acc would be 0/0).
      */
     public static HellaSwag.Score hellaswag(Gpt model, List<HellaSwag.Example> examples) {
+        return hellaswag(model, examples, () -> { });
+    }
+
+    /** As above, calling {@code afterItem} after each item (progress). */
+    public static HellaSwag.Score hellaswag(Gpt model, List<HellaSwag.Example> examples, Runnable afterItem) {
         HellaSwag.Score score = HellaSwag.Score.ZERO;
-        for (HellaSwag.Prediction p : hellaswagPredictions(model, examples)) score = score.add(p);
+        for (HellaSwag.Prediction p : hellaswagPredictions(model, examples, afterItem)) score = score.add(p);
         return score;
     }
 
     /** The prediction for each item {@link #hellaswag} scores, in order (items too long are left out). */
     public static List<HellaSwag.Prediction> hellaswagPredictions(Gpt model, List<HellaSwag.Example> examples) {
+        return hellaswagPredictions(model, examples, () -> { });
+    }
+
+    private static List<HellaSwag.Prediction> hellaswagPredictions(Gpt model, List<HellaSwag.Example> examples, Runnable afterItem) {
         List<HellaSwag.Prediction> predictions = new ArrayList<>();
         int shortest = Integer.MAX_VALUE;
         for (HellaSwag.Example ex : examples) {
@@ -50,6 +65,7 @@ public final class Evaluator {
             model.forward(r.flatTokens(), r.flatTargets(), HellaSwag.ENDINGS, width);
             // the loss buffer is sized for the largest batch the model has seen: take this batch's part
             predictions.add(r.predict(java.util.Arrays.copyOf(model.losses(), HellaSwag.ENDINGS * width)));
+            afterItem.run();
         }
         if (predictions.isEmpty()) {
             throw new JgptException("no HellaSwag item fits the model's block_size of " + model.config.blockSize()

@@ -43,6 +43,10 @@ public final class ProgressBar implements AutoCloseable {
     private long lastDrawNanos;
     private int lastWidth;
     private boolean closed;
+    // a record of the work, plain lines at most every recordNanos (a run's console.log); null for none
+    private java.util.function.Consumer<String> record;
+    private long recordNanos, lastRecordNanos;
+    private long quietNanos;
 
     private ProgressBar(String label, long total, String unit, PrintStream out, boolean tty, String... counterNames) {
         this.label = label;
@@ -66,10 +70,45 @@ public final class ProgressBar implements AutoCloseable {
         return new ProgressBar(label, total, unit, System.err, "1".equals(System.getenv("JGPT_TTY")), counters);
     }
 
-    /** A bar writing to {@code out}, redrawing in place if {@code tty}. */
+    /** A bar writing to {@code out} (null: nowhere, for a bar that only {@link #recording records}), redrawing in place if {@code tty}. */
     public static ProgressBar start(String label, long total, String unit, PrintStream out, boolean tty,
                                     String... counters) {
         return new ProgressBar(label, total, unit, out, tty, counters);
+    }
+
+    /**
+     * Also hands a plain line (no bar, no carriage return) to {@code sink} at most every {@code
+     * seconds}, for a log that must stay readable: a run's console.log gets where a long step is.
+     */
+    public ProgressBar recording(java.util.function.Consumer<String> sink, double seconds) {
+        record = sink;
+        recordNanos = (long) (seconds * 1e9);
+        lastRecordNanos = startNanos;
+        return this;
+    }
+
+    /** Shows nothing for the first {@code seconds}: work that ends sooner leaves no trace. */
+    public ProgressBar quietFor(double seconds) {
+        quietNanos = (long) (seconds * 1e9);
+        return this;
+    }
+
+    /**
+     * Ends without a final line: a bar drawn on a terminal is erased, so the line the work ends
+     * with (a training step's log line) takes its place. Nothing after it.
+     */
+    public void clear() {
+        drawing.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            if (tty && out != null && lastWidth > 0) {
+                out.print("\r" + " ".repeat(lastWidth) + "\r");
+                out.flush();
+            }
+        } finally {
+            drawing.unlock();
+        }
     }
 
     /** Advances the main counter. */
@@ -133,7 +172,7 @@ public final class ProgressBar implements AutoCloseable {
         try {
             if (closed) return;
             closed = true;
-            if (tty && lastWidth > 0) {
+            if (tty && out != null && lastWidth > 0) {
                 out.println();
                 out.flush();
             }
@@ -159,13 +198,20 @@ public final class ProgressBar implements AutoCloseable {
 
     private void maybeDraw() {
         long now = System.nanoTime();
-        if (now - lastDrawNanos < intervalNanos || !drawing.tryLock()) {
+        boolean drawDue = now - lastDrawNanos >= intervalNanos;
+        boolean recordDue = record != null && now - lastRecordNanos >= recordNanos;
+        if (!(drawDue || recordDue) || now - startNanos < quietNanos || !drawing.tryLock()) {
             return;
         }
         try {
-            if (!closed && now - lastDrawNanos >= intervalNanos) {
+            if (closed) return;
+            if (drawDue && now - lastDrawNanos >= intervalNanos) {
                 lastDrawNanos = now;
                 draw(false);
+            }
+            if (recordDue && now - lastRecordNanos >= recordNanos) {
+                lastRecordNanos = now;
+                record.accept(render(false, false));
             }
         } finally {
             drawing.unlock();
@@ -173,6 +219,7 @@ public final class ProgressBar implements AutoCloseable {
     }
 
     private void draw(boolean last) {
+        if (out == null) return;
         String line = render(last);
         if (tty) {
             // Pad over the remains of a longer previous line; only the final draw ends the line.
@@ -187,13 +234,17 @@ public final class ProgressBar implements AutoCloseable {
 
     /** The text of the line, without control characters. */
     String render(boolean last) {
+        return render(last, tty);
+    }
+
+    private String render(boolean last, boolean withBar) {
         double secs = Math.max(1e-9, seconds());
         long value = done.get();
         StringBuilder sb = new StringBuilder(label);
         if (total > 0) {
             double frac = Math.min(1.0, (double) value / total);
             sb.append(String.format(Locale.ROOT, " %3d%%", (int) Math.floor(frac * 100)));
-            if (tty) {
+            if (withBar) {
                 int filled = (int) Math.round(frac * BAR_WIDTH);
                 sb.append(" [").append("#".repeat(filled)).append(".".repeat(BAR_WIDTH - filled)).append(']');
             }
@@ -201,7 +252,10 @@ public final class ProgressBar implements AutoCloseable {
         } else {
             sb.append("  ").append(amount(value, true));
         }
-        sb.append("  ").append(amount((long) (value / secs), false)).append(unitSuffix()).append("/s");
+        double rate = value / secs;
+        // slow work (a 124M micro-batch on a CPU takes seconds) keeps its rate readable
+        String rateText = !unit.equals("B") && rate < 10 ? String.format(Locale.ROOT, "%.2f", rate) : amount((long) rate, false);
+        sb.append("  ").append(rateText).append(unitSuffix()).append("/s");
         if (last) {
             sb.append("  ").append(clock(secs));
         } else if (total > 0 && value > 0 && value < total) {

@@ -260,6 +260,12 @@ public final class RunDirectory implements AutoCloseable {
         return dir.resolve(CHECKPOINTS_DIR);
     }
 
+    /** Appends a line to console.log only (what a terminal saw drawn live, such as a progress bar). */
+    public synchronized void logOnly(String line) {
+        if (!writes) return;
+        write(consoleLog, consoleLogFile(), line + "\n");
+    }
+
     /** Prints a line to the console and appends it to console.log. */
     public synchronized void println(String line) {
         if (!writes) return;

@@ -17,6 +17,7 @@ import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
 import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.track.ProgressBar;
 import dev.jgpt.track.RunDirectory;
 
 import java.io.IOException;
@@ -177,10 +178,19 @@ public final class Trainer {
             TokenDataset.State stepStart = train.state();
             double lossAccum = 0; // the gradient is zero here: the optimizer clears it after each step
             int micro = 0;
-            for (; micro < accum && !stopAgreed(); micro++) {
-                train.nextBatch(inputs, targets);
-                lossAccum += model.forward(inputs, targets, B, T) / accum;
-                model.backward(1f / (accum * ranks)); // the ranks' gradients are summed below
+            ProgressBar bar = accum > 1 ? progress(String.format("step %5d/%d", step, maxSteps), accum, "micro-batches", "tokens") : null;
+            try {
+                for (; micro < accum && !stopAgreed(); micro++) {
+                    train.nextBatch(inputs, targets);
+                    lossAccum += model.forward(inputs, targets, B, T) / accum;
+                    model.backward(1f / (accum * ranks)); // the ranks' gradients are summed below
+                    if (bar != null) {
+                        bar.add("tokens", (long) B * T * ranks);
+                        bar.add(1);
+                    }
+                }
+            } finally {
+                if (bar != null) bar.clear(); // the step's own line follows
             }
             if (micro < accum) {
                 model.zeroGrad();
@@ -246,7 +256,12 @@ public final class Trainer {
         boolean stopping = stopAgreed(); // the evaluations are collective: every rank skips the same ones
         if (cfg.valDue(step) && !stopping) {
             group.checkSameWeights(model.params());
-            lastValLoss = group.mean(Evaluator.validationLoss(model, val, e.valSteps(), t.microBatchSize(), t.seqLen()));
+            ProgressBar bar = progress(String.format("step %5d validation", step), e.valSteps(), "batches");
+            try {
+                lastValLoss = group.mean(Evaluator.validationLoss(model, val, e.valSteps(), t.microBatchSize(), t.seqLen(), () -> bar.add(1)));
+            } finally {
+                bar.clear();
+            }
             run.logVal(step, lastValLoss);
             run.println(String.format("step %5d | validation loss %.4f", step, lastValLoss));
         }
@@ -301,6 +316,17 @@ public final class Trainer {
         run.log("checkpoint", step, Map.of("path", TrainingCheckpoint.dirFor(dir, step).toString()));
     }
 
+    /**
+     * Where a long piece of work stands (the micro-batches of an accumulating step, validation,
+     * HellaSwag), from 2 s in: drawn live on a terminal, and as a plain line in console.log (and on
+     * the console, off a terminal) at most every 10 s. Rank 0's alone.
+     */
+    private ProgressBar progress(String label, long total, String unit, String... counters) {
+        boolean tty = group.isMain() && "1".equals(System.getenv("JGPT_TTY"));
+        java.util.function.Consumer<String> record = tty ? run::logOnly : run::println;
+        return ProgressBar.start(label, total, unit, tty ? System.err : null, tty, counters).quietFor(2).recording(record, 10);
+    }
+
     /** Whether to stop: a stop asked of any rank (a signal reaches each at its own moment) stops all at the same point. */
     private boolean stopAgreed() {
         return group.any(stopRequested);
@@ -326,10 +352,16 @@ public final class Trainer {
 
     /** build-nanogpt's split of HellaSwag: rank r scores the items i with i mod ranks = r; the counts are summed. */
     private HellaSwag.Score hellaswagOnAllRanks() {
-        if (group.size() == 1) return Evaluator.hellaswag(model, hellaswag);
         List<HellaSwag.Example> mine = new java.util.ArrayList<>();
         for (int i = group.rank(); i < hellaswag.size(); i += group.size()) mine.add(hellaswag.get(i));
-        HellaSwag.Score s = mine.isEmpty() ? HellaSwag.Score.ZERO : Evaluator.hellaswag(model, mine);
+        ProgressBar bar = progress(String.format("step %5d HellaSwag", step), mine.size(), "items");
+        HellaSwag.Score s;
+        try {
+            s = mine.isEmpty() ? HellaSwag.Score.ZERO : Evaluator.hellaswag(model, mine, () -> bar.add(1));
+        } finally {
+            bar.clear();
+        }
+        if (group.size() == 1) return s;
         double[] counts = {s.total(), s.correct(), s.correctNorm()};
         group.sum(counts);
         return new HellaSwag.Score((int) counts[0], (int) counts[1], (int) counts[2]);

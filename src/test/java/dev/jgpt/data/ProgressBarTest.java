@@ -58,4 +58,42 @@ class ProgressBarTest {
         assertTrue(line.contains("files/s"), line);
         assertTrue(!line.contains("%") && !line.contains("ETA"), line);
     }
+
+    @Test
+    void aRecordingBarHandsPlainLinesToItsSinkAndClearsWithoutAFinalLine() throws InterruptedException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        java.util.List<String> log = new java.util.ArrayList<>();
+        ProgressBar bar = ProgressBar.start("step 0/9", 8, "micro-batches", new PrintStream(bytes, true, StandardCharsets.UTF_8), true, "tokens")
+                .recording(log::add, 0.1);
+        bar.add("tokens", 4096); // too soon to record
+        assertEquals(0, log.size());
+        Thread.sleep(250);
+        bar.add(1);
+        assertEquals(1, log.size(), log.toString());
+        assertTrue(log.getFirst().startsWith("step 0/9  12%  1 / 8 micro-batches  "), log.getFirst());
+        assertTrue(log.getFirst().contains("micro-batches/s  ETA ") && log.getFirst().contains("tokens 4096"), log.getFirst());
+        assertTrue(!log.getFirst().contains("[") && !log.getFirst().contains("\r"), "a log line has no bar: " + log.getFirst());
+        assertTrue(log.getFirst().matches(".*  0\\.[0-9]{2} micro-batches/s.*") || log.getFirst().matches(".*  [1-9]\\.[0-9]{2} micro-batches/s.*"),
+                "a slow rate keeps its decimals: " + log.getFirst());
+        bar.add(1); // within 0.1 s of the last record: nothing more
+        assertEquals(1, log.size());
+        bar.clear();
+        String out = bytes.toString(StandardCharsets.UTF_8);
+        assertTrue(out.startsWith("\rstep 0/9  12% ["), out);
+        assertTrue(out.endsWith("\r"), "cleared: the live line is erased and no final line follows: " + out);
+        assertTrue(!out.contains("\n"), out);
+        bar.add(1);
+        assertEquals(1, log.size(), "nothing after clear");
+    }
+
+    @Test
+    void aQuietBarShowsNothingForShortWork() throws InterruptedException {
+        java.util.List<String> log = new java.util.ArrayList<>();
+        ProgressBar bar = ProgressBar.start("val", 4, "batches", null, false).quietFor(60).recording(log::add, 0);
+        Thread.sleep(20);
+        bar.add(1);
+        bar.add(1);
+        bar.clear();
+        assertEquals(java.util.List.of(), log);
+    }
 }
