@@ -89,12 +89,8 @@ public final class BenchCommand implements Runnable {
             Gpt gpt = new Gpt(cfg);
             gpt.initialize(1337);
             Optimizer opt = new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f);
-            SplittableRandom rng = new SplittableRandom(0);
             int[] inputs = new int[batch * seq], targets = new int[batch * seq];
-            for (int i = 0; i < inputs.length; i++) {
-                inputs[i] = rng.nextInt(cfg.vocabSize());
-                targets[i] = rng.nextInt(cfg.vocabSize());
-            }
+            BenchCommand.randomTokens(cfg, inputs, targets);
             double[] ms = new double[steps];
             float firstLoss = Float.NaN;
             for (int s = 0; s < warmup + steps; s++) {
@@ -320,6 +316,15 @@ public final class BenchCommand implements Runnable {
             }
             mpi.close();
             return 0;
+        }
+    }
+
+    /** Seeded random token ids for a training benchmark's inputs and targets (the same in every run). */
+    static void randomTokens(GptConfig cfg, int[] inputs, int[] targets) {
+        SplittableRandom rng = new SplittableRandom(0);
+        for (int i = 0; i < inputs.length; i++) {
+            inputs[i] = rng.nextInt(cfg.vocabSize());
+            targets[i] = rng.nextInt(cfg.vocabSize());
         }
     }
 

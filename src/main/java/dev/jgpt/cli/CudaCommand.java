@@ -221,12 +221,8 @@ public final class CudaCommand implements Runnable {
             if (seq > cfg.blockSize()) throw new JgptException("--seq " + seq + " exceeds the model's block size " + cfg.blockSize());
             Gpt host = new Gpt(cfg);
             host.initialize(1337);
-            SplittableRandom rng = new SplittableRandom(0);
             int[] inputs = new int[batch * seq], targets = new int[batch * seq];
-            for (int i = 0; i < inputs.length; i++) {
-                inputs[i] = rng.nextInt(cfg.vocabSize());
-                targets[i] = rng.nextInt(cfg.vocabSize());
-            }
+            BenchCommand.randomTokens(cfg, inputs, targets);
             try (Cuda cuda = Cuda.open(); CudaGpt gpt = new CudaGpt(cuda, host)) {
                 double[] ms = new double[steps];
                 float firstLoss = Float.NaN;
