@@ -274,6 +274,11 @@ public final class Generator {
 
     /** Moves waiting sequences into free slots (cancelled ones end here) and prefills their prompts. */
     private void admit() {
+        // a cancelled sequence leaves the queue from wherever it waits, not only from its head
+        waiting.removeIf(s -> {
+            if (s.cancelled) end(s, Finish.CANCELLED);
+            return s.cancelled;
+        });
         while (!waiting.isEmpty()) {
             Sequence s = waiting.peek();
             if (s.cancelled || s.limits.maxTokens() == 0) {

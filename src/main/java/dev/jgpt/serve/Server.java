@@ -215,11 +215,7 @@ public final class Server implements AutoCloseable {
             throw new ApiError(429, "rate_limit_error", null, "rate_limit_exceeded", "the server is busy: " + model.slots()
                     + " sequences are decoding and " + limits.queue() + " may wait; try again shortly");
         }
-        try {
-            run(ex, job);
-        } finally {
-            sequences.release(job.n());
-        }
+        run(ex, job);
     }
 
     private Job parse(JsonObject req, boolean chat) {
@@ -278,7 +274,12 @@ public final class Server implements AutoCloseable {
                 int choice = i;
                 LanguageModel.Options options = job.options().seed() == null ? job.options() : job.options().withSeed(job.options().seed() + i);
                 LanguageModel.Pending p = model.submit(job.prompt(), options, text -> events.add(new Piece(choice, text)));
-                p.future().whenComplete((c, e) -> events.add(new Done(choice, c, e)));
+                // the sequence's place is free the moment it ends, before its answer is written: a
+                // client that sends its next request as soon as it has read this one is not told 429
+                p.future().whenComplete((c, e) -> {
+                    sequences.release(1);
+                    events.add(new Done(choice, c, e));
+                });
                 pending.add(p);
             }
             if (job.stream()) stream(ex, job, id, events);
@@ -287,6 +288,7 @@ public final class Server implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             for (LanguageModel.Pending p : pending) p.cancel(); // a no-op for those that ended
+            sequences.release(job.n() - pending.size()); // places taken for sequences never submitted
         }
     }
 

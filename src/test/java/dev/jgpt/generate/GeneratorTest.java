@@ -149,6 +149,26 @@ class GeneratorTest {
     }
 
     @Test
+    void aCancelledSequenceLeavesTheQueueFromBehindOthers() {
+        Gpt model = TestModels.random(32, 9);
+        Generator g = new Generator(new Inference(model, Inference.Precision.BF16), 1);
+        Generator.Sequence running = g.add(prompt(3, 1), new Generator.Limits(100_000, List.of(), false), sampler(1), null);
+        Generator.Sequence first = g.add(prompt(3, 2), Generator.Limits.of(5), sampler(2), null);
+        Generator.Sequence second = g.add(prompt(3, 3), Generator.Limits.of(5), sampler(3), null);
+        g.step();
+        assertEquals(2, g.waiting());
+        second.cancel();
+        g.step();
+        assertEquals(Generator.Finish.CANCELLED, second.finish()); // not held until the one before it starts
+        assertEquals(1, g.waiting());
+        assertFalse(first.done());
+        assertFalse(running.done());
+        running.cancel();
+        g.run();
+        assertTrue(first.done());
+    }
+
+    @Test
     void zeroTokensEndsAtOnceAndAFailingListenerFailsOnlyItsSequence() {
         Gpt model = TestModels.random(32, 10);
         Generator g = new Generator(new Inference(model, Inference.Precision.FP32), 2);
