@@ -11,8 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-import static dev.jgpt.cli.TrainProcessTest.copyTree;
-import static dev.jgpt.cli.TrainProcessTest.deleteTree;
+import static dev.jgpt.TestFiles.copyTree;
+import static dev.jgpt.TestFiles.deleteTree;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -40,13 +40,7 @@ class MpiTrainTest {
         Path data = TrainProcessTest.prepareCorpus(tmp);
         config = tmp.resolve("tiny.yaml");
         // 128 tokens a step: 4 micro-batches of 2 x 16 in one process, 2 on each of two ranks
-        Files.writeString(config, """
-                model: {preset: custom, n_layer: 1, n_head: 2, n_embd: 16, block_size: 16}
-                data: {dir: %s, order: shuffled, seed: 7}
-                train: {total_batch_size: 128, micro_batch_size: 2, seq_len: 16, max_lr: 3.0e-3, warmup_steps: 2, max_steps: %d, seed: 11}
-                eval: {val_every: 5, val_steps: 1, hellaswag_every: 0, sample_every: 0, sample_max_tokens: 8, checkpoint_every: 5, keep_last: 0}
-                log: {runs_dir: runs, log_every: 1}
-                """.formatted(data, STEPS));
+        Files.writeString(config, TrainProcessTest.tinyConfig(data, STEPS));
         Launcher.Child two = mpirun(2, "train", "-c", config.toString(), "--name", "two");
         assertEquals(0, two.waitFor(180), two.out() + two.err());
         twoRanks = losses("two");

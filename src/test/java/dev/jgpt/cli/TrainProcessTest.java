@@ -1,5 +1,7 @@
 package dev.jgpt.cli;
 
+import static dev.jgpt.TestFiles.copyTree;
+import static dev.jgpt.TestFiles.deleteTree;
 import dev.jgpt.data.Prepare;
 import dev.jgpt.data.ShardFormat;
 import dev.jgpt.io.TrainingCheckpoint;
@@ -30,6 +32,17 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 class TrainProcessTest {
     static final int STEPS = 20;
 
+    /** A one-layer model on the prepared corpus, 128 tokens a step as 4 micro-batches of 2 x 16, a checkpoint every 5 steps. */
+    static String tinyConfig(Path data, int steps) {
+        return """
+                model: {preset: custom, n_layer: 1, n_head: 2, n_embd: 16, block_size: 16}
+                data: {dir: %s, order: shuffled, seed: 7}
+                train: {total_batch_size: 128, micro_batch_size: 2, seq_len: 16, max_lr: 3.0e-3, warmup_steps: 2, max_steps: %d, seed: 11}
+                eval: {val_every: 5, val_steps: 1, hellaswag_every: 0, sample_every: 0, sample_max_tokens: 8, checkpoint_every: 5, keep_last: 0}
+                log: {runs_dir: runs, log_every: 1}
+                """.formatted(data, steps);
+    }
+
     @TempDir
     static Path tmp;
     static Launcher jgpt;
@@ -41,13 +54,7 @@ class TrainProcessTest {
         jgpt = Launcher.install(tmp.resolve("launcher"));
         data = prepareCorpus(tmp);
         config = tmp.resolve("tiny.yaml");
-        Files.writeString(config, """
-                model: {preset: custom, n_layer: 1, n_head: 2, n_embd: 16, block_size: 16}
-                data: {dir: %s, order: shuffled, seed: 7}
-                train: {total_batch_size: 128, micro_batch_size: 2, seq_len: 16, max_lr: 3.0e-3, warmup_steps: 2, max_steps: %d, seed: 11}
-                eval: {val_every: 5, val_steps: 1, hellaswag_every: 0, sample_every: 0, sample_max_tokens: 8, checkpoint_every: 5, keep_last: 0}
-                log: {runs_dir: runs, log_every: 1}
-                """.formatted(data, STEPS));
+        Files.writeString(config, tinyConfig(data, STEPS));
         Launcher.Child straight = jgpt.start(tmp, "train", "-c", config.toString(), "--name", "straight");
         assertEquals(0, straight.waitFor(120), straight.err());
         straightTrain = losses(run("straight"), "train");
@@ -221,21 +228,5 @@ class TrainProcessTest {
         assertEquals(config, Files.readString(done.resolve(RunDirectory.CONFIG_FILE)));
         assertEquals(4, TrainingCheckpoint.list(done.resolve("checkpoints")).size());
         assertEquals(RunStatus.State.FINISHED, RunStatus.read(done).state());
-    }
-
-    static void deleteTree(Path dir) throws Exception {
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-        }
-    }
-
-    static void copyTree(Path from, Path to) throws Exception {
-        try (var s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path q = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) Files.createDirectories(q);
-                else Files.copy(p, q);
-            }
-        }
     }
 }

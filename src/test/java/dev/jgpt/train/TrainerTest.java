@@ -1,5 +1,7 @@
 package dev.jgpt.train;
 
+import static dev.jgpt.TestFiles.copyTree;
+import static dev.jgpt.TestFiles.deleteTree;
 import dev.jgpt.config.RunConfig;
 import dev.jgpt.data.Prepare;
 import dev.jgpt.data.ShardFormat;
@@ -169,21 +171,5 @@ class TrainerTest {
         double[] losses = trainLosses(runDir);
         // both are the same float; JSON carries it in its shortest decimal form, so compare as floats
         assertEquals((float) losses[3], (float) debugLoss, "debug-step at the step-3 checkpoint vs the loss logged at step 3");
-    }
-
-    static void deleteTree(Path dir) throws Exception {
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-        }
-    }
-
-    static void copyTree(Path from, Path to) throws Exception {
-        try (var s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path q = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) Files.createDirectories(q);
-                else Files.copy(p, q);
-            }
-        }
     }
 }
