@@ -57,8 +57,9 @@ public final class PrepareCommand implements Callable<Integer> {
             description = "Where downloaded corpora are kept. Default: ${DEFAULT-VALUE}.")
     Path downloads;
 
-    @Option(names = "--overwrite", description = "Replace the shards an earlier jgpt prepare wrote into the output directory "
-            + "(never other files: shards it did not write are refused).")
+    @Option(names = "--overwrite", description = "Start over: replace the shards an earlier jgpt prepare wrote into the output directory "
+            + "(never other files: shards it did not write are refused). Without it, a prepare with the same settings that was "
+            + "cut short there goes on after its last whole shard.")
     boolean overwrite;
 
     @Override

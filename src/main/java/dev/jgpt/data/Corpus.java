@@ -52,6 +52,11 @@ final class Corpus {
     static final String FINEWEB_EDU = "fineweb-edu";
     static final URI SHAKESPEARE_URL =
             URI.create("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt");
+    /**
+     * FineWeb-Edu sample-10BT is about 10B GPT-2 tokens (its name; build-nanogpt's fineweb.py makes 100
+     * shards of 100M of them) in about 30 GB of parquet: 3 bytes of parquet a token.
+     */
+    static final long PARQUET_BYTES_PER_TOKEN = 3;
     private static final String OFFLINE_HINT = "Offline, pass local files instead (--source path/to/file.txt, "
             + "a .jsonl or .parquet file, or a folder of them), or use the built-in --source jdk-src.";
 
@@ -67,14 +72,33 @@ final class Corpus {
     final String textField;
     /** Approximate bytes of text, for progress and the size of the validation shard; 0 if unknown. */
     final long estimatedBytes;
-    private final boolean progress;
+    /** Tokens the corpus is expected to give, for the disk space and the time a prepare needs; 0 if unknown. */
+    final long estimatedTokens;
+    /** Fetches the inputs that are still remote when reading reaches them. */
+    private final Download download;
 
-    private Corpus(String name, List<Input> inputs, String textField, long estimatedBytes, boolean progress) {
+    private Corpus(String name, List<Input> inputs, String textField, long estimatedBytes, long estimatedTokens, Download download) {
         this.name = name;
         this.inputs = List.copyOf(inputs);
         this.textField = textField;
         this.estimatedBytes = estimatedBytes;
-        this.progress = progress;
+        this.estimatedTokens = estimatedTokens;
+        this.download = download;
+    }
+
+    private Corpus(String name, List<Input> inputs, String textField, long estimatedBytes, Download download) {
+        // GPT-2's tokenizer makes about one token of every 4 bytes of English text or code
+        this(name, inputs, textField, estimatedBytes, estimatedBytes / 4, download);
+    }
+
+    /** The source cannot be reached (offline): {@code reason} says what failed; the message also says what to do instead. */
+    static final class Unreachable extends JgptException {
+        final String reason;
+
+        Unreachable(String reason, String instead, Throwable cause) {
+            super(reason + ". " + instead, cause);
+            this.reason = reason;
+        }
     }
 
     /** The shard-name prefix a --source value gets (before anything is read or downloaded). */
@@ -91,12 +115,12 @@ final class Corpus {
     }
 
     /** Resolves a --source value; {@code downloads} is where downloaded corpora are kept. */
-    static Corpus resolve(String source, String textField, Path downloads, boolean progress) {
+    static Corpus resolve(String source, String textField, Path downloads, HuggingFaceHub hub, Download download) {
         return switch (source.toLowerCase(Locale.ROOT)) {
-            case JDK_SRC -> jdkSources(textField, progress);
-            case SHAKESPEARE, "tinyshakespeare", "tiny-shakespeare" -> shakespeare(textField, downloads, progress);
-            case FINEWEB_EDU, "fineweb-edu-10b", "fineweb" -> finewebEdu(textField, downloads, progress);
-            default -> local(Path.of(source), textField, progress);
+            case JDK_SRC -> jdkSources(textField, download);
+            case SHAKESPEARE, "tinyshakespeare", "tiny-shakespeare" -> shakespeare(textField, downloads, download);
+            case FINEWEB_EDU, "fineweb-edu-10b", "fineweb" -> finewebEdu(textField, downloads, hub, download);
+            default -> local(Path.of(source), textField, download);
         };
     }
 
@@ -105,31 +129,32 @@ final class Corpus {
         return Path.of(System.getProperty("java.home"), "lib", "src.zip");
     }
 
-    private static Corpus jdkSources(String textField, boolean progress) {
+    private static Corpus jdkSources(String textField, Download download) {
         Path zip = jdkSrcZip();
         if (!Files.isRegularFile(zip)) {
             throw new JgptException("--source jdk-src: this Java (" + System.getProperty("java.home")
                     + ") has no lib/src.zip; install a full JDK with sources, or pass --source with your own files");
         }
-        return new Corpus("jdk", List.of(new Input(zip, Kind.ZIP, null)), textField, zipTextBytes(zip), progress);
+        return new Corpus("jdk", List.of(new Input(zip, Kind.ZIP, null)), textField, zipTextBytes(zip), download);
     }
 
-    private static Corpus shakespeare(String textField, Path downloads, boolean progress) {
-        Path file = fetch(download(progress), new Download.Remote(SHAKESPEARE_URL, downloads.resolve("tinyshakespeare.txt")),
+    private static Corpus shakespeare(String textField, Path downloads, Download download) {
+        Path file = fetch(download, new Download.Remote(SHAKESPEARE_URL, downloads.resolve("tinyshakespeare.txt")),
                 "Offline, pass a local copy: --source path/to/tinyshakespeare.txt (or use the built-in --source jdk-src).");
-        return new Corpus("shakespeare", List.of(new Input(file, Kind.TEXT, null)), textField, size(file), progress);
+        return new Corpus("shakespeare", List.of(new Input(file, Kind.TEXT, null)), textField, size(file), download);
     }
 
-    /** The parquet files of sample-10BT, each fetched (the ones not there yet) when reading reaches it. */
-    private static Corpus finewebEdu(String textField, Path downloads, boolean progress) {
-        Download download = download(progress);
+    /**
+     * The parquet files of sample-10BT, each fetched (the ones not there yet) when reading reaches it;
+     * {@link PreparePlan} shows what they take and checks the disk before the first one.
+     */
+    private static Corpus finewebEdu(String textField, Path downloads, HuggingFaceHub hub, Download download) {
         Path dir = downloads.resolve(Downloads.FINEWEB_FOLDER);
         List<Download.Remote> files;
         try {
-            files = Downloads.finewebEdu(HuggingFaceHub.fromEnvironment(), download, dir, 0);
-            download.plan("FineWeb-Edu sample-10BT", dir, files);
+            files = Downloads.finewebEdu(hub, download, dir, 0);
         } catch (JgptException e) {
-            throw new JgptException(e.getMessage() + ". " + OFFLINE_HINT, e);
+            throw new Unreachable(e.getMessage(), OFFLINE_HINT, e);
         }
         List<Input> inputs = new ArrayList<>();
         long compressed = 0;
@@ -138,11 +163,7 @@ final class Corpus {
             compressed += f.size();
         }
         // Parquet pages of web text are compressed about 2x; only the progress bar's ETA uses this.
-        return new Corpus("edufineweb", inputs, textField, compressed * 2, progress);
-    }
-
-    private static Download download(boolean progress) {
-        return progress ? Download.standard() : Download.standard().quiet();
+        return new Corpus("edufineweb", inputs, textField, compressed * 2, compressed / PARQUET_BYTES_PER_TOKEN, download);
     }
 
     /** Downloads a corpus file; when that fails, the error also says what to pass instead. */
@@ -150,14 +171,14 @@ final class Corpus {
         try {
             return download.fetch(file);
         } catch (JgptException e) {
-            throw new JgptException(e.getMessage() + ". " + instead, e);
+            throw new Unreachable(e.getMessage(), instead, e);
         }
     }
 
-    private static Corpus local(Path source, String textField, boolean progress) {
+    private static Corpus local(Path source, String textField, Download download) {
         if (Files.isRegularFile(source)) {
             Input input = new Input(source, kindOf(source), null);
-            return new Corpus(stem(source), List.of(input), textField, estimate(input, textField), progress);
+            return new Corpus(stem(source), List.of(input), textField, estimate(input, textField), download);
         }
         if (!Files.isDirectory(source)) {
             throw new JgptException("--source: no such file or folder '" + source + "' (built-in sources: "
@@ -181,7 +202,7 @@ final class Corpus {
             bytes += estimate(input, textField);
         }
         Path name = source.toAbsolutePath().normalize().getFileName();
-        return new Corpus(name == null ? "corpus" : stem(name), inputs, textField, bytes, progress);
+        return new Corpus(name == null ? "corpus" : stem(name), inputs, textField, bytes, download);
     }
 
     private static boolean isHidden(Path relative) {
@@ -274,16 +295,36 @@ final class Corpus {
         }
     }
 
-    /** Calls {@code sink} with each document in order, on the calling thread. */
-    void forEachDocument(Consumer<String> sink) {
+    /** Receives the documents: the input's index, the document's index in it, the text. */
+    @FunctionalInterface
+    interface DocumentSink {
+        void accept(int input, long document, String text);
+    }
+
+    /**
+     * Calls {@code sink} with each document in order, on the calling thread, from {@code from}'s
+     * document on: the inputs before it are not read (nor fetched), the documents before it in its
+     * input are read and passed over. {@code beforeDownload} runs before each input that must be
+     * downloaded first (a prepare writes what it has then, so a lost connection loses nothing).
+     */
+    void forEachDocument(ShardWriter.Position from, DocumentSink sink, Runnable beforeDownload) {
         boolean folder = inputs.size() > 1;
-        for (Input input : inputs) {
-            Path path = input.remote == null ? input.path : fetch(download(progress), input.remote, OFFLINE_HINT);
+        for (int i = from.input(); i < inputs.size(); i++) {
+            Input input = inputs.get(i);
+            int index = i;
+            long first = i == from.input() ? from.document() : 0;
+            long[] next = {0};
+            Consumer<String> each = text -> {
+                long document = next[0]++;
+                if (document >= first) sink.accept(index, document, text);
+            };
+            if (input.remote != null && !input.remote.isComplete()) beforeDownload.run();
+            Path path = input.remote == null ? input.path : fetch(download, input.remote, OFFLINE_HINT);
             switch (input.kind) {
-                case TEXT -> readText(path, folder, sink);
-                case JSONL -> readJsonl(path, sink);
-                case PARQUET -> ParquetTexts.forEach(path, textField, sink);
-                case ZIP -> readZip(path, sink);
+                case TEXT -> readText(path, folder, each);
+                case JSONL -> readJsonl(path, each);
+                case PARQUET -> ParquetTexts.forEach(path, textField, each);
+                case ZIP -> readZip(path, each);
             }
         }
     }

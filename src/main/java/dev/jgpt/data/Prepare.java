@@ -6,6 +6,9 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.jgpt.JgptException;
+import dev.jgpt.io.Download;
+import dev.jgpt.io.Downloads;
+import dev.jgpt.io.HuggingFaceHub;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import dev.jgpt.track.ProgressBar;
 
@@ -21,6 +24,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.ToLongFunction;
 import java.util.stream.Stream;
 
 /**
@@ -79,6 +83,18 @@ public final class Prepare {
         }
     }
 
+    /**
+     * What a prepare reaches outside itself: the Hub it lists FineWeb-Edu from, the downloader, and the
+     * free space of a disk (tests give a local hub and a made-up free space).
+     */
+    record Environment(HuggingFaceHub hub, Download download, ToLongFunction<Path> freeSpace) {
+        /** The Hub at HF_ENDPOINT or huggingface.co, the standard downloader (quiet without progress), the real disk. */
+        static Environment standard(boolean progress) {
+            return new Environment(HuggingFaceHub.fromEnvironment(), progress ? Download.standard() : Download.standard().quiet(),
+                    PreparePlan::usableSpace);
+        }
+    }
+
     /** One shard written: file name (in the output directory), "val" or "train", token count. */
     public record Shard(String file, String split, long tokens) {
     }
@@ -115,10 +131,15 @@ public final class Prepare {
      * Makes {@code dir} ready for training without touching a file jgpt did not write: a completed
      * prepare is used as is; shards from elsewhere (llm.c's .bin, build-nanogpt's .npy, HDF5, told by
      * their headers, split by the "train" and "val" in their names) are read directly; a prepare of
-     * jgpt's that was cut short is done again; a missing or empty directory gets {@code source}
-     * prepared into it. Anything else is one clear error naming data.dir.
+     * jgpt's that was cut short goes on after its last whole shard (or starts over, when it was made
+     * with other settings); a missing or empty directory gets {@code source} prepared into it.
+     * Anything else is one clear error naming data.dir.
      */
     public static Path ensureShards(Path dir, String source) {
+        return ensureShards(dir, source, Environment.standard(true));
+    }
+
+    static Path ensureShards(Path dir, String source, Environment env) {
         if (isPrepared(dir)) return dir;
         if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) {
             List<Path> shards = recognizedShards(dir);
@@ -136,12 +157,30 @@ public final class Prepare {
             System.err.println("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST + ": not written by jgpt prepare)");
             return dir;
         }
-        System.err.println("preparing " + source + " into " + dir + " (first use)...");
+        System.err.println("preparing " + source + " into " + dir + (Files.isRegularFile(dir.resolve(JOURNAL)) ? "" : " (first use)") + "...");
         Options o = Options.defaults(source, dir);
-        Summary s = run(new Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), o.maxTokens(),
-                true, o.threads(), o.textField(), o.downloads(), o.progress()));
+        Summary s;
+        try {
+            s = run(new Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), o.maxTokens(),
+                    true, o.threads(), o.textField(), o.downloads(), o.progress()), env, true);
+        } catch (Corpus.Unreachable e) {
+            boolean begun = Files.isRegularFile(dir.resolve(JOURNAL));
+            throw new JgptException("data.source " + source + ": " + e.reason + ". " + (begun
+                    ? "What is prepared in " + dir + " is kept: run again with network to go on from there. " : "") + offlineHint(source), e);
+        }
         System.err.println(s.describe());
         return dir;
+    }
+
+    /** What training can do when data.source cannot be downloaded: fetch it elsewhere, or use a corpus that is here. */
+    private static String offlineHint(String source) {
+        String elsewhere = Corpus.nameOf(source).equals(Corpus.nameOf(Corpus.FINEWEB_EDU))
+                ? "Without network here, run `jgpt download fineweb-edu` on a machine with network, copy its folder "
+                        + Downloads.defaultOut(Downloads.FINEWEB_EDU) + " to the same place here and add --set data.source="
+                        + Downloads.defaultOut(Downloads.FINEWEB_EDU) + "; or train"
+                : "Without network, train";
+        return elsewhere + " on a corpus that is here: --set data.source=jdk-src --set data.dir=data/jdk (the JDK's own "
+                + "sources), or --set data.source=FILE --set data.dir=data/NAME (a text, .jsonl or .parquet file, or a folder of them)";
     }
 
     /** The files in {@code dir} whose headers say they are token shards, by name. */
@@ -162,20 +201,44 @@ public final class Prepare {
         }
     }
 
-    /** Prepares shards as {@code options} say. */
+    /**
+     * Prepares shards as {@code options} say. A prepare of the same settings that was cut short in the
+     * output directory goes on after its last whole shard, unless {@code overwrite} asks to start over.
+     */
     public static Summary run(Options options) {
+        return run(options, Environment.standard(options.progress()), !options.overwrite());
+    }
+
+    /** As {@link #run(Options)}; {@code continueCutShort}: go on with a prepare of the same settings cut short in the output directory. */
+    static Summary run(Options options, Environment env, boolean continueCutShort) {
         check(options);
-        Corpus corpus = Corpus.resolve(options.source(), options.textField(), options.downloads(), options.progress());
-        prepareOutput(options.out(), options.overwrite());
+        Corpus corpus = Corpus.resolve(options.source(), options.textField(), options.downloads(), env.hub(), env.download());
         int val = (int) validationTokens(options, corpus.estimatedBytes);
+        PrepareJournal.Settings settings = PrepareJournal.Settings.of(options, corpus, val);
+        List<ShardWriter.Done> kept = continueCutShort ? PrepareJournal.continuable(options.out(), settings) : null;
+        long keptTokens = kept == null ? 0 : kept.stream().mapToLong(ShardWriter.Done::tokens).sum();
+        PreparePlan plan = PreparePlan.of(options.source(), corpus, options.out(), keptTokens, options.maxTokens(), options.threads());
+        if (options.progress() && plan.downloads()) System.err.println(plan.describe(env.freeSpace()));
+        plan.refuseIfNoRoom(env.freeSpace());
         Path journal = options.out().resolve(JOURNAL);
+        ShardWriter.Position from = ShardWriter.Position.START;
         try {
-            Files.writeString(journal, "");
+            if (kept == null) {
+                prepareOutput(options.out(), options.overwrite());
+                PrepareJournal.start(journal, settings);
+            } else {
+                from = kept.getLast().next();
+                removeUnfinished(options.out(), kept);
+                if (options.progress()) {
+                    System.err.printf(Locale.ROOT, "continuing the prepare cut short in %s: %d whole shard%s (%,d tokens) kept%n",
+                            options.out(), kept.size(), kept.size() == 1 ? "" : "s", keptTokens);
+                }
+            }
         } catch (IOException e) {
             throw new JgptException("--out " + options.out() + ": cannot write (" + e.getMessage() + ")", e);
         }
         ShardWriter writer = new ShardWriter(options.out(), corpus.name, options.format(), val,
-                (int) options.shardTokens(), options.maxTokens(), journal);
+                (int) options.shardTokens(), options.maxTokens(), journal, kept == null ? List.of() : kept);
         Thread cleanup = new Thread(() -> deleteTemporaries(options.out()));
         Runtime.getRuntime().addShutdownHook(cleanup);
         ExecutorService pool = Executors.newFixedThreadPool(options.threads(), r -> {
@@ -186,23 +249,22 @@ public final class Prepare {
         ProgressBar bar = options.progress()
                 ? ProgressBar.start("prepare " + options.source(), corpus.estimatedBytes, "B", "docs", "tokens")
                 : null;
-        Pipeline pipeline = new Pipeline(pool, writer, bar, 2 * options.threads());
+        Pipeline pipeline = new Pipeline(pool, writer, bar, 2 * options.threads(), from);
         long start = System.nanoTime();
         try {
             try {
-                corpus.forEachDocument(pipeline::document);
-                pipeline.submit();
-                pipeline.drainAll();
+                corpus.forEachDocument(from, pipeline::document, pipeline::writeAll);
+                pipeline.writeAll();
             } catch (Pipeline.Stop stop) {
                 // --max-tokens reached
             }
-            List<Shard> shards = writer.finish();
+            List<Shard> shards = writer.finish(pipeline.position);
             if (shards.isEmpty()) {
                 throw new JgptException("--source " + options.source() + ": no documents found (binary files are skipped)");
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             Summary summary = new Summary(options.source(), options.out().toString(), options.format().name().toLowerCase(Locale.ROOT),
-                    pipeline.documents, writer.totalTokens(), pipeline.bytes, seconds, shards);
+                    pipeline.position.documents(), writer.totalTokens(), pipeline.bytes, seconds, shards);
             writeManifest(options.out(), summary);
             Files.delete(journal);
             if (bar != null) bar.finish();
@@ -218,6 +280,16 @@ public final class Prepare {
                 // the hook is running already
             }
         }
+    }
+
+    /** Removes the shards a cut-short prepare began but did not finish (and their temporary files), keeping {@code kept}. */
+    private static void removeUnfinished(Path out, List<ShardWriter.Done> kept) throws IOException {
+        List<String> keep = kept.stream().map(ShardWriter.Done::file).toList();
+        for (String name : ownFiles(out)) {
+            if (!keep.contains(name)) Files.deleteIfExists(out.resolve(name));
+            Files.deleteIfExists(out.resolve(name + ".tmp"));
+        }
+        Files.deleteIfExists(out.resolve(MANIFEST + ".tmp"));
     }
 
     private static void check(Options o) {
@@ -304,11 +376,7 @@ public final class Prepare {
             }
         }
         Path journal = out.resolve(JOURNAL);
-        if (Files.isRegularFile(journal)) {
-            for (String line : Files.readAllLines(journal)) {
-                if (!line.isBlank()) names.add(line.strip());
-            }
-        }
+        if (Files.isRegularFile(journal)) names.addAll(PrepareJournal.shardNames(journal));
         // only plain names in out itself: a damaged list must not reach outside the folder
         return names.stream().filter(n -> !n.contains("/") && !n.contains("\\") && !n.startsWith(".")).toList();
     }
@@ -343,7 +411,8 @@ public final class Prepare {
 
     /**
      * Documents in, shards out: the reading thread cuts documents into batches, the pool encodes them,
-     * and finished batches are written strictly in submission order.
+     * and finished batches are written strictly in submission order, each piece of a document with its
+     * place in the corpus, so that each shard's journal line says where the next one begins.
      */
     private static final class Pipeline {
         /** Thrown through the corpus reader to stop early at --max-tokens. */
@@ -353,8 +422,12 @@ public final class Prepare {
             }
         }
 
-        /** Encoded batch: tokens (EOT-prefixed documents), how many documents began in it, text bytes. */
-        private record Encoded(short[] tokens, int count, int documents, long bytes) {
+        /** A piece of a document: its input and document index, and whether it is the document's start. */
+        private record Piece(String text, int input, long document, boolean starts) {
+        }
+
+        /** Encoded batch: tokens (EOT-prefixed documents), where each piece's tokens end, documents begun in it, text bytes. */
+        private record Encoded(short[] tokens, int[] ends, List<Piece> pieces, int documents, long bytes) {
         }
 
         private final ExecutorService pool;
@@ -362,36 +435,39 @@ public final class Prepare {
         private final ProgressBar bar;
         private final int maxInFlight;
         private final ArrayDeque<Future<Encoded>> inFlight = new ArrayDeque<>();
-        private List<String> pieces = new ArrayList<>();
-        private List<Boolean> starts = new ArrayList<>();
+        private List<Piece> pieces = new ArrayList<>();
         private int batchChars;
-        long documents;
+        /** Where the next token written is in the corpus. */
+        ShardWriter.Position position;
+        /** Tokens of the first document still to drop: those a continued prepare wrote already. */
+        private long drop;
         long bytes;
 
-        Pipeline(ExecutorService pool, ShardWriter writer, ProgressBar bar, int maxInFlight) {
+        Pipeline(ExecutorService pool, ShardWriter writer, ProgressBar bar, int maxInFlight, ShardWriter.Position from) {
             this.pool = pool;
             this.writer = writer;
             this.bar = bar;
             this.maxInFlight = maxInFlight;
+            this.position = from;
+            this.drop = from.skip();
         }
 
-        void document(String text) {
+        void document(int input, long document, String text) {
             int from = 0;
             boolean first = true;
             while (text.length() - from > 2 * PIECE_CHARS) {
                 int cut = Gpt2Tokenizer.splitPoint(text, from + PIECE_CHARS);
                 if (cut < 0) break;
-                piece(text.substring(from, cut), first);
+                piece(new Piece(text.substring(from, cut), input, document, first));
                 first = false;
                 from = cut;
             }
-            piece(from == 0 ? text : text.substring(from), first);
+            piece(new Piece(from == 0 ? text : text.substring(from), input, document, first));
         }
 
-        private void piece(String text, boolean startsDocument) {
-            pieces.add(text);
-            starts.add(startsDocument);
-            batchChars += text.length();
+        private void piece(Piece piece) {
+            pieces.add(piece);
+            batchChars += piece.text.length();
             if (batchChars >= BATCH_CHARS) {
                 submit();
             }
@@ -399,18 +475,18 @@ public final class Prepare {
 
         void submit() {
             if (pieces.isEmpty()) return;
-            List<String> batch = pieces;
-            List<Boolean> batchStarts = starts;
-            inFlight.add(pool.submit(() -> encode(batch, batchStarts)));
+            List<Piece> batch = pieces;
+            inFlight.add(pool.submit(() -> encode(batch)));
             pieces = new ArrayList<>();
-            starts = new ArrayList<>();
             batchChars = 0;
             while (inFlight.size() > maxInFlight) {
                 drainOne();
             }
         }
 
-        void drainAll() {
+        /** Encodes and writes every document received so far. */
+        void writeAll() {
+            submit();
             while (!inFlight.isEmpty()) {
                 drainOne();
             }
@@ -427,17 +503,29 @@ public final class Prepare {
                 if (ex.getCause() instanceof RuntimeException re) throw re;
                 throw new IllegalStateException(ex.getCause());
             }
-            boolean more;
+            boolean more = true;
             try {
-                more = writer.append(e.tokens, e.count);
+                for (int p = 0, from = 0; p < e.pieces.size() && more; from = e.ends[p], p++) {
+                    Piece piece = e.pieces.get(p);
+                    int start = from, count = e.ends[p] - from;
+                    if (drop > 0) { // the first document of a continued prepare: position is past the tokens a kept shard holds
+                        int n = (int) Math.min(drop, count);
+                        drop -= n;
+                        start += n;
+                        count -= n;
+                    } else if (piece.starts) {
+                        position = new ShardWriter.Position(piece.input, piece.document, 0, position.documents());
+                    }
+                    more = writer.append(e.tokens, start, count, position);
+                    position = position.advance(count);
+                }
             } catch (IOException ex) {
                 throw JgptException.io(writer.dir(), "write shards", ex);
             }
-            documents += e.documents;
             bytes += e.bytes;
             if (bar != null) {
                 bar.add("docs", e.documents);
-                bar.add("tokens", e.count);
+                bar.add("tokens", e.ends.length == 0 ? 0 : e.ends[e.ends.length - 1]);
                 bar.add(e.bytes);
             }
             if (!more) {
@@ -445,28 +533,30 @@ public final class Prepare {
             }
         }
 
-        private static Encoded encode(List<String> pieces, List<Boolean> starts) {
+        private static Encoded encode(List<Piece> pieces) {
             Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
             short[] out = new short[1024];
+            int[] ends = new int[pieces.size()];
             int count = 0;
             int docs = 0;
             long bytes = 0;
             for (int p = 0; p < pieces.size(); p++) {
-                String text = pieces.get(p);
-                int[] ids = tokenizer.encode(text);
+                Piece piece = pieces.get(p);
+                int[] ids = tokenizer.encode(piece.text);
                 if (count + ids.length + 1 > out.length) {
                     out = java.util.Arrays.copyOf(out, Math.max(2 * out.length, count + ids.length + 1));
                 }
-                if (starts.get(p)) {
+                if (piece.starts) {
                     out[count++] = (short) Gpt2Tokenizer.EOT;
                     docs++;
                 }
                 for (int id : ids) {
                     out[count++] = (short) id;
                 }
-                bytes += utf8Length(text);
+                ends[p] = count;
+                bytes += utf8Length(piece.text);
             }
-            return new Encoded(out, count, docs, bytes);
+            return new Encoded(out, ends, pieces, docs, bytes);
         }
 
         private static long utf8Length(String s) {

@@ -15,8 +15,30 @@ import java.util.List;
  * size exactly (a document may continue in the next shard), the first shard is the validation shard
  * ({@code <name>_val_000000}), the rest are training shards ({@code <name>_train_000001}, ...), and the
  * last one holds what is left.
+ *
+ * <p>The journal gets each shard's name before the shard is written, and once it is written a
+ * {@link Done} line: the shard, and the {@link Position} in the corpus where the next shard begins,
+ * so that a prepare cut short can continue after its last whole shard.
  */
 final class ShardWriter {
+    /**
+     * A place in the corpus: document {@code document} (counted from 0) of input {@code input}, after
+     * the first {@code skip} tokens of it ({@code <|endoftext|>} included); {@code documents} is the
+     * number of documents begun before it, in the whole corpus.
+     */
+    record Position(int input, long document, long skip, long documents) {
+        static final Position START = new Position(0, 0, 0, 0);
+
+        /** {@code n} tokens further in the same document. */
+        Position advance(long n) {
+            return new Position(input, document, skip + n, documents + (skip == 0 && n > 0 ? 1 : 0));
+        }
+    }
+
+    /** A journal line: the shard {@code file} is whole, and the next shard begins at {@code next}. */
+    record Done(String file, String split, long tokens, Position next) {
+    }
+
     private final Path dir;
     private final String name;
     private final ShardFormat format;
@@ -29,8 +51,16 @@ final class ShardWriter {
     private int filled;
     private long total;
 
-    /** {@code maxTokens <= 0}: no limit. Each shard's name is appended to {@code journal} before it is written. */
-    ShardWriter(Path dir, String name, ShardFormat format, int valTokens, int shardTokens, long maxTokens, Path journal) {
+    /**
+     * {@code maxTokens <= 0}: no limit. Each shard's name is appended to {@code journal} before it is
+     * written; {@code kept} are the whole shards of a prepare this one continues (none for a new one).
+     */
+    ShardWriter(Path dir, String name, ShardFormat format, int valTokens, int shardTokens, long maxTokens, Path journal,
+                List<Done> kept) {
+        for (Done d : kept) {
+            written.add(new Prepare.Shard(d.file(), d.split(), d.tokens()));
+            total += d.tokens();
+        }
         this.dir = dir;
         this.name = name;
         this.format = format;
@@ -42,9 +72,13 @@ final class ShardWriter {
         this.buffer = new short[Math.min(capacity(), 1 << 20)];
     }
 
-    /** Appends {@code tokens[0, count)}; returns false once --max-tokens is reached (the rest is dropped). */
-    boolean append(short[] tokens, int count) throws IOException {
-        int from = 0;
+    /**
+     * Appends {@code tokens[from, from + count)}, which are the tokens at {@code at} on; returns false once
+     * --max-tokens is reached (the rest is dropped).
+     */
+    boolean append(short[] tokens, int from, int count, Position at) throws IOException {
+        int start = from;
+        count += from;
         while (from < count) {
             if (maxTokens > 0 && total >= maxTokens) {
                 return false;
@@ -63,16 +97,16 @@ final class ShardWriter {
             total += n;
             from += n;
             if (filled == capacity()) {
-                flush();
+                flush(at.advance(from - start));
             }
         }
         return maxTokens <= 0 || total < maxTokens;
     }
 
-    /** Writes the last, partial shard; returns all shards written. */
-    List<Prepare.Shard> finish() throws IOException {
+    /** Writes the last, partial shard, which ends at {@code end}; returns all shards written. */
+    List<Prepare.Shard> finish(Position end) throws IOException {
         if (filled > 0) {
-            flush();
+            flush(end);
         }
         return List.copyOf(written);
     }
@@ -89,7 +123,7 @@ final class ShardWriter {
         return written.isEmpty() ? valTokens : shardTokens;
     }
 
-    private void flush() throws IOException {
+    private void flush(Position next) throws IOException {
         int index = written.size();
         String split = index == 0 ? "val" : "train";
         String file = String.format("%s_%s_%06d.%s", name, split, index, format.extension);
@@ -102,6 +136,7 @@ final class ShardWriter {
             throw new JgptException(dir.resolve(file) + ": cannot write shard: " + e.getMessage(), e);
         }
         written.add(new Prepare.Shard(file, split, filled));
+        Files.writeString(journal, PrepareJournal.line(new Done(file, split, filled, next)) + "\n", StandardOpenOption.APPEND);
         filled = 0;
         if (buffer.length > capacity()) {
             buffer = new short[Math.min(capacity(), 1 << 20)];
