@@ -213,6 +213,26 @@ public final class HellaSwag {
         return new Rendered(ctx, endingTokens, tokens, mask, example.label());
     }
 
+    /**
+     * Why a training run evaluates no HellaSwag although {@code every} asks for it, or null when it does:
+     * no file set, or the file set is not there (a run goes on without HellaSwag rather than stop: the
+     * file is a separate download). A file that is there but unreadable is an error of {@link #load}.
+     */
+    public static String offInTraining(int every, Path file) {
+        if (every <= 0) return null;
+        if (file == null) return "HellaSwag is off: set eval.hellaswag_file to a HellaSwag JSONL file";
+        if (!Files.exists(file)) {
+            return "HellaSwag is off: eval.hellaswag_file " + file + " does not exist (jgpt download hellaswag puts it in "
+                    + "data/hellaswag/hellaswag_val.jsonl); training goes on without it";
+        }
+        return null;
+    }
+
+    /** The items a training run evaluates: none when {@link #offInTraining} says why, else the first {@code limit}. */
+    public static List<Example> forTraining(int every, Path file, int limit) {
+        return every > 0 && offInTraining(every, file) == null ? load(file, limit) : List.of();
+    }
+
     /** Every item of a HellaSwag JSONL file. */
     public static List<Example> load(Path file) {
         return load(file, 0);

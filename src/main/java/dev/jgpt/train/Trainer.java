@@ -116,8 +116,7 @@ public final class Trainer {
             step = resumed.step();
             lastValLoss = resumed.valLoss();
         }
-        Path hs = cfg.eval().hellaswagFile();
-        hellaswag = cfg.eval().hellaswagEvery() > 0 && hs != null ? HellaSwag.load(hs, cfg.eval().hellaswagLimit()) : List.of();
+        hellaswag = HellaSwag.forTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile(), cfg.eval().hellaswagLimit());
     }
 
     public Gpt model() {
@@ -157,8 +156,8 @@ public final class Trainer {
             run.dropMetricsFrom(step);
             run.println("resuming " + run.name() + " at step " + step + " from " + resumedFrom);
         }
-        Path hs = cfg.eval().hellaswagFile();
-        if (cfg.eval().hellaswagEvery() > 0 && hs == null) run.println("HellaSwag is off: set eval.hellaswag_file to a HellaSwag JSONL file");
+        String hellaswagOff = HellaSwag.offInTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile());
+        if (hellaswagOff != null) run.println(hellaswagOff);
         run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation%s; %d steps",
                 model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 t.totalBatchSize(), B, T, accum, ranks > 1 ? " x " + ranks + " processes" : "", maxSteps));

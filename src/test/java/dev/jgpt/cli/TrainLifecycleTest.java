@@ -119,6 +119,20 @@ class TrainLifecycleTest {
     }
 
     @Test
+    void aMissingHellaSwagFileTurnsHellaSwagOffWithOneLine() throws Exception {
+        Path missing = tmp.resolve("hellaswag/hellaswag_val.jsonl");
+        EngineCommandsTest.Run r = trainNew("nohs", "eval.hellaswag_every=1", "eval.hellaswag_file=" + missing);
+        assertEquals(0, r.exit(), r.err());
+        String note = "HellaSwag is off: eval.hellaswag_file " + missing + " does not exist";
+        assertEquals(1, r.out().split(java.util.regex.Pattern.quote(note), -1).length - 1, r.out());
+        String log = Files.readString(runs.resolve("nohs").resolve(RunDirectory.CONSOLE_FILE));
+        assertEquals(1, log.split(java.util.regex.Pattern.quote(note), -1).length - 1, log);
+        assertEquals(RunStatus.State.FINISHED, RunStatus.read(runs.resolve("nohs")).state());
+        assertTrue(Metrics.read(runs.resolve("nohs").resolve(RunDirectory.METRICS_FILE)).stream()
+                .noneMatch(m -> m.type().equals("hellaswag")));
+    }
+
+    @Test
     void withoutAValidationShardTheErrorIsOneLine() throws Exception {
         Path trainOnly = tmp.resolve("train-only");
         Files.createDirectories(trainOnly);
