@@ -45,8 +45,10 @@ public final class Prepare {
     /** Written last; its presence means every shard of the directory is complete. */
     public static final String MANIFEST = "prepare.json";
     /**
-     * Written first and removed when the manifest is in place: each shard's name, before the shard is
-     * written. A directory holding it is a prepare of jgpt's cut short; it names the files to remove.
+     * Written first and removed when the manifest is in place: the settings, each shard's name before
+     * the shard is written, and where the next shard begins once it is whole ({@link PrepareJournal}).
+     * A directory holding it is a prepare of jgpt's cut short: it says which files are jgpt's, and
+     * where to go on.
      */
     public static final String JOURNAL = "prepare.partial";
     // Documents longer than this are cut (where the tokens cannot change) so one big file uses all cores.
@@ -229,6 +231,7 @@ public final class Prepare {
             } else {
                 from = kept.getLast().next();
                 removeUnfinished(options.out(), kept);
+                PrepareJournal.restart(journal, settings, kept);
                 if (options.progress()) {
                     System.err.printf(Locale.ROOT, "continuing the prepare cut short in %s: %d whole shard%s (%,d tokens) kept%n",
                             options.out(), kept.size(), kept.size() == 1 ? "" : "s", keptTokens);

@@ -1,6 +1,7 @@
 package dev.jgpt.data;
 
 import com.google.gson.Gson;
+import dev.jgpt.io.AtomicFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -53,6 +54,16 @@ final class PrepareJournal {
     }
 
     /**
+     * Rewrites the journal of a prepare that goes on to hold just its settings and {@code kept}, so
+     * that nothing a cut-off write left (half a line) stands in the way of the lines to come.
+     */
+    static void restart(Path journal, Settings settings, List<ShardWriter.Done> kept) throws IOException {
+        StringBuilder sb = new StringBuilder(line(settings)).append('\n');
+        for (ShardWriter.Done d : kept) sb.append(d.file()).append('\n').append(line(d)).append('\n');
+        AtomicFiles.writeString(journal, sb.toString());
+    }
+
+    /**
      * The whole shards a cut-short prepare in {@code out} left, in order, when its journal was written
      * with these very {@code settings} and each shard is still there with its tokens; null when there
      * is nothing to continue (no journal, other settings, no whole shard, a shard gone or changed).
@@ -66,9 +77,16 @@ final class PrepareJournal {
                 return null;
             }
             List<ShardWriter.Done> done = new ArrayList<>();
-            for (String l : lines.subList(1, lines.size())) {
+            for (int i = 1; i < lines.size(); i++) {
+                String l = lines.get(i);
                 if (!l.startsWith("{")) continue;
-                ShardWriter.Done d = GSON.fromJson(l, ShardWriter.Done.class);
+                ShardWriter.Done d;
+                try {
+                    d = GSON.fromJson(l, ShardWriter.Done.class);
+                } catch (RuntimeException e) {
+                    if (i == lines.size() - 1) break; // cut off while it was being written: its shard is not counted
+                    throw e;
+                }
                 Path shard = out.resolve(d.file());
                 if (d.file().contains("/") || d.file().contains("\\") || !Files.isRegularFile(shard)
                         || TokenShard.open(shard).size() != d.tokens()) {
