@@ -6,6 +6,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.jgpt.JgptException;
+import dev.jgpt.io.DiskSpace;
 import dev.jgpt.io.Download;
 import dev.jgpt.io.Downloads;
 import dev.jgpt.io.HuggingFaceHub;
@@ -93,7 +94,7 @@ public final class Prepare {
         /** The Hub at HF_ENDPOINT or huggingface.co, the standard downloader (quiet without progress), the real disk. */
         static Environment standard(boolean progress) {
             return new Environment(HuggingFaceHub.fromEnvironment(), progress ? Download.standard() : Download.standard().quiet(),
-                    PreparePlan::usableSpace);
+                    DiskSpace::usable);
         }
     }
 

@@ -2,6 +2,7 @@ package dev.jgpt.data;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.io.AtomicFiles;
+import dev.jgpt.io.DiskSpace;
 import dev.jgpt.track.ProgressBar;
 
 import java.io.IOException;
@@ -113,29 +114,9 @@ record PreparePlan(String source, int files, long downloadBytes, Path downloadDi
         }
     }
 
-    /** Free bytes on the disk that holds {@code path}, or the nearest folder above it that exists. */
-    static long usableSpace(Path path) {
-        FileStore store = store(path);
-        try {
-            return store == null ? Long.MAX_VALUE : store.getUsableSpace();
-        } catch (IOException e) {
-            return Long.MAX_VALUE; // unknown: let the write itself fail if it must
-        }
-    }
-
     private static boolean sameDisk(Path a, Path b) {
-        FileStore sa = store(a), sb = store(b);
+        FileStore sa = DiskSpace.store(a), sb = DiskSpace.store(b);
         return sa == null || sb == null || sa.equals(sb); // unknown: count both against one disk, the careful way
-    }
-
-    private static FileStore store(Path path) {
-        Path p = path.toAbsolutePath();
-        while (p != null && !Files.exists(p)) p = p.getParent();
-        try {
-            return p == null ? null : Files.getFileStore(p);
-        } catch (IOException e) {
-            return null;
-        }
     }
 
     private static long partLength(Path dest) {

@@ -115,7 +115,7 @@ public final class Download {
             say(what + ": complete in " + dir);
             return todo;
         }
-        long free = usableSpace(dir);
+        long free = DiskSpace.usable(dir);
         say(String.format("%s: %d file%s, %s to download into %s (%s free)", what, todo.size(), todo.size() == 1 ? "" : "s",
                 ProgressBar.formatBytes(need), dir, ProgressBar.formatBytes(free)));
         refuseIfNoRoom(what, dir, need, free);
@@ -238,7 +238,7 @@ public final class Download {
             long expected = file.size >= 0 ? file.size : total;
             if (expected >= 0) {
                 Path dir = file.dest.toAbsolutePath().getParent();
-                refuseIfNoRoom(file.dest.getFileName().toString(), dir, expected - have, usableSpace(dir));
+                refuseIfNoRoom(file.dest.getFileName().toString(), dir, expected - have, DiskSpace.usable(dir));
             }
             MessageDigest sha = sha256Of(part, have);
             try (InputStream in = c.getInputStream();
@@ -338,17 +338,6 @@ public final class Download {
             return Files.isRegularFile(part) ? Files.size(part) : 0;
         } catch (IOException e) {
             return 0;
-        }
-    }
-
-    /** Free bytes on the disk that holds {@code dir} (or the nearest folder above it that exists). */
-    static long usableSpace(Path dir) {
-        Path p = dir.toAbsolutePath();
-        while (p != null && !Files.exists(p)) p = p.getParent();
-        try {
-            return p == null ? Long.MAX_VALUE : Files.getFileStore(p).getUsableSpace();
-        } catch (IOException e) {
-            return Long.MAX_VALUE; // unknown: let the write itself fail if it must
         }
     }
 
