@@ -67,7 +67,9 @@ public final class DownloadCommand implements Callable<Integer> {
             System.out.println("use: jgpt eval --model M --hellaswag " + file + "   (or eval.hellaswag_file in a training config)");
         } else {
             List<Download.Remote> files = Downloads.finewebEdu(hub, download, dir, maxFiles == null ? 0 : maxFiles);
-            download.fetchAll("fineweb-edu", dir, files);
+            List<Download.Remote> todo = download.plan("fineweb-edu", dir, files);
+            if (maxFiles == null) Download.keepListing(dir, files); // the folder can be copied to a machine offline
+            for (Download.Remote f : todo) download.fetch(f);
             System.out.printf("%s: %d FineWeb-Edu parquet file%s%n", dir, files.size(), files.size() == 1 ? "" : "s");
             // prepare --source fineweb-edu reads all 14 files of the default folder, fetching what is missing
             boolean all = maxFiles == null && dir.normalize().equals(Downloads.defaultOut(name));

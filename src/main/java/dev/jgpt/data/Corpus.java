@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
@@ -89,6 +90,12 @@ final class Corpus {
     private Corpus(String name, List<Input> inputs, String textField, long estimatedBytes, Download download) {
         // GPT-2's tokenizer makes about one token of every 4 bytes of English text or code
         this(name, inputs, textField, estimatedBytes, estimatedBytes / 4, download);
+    }
+
+    /** Keeps the list of a downloaded corpus's files in its folder, so that it can be read offline later (no-op for local ones). */
+    void keepListing() {
+        List<Download.Remote> remotes = inputs.stream().map(Input::remote).filter(Objects::nonNull).toList();
+        if (!remotes.isEmpty()) Download.keepListing(remotes.getFirst().dest().getParent(), remotes);
     }
 
     /** The source cannot be reached (offline): {@code reason} says what failed; the message also says what to do instead. */

@@ -179,8 +179,8 @@ public final class Prepare {
     private static String offlineHint(String source) {
         String elsewhere = Corpus.nameOf(source).equals(Corpus.nameOf(Corpus.FINEWEB_EDU))
                 ? "Without network here, run `jgpt download fineweb-edu` on a machine with network, copy its folder "
-                        + Downloads.defaultOut(Downloads.FINEWEB_EDU) + " to the same place here and add --set data.source="
-                        + Downloads.defaultOut(Downloads.FINEWEB_EDU) + "; or train"
+                        + Downloads.defaultOut(Downloads.FINEWEB_EDU) + " (its hidden file list included) to the same place here and "
+                        + "run again; or train"
                 : "Without network, train";
         return elsewhere + " on a corpus that is here: --set data.source=jdk-src --set data.dir=data/jdk (the JDK's own "
                 + "sources), or --set data.source=FILE --set data.dir=data/NAME (a text, .jsonl or .parquet file, or a folder of them)";
@@ -223,6 +223,7 @@ public final class Prepare {
         PreparePlan plan = PreparePlan.of(options.source(), corpus, options.out(), keptTokens, options.maxTokens(), options.threads());
         if (options.progress() && plan.downloads()) System.err.println(plan.describe(env.freeSpace()));
         plan.refuseIfNoRoom(env.freeSpace());
+        corpus.keepListing();
         Path journal = options.out().resolve(JOURNAL);
         ShardWriter.Position from = ShardWriter.Position.START;
         try {

@@ -1,5 +1,7 @@
 package dev.jgpt.io;
 
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
 import dev.jgpt.JgptException;
 import dev.jgpt.track.ProgressBar;
 
@@ -57,6 +59,44 @@ public final class Download {
             } catch (IOException e) {
                 return false;
             }
+        }
+    }
+
+    /**
+     * The file list a download folder keeps of what belongs in it (hidden, so the folder still reads as
+     * a plain corpus): offline, or after the folder was copied to another machine, it stands in for the
+     * listing that needs the network.
+     */
+    public static final String LISTING = ".listing.json";
+
+    private record Listed(String url, String file, long size, String sha256) {
+    }
+
+    /** Writes {@code dir}'s {@link #LISTING}: the files (all in {@code dir}) with their URL, size and sha256. */
+    public static void keepListing(Path dir, List<Remote> files) {
+        List<Listed> listed = new ArrayList<>();
+        for (Remote f : files) listed.add(new Listed(f.url.toString(), dir.relativize(f.dest).toString(), f.size, f.sha256));
+        Path listing = dir.resolve(LISTING);
+        try {
+            Files.createDirectories(dir);
+            AtomicFiles.writeString(listing, new GsonBuilder().setPrettyPrinting().create().toJson(listed));
+        } catch (IOException e) {
+            throw new JgptException("cannot write " + listing + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The files {@code dir}'s {@link #LISTING} names, or null when it has none. */
+    public static List<Remote> keptListing(Path dir) {
+        Path listing = dir.resolve(LISTING);
+        if (!Files.isRegularFile(listing)) return null;
+        try {
+            List<Remote> files = new ArrayList<>();
+            for (Listed l : new Gson().fromJson(Files.readString(listing), Listed[].class)) {
+                files.add(new Remote(URI.create(l.url), dir.resolve(l.file), l.size, l.sha256));
+            }
+            return files;
+        } catch (IOException | RuntimeException e) {
+            throw new JgptException(listing + ": cannot read this folder's file list (" + e.getMessage() + "); delete it to list the files again online", e);
         }
     }
 

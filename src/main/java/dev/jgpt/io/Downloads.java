@@ -80,8 +80,16 @@ public final class Downloads {
 
     /** FineWeb-Edu sample-10BT's parquet files in name order, the first {@code maxFiles} (0 = all), with size and sha256. */
     public static List<Download.Remote> finewebEdu(HuggingFaceHub hub, Download download, Path out, int maxFiles) {
-        List<HuggingFaceHub.File> parquet = new ArrayList<>(hub.list(download, HuggingFaceHub.Kind.DATASET, FINEWEB_REPO, FINEWEB_SAMPLE)
-                .stream().filter(f -> f.path().endsWith(".parquet")).toList());
+        List<HuggingFaceHub.File> listed;
+        try {
+            listed = hub.list(download, HuggingFaceHub.Kind.DATASET, FINEWEB_REPO, FINEWEB_SAMPLE);
+        } catch (JgptException offline) {
+            // the list an earlier download kept in the folder (this one, or the one it was copied from)
+            List<Download.Remote> kept = Download.keptListing(out);
+            if (kept == null) throw offline;
+            return maxFiles > 0 && maxFiles < kept.size() ? kept.subList(0, maxFiles) : kept;
+        }
+        List<HuggingFaceHub.File> parquet = new ArrayList<>(listed.stream().filter(f -> f.path().endsWith(".parquet")).toList());
         if (parquet.isEmpty()) {
             throw new JgptException("the Hub's " + FINEWEB_REPO + " lists no parquet files in " + FINEWEB_SAMPLE);
         }

@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.jgpt.JgptException;
 import dev.jgpt.io.Download;
+import dev.jgpt.io.Downloads;
 import dev.jgpt.io.HuggingFaceHub;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -142,9 +143,31 @@ class PrepareFinewebTest {
         assertEquals(1, m.lines().count(), m);
         assertTrue(m.startsWith("data.source fineweb-edu: cannot download http://127.0.0.1:"), m);
         assertTrue(m.contains("run `jgpt download fineweb-edu` on a machine with network, copy its folder "
-                + Path.of("data/downloads/fineweb-edu-10BT") + " to the same place here and add --set data.source=data/downloads/fineweb-edu-10BT"), m);
+                + Path.of("data/downloads/fineweb-edu-10BT") + " (its hidden file list included) to the same place here and run again"), m);
         assertTrue(m.contains("--set data.source=jdk-src --set data.dir=data/jdk"), m);
         assertFalse(Files.exists(dir));
+    }
+
+    @Test
+    void aDownloadFolderCopiedToAMachineOfflineIsPreparedFromItsKeptFileList(@TempDir Path tmp) throws Exception {
+        Path downloads = tmp.resolve("downloads");
+        Prepare.Summary online = Prepare.run(options(tmp.resolve("online"), downloads), environment(PLENTY), true);
+        Path folder = downloads.resolve(Downloads.FINEWEB_FOLDER);
+        assertTrue(Files.isRegularFile(folder.resolve(Download.LISTING)));
+
+        // elsewhere, without network: the same folder, copied
+        server.stop(0);
+        Path copied = tmp.resolve("elsewhere/downloads");
+        dev.jgpt.TestFiles.copyTree(downloads, copied);
+        Prepare.Summary offline = Prepare.run(options(tmp.resolve("offline"), copied), environment(PLENTY), true);
+        assertEquals(online.shards(), offline.shards());
+        for (Prepare.Shard s : online.shards()) {
+            assertArrayEquals(Files.readAllBytes(tmp.resolve("online").resolve(s.file())), Files.readAllBytes(tmp.resolve("offline").resolve(s.file())));
+        }
+        // a listed file gone missing is fetched, and offline that fails with the usual message
+        Files.delete(copied.resolve(Downloads.FINEWEB_FOLDER).resolve("001_00000.parquet"));
+        JgptException e = assertThrows(JgptException.class, () -> Prepare.run(options(tmp.resolve("again"), copied), environment(PLENTY), true));
+        assertTrue(e.getMessage().contains("001_00000.parquet"), e.getMessage());
     }
 
     @Test
