@@ -1,10 +1,12 @@
 package dev.jgpt.cuda;
 
+import dev.jgpt.JgptException;
+import dev.jgpt.io.AtomicFiles;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -47,11 +49,8 @@ public final class KernelCache {
         }
         byte[] cubin = nvrtc.compile(source, file, arch, KernelSources.OPTIONS);
         try {
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, "cubin", ".tmp");
-            Files.write(tmp, cubin);
-            Files.move(tmp, cached, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException notWritable) {
+            AtomicFiles.write(cached, tmp -> Files.write(tmp, cubin));
+        } catch (IOException | JgptException notWritable) {
             // a cache is a convenience: without one, compile every run
         }
         return cubin;

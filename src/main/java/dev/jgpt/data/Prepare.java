@@ -6,6 +6,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.jgpt.JgptException;
+import dev.jgpt.io.AtomicFiles;
 import dev.jgpt.io.DiskSpace;
 import dev.jgpt.io.Download;
 import dev.jgpt.io.Downloads;
@@ -16,7 +17,6 @@ import dev.jgpt.track.ProgressBar;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -292,9 +292,9 @@ public final class Prepare {
         List<String> keep = kept.stream().map(ShardWriter.Done::file).toList();
         for (String name : ownFiles(out)) {
             if (!keep.contains(name)) Files.deleteIfExists(out.resolve(name));
-            Files.deleteIfExists(out.resolve(name + ".tmp"));
+            AtomicFiles.removeLeftovers(out.resolve(name));
         }
-        Files.deleteIfExists(out.resolve(MANIFEST + ".tmp"));
+        AtomicFiles.removeLeftovers(out.resolve(MANIFEST));
     }
 
     private static void check(Options o) {
@@ -356,9 +356,9 @@ public final class Prepare {
             }
             for (String name : own) {
                 Files.deleteIfExists(out.resolve(name));
-                Files.deleteIfExists(out.resolve(name + ".tmp"));
+                AtomicFiles.removeLeftovers(out.resolve(name));
             }
-            Files.deleteIfExists(out.resolve(MANIFEST + ".tmp"));
+            AtomicFiles.removeLeftovers(out.resolve(MANIFEST));
             Files.deleteIfExists(out.resolve(MANIFEST));
             Files.deleteIfExists(out.resolve(JOURNAL));
         } catch (IOException e) {
@@ -389,8 +389,8 @@ public final class Prepare {
     /** Removes the temporary files of the shards this prepare was writing (when the JVM exits midway). */
     private static void deleteTemporaries(Path out) {
         try {
-            for (String name : ownFiles(out)) Files.deleteIfExists(out.resolve(name + ".tmp"));
-            Files.deleteIfExists(out.resolve(MANIFEST + ".tmp"));
+            for (String name : ownFiles(out)) AtomicFiles.removeLeftovers(out.resolve(name));
+            AtomicFiles.removeLeftovers(out.resolve(MANIFEST));
         } catch (IOException | RuntimeException ignored) {
             // exiting anyway; a stale .tmp is never read as a shard and --overwrite removes it
         }
@@ -398,10 +398,8 @@ public final class Prepare {
 
     private static void writeManifest(Path out, Summary summary) {
         Gson gson = new GsonBuilder().setPrettyPrinting().create();
-        Path tmp = out.resolve(MANIFEST + ".tmp");
         try {
-            Files.writeString(tmp, gson.toJson(new Manifest(summary, Gpt2Tokenizer.VOCAB_SIZE)) + "\n");
-            Files.move(tmp, out.resolve(MANIFEST), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFiles.writeString(out.resolve(MANIFEST), gson.toJson(new Manifest(summary, Gpt2Tokenizer.VOCAB_SIZE)) + "\n");
         } catch (IOException e) {
             throw JgptException.io(out.resolve(MANIFEST), "write", e);
         }

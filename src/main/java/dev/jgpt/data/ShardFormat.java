@@ -1,6 +1,7 @@
 package dev.jgpt.data;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.io.AtomicFiles;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,7 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Locale;
 
@@ -45,7 +45,8 @@ public enum ShardFormat {
 
     /**
      * True for files whose extension names a shard format. Temporary and hidden files are not shards:
-     * a shard being written is {@code NAME.tmp}, and {@code .NAME...} is another tool's leftover.
+     * a shard being written is {@code .NAME.tmpPID} (see {@link AtomicFiles}), and other hidden
+     * files are other tools' leftovers.
      */
     public static boolean isShard(Path path) {
         return byExtension(path) != null && !path.getFileName().toString().startsWith(".");
@@ -118,17 +119,13 @@ public enum ShardFormat {
      * name and renamed into place, so a crash or interrupt never leaves a half-written shard behind.
      */
     public void write(Path path, short[] tokens, int count) throws IOException {
-        Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
-        try {
+        AtomicFiles.write(path, "write shard", tmp -> {
             switch (this) {
                 case BIN -> LlmcBinShard.write(tmp, tokens, count);
                 case NPY -> NpyShard.write(tmp, tokens, count);
                 case HDF5 -> Hdf5Shard.write(tmp, tokens, count);
             }
-            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
     }
 
     private static void requireFile(Path path) {

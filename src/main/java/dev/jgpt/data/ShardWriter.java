@@ -132,6 +132,8 @@ final class ShardWriter {
             format.write(dir.resolve(file), buffer, filled);
         } catch (IOException e) {
             throw JgptException.io(dir.resolve(file), "write shard", e);
+        } catch (JgptException e) {
+            throw e; // names the shard already
         } catch (RuntimeException e) {
             throw new JgptException(dir.resolve(file) + ": cannot write shard: " + e.getMessage(), e);
         }

@@ -7,12 +7,15 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.stream.Stream;
 
 /**
- * Write-to-temp-then-rename, so a crash never leaves a half-written file under the real name. Two
- * modes: {@link #write} starts afresh in a hidden temporary file that is deleted whatever happens;
- * {@link #writeResumable} keeps its bytes in {@code NAME.part}, which outlives a failure so that the next
- * try continues it (a download resumes from the part's length).
+ * Write-to-temp-then-rename, so a crash never leaves a half-written file or folder under the real
+ * name. Three modes: {@link #write} starts afresh in a hidden temporary file ({@link #tempFile}) that
+ * is deleted whatever happens; {@link #writeDirectory} does the same for a folder of files (a
+ * checkpoint); {@link #writeResumable} keeps its bytes in {@code NAME.part}, which outlives a failure
+ * so that the next try continues it (a download resumes from the part's length).
  */
 public final class AtomicFiles {
     private AtomicFiles() {
@@ -28,20 +31,91 @@ public final class AtomicFiles {
      * failure (a full disk, no permission) is a {@link JgptException} naming the target and the reason.
      */
     public static void write(Path target, Writer writer) throws IOException {
+        write(target, "write", writer);
+    }
+
+    /** As {@link #write(Path, Writer)}; a failure reads "TARGET: cannot {@code action}: reason". */
+    public static void write(Path target, String action, Writer writer) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        Path tmp = dir.resolve("." + target.getFileName() + ".tmp" + ProcessHandle.current().pid());
+        Path tmp = tempFile(target);
         try {
             Files.createDirectories(dir);
             writer.write(tmp);
             rename(tmp, target);
         } catch (IOException e) {
-            throw JgptException.io(target, "write", e);
+            throw JgptException.io(target, action, e);
         } finally {
             try {
                 Files.deleteIfExists(tmp);
             } catch (IOException ignored) {
                 // the write's own error says more; a stale .tmp file is never read
             }
+        }
+    }
+
+    public static void writeString(Path target, String text) throws IOException {
+        write(target, tmp -> Files.writeString(tmp, text));
+    }
+
+    /**
+     * Where {@link #write} and {@link #writeDirectory} put {@code target}'s bytes until they are
+     * complete: hidden ({@code .NAME.tmpPID}), so that no listing takes it for the real thing, and
+     * this process's own, so that two processes never write into one.
+     */
+    public static Path tempFile(Path target) {
+        return target.toAbsolutePath().resolveSibling("." + target.getFileName() + ".tmp" + ProcessHandle.current().pid());
+    }
+
+    /** Whether {@code name} is a temporary name of {@link #write} or {@link #writeDirectory} (any process's). */
+    public static boolean isTemporary(String name) {
+        return name.startsWith(".") && name.contains(".tmp");
+    }
+
+    /** Deletes what killed writes of {@code target} (by any process) left beside it. */
+    public static void removeLeftovers(Path target) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        if (!Files.isDirectory(dir)) return;
+        String prefix = "." + target.getFileName() + ".tmp";
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                if (p.getFileName().toString().startsWith(prefix)) deleteTree(p);
+            }
+        }
+    }
+
+    /**
+     * Fills a temporary folder through {@code writer} and renames it to {@code target}; a folder
+     * already there is renamed away before it is deleted, so a kill at any moment leaves either the
+     * old folder or the new one under the real name, never half of one.
+     */
+    public static void writeDirectory(Path target, Writer writer) throws IOException {
+        Path tmp = tempFile(target);
+        Path replaced = tmp.resolveSibling(tmp.getFileName() + "-old");
+        deleteTree(tmp);
+        Files.createDirectories(tmp);
+        try {
+            writer.write(tmp);
+            if (Files.exists(target)) Files.move(target, replaced, StandardCopyOption.ATOMIC_MOVE);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(replaced);
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    /** Deletes a folder by renaming it away first, so a kill midway leaves no half folder under its name. */
+    public static void deleteDirectory(Path dir) throws IOException {
+        Path doomed = tempFile(dir);
+        deleteTree(doomed);
+        Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+        deleteTree(doomed);
+    }
+
+    /** Deletes a file or a folder with everything in it; nothing there is fine. */
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         }
     }
 
@@ -68,9 +142,5 @@ public final class AtomicFiles {
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
         }
-    }
-
-    public static void writeString(Path target, String text) throws IOException {
-        write(target, tmp -> Files.writeString(tmp, text));
     }
 }

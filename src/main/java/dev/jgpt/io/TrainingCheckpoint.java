@@ -10,7 +10,6 @@ import dev.jgpt.tensor.View;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -53,11 +52,7 @@ public final class TrainingCheckpoint {
     }
 
     public static void save(Path checkpoints, Gpt model, float[] m, float[] v, State state, ModelCard card) throws IOException {
-        Path target = dirFor(checkpoints, state.step());
-        Path tmp = checkpoints.resolve("." + target.getFileName() + ".tmp" + ProcessHandle.current().pid());
-        deleteTree(tmp);
-        Files.createDirectories(tmp);
-        try {
+        AtomicFiles.writeDirectory(dirFor(checkpoints, state.step()), tmp -> {
             HfCheckpoint.save(model, tmp.resolve(MODEL_DIR), card);
             List<Safetensors.Tensor> moments = new ArrayList<>();
             for (View t : model.layout.layout.views()) moments.add(new Safetensors.Tensor("m." + t.name(), t.shape(), m, t.start(), false));
@@ -65,15 +60,7 @@ public final class TrainingCheckpoint {
             Safetensors.write(tmp.resolve(OPTIMIZER), moments, Map.of("format", "jgpt-adamw"));
             Files.writeString(tmp.resolve(STATE), new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
                     .create().toJson(state) + "\n");
-            // a checkpoint of this step already there (a run resumed from before it) is renamed away
-            // before it is deleted: a kill midway never leaves half a checkpoint under a real name
-            Path replaced = checkpoints.resolve("." + target.getFileName() + ".tmp" + ProcessHandle.current().pid() + "-old");
-            if (Files.exists(target)) Files.move(target, replaced, StandardCopyOption.ATOMIC_MOVE);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            deleteTree(replaced);
-        } finally {
-            deleteTree(tmp);
-        }
+        });
     }
 
     /**
@@ -133,13 +120,10 @@ public final class TrainingCheckpoint {
         if (!Files.isDirectory(checkpoints)) return;
         try (Stream<Path> s = Files.list(checkpoints)) {
             for (Path p : s.toList()) {
-                if (isTemporary(p.getFileName().toString())) deleteTree(p);
+                String name = p.getFileName().toString();
+                if (name.startsWith("." + PREFIX) && AtomicFiles.isTemporary(name)) AtomicFiles.deleteTree(p);
             }
         }
-    }
-
-    private static boolean isTemporary(String name) {
-        return name.startsWith("." + PREFIX) && name.contains(".tmp");
     }
 
     public static State readState(Path checkpoint) throws IOException {
@@ -216,18 +200,7 @@ public final class TrainingCheckpoint {
         for (int i = 0; i < all.size() - keepLast; i++) {
             Path old = all.get(i);
             if (old.equals(best)) continue;
-            Path doomed = checkpoints.resolve("." + old.getFileName() + ".tmp" + ProcessHandle.current().pid());
-            deleteTree(doomed);
-            Files.move(old, doomed, StandardCopyOption.ATOMIC_MOVE);
-            deleteTree(doomed);
+            AtomicFiles.deleteDirectory(old);
         }
     }
-
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
-    }
-
 }

@@ -7,6 +7,7 @@ import com.google.gson.JsonPrimitive;
 import dev.jgpt.JgptException;
 import dev.jgpt.config.LogConfig;
 import dev.jgpt.config.RunConfig;
+import dev.jgpt.io.AtomicFiles;
 import dev.jgpt.io.TrainingCheckpoint;
 
 import java.io.BufferedWriter;
@@ -14,10 +15,8 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -147,7 +146,7 @@ public final class RunDirectory implements AutoCloseable {
         RunConfig named = config.withRunName(name);
         try {
             Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
-            writeAtomically(dir.resolve(CONFIG_FILE), named.toYaml());
+            AtomicFiles.writeString(dir.resolve(CONFIG_FILE), named.toYaml());
             RunRecord.created(dir, named, configFile);
             return new RunDirectory(dir, named, console, -1, lock, true, made);
         } catch (IOException | RuntimeException e) {
@@ -212,13 +211,8 @@ public final class RunDirectory implements AutoCloseable {
     /** Temporary files and checkpoint folders of writes that a killed process never finished. */
     private static void removeLeftovers(Path dir) throws IOException {
         TrainingCheckpoint.removeLeftovers(dir.resolve(CHECKPOINTS_DIR));
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path p : files.toList()) {
-                String name = p.getFileName().toString();
-                for (String own : List.of(CONFIG_FILE, METRICS_FILE, RunStatus.STATUS_FILE)) {
-                    if (Files.isRegularFile(p) && (name.startsWith("." + own + ".tmp") || name.equals(own + ".tmp"))) Files.delete(p);
-                }
-            }
+        for (String own : List.of(CONFIG_FILE, METRICS_FILE, RunStatus.STATUS_FILE, RunRecord.RECORD_FILE)) {
+            AtomicFiles.removeLeftovers(dir.resolve(own));
         }
     }
 
@@ -339,7 +333,7 @@ public final class RunDirectory implements AutoCloseable {
                     throw new JgptException(file + ": not a metrics line: " + line, e);
                 }
             }
-            writeAtomically(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
+            AtomicFiles.writeString(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
         } catch (IOException e) {
             throw new JgptException(file + ": cannot rewrite metrics (" + JgptException.reason(e) + ")", e);
         } finally {
@@ -353,7 +347,7 @@ public final class RunDirectory implements AutoCloseable {
      */
     public synchronized void replaceConfig(RunConfig changed) {
         try {
-            writeAtomically(configFile(), changed.toYaml());
+            AtomicFiles.writeString(configFile(), changed.toYaml());
         } catch (IOException e) {
             throw new JgptException(configFile() + ": cannot write (" + e.getMessage() + ")", e);
         }
@@ -399,7 +393,7 @@ public final class RunDirectory implements AutoCloseable {
         closeWriters();
         try {
             TrainingCheckpoint.removeLeftovers(checkpointsDir());
-            for (Path checkpoint : TrainingCheckpoint.list(checkpointsDir())) deleteTree(checkpoint);
+            for (Path checkpoint : TrainingCheckpoint.list(checkpointsDir())) AtomicFiles.deleteTree(checkpoint);
             deleteIfEmpty(checkpointsDir());
             for (String own : List.of(CONFIG_FILE, METRICS_FILE, CONSOLE_FILE, SAMPLES_FILE, RunStatus.STATUS_FILE, RunRecord.RECORD_FILE)) {
                 Files.deleteIfExists(dir.resolve(own));
@@ -436,12 +430,6 @@ public final class RunDirectory implements AutoCloseable {
             }
         }
         if (failure != null) throw new JgptException(dir + ": cannot close run files (" + JgptException.reason(failure) + ")", failure);
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
     }
 
     private static void deleteIfEmpty(Path dir) throws IOException {
@@ -514,13 +502,5 @@ public final class RunDirectory implements AutoCloseable {
         }
     }
 
-    private static void writeAtomically(Path file, String content) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, content, StandardCharsets.UTF_8);
-        try {
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-        }
-    }
+
 }

@@ -189,19 +189,19 @@ class PrepareFinewebTest {
         assertEquals(String.format("edufineweb_train_%06d.bin", kept.size() - 1), done.file());
         FileTime keptTime = Files.getLastModifiedTime(out.resolve(done.file()));
         assertTrue(done.next().skip() > 0, lastDone); // the next shard begins inside a document: its first tokens are in this one
-        // as if killed while writing the next shard: its name is in the journal, its temporary file on disk,
+        // as if killed while writing the next shard: its name is in the journal, its temporary file on disk (the killed process's),
         // and the line saying it is whole was cut off half-way
         String unfinished = String.format("edufineweb_train_%06d.bin", kept.size());
         Files.writeString(out.resolve(Prepare.JOURNAL), unfinished + "\n{\"file\":\"" + unfinished + "\",\"spl",
                 java.nio.file.StandardOpenOption.APPEND);
-        Files.writeString(out.resolve(unfinished + ".tmp"), "half a shard");
+        Files.writeString(out.resolve("." + unfinished + ".tmp4242"), "half a shard");
 
         // still offline: the next try keeps the whole shards again, and leaves the journal whole for the lines to come
         assertThrows(JgptException.class, () -> Prepare.run(options(out, downloads), environment(PLENTY), true));
         List<String> journal = Files.readAllLines(out.resolve(Prepare.JOURNAL));
         assertEquals(lastDone, journal.getLast());
         assertFalse(journal.contains(unfinished), journal.toString());
-        assertFalse(Files.exists(out.resolve(unfinished + ".tmp")));
+        assertFalse(Files.exists(out.resolve("." + unfinished + ".tmp4242")));
 
         served.put(FILES + "001_00000.parquet", second);
         requests.clear();
@@ -216,7 +216,7 @@ class PrepareFinewebTest {
         }
         assertTrue(Prepare.isPrepared(out));
         assertFalse(Files.exists(out.resolve(Prepare.JOURNAL)));
-        assertFalse(Files.exists(out.resolve(unfinished + ".tmp")));
+        assertFalse(Files.exists(out.resolve("." + unfinished + ".tmp4242")));
     }
 
     @Test

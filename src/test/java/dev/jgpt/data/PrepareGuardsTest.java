@@ -2,6 +2,7 @@ package dev.jgpt.data;
 
 import com.github.luben.zstd.ZstdOutputStream;
 import dev.jgpt.JgptException;
+import dev.jgpt.io.AtomicFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -103,7 +104,7 @@ class PrepareGuardsTest {
         Path out = tmp.resolve("out");
         Files.createDirectories(out);
         // the validation shard's temporary file is where the write lands
-        Files.createSymbolicLink(out.resolve("t_val_000000.bin.tmp"), devFull);
+        Files.createSymbolicLink(AtomicFiles.tempFile(out.resolve("t_val_000000.bin")), devFull);
         Prepare.Options o = options(text.toString(), out, ShardFormat.BIN, 1000, 100);
         JgptException e = assertThrows(JgptException.class, () -> Prepare.run(new Prepare.Options(o.source(), out, o.format(),
                 o.shardTokens(), o.valTokens(), 0, true, 1, "text", tmp, false)));

@@ -1,6 +1,7 @@
 package dev.jgpt.data;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.io.AtomicFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -74,7 +75,7 @@ class ShardFormatTest {
         for (ShardFormat f : ShardFormat.values()) {
             Path p = dir.resolve("x_train_000001." + f.extension);
             f.write(p, tokens, tokens.length - 1);
-            assertFalse(Files.exists(dir.resolve(p.getFileName() + ".tmp")));
+            assertFalse(Files.exists(AtomicFiles.tempFile(p)));
             TokenShard shard = TokenShard.open(p);
             assertEquals(tokens.length - 1, shard.size());
             int[] back = new int[tokens.length - 1];
