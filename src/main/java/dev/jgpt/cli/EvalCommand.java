@@ -6,6 +6,7 @@ import dev.jgpt.eval.Evaluator;
 import dev.jgpt.eval.HellaSwag;
 import dev.jgpt.io.ModelFiles;
 import dev.jgpt.model.Gpt;
+import dev.jgpt.track.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -49,16 +50,25 @@ public final class EvalCommand implements Callable<Integer> {
         if (T < 1 || T > m.config.blockSize()) throw new JgptException("--seq must be in [1, " + m.config.blockSize() + "], got " + seq);
         if (data != null) {
             TokenDataset val = new TokenDataset(data, "val", batch, T, 0, 1, TokenDataset.Order.SEQUENTIAL, 0, m.config.vocabSize());
-            double loss = Evaluator.validationLoss(m, val, steps, batch, T);
+            double loss;
+            ProgressBar bar = ProgressBar.start("validation", steps, "batches").quietFor(2);
+            try {
+                loss = Evaluator.validationLoss(m, val, steps, batch, T, () -> bar.add(1));
+            } finally {
+                bar.clear(); // the result line (or the error) follows
+            }
             System.out.printf("validation loss %.4f (%d batches of %dx%d from %s)%n", loss, steps, batch, T, data);
         }
         if (hellaswag != null) {
             var items = HellaSwag.load(hellaswag, limit);
             HellaSwag.Score s;
+            ProgressBar bar = ProgressBar.start("HellaSwag", items.size(), "items").quietFor(2);
             try {
-                s = Evaluator.hellaswag(m, items);
+                s = Evaluator.hellaswag(m, items, () -> bar.add(1));
             } catch (JgptException e) {
                 throw new JgptException("--hellaswag " + hellaswag + ": " + e.getMessage(), e);
+            } finally {
+                bar.clear();
             }
             System.out.printf("HellaSwag: acc %.4f (%d/%d), acc_norm %.4f (%d/%d)%n", s.acc(), s.correct(), s.total(),
                     s.accNorm(), s.correctNorm(), s.total());

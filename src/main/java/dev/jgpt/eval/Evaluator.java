@@ -9,6 +9,7 @@ import dev.jgpt.tokenizer.Gpt2Tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongConsumer;
 
 /** What a run measures besides its training loss: validation loss, HellaSwag, samples. */
 public final class Evaluator {
@@ -81,6 +82,15 @@ public final class Evaluator {
      * would get alone).
      */
     public static List<String> samples(Inference inference, String prompt, int count, int maxTokens, int topK, long seed) {
+        return samples(inference, prompt, count, maxTokens, topK, seed, tokens -> { });
+    }
+
+    /**
+     * As above, handing {@code progress} the samples' tokens so far, prompts included (count x maxTokens
+     * at the end), after each decoding step (progress).
+     */
+    public static List<String> samples(Inference inference, String prompt, int count, int maxTokens, int topK, long seed,
+                                       LongConsumer progress) {
         Gpt2Tokenizer tok = Gpt2Tokenizer.get();
         int[] promptTokens = tok.encode(prompt);
         int V = inference.config().vocabSize();
@@ -92,7 +102,12 @@ public final class Evaluator {
         for (int i = 0; i < count; i++) {
             sequences.add(generator.add(promptTokens, limits, new Sampler(V, 1.0f, topK, 1.0f, seed + i), null));
         }
-        generator.run();
+        while (generator.busy()) {
+            generator.step();
+            long done = (long) count * promptTokens.length;
+            for (Generator.Sequence s : sequences) done += s.generated();
+            progress.accept(done);
+        }
         List<String> out = new ArrayList<>();
         for (Generator.Sequence s : sequences) {
             if (s.finish() == Generator.Finish.ERROR) throw s.error();

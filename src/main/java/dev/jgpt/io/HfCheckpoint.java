@@ -23,6 +23,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * A HuggingFace GPT-2 folder. Reading needs config.json and model.safetensors, tensors named
@@ -145,14 +146,14 @@ public final class HfCheckpoint {
      * so its folder has no tokenizer files.
      */
     public static void save(Gpt model, Path dir, ModelCard card) throws IOException {
+        save(model, dir, card, bytes -> { });
+    }
+
+    /** As above, handing {@code written} the weights' bytes as they go out (progress). */
+    public static void save(Gpt model, Path dir, ModelCard card, LongConsumer written) throws IOException {
         GptConfig cfg = model.config;
         Files.createDirectories(dir);
-        List<Safetensors.Tensor> tensors = new ArrayList<>();
-        for (View v : model.layout.layout.views()) {
-            tensors.add(new Safetensors.Tensor(v.name(), hfShape(cfg, v), model.params(), v.start(),
-                    GptLayout.isConv1dWeight(v.name())));
-        }
-        Safetensors.write(dir.resolve(WEIGHTS), tensors, Map.of("format", "pt"));
+        Safetensors.write(dir.resolve(WEIGHTS), tensors(model), Map.of("format", "pt"), written);
         AtomicFiles.writeString(dir.resolve(CONFIG), configJson(cfg));
         AtomicFiles.writeString(dir.resolve(GENERATION_CONFIG), generationConfigJson(cfg));
         boolean tokenizer = hasGpt2Tokenizer(cfg);
@@ -165,6 +166,16 @@ public final class HfCheckpoint {
             for (String name : HfTokenizerFiles.NAMES) Files.deleteIfExists(dir.resolve(name));
         }
         AtomicFiles.writeString(dir.resolve(CARD), card.render(cfg, tokenizer));
+    }
+
+    /** The weights as model.safetensors stores them: HuggingFace's names and shapes, the real vocabulary's rows. */
+    static List<Safetensors.Tensor> tensors(Gpt model) {
+        List<Safetensors.Tensor> tensors = new ArrayList<>();
+        for (View v : model.layout.layout.views()) {
+            tensors.add(new Safetensors.Tensor(v.name(), hfShape(model.config, v), model.params(), v.start(),
+                    GptLayout.isConv1dWeight(v.name())));
+        }
+        return tensors;
     }
 
     /** GPT-2's tokenizer fits a model whose vocabulary holds all its 50,257 ids (50304 padded ones too). */

@@ -28,6 +28,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header mapping each tensor's
@@ -247,6 +248,11 @@ public final class Safetensors implements AutoCloseable {
 
     /** Writes F32 tensors in the given order, atomically. */
     public static void write(Path target, List<Tensor> tensors, Map<String, String> metadata) throws IOException {
+        write(target, tensors, metadata, bytes -> { });
+    }
+
+    /** As above, handing {@code written} the bytes of each tensor row as it goes out (progress). */
+    public static void write(Path target, List<Tensor> tensors, Map<String, String> metadata, LongConsumer written) throws IOException {
         Map<String, Object> header = new LinkedHashMap<>();
         header.put("__metadata__", metadata);
         long offset = 0;
@@ -264,12 +270,19 @@ public final class Safetensors implements AutoCloseable {
                 ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
                 out.write(len.array());
                 out.write(headerBytes);
-                for (Tensor t : tensors) writeTensor(out, t);
+                for (Tensor t : tensors) writeTensor(out, t, written);
             }
         });
     }
 
-    private static void writeTensor(OutputStream out, Tensor t) throws IOException {
+    /** Bytes of {@code tensors}' data in a file (the header aside). */
+    public static long dataBytes(List<Tensor> tensors) {
+        long bytes = 0;
+        for (Tensor t : tensors) bytes += 4L * Arrays.stream(t.shape()).asLongStream().reduce(1, (a, b) -> a * b);
+        return bytes;
+    }
+
+    private static void writeTensor(OutputStream out, Tensor t, LongConsumer written) throws IOException {
         int rows = t.shape()[0];
         int cols = t.shape().length > 1 ? Math.toIntExact(Arrays.stream(t.shape()).skip(1).asLongStream().reduce(1, (a, b) -> a * b)) : 1;
         ByteBuffer buf = ByteBuffer.allocate(cols * 4).order(ByteOrder.LITTLE_ENDIAN);
@@ -280,6 +293,7 @@ public final class Safetensors implements AutoCloseable {
                 buf.putFloat(t.transpose() ? t.src()[t.offset() + c * rows + r] : t.src()[t.offset() + r * cols + c]);
             }
             out.write(buf.array());
+            written.accept(buf.capacity());
         }
     }
 }

@@ -15,6 +15,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import java.util.stream.Stream;
 
 /**
@@ -52,15 +53,31 @@ public final class TrainingCheckpoint {
     }
 
     public static void save(Path checkpoints, Gpt model, float[] m, float[] v, State state, ModelCard card) throws IOException {
+        save(checkpoints, model, m, v, state, card, bytes -> { });
+    }
+
+    /** As above, handing {@code written} the tensors' bytes as they go out (progress; {@link #bytes} in all). */
+    public static void save(Path checkpoints, Gpt model, float[] m, float[] v, State state, ModelCard card,
+                            LongConsumer written) throws IOException {
         AtomicFiles.writeDirectory(dirFor(checkpoints, state.step()), tmp -> {
-            HfCheckpoint.save(model, tmp.resolve(MODEL_DIR), card);
-            List<Safetensors.Tensor> moments = new ArrayList<>();
-            for (View t : model.layout.layout.views()) moments.add(new Safetensors.Tensor("m." + t.name(), t.shape(), m, t.start(), false));
-            for (View t : model.layout.layout.views()) moments.add(new Safetensors.Tensor("v." + t.name(), t.shape(), v, t.start(), false));
-            Safetensors.write(tmp.resolve(OPTIMIZER), moments, Map.of("format", "jgpt-adamw"));
+            HfCheckpoint.save(model, tmp.resolve(MODEL_DIR), card, written);
+            Safetensors.write(tmp.resolve(OPTIMIZER), moments(model, m, v), Map.of("format", "jgpt-adamw"), written);
             Files.writeString(tmp.resolve(STATE), new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
                     .create().toJson(state) + "\n");
         });
+    }
+
+    /** The bytes of tensors a checkpoint of {@code model} holds: its weights and AdamW's two moments. */
+    public static long bytes(Gpt model) {
+        float[] none = new float[0];
+        return Safetensors.dataBytes(HfCheckpoint.tensors(model)) + Safetensors.dataBytes(moments(model, none, none));
+    }
+
+    private static List<Safetensors.Tensor> moments(Gpt model, float[] m, float[] v) {
+        List<Safetensors.Tensor> moments = new ArrayList<>();
+        for (View t : model.layout.layout.views()) moments.add(new Safetensors.Tensor("m." + t.name(), t.shape(), m, t.start(), false));
+        for (View t : model.layout.layout.views()) moments.add(new Safetensors.Tensor("v." + t.name(), t.shape(), v, t.start(), false));
+        return moments;
     }
 
     /**

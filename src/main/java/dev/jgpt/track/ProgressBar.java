@@ -244,10 +244,7 @@ public final class ProgressBar implements AutoCloseable {
         if (total > 0) {
             double frac = Math.min(1.0, (double) value / total);
             sb.append(String.format(Locale.ROOT, " %3d%%", (int) Math.floor(frac * 100)));
-            if (withBar) {
-                int filled = (int) Math.round(frac * BAR_WIDTH);
-                sb.append(" [").append("#".repeat(filled)).append(".".repeat(BAR_WIDTH - filled)).append(']');
-            }
+            if (withBar) sb.append(' ').append(cells(frac, BAR_WIDTH));
             sb.append("  ").append(amount(value, false)).append(" / ").append(amount(total, true));
         } else {
             sb.append("  ").append(amount(value, true));
@@ -304,8 +301,32 @@ public final class ProgressBar implements AutoCloseable {
         return String.format(Locale.ROOT, "%.2fG", v / 1e9);
     }
 
+    /**
+     * A bar of {@code width} cells for the fraction {@code frac} done, "[#####.......]": plain text,
+     * so it reads the same on a terminal and in a log (a training step's line carries one).
+     */
+    public static String cells(double frac, int width) {
+        int filled = (int) Math.round(Math.max(0, Math.min(1, frac)) * width);
+        return "[" + "#".repeat(filled) + ".".repeat(width - filled) + "]";
+    }
+
+    /**
+     * A duration to two figures in the unit that reads best, for an estimate: "0.05 s", "12 s",
+     * "40 min", "3.5 h", "12 days", "1.5 years".
+     */
+    public static String roughly(double seconds) {
+        if (seconds < 1) return String.format(Locale.ROOT, "%.2f s", seconds);
+        if (seconds < 10) return String.format(Locale.ROOT, "%.1f s", seconds);
+        if (seconds < 100) return String.format(Locale.ROOT, "%.0f s", seconds);
+        double minutes = seconds / 60, hours = minutes / 60, days = hours / 24, years = days / 365.25;
+        if (minutes < 100) return String.format(Locale.ROOT, "%.0f min", minutes);
+        if (hours < 48) return String.format(Locale.ROOT, hours < 10 ? "%.1f h" : "%.0f h", hours);
+        if (days < 365) return String.format(Locale.ROOT, days < 10 ? "%.1f days" : "%.0f days", days);
+        return String.format(Locale.ROOT, years < 10 ? "%.1f years" : "%.0f years", years);
+    }
+
     /** Seconds as m:ss or h:mm:ss. */
-    static String clock(double seconds) {
+    public static String clock(double seconds) {
         long s = Math.round(seconds);
         if (s >= 3600) {
             return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);

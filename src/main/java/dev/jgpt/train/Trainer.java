@@ -162,6 +162,7 @@ public final class Trainer {
                 model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 t.totalBatchSize(), B, T, accum, ranks > 1 ? " x " + ranks + " processes" : "", maxSteps));
         run.println(cfg.memoryEstimate().describe(MemoryEstimate.heap()));
+        if (step < maxSteps) run.println(StepTime.measure(model, B, T, accum).describe(maxSteps - step, T));
         double loss = Double.NaN;
         int firstStep = step;
         long started = System.nanoTime();
@@ -211,8 +212,8 @@ public final class Trainer {
             if (cfg.logDue(step) || step == maxSteps - 1) {
                 double perStep = (System.nanoTime() - started) / 1e9 / (step + 1 - firstStep);
                 run.println(String.format("step %5d/%d %s | loss %.6f | lr %.4e | norm %.4f | %.0f ms | %.0f tok/s | eta %s",
-                        step, maxSteps, bar(step + 1, maxSteps), loss, lr, norm, ms, tokensPerSec,
-                        duration(perStep * (maxSteps - step - 1))));
+                        step, maxSteps, ProgressBar.cells((step + 1.0) / maxSteps, 20), loss, lr, norm, ms, tokensPerSec,
+                        ProgressBar.clock(perStep * (maxSteps - step - 1))));
             }
         }
         return loss;
@@ -231,17 +232,6 @@ public final class Trainer {
                 ? " (dropped the " + microBatchesDropped + " of its " + accum + " micro-batches it had done)" : "";
         run.println("stopped at step " + step + dropped + "; checkpoint " + TrainingCheckpoint.dirFor(run.checkpointsDir(), step)
                 + "; resume with: jgpt train --resume " + run.path());
-    }
-
-    /** A 20-cell text progress bar: it reads the same on a terminal and in console.log. */
-    static String bar(int done, int total) {
-        int cells = total <= 0 ? 0 : (int) Math.min(20, 20L * done / total);
-        return "[" + "#".repeat(cells) + ".".repeat(20 - cells) + "]";
-    }
-
-    static String duration(double seconds) {
-        long s = Math.round(seconds);
-        return s >= 3600 ? String.format("%dh%02dm", s / 3600, s / 60 % 60) : String.format("%dm%02ds", s / 60, s % 60);
     }
 
     /**
@@ -271,7 +261,13 @@ public final class Trainer {
         }
         if (cfg.sampleDue(step) && !stopping && group.isMain()) {
             if (inference == null) inference = new Inference(model);
-            List<String> samples = Evaluator.samples(inference, e.samplePrompt(), e.numSamples(), e.sampleMaxTokens(), e.topK(), e.sampleSeed());
+            ProgressBar bar = progress(String.format("step %5d samples", step), (long) e.numSamples() * e.sampleMaxTokens(), "tokens");
+            List<String> samples;
+            try {
+                samples = Evaluator.samples(inference, e.samplePrompt(), e.numSamples(), e.sampleMaxTokens(), e.topK(), e.sampleSeed(), bar::set);
+            } finally {
+                bar.clear();
+            }
             for (int i = 0; i < samples.size(); i++) {
                 run.logSample(step, i, samples.get(i));
                 run.println("sample " + i + ": " + samples.get(i));
@@ -301,15 +297,18 @@ public final class Trainer {
         savedThisStep = true;
         if (!group.isMain()) return; // rank 0 writes the run's files
         Path dir = run.checkpointsDir();
+        ProgressBar bar = progress(String.format("step %5d checkpoint", step), TrainingCheckpoint.bytes(model), "B");
         try {
             Files.createDirectories(dir);
             TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
                     new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss, group.size()),
                     new ModelCard("Trained with jgpt (run " + run.name() + ").",
                             "`" + cfg.data().dir() + "` (source " + cfg.data().source() + ")", step,
-                            (long) step * cfg.train().totalBatchSize(), lastTrainLoss, lastValLoss));
+                            (long) step * cfg.train().totalBatchSize(), lastTrainLoss, lastValLoss), bar::add);
         } catch (IOException e) {
             throw JgptException.io(TrainingCheckpoint.dirFor(dir, step), "write checkpoint", e);
+        } finally {
+            bar.clear();
         }
         TrainingCheckpoint.prune(dir, cfg.eval().keepLast());
         run.log("checkpoint", step, Map.of("path", TrainingCheckpoint.dirFor(dir, step).toString()));
@@ -317,7 +316,7 @@ public final class Trainer {
 
     /**
      * Where a long piece of work stands (the micro-batches of an accumulating step, validation,
-     * HellaSwag), from 2 s in: drawn live on a terminal, and as a plain line in console.log (and on
+     * HellaSwag, samples, a checkpoint's bytes), from 2 s in: drawn live on a terminal, and as a plain line in console.log (and on
      * the console, off a terminal) at most every 10 s. Rank 0's alone.
      */
     private ProgressBar progress(String label, long total, String unit, String... counters) {

@@ -184,4 +184,15 @@ class GeneratorTest {
         assertEquals("the listener broke", broken.error().getMessage());
         assertEquals(5, fine.tokens().length);
     }
+
+    @Test
+    void trainingSamplesReportTheirTokensAsTheyGoAndTheSameTextAsWithout() {
+        Gpt model = TestModels.random(32, 2);
+        String prompt = "Hello, I'm a language model,";
+        List<Long> reported = new ArrayList<>();
+        List<String> watched = dev.jgpt.eval.Evaluator.samples(new Inference(model), prompt, 3, 20, 50, 42, reported::add);
+        assertEquals(dev.jgpt.eval.Evaluator.samples(new Inference(model), prompt, 3, 20, 50, 42), watched);
+        assertEquals(3L * 20, reported.getLast(), "prompts included, every sample's tokens at the end");
+        for (int i = 1; i < reported.size(); i++) assertTrue(reported.get(i) > reported.get(i - 1), reported.toString());
+    }
 }

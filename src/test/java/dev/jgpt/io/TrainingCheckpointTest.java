@@ -48,6 +48,18 @@ class TrainingCheckpointTest {
     }
 
     @Test
+    void aSaveReportsEveryTensorByteItWrites() throws IOException {
+        Gpt m = model(3);
+        float[] moments = new float[m.params().length];
+        long[] written = {0};
+        TrainingCheckpoint.save(dir, m, moments, moments, new TrainingCheckpoint.State(3, 3, "{}", 1, 1), card(3), n -> written[0] += n);
+        assertEquals(TrainingCheckpoint.bytes(m), written[0]);
+        Path saved = TrainingCheckpoint.dirFor(dir, 3);
+        long files = Files.size(saved.resolve("model/model.safetensors")) + Files.size(saved.resolve(TrainingCheckpoint.OPTIMIZER));
+        assertTrue(files > written[0] && files < written[0] + 64 * 1024, "the tensors are all but the files' headers: " + files);
+    }
+
+    @Test
     void listingIgnoresTemporaryFoldersAndFoldersWithoutState() throws IOException {
         save(dir, 2, 5);
         save(dir, 4, 4);
