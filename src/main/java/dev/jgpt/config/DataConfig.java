@@ -1,9 +1,7 @@
 package dev.jgpt.config;
 
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -23,34 +21,21 @@ public record DataConfig(Path dir, String source, Order order, long seed) {
 
         /** The YAML spelling. */
         public String yamlName() {
-            return name().toLowerCase(Locale.ROOT);
+            return Key.yamlName(this);
         }
     }
 
-    static final List<String> KEYS = List.of("dir", "source", "order", "seed");
-    private static final List<String> ORDERS = List.of("sequential", "shuffled");
+    static final Section<DataConfig> SECTION = new Section<>("data", DataConfig.class, List.of(
+            Key.path("dir", Path.of("data/jdk")),
+            Key.text("source", "jdk-src").check(s -> !s.isBlank(), "the name of a corpus, like jdk-src"),
+            Key.choice("order", Order.SEQUENTIAL),
+            Key.longInteger("seed", 1337)));
 
     public static DataConfig defaults() {
-        return new DataConfig(Path.of("data/jdk"), "jdk-src", Order.SEQUENTIAL, 1337);
+        return SECTION.defaults();
     }
 
     static DataConfig from(Map<String, Object> tree, ConfigSource source) {
-        ConfigSection s = ConfigSection.of(tree, "data", KEYS, source);
-        DataConfig d = defaults();
-        Path dir = s.path("dir", d.dir);
-        String corpus = s.text("source", d.source);
-        s.check(!corpus.isBlank(), "source", corpus, "the name of a corpus, like jdk-src");
-        Order order = Order.valueOf(s.choice("order", d.order.yamlName(), ORDERS).toUpperCase(Locale.ROOT));
-        long seed = s.longInteger("seed", d.seed);
-        return new DataConfig(dir, corpus, order, seed);
-    }
-
-    Map<String, Object> toMap() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("dir", dir.toString());
-        m.put("source", source);
-        m.put("order", order.yamlName());
-        m.put("seed", seed);
-        return m;
+        return SECTION.read(SECTION.open(tree, source));
     }
 }

@@ -5,7 +5,6 @@ import dev.jgpt.JgptException;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -19,8 +18,6 @@ import java.util.regex.Pattern;
  */
 public record LogConfig(Path runsDir, String name, int logEvery) {
 
-    static final List<String> KEYS = List.of("runs_dir", "name", "log_every");
-
     /**
      * A run name is one folder name under runs_dir: letters, digits, dot, dash, underscore; no leading
      * dot. So no name can be empty, hold a space, climb out with ".." or be an absolute path, and a
@@ -30,8 +27,13 @@ public record LogConfig(Path runsDir, String name, int logEvery) {
     static final String NAME_RULE = "a folder name of letters, digits, '.', '-', '_' (at most 100, not starting with '.')";
     private static final DateTimeFormatter GENERATED = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
 
+    static final Section<LogConfig> SECTION = new Section<>("log", LogConfig.class, List.of(
+            Key.path("runs_dir", Path.of("runs")),
+            Key.text("name", null).check(LogConfig::isValidName, NAME_RULE),
+            Key.integer("log_every", 1).check(v -> v >= 1, ">= 1")));
+
     public static LogConfig defaults() {
-        return new LogConfig(Path.of("runs"), null, 1);
+        return SECTION.defaults();
     }
 
     /** The name a run started at this time gets when none is configured, e.g. 20250131-142501. */
@@ -55,23 +57,6 @@ public record LogConfig(Path runsDir, String name, int logEvery) {
     }
 
     static LogConfig from(Map<String, Object> tree, ConfigSource source) {
-        ConfigSection s = ConfigSection.of(tree, "log", KEYS, source);
-        LogConfig d = defaults();
-        Path runsDir = s.path("runs_dir", d.runsDir);
-        String name = s.text("name", d.name);
-        if (name != null) {
-            s.check(isValidName(name), "name", name, NAME_RULE);
-        }
-        int logEvery = s.integer("log_every", d.logEvery);
-        s.check(logEvery >= 1, "log_every", logEvery, ">= 1");
-        return new LogConfig(runsDir, name, logEvery);
-    }
-
-    Map<String, Object> toMap() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("runs_dir", runsDir.toString());
-        m.put("name", name);
-        m.put("log_every", logEvery);
-        return m;
+        return SECTION.read(SECTION.open(tree, source));
     }
 }

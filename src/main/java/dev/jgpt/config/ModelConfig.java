@@ -10,72 +10,36 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The network's shape: a GPT-2 preset or an explicit custom shape, and optionally the weights to
- * start from (a HuggingFace GPT-2 directory or an llm.c .bin) instead of a random init.
+ * The network: a GPT-2 preset or an explicit custom shape, and optionally the weights to start from
+ * (a HuggingFace GPT-2 directory or an llm.c .bin) instead of a random init. The shape's keys are
+ * {@link GptConfig}'s components in snake_case (n_layer, n_head, n_embd, block_size, vocab_size,
+ * padded_vocab_size); a preset fixes the first three, block_size and vocab_size default to GPT-2's
+ * and padded_vocab_size to vocab_size rounded up to a multiple of 128.
  *
- * @param preset           gpt2, gpt2-medium, gpt2-large, gpt2-xl, or custom
- * @param nLayer           transformer blocks
- * @param nHead            attention heads per block; divides nEmbd
- * @param nEmbd            channels of the residual stream
- * @param blockSize        longest sequence the position embedding covers
- * @param vocabSize        real tokens (50257 for GPT-2)
- * @param paddedVocabSize  rows of the embedding / LM head buffers; padded rows never take probability
- * @param initFrom         weights to load before training, or null for GPT-2 random init
+ * @param preset   gpt2, gpt2-medium, gpt2-large, gpt2-xl, or custom
+ * @param shape    the network's shape
+ * @param initFrom weights to load before training, or null for GPT-2 random init
  */
-public record ModelConfig(String preset, int nLayer, int nHead, int nEmbd, int blockSize,
-                          int vocabSize, int paddedVocabSize, Path initFrom) {
+public record ModelConfig(String preset, GptConfig shape, Path initFrom) {
 
     public static final String CUSTOM = "custom";
-    public static final int GPT2_VOCAB_SIZE = 50257;
-    public static final int GPT2_BLOCK_SIZE = 1024;
 
+    private static final List<String> SHAPE_KEYS = List.of("n_layer", "n_head", "n_embd");
     static final List<String> KEYS = List.of("preset", "n_layer", "n_head", "n_embd", "block_size",
             "vocab_size", "padded_vocab_size", "init_from");
-
-    /** The OpenAI GPT-2 sizes, whose shapes {@link GptConfig#preset} holds. */
-    private static final List<String> PRESETS = List.of("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl");
+    static final List<String> TEXT_KEYS = List.of("model.preset", "model.init_from");
 
     /** Preset names followed by custom, in the order they are listed in errors. */
     public static List<String> presetNames() {
-        List<String> names = new ArrayList<>(PRESETS);
+        List<String> names = new ArrayList<>(GptConfig.PRESETS);
         names.add(CUSTOM);
         return names;
     }
 
     /** A GPT-2 preset shape with the standard block size and vocabulary. */
     public static ModelConfig preset(String name) {
-        if (!PRESETS.contains(name)) throw new IllegalArgumentException("no preset " + name);
-        GptConfig g = GptConfig.preset(name);
-        return new ModelConfig(name, g.nLayer(), g.nHead(), g.nEmbd(), g.blockSize(), g.vocabSize(), g.paddedVocabSize(), null);
-    }
-
-    /** The vocabulary rounded up to a multiple of 128. */
-    public static int paddedVocabSize(int vocabSize) {
-        return GptConfig.padVocab(vocabSize);
-    }
-
-    /** The engine's view of this shape. */
-    public GptConfig gptConfig() {
-        return new GptConfig(nLayer, nHead, nEmbd, blockSize, vocabSize, paddedVocabSize);
-    }
-
-    public int headSize() {
-        return nEmbd / nHead;
-    }
-
-    /**
-     * Trainable parameters with the LM head tied to the token embedding, counting the real
-     * vocabulary only (124,439,808 for gpt2, the number HuggingFace reports).
-     */
-    public long parameterCount() {
-        long c = nEmbd;
-        long perBlock = 2 * c                 // ln_1
-                + c * 3 * c + 3 * c           // attn.c_attn
-                + c * c + c                   // attn.c_proj
-                + 2 * c                       // ln_2
-                + c * 4 * c + 4 * c           // mlp.c_fc
-                + 4 * c * c + c;              // mlp.c_proj
-        return (long) vocabSize * c + (long) blockSize * c + nLayer * perBlock + 2 * c;
+        if (!GptConfig.PRESETS.contains(name)) throw new IllegalArgumentException("no preset " + name);
+        return new ModelConfig(name, GptConfig.preset(name), null);
     }
 
     static ModelConfig from(Map<String, Object> tree, ConfigSource source) {
@@ -87,60 +51,60 @@ public record ModelConfig(String preset, int nLayer, int nHead, int nEmbd, int b
             tree = expanded;
         }
         ConfigSection s = ConfigSection.of(tree, "model", KEYS, source);
-        boolean shapeGiven = s.has("n_layer") || s.has("n_head") || s.has("n_embd");
+        boolean shapeGiven = SHAPE_KEYS.stream().anyMatch(s::has);
         String preset = s.choice("preset", shapeGiven ? CUSTOM : "gpt2", presetNames());
 
-        int nLayer, nHead, nEmbd;
+        int[] shape = new int[3];
         if (preset.equals(CUSTOM)) {
-            for (String key : List.of("n_layer", "n_head", "n_embd")) {
+            for (int i = 0; i < shape.length; i++) {
+                String key = SHAPE_KEYS.get(i);
                 if (!s.has(key)) {
                     throw new JgptException(source.where("model." + key) + "model." + key + " is required when"
-                            + " model.preset is custom (or pick a preset: " + String.join(", ", PRESETS) + ")");
+                            + " model.preset is custom (or pick a preset: " + String.join(", ", GptConfig.PRESETS) + ")");
                 }
+                shape[i] = s.integer(key, 0);
             }
-            nLayer = s.integer("n_layer", 0);
-            nHead = s.integer("n_head", 0);
-            nEmbd = s.integer("n_embd", 0);
         } else {
             GptConfig g = GptConfig.preset(preset);
-            int[] shape = {g.nLayer(), g.nHead(), g.nEmbd()};
-            String[] keys = {"n_layer", "n_head", "n_embd"};
-            for (int i = 0; i < keys.length; i++) {
-                if (s.has(keys[i]) && s.integer(keys[i], shape[i]) != shape[i]) {
-                    throw s.error(keys[i], "conflicts with model.preset " + preset + ", which has "
-                            + keys[i] + " " + shape[i] + "; set model.preset to custom to choose the shape yourself");
+            shape = new int[]{g.nLayer(), g.nHead(), g.nEmbd()};
+            for (int i = 0; i < shape.length; i++) {
+                String key = SHAPE_KEYS.get(i);
+                if (s.has(key) && s.integer(key, shape[i]) != shape[i]) {
+                    throw s.error(key, "conflicts with model.preset " + preset + ", which has "
+                            + key + " " + shape[i] + "; set model.preset to custom to choose the shape yourself");
                 }
             }
-            nLayer = shape[0];
-            nHead = shape[1];
-            nEmbd = shape[2];
         }
-        s.check(nLayer >= 1, "n_layer", nLayer, ">= 1");
-        s.check(nHead >= 1, "n_head", nHead, ">= 1");
-        s.check(nEmbd >= 1, "n_embd", nEmbd, ">= 1");
+        for (int i = 0; i < shape.length; i++) s.check(shape[i] >= 1, SHAPE_KEYS.get(i), shape[i], ">= 1");
+        int nLayer = shape[0], nHead = shape[1], nEmbd = shape[2];
         if (nEmbd % nHead != 0) {
             throw new JgptException(source.where("model.n_embd", "model.n_head") + "model.n_embd = "
                     + nEmbd + " must be divisible by model.n_head = " + nHead + " (each head gets n_embd / n_head channels)");
         }
-        int blockSize = s.integer("block_size", GPT2_BLOCK_SIZE);
+        int blockSize = s.integer("block_size", GptConfig.GPT2_BLOCK_SIZE);
         s.check(blockSize >= 1, "block_size", blockSize, ">= 1");
-        int vocabSize = s.integer("vocab_size", GPT2_VOCAB_SIZE);
+        int vocabSize = s.integer("vocab_size", GptConfig.GPT2_VOCAB);
         s.check(vocabSize >= 1, "vocab_size", vocabSize, ">= 1");
-        int padded = s.integer("padded_vocab_size", paddedVocabSize(vocabSize));
+        int padded = s.integer("padded_vocab_size", GptConfig.padVocab(vocabSize));
         s.check(padded >= vocabSize, "padded_vocab_size", padded, ">= model.vocab_size (" + vocabSize + ")");
-        Path initFrom = s.path("init_from", null);
-        return new ModelConfig(preset, nLayer, nHead, nEmbd, blockSize, vocabSize, padded, initFrom);
+        GptConfig g;
+        try {
+            g = new GptConfig(nLayer, nHead, nEmbd, blockSize, vocabSize, padded);
+        } catch (JgptException tooLarge) {
+            throw new JgptException(source.where("model.n_layer", "model.n_embd") + "model: " + tooLarge.getMessage());
+        }
+        return new ModelConfig(preset, g, s.path("init_from", null));
     }
 
     Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("preset", preset);
-        m.put("n_layer", nLayer);
-        m.put("n_head", nHead);
-        m.put("n_embd", nEmbd);
-        m.put("block_size", blockSize);
-        m.put("vocab_size", vocabSize);
-        m.put("padded_vocab_size", paddedVocabSize);
+        m.put("n_layer", shape.nLayer());
+        m.put("n_head", shape.nHead());
+        m.put("n_embd", shape.nEmbd());
+        m.put("block_size", shape.blockSize());
+        m.put("vocab_size", shape.vocabSize());
+        m.put("padded_vocab_size", shape.paddedVocabSize());
         m.put("init_from", initFrom == null ? null : initFrom.toString());
         return m;
     }

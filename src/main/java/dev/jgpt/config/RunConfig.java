@@ -1,6 +1,7 @@
 package dev.jgpt.config;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.MemoryEstimate;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -20,6 +21,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Everything a training run is configured by, one record per YAML section:
@@ -45,8 +48,9 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
     static final long MAX_LOGITS = Integer.MAX_VALUE - 16;
 
     /** Keys whose --set value is taken verbatim, so a prompt like "No" or "[x]" stays text. */
-    private static final Set<String> TEXT_KEYS = Set.of("model.preset", "model.init_from", "data.dir", "data.source",
-            "data.order", "eval.hellaswag_file", "eval.sample_prompt", "log.runs_dir", "log.name");
+    private static final Set<String> TEXT_KEYS = Stream.of(ModelConfig.TEXT_KEYS, DataConfig.SECTION.textKeys(),
+            TrainConfig.SECTION.textKeys(), EvalConfig.SECTION.textKeys(), LogConfig.SECTION.textKeys())
+            .flatMap(List::stream).collect(Collectors.toSet());
 
     /** build-nanogpt's GPT-2 124M run (see configs/gpt2-124m.yaml). */
     public static RunConfig defaults() {
@@ -132,47 +136,13 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
 
     /** The heap this run needs: checked before a run allocates anything, printed when it starts. */
     public MemoryEstimate memoryEstimate() {
-        return MemoryEstimate.training(model.gptConfig(), train.microBatchSize(), train.seqLen(),
+        return MemoryEstimate.training(model.shape(), train.microBatchSize(), train.seqLen(),
                 eval.sampleEvery() > 0 ? eval.numSamples() : 0);
     }
 
     /** Forward/backward passes per optimizer step in each of {@code worldSize} processes. */
     public int gradAccumSteps(int worldSize) {
         return train.gradAccumSteps(worldSize);
-    }
-
-    /**
-     * The final round: step max_steps, after the last update. The loop evaluates there once more (and
-     * checkpoints) so the last numbers describe the finished model; build-nanogpt's last round
-     * (max_steps − 1) came before its final update.
-     */
-    public boolean isLastStep(int step) {
-        return step == train.maxSteps();
-    }
-
-    /** Evaluate validation loss before this step's update: every val_every steps from 0, and at the last step. */
-    public boolean valDue(int step) {
-        return eval.valEvery() > 0 && (step % eval.valEvery() == 0 || isLastStep(step));
-    }
-
-    /** Evaluate HellaSwag: every hellaswag_every steps from 0, and at the last step. */
-    public boolean hellaswagDue(int step) {
-        return eval.hellaswagEvery() > 0 && (step % eval.hellaswagEvery() == 0 || isLastStep(step));
-    }
-
-    /** Draw samples: every sample_every steps except step 0 (an untrained model's noise), and at the last step. */
-    public boolean sampleDue(int step) {
-        return eval.sampleEvery() > 0 && ((step > 0 && step % eval.sampleEvery() == 0) || isLastStep(step));
-    }
-
-    /** Save a checkpoint: every checkpoint_every steps except step 0, and at the last step (build-nanogpt's rule). */
-    public boolean checkpointDue(int step) {
-        return step > 0 && ((eval.checkpointEvery() > 0 && step % eval.checkpointEvery() == 0) || isLastStep(step));
-    }
-
-    /** Print and record the training loss: every log_every steps from 0, and at the last step. */
-    public boolean logDue(int step) {
-        return step % log.logEvery() == 0 || isLastStep(step);
     }
 
     // ---- tree <-> records ----------------------------------------------------------------
@@ -190,27 +160,28 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
         EvalConfig eval = EvalConfig.from(tree, source);
         LogConfig log = LogConfig.from(tree, source);
 
-        if (train.seqLen() > model.blockSize()) {
+        GptConfig shape = model.shape();
+        if (train.seqLen() > shape.blockSize()) {
             throw new JgptException(source.where("train.seq_len", "model.block_size") + "train.seq_len = "
-                    + train.seqLen() + " must be <= model.block_size = " + model.blockSize()
+                    + train.seqLen() + " must be <= model.block_size = " + shape.blockSize()
                     + " (the position embedding covers block_size tokens)");
         }
-        if (eval.sampleMaxTokens() > model.blockSize()) {
+        if (eval.sampleMaxTokens() > shape.blockSize()) {
             throw new JgptException(source.where("eval.sample_max_tokens", "model.block_size")
                     + "eval.sample_max_tokens = " + eval.sampleMaxTokens() + " must be <= model.block_size = "
-                    + model.blockSize());
+                    + shape.blockSize());
         }
-        long logits = (long) train.microBatchSize() * train.seqLen() * model.paddedVocabSize();
+        long logits = (long) train.microBatchSize() * train.seqLen() * shape.paddedVocabSize();
         if (logits > MAX_LOGITS) {
-            long maxB = MAX_LOGITS / ((long) train.seqLen() * model.paddedVocabSize());
+            long maxB = MAX_LOGITS / ((long) train.seqLen() * shape.paddedVocabSize());
             throw new JgptException(source.where("train.micro_batch_size", "train.seq_len") + "train.micro_batch_size = "
                     + train.microBatchSize() + " with train.seq_len = " + train.seqLen() + " needs " + logits
                     + " logits in one array, more than Java allows; use train.micro_batch_size <= " + maxB
                     + " (gradient accumulation keeps train.total_batch_size)");
         }
-        if (eval.topK() > model.vocabSize()) {
+        if (eval.topK() > shape.vocabSize()) {
             throw new JgptException(source.where("eval.top_k", "model.vocab_size") + "eval.top_k = "
-                    + eval.topK() + " must be <= model.vocab_size = " + model.vocabSize() + " (or 0 for no cut)");
+                    + eval.topK() + " must be <= model.vocab_size = " + shape.vocabSize() + " (or 0 for no cut)");
         }
         return new RunConfig(model, data, train, eval, log);
     }
@@ -218,10 +189,10 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
     private Map<String, Object> toTree() {
         Map<String, Object> tree = new LinkedHashMap<>();
         tree.put("model", model.toMap());
-        tree.put("data", data.toMap());
-        tree.put("train", train.toMap());
-        tree.put("eval", eval.toMap());
-        tree.put("log", log.toMap());
+        tree.put("data", DataConfig.SECTION.toMap(data));
+        tree.put("train", TrainConfig.SECTION.toMap(train));
+        tree.put("eval", EvalConfig.SECTION.toMap(eval));
+        tree.put("log", LogConfig.SECTION.toMap(log));
         return tree;
     }
 

@@ -2,7 +2,6 @@ package dev.jgpt.config;
 
 import dev.jgpt.JgptException;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -34,17 +33,30 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
                           double weightDecay, double beta1, double beta2, double eps, double gradClip,
                           long seed, int threads) {
 
-    static final List<String> KEYS = List.of("total_batch_size", "micro_batch_size", "seq_len",
-            "max_lr", "min_lr", "min_lr_ratio", "warmup_steps", "max_steps", "weight_decay",
-            "beta1", "beta2", "eps", "grad_clip", "seed", "threads");
-
     /**
-     * build-nanogpt's train_gpt2.py: 2**19 tokens a step, 19073 steps; as 32 x 1024 micro-batches (build-nanogpt
-     * uses 64) because a micro-batch's logits live in one Java array. The step's gradient is the same.
+     * The defaults are build-nanogpt's train_gpt2.py: 2**19 tokens a step, 19073 steps; as 32 x 1024
+     * micro-batches (build-nanogpt uses 64) because a micro-batch's logits live in one Java array. The
+     * step's gradient is the same. train.min_lr, an absolute minimum, is read into min_lr_ratio.
      */
+    static final Section<TrainConfig> SECTION = new Section<>("train", TrainConfig.class, List.of(
+            Key.integer("total_batch_size", 524288).check(v -> v >= 1, ">= 1"),
+            Key.integer("micro_batch_size", 32).check(v -> v >= 1, ">= 1"),
+            Key.integer("seq_len", 1024).check(v -> v >= 1, ">= 1"),
+            Key.number("max_lr", 6e-4).check(v -> v > 0, "> 0"),
+            Key.number("min_lr_ratio", 0.1).check(v -> v >= 0 && v <= 1, "between 0 and 1"),
+            Key.integer("warmup_steps", 715), // checked against max_steps below
+            Key.integer("max_steps", 19073).check(v -> v >= 1, ">= 1"),
+            Key.number("weight_decay", 0.1).check(v -> v >= 0, ">= 0"),
+            Key.number("beta1", 0.9).check(v -> v >= 0 && v < 1, "in [0, 1)"),
+            Key.number("beta2", 0.95).check(v -> v >= 0 && v < 1, "in [0, 1)"),
+            Key.number("eps", 1e-8).check(v -> v > 0, "> 0"),
+            Key.number("grad_clip", 1.0).check(v -> v >= 0, ">= 0 (0 turns clipping off)"),
+            Key.longInteger("seed", 1337),
+            Key.integer("threads", 0).check(v -> v >= 0, ">= 0 (0 uses all cores)")),
+            "min_lr_ratio", "min_lr");
+
     public static TrainConfig defaults() {
-        return new TrainConfig(524288, 32, 1024, 6e-4, 0.1, 715, 19073,
-                0.1, 0.9, 0.95, 1e-8, 1.0, 1337, 0);
+        return SECTION.defaults();
     }
 
     /** The learning rate the schedule decays to. */
@@ -79,74 +91,24 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
     }
 
     static TrainConfig from(Map<String, Object> tree, ConfigSource source) {
-        ConfigSection s = ConfigSection.of(tree, "train", KEYS, source);
-        TrainConfig d = defaults();
-        int total = s.integer("total_batch_size", d.totalBatchSize);
-        s.check(total >= 1, "total_batch_size", total, ">= 1");
-        int b = s.integer("micro_batch_size", d.microBatchSize);
-        s.check(b >= 1, "micro_batch_size", b, ">= 1");
-        int t = s.integer("seq_len", d.seqLen);
-        s.check(t >= 1, "seq_len", t, ">= 1");
-        if (total % ((long) b * t) != 0) {
+        ConfigSection s = SECTION.open(tree, source);
+        TrainConfig t = SECTION.read(s);
+        int total = t.totalBatchSize, b = t.microBatchSize, seq = t.seqLen;
+        if (total % ((long) b * seq) != 0) {
             throw new JgptException(source.where("train.total_batch_size", "train.micro_batch_size", "train.seq_len")
                     + "train.total_batch_size = " + total + " must be divisible by train.micro_batch_size * train.seq_len = "
-                    + b + " * " + t + " = " + ((long) b * t) + ", so that each step accumulates a whole number of"
+                    + b + " * " + seq + " = " + ((long) b * seq) + ", so that each step accumulates a whole number of"
                     + " micro-batches");
         }
-
-        double maxLr = s.number("max_lr", d.maxLr);
-        s.check(maxLr > 0, "max_lr", maxLr, "> 0");
-        double ratio;
         if (s.has("min_lr") && s.has("min_lr_ratio")) {
             throw new JgptException(source.where("train.min_lr", "train.min_lr_ratio")
                     + "train.min_lr and train.min_lr_ratio are both set; give one of them");
         } else if (s.has("min_lr")) {
             double minLr = s.number("min_lr", 0);
-            s.check(minLr >= 0 && minLr <= maxLr, "min_lr", minLr, "between 0 and train.max_lr (" + maxLr + ")");
-            ratio = minLr / maxLr;
-        } else {
-            ratio = s.number("min_lr_ratio", d.minLrRatio);
-            s.check(ratio >= 0 && ratio <= 1, "min_lr_ratio", ratio, "between 0 and 1");
+            s.check(minLr >= 0 && minLr <= t.maxLr, "min_lr", minLr, "between 0 and train.max_lr (" + t.maxLr + ")");
+            t = SECTION.with(t, "min_lr_ratio", minLr / t.maxLr);
         }
-
-        int maxSteps = s.integer("max_steps", d.maxSteps);
-        s.check(maxSteps >= 1, "max_steps", maxSteps, ">= 1");
-        int warmup = s.integer("warmup_steps", d.warmupSteps);
-        s.check(warmup >= 0 && warmup <= maxSteps, "warmup_steps", warmup,
-                "between 0 and train.max_steps (" + maxSteps + ")");
-
-        double wd = s.number("weight_decay", d.weightDecay);
-        s.check(wd >= 0, "weight_decay", wd, ">= 0");
-        double beta1 = s.number("beta1", d.beta1);
-        s.check(beta1 >= 0 && beta1 < 1, "beta1", beta1, "in [0, 1)");
-        double beta2 = s.number("beta2", d.beta2);
-        s.check(beta2 >= 0 && beta2 < 1, "beta2", beta2, "in [0, 1)");
-        double eps = s.number("eps", d.eps);
-        s.check(eps > 0, "eps", eps, "> 0");
-        double clip = s.number("grad_clip", d.gradClip);
-        s.check(clip >= 0, "grad_clip", clip, ">= 0 (0 turns clipping off)");
-        long seed = s.longInteger("seed", d.seed);
-        int threads = s.integer("threads", d.threads);
-        s.check(threads >= 0, "threads", threads, ">= 0 (0 uses all cores)");
-        return new TrainConfig(total, b, t, maxLr, ratio, warmup, maxSteps, wd, beta1, beta2, eps, clip, seed, threads);
-    }
-
-    Map<String, Object> toMap() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("total_batch_size", totalBatchSize);
-        m.put("micro_batch_size", microBatchSize);
-        m.put("seq_len", seqLen);
-        m.put("max_lr", maxLr);
-        m.put("min_lr_ratio", minLrRatio);
-        m.put("warmup_steps", warmupSteps);
-        m.put("max_steps", maxSteps);
-        m.put("weight_decay", weightDecay);
-        m.put("beta1", beta1);
-        m.put("beta2", beta2);
-        m.put("eps", eps);
-        m.put("grad_clip", gradClip);
-        m.put("seed", seed);
-        m.put("threads", threads);
-        return m;
+        s.check(t.warmupSteps >= 0 && t.warmupSteps <= t.maxSteps, "warmup_steps", t.warmupSteps, "between 0 and train.max_steps (" + t.maxSteps + ")");
+        return t;
     }
 }

@@ -2,6 +2,8 @@ package dev.jgpt.model;
 
 import dev.jgpt.JgptException;
 
+import java.util.List;
+
 /**
  * The shape of a GPT-2 model. {@code paddedVocabSize} is the row count of the embedding / LM-head
  * buffer (rounded up for aligned matmuls, as llm.c does); only the first {@code vocabSize} logits are
@@ -10,6 +12,9 @@ import dev.jgpt.JgptException;
 public record GptConfig(int nLayer, int nHead, int nEmbd, int blockSize, int vocabSize, int paddedVocabSize) {
 
     public static final int GPT2_VOCAB = 50257;
+    public static final int GPT2_BLOCK_SIZE = 1024;
+    /** The four GPT-2 sizes OpenAI released, smallest first. */
+    public static final List<String> PRESETS = List.of("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl");
 
     public GptConfig {
         positive("n_layer", nLayer);
@@ -43,12 +48,12 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int blockSize, int voc
     /** The four GPT-2 sizes OpenAI released. */
     public static GptConfig preset(String name) {
         return switch (name) {
-            case "gpt2" -> of(12, 12, 768, 1024, GPT2_VOCAB);
-            case "gpt2-medium" -> of(24, 16, 1024, 1024, GPT2_VOCAB);
-            case "gpt2-large" -> of(36, 20, 1280, 1024, GPT2_VOCAB);
-            case "gpt2-xl" -> of(48, 25, 1600, 1024, GPT2_VOCAB);
+            case "gpt2" -> of(12, 12, 768, GPT2_BLOCK_SIZE, GPT2_VOCAB);
+            case "gpt2-medium" -> of(24, 16, 1024, GPT2_BLOCK_SIZE, GPT2_VOCAB);
+            case "gpt2-large" -> of(36, 20, 1280, GPT2_BLOCK_SIZE, GPT2_VOCAB);
+            case "gpt2-xl" -> of(48, 25, 1600, GPT2_BLOCK_SIZE, GPT2_VOCAB);
             default -> throw new JgptException("unknown model preset '" + name
-                    + "' (allowed: gpt2, gpt2-medium, gpt2-large, gpt2-xl)");
+                    + "' (allowed: " + String.join(", ", PRESETS) + ")");
         };
     }
 

@@ -78,13 +78,13 @@ public final class Trainer {
         cfg.gradAccumSteps(group.size()); // the batch must split into whole micro-batches on every rank
         Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source());
         var order = TokenDataset.Order.parse(cfg.data().order().name());
-        int vocab = cfg.model().vocabSize();
+        int vocab = cfg.model().shape().vocabSize();
         int rank = group.rank(), ranks = group.size();
         train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), rank, ranks, order, cfg.data().seed(), vocab);
         val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), rank, ranks, TokenDataset.Order.SEQUENTIAL, cfg.data().seed(), vocab);
         schedule = LrSchedule.of(t);
         var m = cfg.model();
-        GptConfig shape = m.gptConfig();
+        GptConfig shape = m.shape();
         TrainingCheckpoint.State resumed = checkpoint == null ? null : TrainingCheckpoint.readState(checkpoint);
         if (resumed != null && resumed.processes() != group.size()) {
             // each rank's data position is the step's start plus its own offset: it holds for one rank count
@@ -209,7 +209,7 @@ public final class Trainer {
             double tokensPerSec = t.totalBatchSize() / (ms / 1000);
             loss = lastTrainLoss = lossAccum;
             run.logTrain(step, loss, lr, norm, ms, tokensPerSec);
-            if (cfg.logDue(step) || step == maxSteps - 1) {
+            if (logDue(cfg, step) || step == maxSteps - 1) {
                 double perStep = (System.nanoTime() - started) / 1e9 / (step + 1 - firstStep);
                 run.println(String.format("step %5d/%d %s | loss %.6f | lr %.4e | norm %.4f | %.0f ms | %.0f tok/s | eta %s",
                         step, maxSteps, ProgressBar.cells((step + 1.0) / maxSteps, 20), loss, lr, norm, ms, tokensPerSec,
@@ -234,6 +234,35 @@ public final class Trainer {
                 + "; resume with: jgpt train --resume " + run.path());
     }
 
+    // ---- the cadence: every so many steps, and at the last step (max_steps, after the last update) ----
+
+    /** Validation loss before this step's update: every val_every steps from 0, and at the last step. */
+    static boolean valDue(RunConfig cfg, int step) {
+        return cfg.eval().valEvery() > 0 && (step % cfg.eval().valEvery() == 0 || step == cfg.train().maxSteps());
+    }
+
+    /** HellaSwag: every hellaswag_every steps from 0, and at the last step. */
+    static boolean hellaswagDue(RunConfig cfg, int step) {
+        return cfg.eval().hellaswagEvery() > 0 && (step % cfg.eval().hellaswagEvery() == 0 || step == cfg.train().maxSteps());
+    }
+
+    /** Samples: every sample_every steps except step 0 (an untrained model's noise), and at the last step. */
+    static boolean sampleDue(RunConfig cfg, int step) {
+        int every = cfg.eval().sampleEvery();
+        return every > 0 && ((step > 0 && step % every == 0) || step == cfg.train().maxSteps());
+    }
+
+    /** A checkpoint: every checkpoint_every steps except step 0, and at the last step (build-nanogpt's rule). */
+    static boolean checkpointDue(RunConfig cfg, int step) {
+        int every = cfg.eval().checkpointEvery();
+        return step > 0 && ((every > 0 && step % every == 0) || step == cfg.train().maxSteps());
+    }
+
+    /** The training loss's line: every log_every steps from 0, and at the last step. */
+    static boolean logDue(RunConfig cfg, int step) {
+        return step % cfg.log().logEvery() == 0 || step == cfg.train().maxSteps();
+    }
+
     /**
      * The evaluations of step {@code step}, before its update; a stop request skips the ones not yet
      * begun (a resumed run does them again at this step).
@@ -243,7 +272,7 @@ public final class Trainer {
         TrainConfig t = cfg.train();
         savedThisStep = false;
         boolean stopping = stopAgreed(); // the evaluations are collective: every rank skips the same ones
-        if (cfg.valDue(step) && !stopping) {
+        if (valDue(cfg, step) && !stopping) {
             group.checkSameWeights(model.params());
             ProgressBar bar = progress(String.format("step %5d validation", step), e.valSteps(), "batches");
             try {
@@ -254,12 +283,12 @@ public final class Trainer {
             run.logVal(step, lastValLoss);
             run.println(String.format("step %5d | validation loss %.4f", step, lastValLoss));
         }
-        if (!hellaswag.isEmpty() && cfg.hellaswagDue(step) && !stopping) {
+        if (!hellaswag.isEmpty() && hellaswagDue(cfg, step) && !stopping) {
             HellaSwag.Score s = hellaswagOnAllRanks();
             run.logHellaSwag(step, s.total(), s.correct(), s.correctNorm());
             run.println(String.format("step %5d | HellaSwag acc_norm %d/%d = %.4f", step, s.correctNorm(), s.total(), s.accNorm()));
         }
-        if (cfg.sampleDue(step) && !stopping && group.isMain()) {
+        if (sampleDue(cfg, step) && !stopping && group.isMain()) {
             if (inference == null) inference = new Inference(model);
             ProgressBar bar = progress(String.format("step %5d samples", step), (long) e.numSamples() * e.sampleMaxTokens(), "tokens");
             List<String> samples;
@@ -273,7 +302,7 @@ public final class Trainer {
                 run.println("sample " + i + ": " + samples.get(i));
             }
         }
-        if (cfg.checkpointDue(step)) saveCheckpoint();
+        if (checkpointDue(cfg, step)) saveCheckpoint();
     }
 
     /**

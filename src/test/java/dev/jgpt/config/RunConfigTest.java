@@ -48,7 +48,7 @@ class RunConfigTest {
         ModelConfig m = c.model();
         assertEquals("gpt2", m.preset());
         assertEquals(List.of(12, 12, 768, 1024, 50257, 50304),
-                List.of(m.nLayer(), m.nHead(), m.nEmbd(), m.blockSize(), m.vocabSize(), m.paddedVocabSize()));
+                List.of(m.shape().nLayer(), m.shape().nHead(), m.shape().nEmbd(), m.shape().blockSize(), m.shape().vocabSize(), m.shape().paddedVocabSize()));
         assertNull(m.initFrom());
         TrainConfig t = c.train();
         assertEquals(524288, t.totalBatchSize());
@@ -90,13 +90,12 @@ class RunConfigTest {
     void quickstartConfigLoadsWithoutAccumulation() {
         RunConfig c = RunConfig.load(Path.of("configs/quickstart.yaml"));
         assertEquals("custom", c.model().preset());
-        assertEquals(List.of(4, 4, 128, 128), List.of(c.model().nLayer(), c.model().nHead(), c.model().nEmbd(),
-                c.model().blockSize()));
+        assertEquals(List.of(4, 4, 128, 128), List.of(c.model().shape().nLayer(), c.model().shape().nHead(), c.model().shape().nEmbd(),
+                c.model().shape().blockSize()));
         assertEquals(1, c.gradAccumSteps(1));
         assertEquals(c.train().microBatchSize() * c.train().seqLen(), c.train().totalBatchSize());
         assertTrue(c.train().warmupSteps() < c.train().maxSteps());
         assertEquals(0, c.eval().hellaswagEvery());
-        assertTrue(c.checkpointDue(c.train().maxSteps()));
     }
 
     @Test
@@ -111,11 +110,11 @@ class RunConfigTest {
 
     @Test
     void parameterCountsMatchGpt2Checkpoints() {
-        assertEquals(124_439_808L, ModelConfig.preset("gpt2").parameterCount());
-        assertEquals(354_823_168L, ModelConfig.preset("gpt2-medium").parameterCount());
-        assertEquals(774_030_080L, ModelConfig.preset("gpt2-large").parameterCount());
-        assertEquals(1_557_611_200L, ModelConfig.preset("gpt2-xl").parameterCount());
-        assertEquals(64, ModelConfig.preset("gpt2").headSize());
+        assertEquals(124_439_808L, ModelConfig.preset("gpt2").shape().realParameterCount());
+        assertEquals(354_823_168L, ModelConfig.preset("gpt2-medium").shape().realParameterCount());
+        assertEquals(774_030_080L, ModelConfig.preset("gpt2-large").shape().realParameterCount());
+        assertEquals(1_557_611_200L, ModelConfig.preset("gpt2-xl").shape().realParameterCount());
+        assertEquals(64, ModelConfig.preset("gpt2").shape().headSize());
     }
 
     @Test
@@ -134,7 +133,7 @@ class RunConfigTest {
         }
         assertEquals("2024", custom.log().name());
         assertEquals(1e-5, custom.train().minLr(), 1e-20);
-        assertEquals(1024, custom.model().paddedVocabSize());
+        assertEquals(1024, custom.model().shape().paddedVocabSize());
     }
 
     @Test
@@ -238,10 +237,10 @@ class RunConfigTest {
     @Test
     void presetIsAShorthandAndCustomNeedsAShape() {
         RunConfig medium = parse("model: gpt2-medium\n");
-        assertEquals(List.of(24, 16, 1024), List.of(medium.model().nLayer(), medium.model().nHead(), medium.model().nEmbd()));
+        assertEquals(List.of(24, 16, 1024), List.of(medium.model().shape().nLayer(), medium.model().shape().nHead(), medium.model().shape().nEmbd()));
         RunConfig xl = parse("model: {preset: gpt2-xl}\n");
-        assertEquals(1600, xl.model().nEmbd());
-        assertEquals(25, xl.model().nHead());
+        assertEquals(1600, xl.model().shape().nEmbd());
+        assertEquals(25, xl.model().shape().nHead());
 
         RunConfig shapeOnly = parse("model: {n_layer: 2, n_head: 2, n_embd: 64}\n");
         assertEquals("custom", shapeOnly.model().preset());
@@ -256,10 +255,10 @@ class RunConfigTest {
 
     @Test
     void paddedVocabularyRoundsUpTo128() {
-        assertEquals(50304, ModelConfig.paddedVocabSize(50257));
-        assertEquals(128, ModelConfig.paddedVocabSize(128));
-        assertEquals(256, ModelConfig.paddedVocabSize(129));
-        assertEquals(1024, parse("model: {vocab_size: 1000}").model().paddedVocabSize());
+        assertEquals(50304, dev.jgpt.model.GptConfig.padVocab(50257));
+        assertEquals(128, dev.jgpt.model.GptConfig.padVocab(128));
+        assertEquals(256, dev.jgpt.model.GptConfig.padVocab(129));
+        assertEquals(1024, parse("model: {vocab_size: 1000}").model().shape().paddedVocabSize());
     }
 
     @Test
@@ -318,11 +317,11 @@ class RunConfigTest {
     @Test
     void presetOverrideRederivesTheShape() {
         RunConfig medium = RunConfig.defaults().withOverrides(List.of("model.preset=gpt2-medium"));
-        assertEquals(24, medium.model().nLayer());
+        assertEquals(24, medium.model().shape().nLayer());
         RunConfig custom = RunConfig.defaults().withOverrides(List.of("model.preset=custom", "model.n_layer=4"));
-        assertEquals(List.of(4, 12, 768), List.of(custom.model().nLayer(), custom.model().nHead(), custom.model().nEmbd()));
+        assertEquals(List.of(4, 12, 768), List.of(custom.model().shape().nLayer(), custom.model().shape().nHead(), custom.model().shape().nEmbd()));
         RunConfig vocab = RunConfig.defaults().withOverrides(List.of("model.vocab_size=1000"));
-        assertEquals(1024, vocab.model().paddedVocabSize());
+        assertEquals(1024, vocab.model().shape().paddedVocabSize());
     }
 
     @Test
@@ -365,45 +364,13 @@ class RunConfigTest {
         Path file = dir.resolve("base.yaml");
         Files.writeString(file, "model: {block_size: 256}\ntrain: {seq_len: 256, total_batch_size: 131072}\n");
         RunConfig c = RunConfig.load(file, List.of("train.micro_batch_size=8", "model.block_size=512"));
-        assertEquals(512, c.model().blockSize());
+        assertEquals(512, c.model().shape().blockSize());
         assertEquals(64, c.gradAccumSteps(1));
         assertContains(assertThrows(JgptException.class, () -> RunConfig.load(file, List.of("train.seq_len=512"))).getMessage(),
                 "--set train.seq_len=512: train.seq_len = 512 must be <= model.block_size = 256");
         Files.writeString(file, "train: {eps: -1}\n");
         assertContains(assertThrows(JgptException.class, () -> RunConfig.load(file, List.of("train.seed=1"))).getMessage(),
                 file + ": train.eps = -1");
-    }
-
-    // ---- when things happen -----------------------------------------------------------------
-
-    @Test
-    void evaluationStepsFollowBuildNanogpt() {
-        RunConfig c = RunConfig.defaults(); // every 250, 19073 steps, checkpoints every 5000
-        assertTrue(c.valDue(0));
-        assertTrue(c.valDue(250));
-        assertFalse(c.valDue(251));
-        assertTrue(c.valDue(19073)); // last step
-        assertTrue(c.hellaswagDue(0));
-        assertFalse(c.sampleDue(0)); // samples from an untrained model are noise
-        assertTrue(c.sampleDue(250));
-        assertTrue(c.sampleDue(19073));
-        assertFalse(c.checkpointDue(0));
-        assertFalse(c.checkpointDue(250));
-        assertTrue(c.checkpointDue(5000));
-        assertTrue(c.checkpointDue(19073));
-        assertTrue(c.logDue(1));
-
-        RunConfig off = c.withOverrides(List.of("eval.val_every=0", "eval.sample_every=0", "eval.hellaswag_every=0",
-                "eval.checkpoint_every=0", "log.log_every=10"));
-        assertFalse(off.valDue(0));
-        assertFalse(off.valDue(19073));
-        assertFalse(off.sampleDue(19073));
-        assertFalse(off.hellaswagDue(0));
-        assertFalse(off.checkpointDue(5000));
-        assertTrue(off.checkpointDue(19073)); // 0 = only at the end
-        assertFalse(off.logDue(5));
-        assertTrue(off.logDue(10));
-        assertTrue(off.logDue(19073));
     }
 
     @Test
