@@ -23,7 +23,7 @@ record StepTime(double secondsPerRow, long rowsPerStep) {
     /** Timed passes on T tokens stop when one takes this long (a large model: compiling is a small part of it)... */
     private static final double LONG_PASS_SECONDS = 2;
     /** ...or when the time stops falling (the code is compiled), or after this much time in all. */
-    private static final double TIMED_SECONDS = 2;
+    private static final double TIMED_SECONDS = 0.5;
 
     static StepTime measure(Gpt model, int B, int T, int accum) {
         int[] tokens = new int[T];

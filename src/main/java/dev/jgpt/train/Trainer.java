@@ -162,7 +162,7 @@ public final class Trainer {
                 model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 t.totalBatchSize(), B, T, accum, ranks > 1 ? " x " + ranks + " processes" : "", maxSteps));
         run.println(cfg.memoryEstimate().describe(MemoryEstimate.heap()));
-        if (step < maxSteps) run.println(StepTime.measure(model, B, T, accum).describe(maxSteps - step, T));
+        if (group.isMain() && step < maxSteps) run.println(StepTime.measure(model, B, T, accum).describe(maxSteps - step, T));
         double loss = Double.NaN;
         int firstStep = step;
         long started = System.nanoTime();
