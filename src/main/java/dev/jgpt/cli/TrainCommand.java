@@ -2,12 +2,23 @@ package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.config.RunConfig;
+import dev.jgpt.config.TrainConfig;
+import dev.jgpt.data.Prepare;
+import dev.jgpt.data.TokenDataset;
 import dev.jgpt.dist.DataParallel;
+import dev.jgpt.dist.Mpi;
+import dev.jgpt.eval.HellaSwag;
+import dev.jgpt.io.ModelFiles;
 import dev.jgpt.io.TrainingCheckpoint;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.MemoryEstimate;
+import dev.jgpt.tensor.Parallel;
 import dev.jgpt.track.RunDirectory;
 import dev.jgpt.track.RunRecord;
 import dev.jgpt.track.RunStatus;
+import dev.jgpt.train.Optimizer;
+import dev.jgpt.train.Resume;
 import dev.jgpt.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -96,7 +107,7 @@ public final class TrainCommand implements Callable<Integer> {
                 if (checkpoint == null) throw new JgptException("--resume " + resume + ": the run has no checkpoint to resume from");
             }
             // every check happens here, before the run's files change: a refused resume leaves the run as it was
-            trainer = new Trainer(cfg, run, checkpoint, group);
+            trainer = trainer(cfg, run, checkpoint, group);
             if (resume != null) {
                 if (trainer.finished()) {
                     System.out.println("run " + run.name() + " already finished at step " + trainer.step()
@@ -154,13 +165,55 @@ public final class TrainCommand implements Callable<Integer> {
             RunConfig cfg = RunConfig.parse(plan.substring(plan.indexOf('\n') + 1), dir.resolve(RunDirectory.CONFIG_FILE).toString(), List.of());
             RunDirectory run = RunDirectory.follower(dir, cfg);
             signals.setUp(run);
-            Trainer trainer = new Trainer(cfg, run, null, group);
+            Trainer trainer = trainer(cfg, run, null, group);
             signals.training(trainer);
             trainer.run();
             return trainer.finished() ? 0 : signals.exitCode();
         } finally {
             signals.restore();
         }
+    }
+
+    /**
+     * Builds a run's parts and hands them to the training loop: the threads, the data (prepared if
+     * missing), the model (from {@code checkpoint}, model.init_from or a random init), AdamW, the
+     * resumed position, HellaSwag. Everything is checked here and nothing is written into the run
+     * directory, so a refused start leaves the run as it was. In a data-parallel {@code group}, rank
+     * 0 passes the checkpoint and the other ranks none: they take rank 0's when the loop starts.
+     */
+    public static Trainer trainer(RunConfig cfg, RunDirectory run, Path checkpoint, DataParallel group) throws IOException {
+        cfg.memoryEstimate().requireFits(MemoryEstimate.heap());
+        TrainConfig t = cfg.train();
+        // ranks on one host share its cores: by default each takes its part
+        int threads = t.threads() == 0 && group.size() > 1
+                ? Math.max(1, Runtime.getRuntime().availableProcessors() / Mpi.localSize()) : t.threads();
+        Parallel.setThreads(Parallel.threadsFor(threads, "train.threads", run::println));
+        cfg.gradAccumSteps(group.size()); // the batch must split into whole micro-batches on every rank
+        Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source());
+        var order = TokenDataset.Order.parse(cfg.data().order().name());
+        int vocab = cfg.model().shape().vocabSize(), rank = group.rank(), ranks = group.size();
+        TokenDataset train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), rank, ranks, order, cfg.data().seed(), vocab);
+        TokenDataset val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), rank, ranks, TokenDataset.Order.SEQUENTIAL, cfg.data().seed(), vocab);
+
+        Resume resume = checkpoint == null ? null : Resume.read(checkpoint, group.size(), t.maxSteps());
+        GptConfig shape = cfg.model().shape();
+        Path initFrom = cfg.model().initFrom();
+        Gpt model;
+        if (resume != null) {
+            model = resume.model(shape);
+        } else if (initFrom != null) {
+            model = ModelFiles.load(initFrom);
+            if (!model.config.equals(shape)) {
+                throw new JgptException("model.init_from " + initFrom + " is " + model.config + " but the config asks for " + shape);
+            }
+        } else {
+            model = new Gpt(shape);
+            model.initialize(t.seed());
+        }
+        Optimizer optimizer = new Optimizer(model, (float) t.weightDecay(), (float) t.beta1(), (float) t.beta2(), (float) t.eps());
+        if (resume != null) resume.restore(model, optimizer, train);
+        List<HellaSwag.Example> hellaswag = HellaSwag.forTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile(), cfg.eval().hellaswagLimit());
+        return new Trainer(cfg, run, group, model, optimizer, train, val, hellaswag, resume);
     }
 
     /** The resumed run's config with the --set overrides; the run's folder (log.name, log.runs_dir) stays. */

@@ -3,20 +3,15 @@ package dev.jgpt.train;
 import dev.jgpt.JgptException;
 import dev.jgpt.config.RunConfig;
 import dev.jgpt.config.TrainConfig;
-import dev.jgpt.data.Prepare;
 import dev.jgpt.data.TokenDataset;
 import dev.jgpt.dist.DataParallel;
-import dev.jgpt.dist.Mpi;
 import dev.jgpt.eval.Evaluator;
 import dev.jgpt.eval.HellaSwag;
 import dev.jgpt.io.ModelCard;
-import dev.jgpt.io.ModelFiles;
 import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.model.Gpt;
-import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
 import dev.jgpt.model.MemoryEstimate;
-import dev.jgpt.tensor.Parallel;
 import dev.jgpt.track.ProgressBar;
 import dev.jgpt.track.RunDirectory;
 
@@ -35,13 +30,13 @@ import java.util.Map;
 public final class Trainer {
     private final RunConfig cfg;
     private final RunDirectory run;
+    private final DataParallel group;
     private final Gpt model;
     private final Optimizer optimizer;
     private final TokenDataset train, val;
-    private final LrSchedule schedule;
     private final List<HellaSwag.Example> hellaswag;
-    private final Path resumedFrom;
-    private final DataParallel group;
+    private final LrSchedule schedule;
+    private final Resume resumed;
     private Inference inference;
     private int step;
     private int stepsTrained;
@@ -51,76 +46,28 @@ public final class Trainer {
     private volatile boolean stopRequested;
 
     /**
-     * Sets up a run: prepares the data if missing, builds or loads the model, resumes from {@code
-     * checkpoint} if given. Everything is checked here and nothing is written into the run directory,
-     * so a refused start leaves the run as it was.
+     * The loop over a run's parts, which the command has built and checked (see TrainCommand): the
+     * model and its optimizer, the training data at its position and the validation data, the
+     * HellaSwag items (none when off), and {@code resumed}, where a resumed run goes on from (null
+     * for a new run). In a data-parallel {@code group} every rank passes its own; they take rank
+     * 0's when {@link #run} starts.
      */
-    public Trainer(RunConfig cfg, RunDirectory run, Path checkpoint) throws IOException {
-        this(cfg, run, checkpoint, DataParallel.alone());
-    }
-
-    /**
-     * A run trained by a data-parallel {@code group}: rank 0 builds it from the run directory and
-     * {@code checkpoint} as above; the other ranks pass no checkpoint and receive rank 0's weights,
-     * optimizer state and data position when {@link #run} starts.
-     */
-    public Trainer(RunConfig cfg, RunDirectory run, Path checkpoint, DataParallel group) throws IOException {
-        cfg.memoryEstimate().requireFits(MemoryEstimate.heap());
+    public Trainer(RunConfig cfg, RunDirectory run, DataParallel group, Gpt model, Optimizer optimizer,
+                   TokenDataset train, TokenDataset val, List<HellaSwag.Example> hellaswag, Resume resumed) {
         this.cfg = cfg;
         this.run = run;
-        this.resumedFrom = checkpoint;
         this.group = group;
-        TrainConfig t = cfg.train();
-        // ranks on one host share its cores: by default each takes its part
-        int threads = t.threads() == 0 && group.size() > 1
-                ? Math.max(1, Runtime.getRuntime().availableProcessors() / Mpi.localSize()) : t.threads();
-        Parallel.setThreads(Parallel.threadsFor(threads, "train.threads", run::println));
-        cfg.gradAccumSteps(group.size()); // the batch must split into whole micro-batches on every rank
-        Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source());
-        var order = TokenDataset.Order.parse(cfg.data().order().name());
-        int vocab = cfg.model().shape().vocabSize();
-        int rank = group.rank(), ranks = group.size();
-        train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), rank, ranks, order, cfg.data().seed(), vocab);
-        val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), rank, ranks, TokenDataset.Order.SEQUENTIAL, cfg.data().seed(), vocab);
-        schedule = LrSchedule.of(t);
-        var m = cfg.model();
-        GptConfig shape = m.shape();
-        TrainingCheckpoint.State resumed = checkpoint == null ? null : TrainingCheckpoint.readState(checkpoint);
-        if (resumed != null && resumed.processes() != group.size()) {
-            // each rank's data position is the step's start plus its own offset: it holds for one rank count
-            throw new JgptException(checkpoint + " was trained by " + resumed.processes() + " process" + (resumed.processes() == 1 ? "" : "es")
-                    + "; resume it with the same number (" + (resumed.processes() == 1 ? "without mpirun" : "mpirun -np " + resumed.processes())
-                    + "), not " + group.size());
-        }
-        if (resumed != null && resumed.step() > t.maxSteps()) {
-            // the loop would never reach max_steps
-            throw new JgptException("train.max_steps " + t.maxSteps() + " is below the step the run has reached, " + resumed.step()
-                    + " (" + checkpoint.getFileName() + "); to train on, set train.max_steps above " + resumed.step());
-        }
-        if (checkpoint != null) {
-            model = TrainingCheckpoint.loadModel(checkpoint, shape);
-        } else if (m.initFrom() != null) {
-            model = ModelFiles.load(m.initFrom());
-            if (!model.config.equals(shape)) {
-                throw new JgptException("model.init_from " + m.initFrom() + " is " + model.config + " but the config asks for " + shape);
-            }
-        } else {
-            model = new Gpt(shape);
-            model.initialize(t.seed());
-        }
-        optimizer = new Optimizer(model, (float) t.weightDecay(), (float) t.beta1(), (float) t.beta2(), (float) t.eps());
+        this.model = model;
+        this.optimizer = optimizer;
+        this.train = train;
+        this.val = val;
+        this.hellaswag = hellaswag;
+        this.resumed = resumed;
+        schedule = LrSchedule.of(cfg.train());
         if (resumed != null) {
-            TrainingCheckpoint.loadOptimizer(checkpoint, model, optimizer.m(), optimizer.v());
-            optimizer.setSteps(resumed.optimizerSteps());
-            train.restore(TokenDataset.State.fromJson(resumed.dataState()));
-            step = resumed.step();
-            lastValLoss = resumed.valLoss();
+            step = resumed.state().step();
+            lastValLoss = resumed.state().valLoss();
         }
-        hellaswag = HellaSwag.forTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile(), cfg.eval().hellaswagLimit());
-    }
-
-    public Gpt model() {
-        return model;
     }
 
     /** The next step to run: the checkpoint's step for a resumed run, max_steps for a finished one. */
@@ -151,10 +98,12 @@ public final class Trainer {
         TrainConfig t = cfg.train();
         int B = t.microBatchSize(), T = t.seqLen(), ranks = group.size(), accum = cfg.gradAccumSteps(ranks), maxSteps = t.maxSteps();
         int[] inputs = new int[B * T], targets = new int[B * T];
-        joinGroup();
-        if (resumedFrom != null) {
+        TrainingCheckpoint.State start = Resume.joinGroup(group, model, optimizer, train, position());
+        step = start.step();
+        lastValLoss = start.valLoss();
+        if (resumed != null) {
             run.dropMetricsFrom(step);
-            run.println("resuming " + run.name() + " at step " + step + " from " + resumedFrom);
+            run.println("resuming " + run.name() + " at step " + step + " from " + resumed.checkpoint());
         }
         String hellaswagOff = HellaSwag.offInTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile());
         if (hellaswagOff != null) run.println(hellaswagOff);
@@ -330,7 +279,7 @@ public final class Trainer {
         try {
             Files.createDirectories(dir);
             TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
-                    new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss, group.size()),
+                    position(),
                     new ModelCard("Trained with jgpt (run " + run.name() + ").",
                             "`" + cfg.data().dir() + "` (source " + cfg.data().source() + ")", step,
                             (long) step * cfg.train().totalBatchSize(), lastTrainLoss, lastValLoss), bar::add);
@@ -359,22 +308,9 @@ public final class Trainer {
         return group.any(stopRequested);
     }
 
-    /**
-     * Rank 0's weights, AdamW moments, step and data position on every rank, so that the ranks start
-     * equal whatever each loaded or initialized (only rank 0 reads the checkpoint).
-     */
-    private void joinGroup() {
-        if (group.size() == 1) return;
-        group.broadcast(model.params());
-        group.broadcast(optimizer.m());
-        group.broadcast(optimizer.v());
-        var state = new com.google.gson.GsonBuilder().serializeSpecialFloatingPointValues().create();
-        TrainingCheckpoint.State mine = new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss, group.size());
-        TrainingCheckpoint.State s = state.fromJson(group.broadcast(state.toJson(mine)), TrainingCheckpoint.State.class);
-        step = s.step();
-        optimizer.setSteps(s.optimizerSteps());
-        train.restore(TokenDataset.State.fromJson(s.dataState()));
-        lastValLoss = s.valLoss();
+    /** Where the run stands: what a checkpoint records, and what the ranks of a group share. */
+    private TrainingCheckpoint.State position() {
+        return new TrainingCheckpoint.State(step, optimizer.steps(), train.state().toJson(), lastValLoss, group.size());
     }
 
     /** build-nanogpt's split of HellaSwag: rank r scores the items i with i mod ranks = r; the counts are summed. */

@@ -60,7 +60,7 @@ class DashboardBrowserTest {
         Path runs = tmp.resolve("runs");
         RunConfig cfg = tinyRun(tmp, runs, "live");
         RunDirectory run = RunDirectory.create(cfg, new PrintStream(new ByteArrayOutputStream()), LocalDateTime.now());
-        Trainer trainer = new Trainer(cfg, run, null);
+        Trainer trainer = dev.jgpt.cli.TrainCommand.trainer(cfg, run, null, dev.jgpt.dist.DataParallel.alone());
         // beside it, a run copied in broken: no config, a bad line, a line cut off, a run.json of the wrong shape
         Path broken = runs.resolve("broken");
         Files.createDirectories(broken);

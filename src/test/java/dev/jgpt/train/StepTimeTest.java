@@ -28,7 +28,7 @@ class StepTimeTest {
         RunConfig cfg = TrainerTest.config("estimate", 4);
         var console = new ByteArrayOutputStream();
         try (RunDirectory run = RunDirectory.create(cfg, new PrintStream(console, true), LocalDateTime.now())) {
-            new Trainer(cfg, run, null).run();
+            TrainerTest.trainer(cfg, run, null).run();
             String log = Files.readString(run.path().resolve(RunDirectory.CONSOLE_FILE));
             int estimate = log.indexOf("time: ~"), memory = log.indexOf("memory: ~"), firstStep = log.indexOf("step     0");
             assertTrue(memory >= 0 && estimate > memory && firstStep > estimate, log);

@@ -65,7 +65,7 @@ class TrainerGuardsTest {
         Path checkpoints;
         try (RunDirectory run = create(cfg, new ByteArrayOutputStream())) {
             checkpoints = run.checkpointsDir();
-            Trainer trainer = new Trainer(cfg, run, null);
+            Trainer trainer = TrainerTest.trainer(cfg, run, null);
             JgptException e = assertThrows(JgptException.class, trainer::run);
             assertTrue(e.getMessage().contains("lower train.max_lr") && e.getMessage().contains("train.grad_clip"), e.getMessage());
             assertTrue(e.getMessage().matches("training diverged (at|before) step \\d+ .*"), e.getMessage());
@@ -89,7 +89,7 @@ class TrainerGuardsTest {
         RunConfig cfg = config("threads", "train.threads=" + (cores + 1), "train.max_steps=1");
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         try (RunDirectory run = create(cfg, console)) {
-            new Trainer(cfg, run, null).run();
+            TrainerTest.trainer(cfg, run, null).run();
         }
         assertEquals(cores, dev.jgpt.tensor.Parallel.threads());
         String warning = "warning: train.threads = " + (cores + 1) + " is more than the " + cores + " cores; using " + cores;

@@ -56,6 +56,11 @@ class TrainerTest {
         return RunConfig.parse(yaml, "test", List.of());
     }
 
+    /** The run's parts built as `jgpt train` builds them, in one process. */
+    static Trainer trainer(RunConfig cfg, RunDirectory run, Path checkpoint) throws java.io.IOException {
+        return dev.jgpt.cli.TrainCommand.trainer(cfg, run, checkpoint, dev.jgpt.dist.DataParallel.alone());
+    }
+
     static RunDirectory create(RunConfig cfg) {
         return RunDirectory.create(cfg, new PrintStream(new ByteArrayOutputStream()), LocalDateTime.now());
     }
@@ -69,7 +74,7 @@ class TrainerTest {
         RunConfig cfg = config("straight", 20);
         Path straight;
         try (RunDirectory run = create(cfg)) {
-            new Trainer(cfg, run, null).run(); // 2 micro-batches per step: accumulation is exercised too
+            trainer(cfg, run, null).run(); // 2 micro-batches per step: accumulation is exercised too
             straight = run.path();
         }
         double[] expected = trainLosses(straight);
@@ -84,7 +89,7 @@ class TrainerTest {
         Path checkpoint = TrainingCheckpoint.list(resumed.resolve("checkpoints")).getLast();
         assertTrue(checkpoint.endsWith("step_000010"), checkpoint.toString());
         try (RunDirectory run = RunDirectory.open(resumed, new PrintStream(new ByteArrayOutputStream()))) {
-            new Trainer(run.config(), run, checkpoint).run();
+            trainer(run.config(), run, checkpoint).run();
         }
         assertArrayEquals(expected, trainLosses(resumed), "losses after resume must be bit-identical");
     }
@@ -93,7 +98,7 @@ class TrainerTest {
     void stopWritesAResumableCheckpointAndTheExportedModelReproducesTheLoss() throws Exception {
         RunConfig cfg = config("stopped", 8);
         try (RunDirectory run = create(cfg)) {
-            Trainer trainer = new Trainer(cfg, run, null);
+            Trainer trainer = trainer(cfg, run, null);
             trainer.requestStop(); // as Ctrl-C does: the loop stops at the next step boundary
             trainer.run();
             var checkpoints = TrainingCheckpoint.list(run.checkpointsDir());
@@ -104,7 +109,7 @@ class TrainerTest {
         RunConfig full = config("full", 5);
         Path runDir;
         try (RunDirectory run = create(full)) {
-            new Trainer(full, run, null).run();
+            trainer(full, run, null).run();
             runDir = run.path();
         }
         Gpt fromRun = ModelFiles.load(runDir);
@@ -138,7 +143,7 @@ class TrainerTest {
         RunConfig cfg = config("debug", 6).withOverrides(List.of("train.total_batch_size=128", "eval.checkpoint_every=3"));
         Path runDir;
         try (RunDirectory run = create(cfg)) {
-            new Trainer(cfg, run, null).run();
+            trainer(cfg, run, null).run();
             runDir = run.path();
         }
         Path checkpoint = runDir.resolve("checkpoints/step_000003");
