@@ -2,7 +2,9 @@ package dev.jgpt.cli;
 
 import com.google.gson.Gson;
 import dev.jgpt.JgptException;
-import dev.jgpt.kernels.PeakFlops;
+import dev.jgpt.bench.KernelBench;
+import dev.jgpt.bench.Measure;
+import dev.jgpt.bench.PeakFlops;
 import dev.jgpt.eval.Sampler;
 import dev.jgpt.generate.Generator;
 import dev.jgpt.model.Gpt;
@@ -15,9 +17,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -90,7 +89,7 @@ public final class BenchCommand implements Runnable {
             gpt.initialize(1337);
             Optimizer opt = new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f);
             int[] inputs = new int[batch * seq], targets = new int[batch * seq];
-            BenchCommand.randomTokens(cfg, inputs, targets);
+            Measure.randomTokens(cfg, inputs, targets);
             double[] ms = new double[steps];
             float firstLoss = Float.NaN;
             for (int s = 0; s < warmup + steps; s++) {
@@ -103,29 +102,29 @@ public final class BenchCommand implements Runnable {
                 if (s >= warmup) ms[s - warmup] = elapsed;
                 if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
             }
-            double median = median(ms);
+            double median = Measure.median(ms);
             double peak = PeakFlops.measure(0.5);
             long tokens = (long) batch * seq;
-            double flops = trainingFlops(cfg, batch, seq);
+            double flops = Measure.trainingFlops(cfg, batch, seq);
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("model", machine.model);
             r.put("batch", batch);
             r.put("seq", seq);
             r.put("threads", Parallel.threads());
             r.put("initial_loss", firstLoss);
-            r.put("ms_per_step", round(median, 1));
-            r.put("tokens_per_s", round(tokens / (median / 1000), 1));
-            r.put("gflops_per_s", round(flops / (median / 1000) / 1e9, 1));
-            r.put("mfu", round(flops / (median / 1000) / peak, 3));
-            r.put("peak_gflops_per_s", round(peak / 1e9, 1));
-            r.put("peak_rss_mb", peakRssMb());
+            r.put("ms_per_step", Measure.round(median, 1));
+            r.put("tokens_per_s", Measure.round(tokens / (median / 1000), 1));
+            r.put("gflops_per_s", Measure.round(flops / (median / 1000) / 1e9, 1));
+            r.put("mfu", Measure.round(flops / (median / 1000) / peak, 3));
+            r.put("peak_gflops_per_s", Measure.round(peak / 1e9, 1));
+            r.put("peak_rss_mb", Measure.peakRssMb());
             r.put("estimated_mb", memory.total() / 1_000_000);
             if (json) {
                 System.out.println(new Gson().toJson(r));
             } else {
                 System.out.printf("%s B=%d T=%d threads=%d: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s (MFU %.1f%% of %.0f), peak RSS %d MB (initial loss %.4f)%n",
                         machine.model, batch, seq, Parallel.threads(), median, tokens / (median / 1000),
-                        flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, peakRssMb(), firstLoss);
+                        flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, Measure.peakRssMb(), firstLoss);
                 System.out.println(memory.describe(MemoryEstimate.heap()));
             }
             return 0;
@@ -187,10 +186,10 @@ public final class BenchCommand implements Runnable {
             r.put("batch", batch);
             r.put("cache", !noCache);
             r.put("dtype", precision.toString());
-            r.put("prefill_ms", round(prefillMs, 1));
-            r.put("decode_ms", round(decodeS * 1000, 1));
-            r.put("tokens_per_s", round(tokens / decodeS, 1));
-            r.put("peak_rss_mb", peakRssMb());
+            r.put("prefill_ms", Measure.round(prefillMs, 1));
+            r.put("decode_ms", Measure.round(decodeS * 1000, 1));
+            r.put("tokens_per_s", Measure.round(tokens / decodeS, 1));
+            r.put("peak_rss_mb", Measure.peakRssMb());
             if (json) System.out.println(new Gson().toJson(r));
             else System.out.printf("%s %s%s: %d new tokens%s at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
                     machine.model, precision, noCache ? " without the KV cache" : "", newTokens,
@@ -235,7 +234,7 @@ public final class BenchCommand implements Runnable {
             if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
             Parallel.setThreads(Parallel.threadsFor(threads, "--threads", System.err::println));
             double peak = PeakFlops.measure(2.0);
-            if (json) System.out.println(new Gson().toJson(Map.of("threads", Parallel.threads(), "gflops_per_s", round(peak / 1e9, 1))));
+            if (json) System.out.println(new Gson().toJson(Map.of("threads", Parallel.threads(), "gflops_per_s", Measure.round(peak / 1e9, 1))));
             else System.out.printf("FMA peak: %.1f GFLOP/s on %d threads (%d-lane float vectors)%n", peak / 1e9, Parallel.threads(),
                     jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length());
             return 0;
@@ -297,17 +296,17 @@ public final class BenchCommand implements Runnable {
                 mpi.allReduceSum(gradient, 0, gradient.length);
                 if (i >= 0) seconds[i] = (System.nanoTime() - t0) / 1e9;
             }
-            double[] slowest = {median(seconds)};
+            double[] slowest = {Measure.median(seconds)};
             mpi.allReduceMax(slowest); // a step waits for the slowest rank
             double bytes = count * (double) Float.BYTES, n = mpi.size();
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("model", model);
             r.put("ranks", mpi.size());
             r.put("floats", count);
-            r.put("mb", round(bytes / 1e6, 1));
-            r.put("seconds", round(slowest[0], 4));
-            r.put("algbw_gb_per_s", round(bytes / slowest[0] / 1e9, 2));
-            r.put("busbw_gb_per_s", round(2 * (n - 1) / n * bytes / slowest[0] / 1e9, 2));
+            r.put("mb", Measure.round(bytes / 1e6, 1));
+            r.put("seconds", Measure.round(slowest[0], 4));
+            r.put("algbw_gb_per_s", Measure.round(bytes / slowest[0] / 1e9, 2));
+            r.put("busbw_gb_per_s", Measure.round(2 * (n - 1) / n * bytes / slowest[0] / 1e9, 2));
             if (mpi.rank() == 0) {
                 if (json) System.out.println(new Gson().toJson(r));
                 else System.out.printf("all-reduce of %s's gradient (%,d floats, %.0f MB) over %d ranks: %.4f s, "
@@ -317,44 +316,5 @@ public final class BenchCommand implements Runnable {
             mpi.close();
             return 0;
         }
-    }
-
-    /** Seeded random token ids for a training benchmark's inputs and targets (the same in every run). */
-    static void randomTokens(GptConfig cfg, int[] inputs, int[] targets) {
-        SplittableRandom rng = new SplittableRandom(0);
-        for (int i = 0; i < inputs.length; i++) {
-            inputs[i] = rng.nextInt(cfg.vocabSize());
-            targets[i] = rng.nextInt(cfg.vocabSize());
-        }
-    }
-
-    /** FLOPs of one training step: 6 per parameter per token for the matmuls, plus attention's scores. */
-    static double trainingFlops(GptConfig cfg, int B, int T) {
-        double matmulParams = (double) cfg.nLayer() * 12 * cfg.nEmbd() * cfg.nEmbd() + (double) cfg.paddedVocabSize() * cfg.nEmbd();
-        double attention = 2.0 * 2 * cfg.nLayer() * (double) T * (T + 1) / 2 * cfg.nEmbd(); // QKᵀ and PV, causal half
-        return 6 * matmulParams * B * T + 3 * attention * B;
-    }
-
-    static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    static double round(double x, int digits) {
-        double f = Math.pow(10, digits);
-        return Math.round(x * f) / f;
-    }
-
-    /** Peak resident memory of this process (Linux VmHWM), or -1 where unavailable. */
-    static long peakRssMb() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
-            }
-        } catch (IOException | NumberFormatException e) {
-            // not Linux
-        }
-        return -1;
     }
 }

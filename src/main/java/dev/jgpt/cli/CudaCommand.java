@@ -2,6 +2,7 @@ package dev.jgpt.cli;
 
 import com.google.gson.Gson;
 import dev.jgpt.JgptException;
+import dev.jgpt.bench.Measure;
 import dev.jgpt.cuda.Cuda;
 import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.cuda.KernelCache;
@@ -222,7 +223,7 @@ public final class CudaCommand implements Runnable {
             Gpt host = new Gpt(cfg);
             host.initialize(1337);
             int[] inputs = new int[batch * seq], targets = new int[batch * seq];
-            BenchCommand.randomTokens(cfg, inputs, targets);
+            Measure.randomTokens(cfg, inputs, targets);
             try (Cuda cuda = Cuda.open(); CudaGpt gpt = new CudaGpt(cuda, host)) {
                 double[] ms = new double[steps];
                 float firstLoss = Float.NaN;
@@ -237,10 +238,10 @@ public final class CudaCommand implements Runnable {
                     if (s >= warmup) ms[s - warmup] = elapsed;
                     if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
                 }
-                double median = BenchCommand.median(ms);
+                double median = Measure.median(ms);
                 double peak = cuda.fp32PeakFlops();
                 long tokens = (long) batch * seq;
-                double flops = BenchCommand.trainingFlops(cfg, batch, seq);
+                double flops = Measure.trainingFlops(cfg, batch, seq);
                 long[] mem = cuda.memoryInfo();
                 Map<String, Object> r = new LinkedHashMap<>();
                 r.put("model", model);
@@ -248,14 +249,14 @@ public final class CudaCommand implements Runnable {
                 r.put("batch", batch);
                 r.put("seq", seq);
                 r.put("initial_loss", firstLoss);
-                r.put("ms_per_step", BenchCommand.round(median, 1));
-                r.put("tokens_per_s", BenchCommand.round(tokens / (median / 1000), 1));
-                r.put("gflops_per_s", BenchCommand.round(flops / (median / 1000) / 1e9, 1));
-                r.put("mfu", Double.isNaN(peak) ? null : BenchCommand.round(flops / (median / 1000) / peak, 3));
-                r.put("peak_gflops_per_s", Double.isNaN(peak) ? null : BenchCommand.round(peak / 1e9, 1));
+                r.put("ms_per_step", Measure.round(median, 1));
+                r.put("tokens_per_s", Measure.round(tokens / (median / 1000), 1));
+                r.put("gflops_per_s", Measure.round(flops / (median / 1000) / 1e9, 1));
+                r.put("mfu", Double.isNaN(peak) ? null : Measure.round(flops / (median / 1000) / peak, 3));
+                r.put("peak_gflops_per_s", Double.isNaN(peak) ? null : Measure.round(peak / 1e9, 1));
                 r.put("device_memory_mb", cuda.allocatedBytes() >> 20);
                 r.put("device_memory_used_mb", (mem[1] - mem[0]) >> 20);
-                r.put("peak_rss_mb", BenchCommand.peakRssMb());
+                r.put("peak_rss_mb", Measure.peakRssMb());
                 if (json) {
                     System.out.println(new Gson().toJson(r));
                 } else {

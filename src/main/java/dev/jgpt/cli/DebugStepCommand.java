@@ -7,7 +7,7 @@ import dev.jgpt.cuda.CudaDebugStep;
 import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.io.ModelFiles;
 import dev.jgpt.model.Gpt;
-import dev.jgpt.train.DebugStep;
+import dev.jgpt.bench.DebugStep;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

@@ -1,13 +1,13 @@
 package dev.jgpt.cuda;
 
-import dev.jgpt.train.DebugStep;
+import dev.jgpt.bench.DebugStep;
 import dev.jgpt.tensor.View;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** train/DebugStep on the GPU: the same loss, logits, gradient norms and AdamW steps, from {@link CudaGpt}. */
+/** bench/DebugStep on the GPU: the same loss, logits, gradient norms and AdamW steps, from {@link CudaGpt}. */
 public final class CudaDebugStep {
     private CudaDebugStep() {
     }

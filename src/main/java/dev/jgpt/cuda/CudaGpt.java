@@ -276,11 +276,6 @@ public final class CudaGpt implements AutoCloseable {
         return norm;
     }
 
-    /** The parameters, copied back into a host buffer of the same layout. */
-    public void downloadParams(float[] dst) {
-        cuda.download(dst, params);
-    }
-
     /** The gradient, copied into a host buffer of the same layout. */
     public void downloadGrads(float[] dst) {
         cuda.download(dst, grads);

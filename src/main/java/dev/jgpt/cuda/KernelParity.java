@@ -14,8 +14,8 @@ import dev.jgpt.tensor.View;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonObject;
+import dev.jgpt.bench.DebugStep;
 import dev.jgpt.io.ModelFiles;
-import dev.jgpt.train.DebugStep;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -6,7 +6,6 @@ import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import dev.jgpt.tokenizer.StreamDecoder;
 
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 

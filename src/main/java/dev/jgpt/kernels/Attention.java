@@ -3,7 +3,6 @@ package dev.jgpt.kernels;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;

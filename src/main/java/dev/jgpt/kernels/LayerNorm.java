@@ -3,7 +3,6 @@ package dev.jgpt.kernels;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** LayerNorm over the last dimension (eps 1e-5, as GPT-2), saving mean and 1/std for the backward. */

@@ -2,7 +2,6 @@ package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**

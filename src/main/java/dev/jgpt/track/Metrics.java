@@ -174,16 +174,6 @@ public final class Metrics {
         return entries;
     }
 
-    /** The values of one field over the entries of one type, in file order (train losses, say). */
-    public static double[] series(List<Entry> entries, String type, String field) {
-        return entries.stream().filter(e -> e.type().equals(type)).mapToDouble(e -> e.number(field)).toArray();
-    }
-
-    /** The steps of the entries of one type, in file order. */
-    public static int[] steps(List<Entry> entries, String type) {
-        return entries.stream().filter(e -> e.type().equals(type)).mapToInt(Entry::step).toArray();
-    }
-
     /** The highest step recorded, or -1 when there is none. */
     public static int lastStep(List<Entry> entries) {
         return entries.stream().mapToInt(Entry::step).max().orElse(-1);

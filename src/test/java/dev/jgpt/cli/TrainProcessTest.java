@@ -6,6 +6,7 @@ import dev.jgpt.data.Prepare;
 import dev.jgpt.data.ShardFormat;
 import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.track.Metrics;
+import dev.jgpt.track.MetricsSeries;
 import dev.jgpt.track.RunDirectory;
 import dev.jgpt.track.RunStatus;
 import org.junit.jupiter.api.BeforeAll;
@@ -83,7 +84,7 @@ class TrainProcessTest {
     }
 
     static double[] losses(Path run, String type) throws Exception {
-        return Metrics.series(Metrics.read(run.resolve(RunDirectory.METRICS_FILE)), type, "loss");
+        return MetricsSeries.series(Metrics.read(run.resolve(RunDirectory.METRICS_FILE)), type, "loss");
     }
 
     /** The straight run as a run killed after its step-10 checkpoint leaves it (its later checkpoints gone). */

@@ -5,7 +5,7 @@ import com.google.gson.JsonObject;
 import dev.jgpt.JgptException;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
-import dev.jgpt.train.DebugStep;
+import dev.jgpt.bench.DebugStep;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -3,7 +3,7 @@ package dev.jgpt.model;
 import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import dev.jgpt.io.ModelFiles;
-import dev.jgpt.train.DebugStep;
+import dev.jgpt.bench.DebugStep;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 

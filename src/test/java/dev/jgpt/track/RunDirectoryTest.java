@@ -107,8 +107,8 @@ class RunDirectoryTest {
                 if (step % 2 == 0) run.logVal(step, losses[step] + 1);
             }
             List<Metrics.Entry> entries = Metrics.read(run.metricsFile());
-            assertArrayEquals(losses, Metrics.series(entries, "train", "loss"));
-            assertArrayEquals(new int[] {0, 2}, Metrics.steps(entries, "val"));
+            assertArrayEquals(losses, MetricsSeries.series(entries, "train", "loss"));
+            assertArrayEquals(new int[] {0, 2}, MetricsSeries.steps(entries, "val"));
             assertEquals(3, Metrics.lastStep(entries));
             assertEquals(1e-3, entries.get(0).number("lr"));
         }
@@ -152,7 +152,7 @@ class RunDirectoryTest {
             run.logTrain(6, 4, 1e-3, 1, 1, 1);
             run.println("after");
         }
-        assertArrayEquals(new double[] {10, 9, 8, 7, 6, 5, 4}, Metrics.series(Metrics.read(dir.resolve("metrics.jsonl")), "train", "loss"));
+        assertArrayEquals(new double[] {10, 9, 8, 7, 6, 5, 4}, MetricsSeries.series(Metrics.read(dir.resolve("metrics.jsonl")), "train", "loss"));
         assertEquals("before\nafter\n", Files.readString(dir.resolve("console.log")));
     }
 
@@ -171,7 +171,7 @@ class RunDirectoryTest {
             assertEquals(1, run.lastStep());
             run.logTrain(2, 8, 1e-3, 1, 1, 1);
         }
-        assertArrayEquals(new double[] {10, 9, 8}, Metrics.series(Metrics.read(metrics), "train", "loss"));
+        assertArrayEquals(new double[] {10, 9, 8}, MetricsSeries.series(Metrics.read(metrics), "train", "loss"));
     }
 
     @Test
@@ -186,7 +186,7 @@ class RunDirectoryTest {
             assertEquals(7, run.lastStep());
             run.logVal(8, 3.4);
         }
-        assertArrayEquals(new double[] {3.5, 3.4}, Metrics.series(Metrics.read(metrics), "val", "loss"));
+        assertArrayEquals(new double[] {3.5, 3.4}, MetricsSeries.series(Metrics.read(metrics), "val", "loss"));
     }
 
     @Test
@@ -197,8 +197,8 @@ class RunDirectoryTest {
             run.dropMetricsFrom(3);
             run.logTrain(3, 33, 1e-3, 1, 1, 1);
             List<Metrics.Entry> entries = Metrics.read(run.metricsFile());
-            assertArrayEquals(new double[] {0, 1, 2, 33}, Metrics.series(entries, "train", "loss"));
-            assertEquals(0, Metrics.steps(entries, "val").length);
+            assertArrayEquals(new double[] {0, 1, 2, 33}, MetricsSeries.series(entries, "train", "loss"));
+            assertEquals(0, MetricsSeries.steps(entries, "val").length);
         }
     }
 

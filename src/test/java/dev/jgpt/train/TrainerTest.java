@@ -9,6 +9,7 @@ import dev.jgpt.io.ModelFiles;
 import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.track.Metrics;
+import dev.jgpt.track.MetricsSeries;
 import dev.jgpt.track.RunDirectory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -66,7 +67,7 @@ class TrainerTest {
     }
 
     static double[] trainLosses(Path run) throws Exception {
-        return Metrics.series(Metrics.read(run.resolve(RunDirectory.METRICS_FILE)), "train", "loss");
+        return MetricsSeries.series(Metrics.read(run.resolve(RunDirectory.METRICS_FILE)), "train", "loss");
     }
 
     @Test
@@ -118,7 +119,7 @@ class TrainerTest {
         // the checkpoint at step 5 holds the weights after 5 updates; its validation loss (logged at step 5) is
         // what a forward pass on those weights gives on the same validation batches
         var entries = Metrics.read(runDir.resolve(RunDirectory.METRICS_FILE));
-        double[] val = Metrics.series(entries, "val", "loss");
+        double[] val = MetricsSeries.series(entries, "val", "loss");
         var valData = new dev.jgpt.data.TokenDataset(data, "val", 4, 32, 0, 1, dev.jgpt.data.TokenDataset.Order.SEQUENTIAL, 0);
         double recomputed = dev.jgpt.eval.Evaluator.validationLoss(fromRun, valData, 2, 4, 32);
         assertEquals(val[val.length - 1], recomputed, 0.0);

@@ -1,4 +1,4 @@
-package dev.jgpt.kernels;
+package dev.jgpt.bench;
 
 import dev.jgpt.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;

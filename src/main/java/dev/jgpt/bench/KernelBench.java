@@ -1,4 +1,4 @@
-package dev.jgpt.cli;
+package dev.jgpt.bench;
 
 import dev.jgpt.kernels.AdamW;
 import dev.jgpt.kernels.Attention;
@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /** Each kernel alone at one model's shapes, so a step's time can be attributed op by op. */
-final class KernelBench {
+public final class KernelBench {
     private KernelBench() {
     }
 
@@ -24,7 +24,7 @@ final class KernelBench {
         }
     }
 
-    static void run(GptConfig cfg, int B, int T, PrintStream out) {
+    public static void run(GptConfig cfg, int B, int T, PrintStream out) {
         int L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), Vp = cfg.paddedVocabSize(), V = cfg.vocabSize();
         int BT = B * T;
         List<Row> rows = new ArrayList<>();
@@ -86,6 +86,6 @@ final class KernelBench {
             r.run();
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
-        return BenchCommand.median(ms);
+        return Measure.median(ms);
     }
 }

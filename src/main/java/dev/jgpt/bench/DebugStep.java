@@ -1,4 +1,4 @@
-package dev.jgpt.train;
+package dev.jgpt.bench;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonObject;
@@ -6,6 +6,7 @@ import com.google.gson.JsonParseException;
 import dev.jgpt.JgptException;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.tensor.View;
+import dev.jgpt.train.Optimizer;
 
 import java.io.IOException;
 import java.nio.file.Files;
