@@ -47,6 +47,15 @@ public final class ProgressBar implements AutoCloseable {
     private java.util.function.Consumer<String> record;
     private long recordNanos, lastRecordNanos;
     private long quietNanos;
+    private java.util.concurrent.ScheduledFuture<?> ticks;
+
+    /** One daemon thread redraws every ticking bar: a bar whose units take longer than the draw intervals. */
+    private static final java.util.concurrent.ScheduledExecutorService TICKER =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "progress ticker");
+                t.setDaemon(true);
+                return t;
+            });
 
     private ProgressBar(String label, long total, String unit, PrintStream out, boolean tty, String... counterNames) {
         this.label = label;
@@ -87,6 +96,21 @@ public final class ProgressBar implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Redraws (and records) on time as well as on progress, so that work whose every unit takes
+     * longer than the record interval (a micro-batch of a large model on a CPU: a minute) still
+     * shows, at least every interval, that it goes on and for how long it has.
+     */
+    public ProgressBar ticking() {
+        drawing.lock();
+        try {
+            if (!closed && ticks == null) ticks = TICKER.scheduleAtFixedRate(this::maybeDraw, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            drawing.unlock();
+        }
+        return this;
+    }
+
     /** Shows nothing for the first {@code seconds}: work that ends sooner leaves no trace. */
     public ProgressBar quietFor(double seconds) {
         quietNanos = (long) (seconds * 1e9);
@@ -102,6 +126,7 @@ public final class ProgressBar implements AutoCloseable {
         try {
             if (closed) return;
             closed = true;
+            stopTicking();
             if (tty && out != null && lastWidth > 0) {
                 out.print("\r" + " ".repeat(lastWidth) + "\r");
                 out.flush();
@@ -172,6 +197,7 @@ public final class ProgressBar implements AutoCloseable {
         try {
             if (closed) return;
             closed = true;
+            stopTicking();
             if (tty && out != null && lastWidth > 0) {
                 out.println();
                 out.flush();
@@ -190,10 +216,15 @@ public final class ProgressBar implements AutoCloseable {
                 return;
             }
             closed = true;
+            stopTicking();
             draw(true);
         } finally {
             drawing.unlock();
         }
+    }
+
+    private void stopTicking() {
+        if (ticks != null) ticks.cancel(false);
     }
 
     private void maybeDraw() {

@@ -4,6 +4,7 @@ import dev.jgpt.model.Gpt;
 import dev.jgpt.track.ProgressBar;
 
 import java.util.Locale;
+import java.util.function.Consumer;
 
 /**
  * How long a training step will take, measured before the first one: a forward and backward pass
@@ -24,10 +25,28 @@ record StepTime(double secondsPerRow, long rowsPerStep) {
     private static final double LONG_PASS_SECONDS = 2;
     /** ...or when the time stops falling (the code is compiled), or after this much time in all. */
     private static final double TIMED_SECONDS = 0.5;
+    /** A pass expected to take longer is announced, so the start of a large run is not silent. */
+    private static final double ANNOUNCED_SECONDS = 10;
 
     static StepTime measure(Gpt model, int B, int T, int accum) {
+        return measure(model, B, T, accum, line -> { });
+    }
+
+    /** As above; a pass that will be long (a large model on a CPU) is announced through {@code say} first. */
+    static StepTime measure(Gpt model, int B, int T, int accum, Consumer<String> say) {
         int[] tokens = new int[T];
-        for (double spent = 0; spent < WARMUP_SECONDS; ) spent += pass(model, tokens, Math.min(T, 8));
+        int few = Math.min(T, 8);
+        double warm = Double.POSITIVE_INFINITY;
+        for (double spent = 0; spent < WARMUP_SECONDS; ) {
+            double s = pass(model, tokens, few);
+            warm = Math.min(warm, s);
+            spent += s;
+        }
+        // the warm-up's passes, scaled to T tokens, say roughly how long a timed pass will take (a cold
+        // start makes them slow, so this errs long: it only decides whether to announce the pass)
+        if (warm * T / few > ANNOUNCED_SECONDS) {
+            say.accept(String.format(Locale.ROOT, "time: timing a forward+backward pass of 1x%d tokens...", T));
+        }
         double fastest = Double.POSITIVE_INFINITY;
         int slower = 0; // passes in a row no faster than the fastest: a busy machine's noise, or compiled
         for (double spent = 0; spent < TIMED_SECONDS && slower < 3; ) {
@@ -53,7 +72,7 @@ record StepTime(double secondsPerRow, long rowsPerStep) {
         return secondsPerRow * rowsPerStep;
     }
 
-    /** "~40 min/step, ~1.5 years for 19,073 steps (one 1x1024 pass took 9.4 s; evaluations not counted)". */
+    /** "time: ~40 min/step, ~1.5 years for 19,073 steps (a 1x1024 forward+backward took 4.7 s, x 512 rows a step; ...)". */
     String describe(int steps, int T) {
         return String.format(Locale.ROOT, "time: ~%s/step, ~%s for %,d step%s (a %dx%d forward+backward took %s, x %,d rows a step; evaluations come on top)",
                 ProgressBar.roughly(secondsPerStep()), ProgressBar.roughly(secondsPerStep() * steps), steps, steps == 1 ? "" : "s",

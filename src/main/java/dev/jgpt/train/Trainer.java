@@ -111,7 +111,7 @@ public final class Trainer {
                 model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 t.totalBatchSize(), B, T, accum, ranks > 1 ? " x " + ranks + " processes" : "", maxSteps));
         run.println(cfg.memoryEstimate().describe(MemoryEstimate.heap()));
-        if (group.isMain() && step < maxSteps) run.println(StepTime.measure(model, B, T, accum).describe(maxSteps - step, T));
+        if (group.isMain() && step < maxSteps) run.println(StepTime.measure(model, B, T, accum, run::println).describe(maxSteps - step, T));
         double loss = Double.NaN;
         int firstStep = step;
         long started = System.nanoTime();
@@ -295,12 +295,13 @@ public final class Trainer {
     /**
      * Where a long piece of work stands (the micro-batches of an accumulating step, validation,
      * HellaSwag, samples, a checkpoint's bytes), from 2 s in: drawn live on a terminal, and as a plain line in console.log (and on
-     * the console, off a terminal) at most every 10 s. Rank 0's alone.
+     * the console, off a terminal) at most every 10 s, and at least that often while the work goes on
+     * (a micro-batch may take minutes). Rank 0's alone.
      */
     private ProgressBar progress(String label, long total, String unit, String... counters) {
         boolean tty = group.isMain() && "1".equals(System.getenv("JGPT_TTY"));
         java.util.function.Consumer<String> record = tty ? run::logOnly : run::println;
-        return ProgressBar.start(label, total, unit, tty ? System.err : null, tty, counters).quietFor(2).recording(record, 10);
+        return ProgressBar.start(label, total, unit, tty ? System.err : null, tty, counters).quietFor(2).recording(record, 10).ticking();
     }
 
     /** Whether to stop: a stop asked of any rank (a signal reaches each at its own moment) stops all at the same point. */

@@ -96,4 +96,17 @@ class ProgressBarTest {
         bar.clear();
         assertEquals(java.util.List.of(), log);
     }
+
+    @Test
+    void aTickingBarRecordsWhileAUnitOfWorkTakesLongerThanTheInterval() throws InterruptedException {
+        java.util.List<String> log = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        ProgressBar bar = ProgressBar.start("step 0/9", 2, "micro-batches", null, false).recording(log::add, 0.5).ticking();
+        Thread.sleep(2300); // one long micro-batch: no add, yet the record goes on
+        bar.clear();
+        int lines = log.size();
+        assertTrue(lines >= 1, "recorded while no unit ended: " + log);
+        assertTrue(log.getFirst().startsWith("step 0/9   0%  0 / 2 micro-batches"), log.getFirst());
+        Thread.sleep(1200);
+        assertEquals(lines, log.size(), "nothing after clear");
+    }
 }
