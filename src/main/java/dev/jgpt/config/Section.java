@@ -3,6 +3,7 @@ package dev.jgpt.config;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,11 +20,7 @@ final class Section<R extends Record> {
     private final Constructor<R> constructor;
     private final List<String> accepted;
 
-    /**
-     * {@code inputOnly} names keys a section's own code reads besides the table's (train.min_lr, read
-     * into min_lr_ratio); they are listed with the table's keys, after {@code before}.
-     */
-    Section(String name, Class<R> type, List<Key<?>> keys, String before, String... inputOnly) {
+    Section(String name, Class<R> type, List<Key<?>> keys) {
         this.name = name;
         this.keys = keys;
         components = type.getRecordComponents();
@@ -41,18 +38,21 @@ final class Section<R extends Record> {
         } catch (NoSuchMethodException e) {
             throw new IllegalStateException(e);
         }
-        List<String> names = new java.util.ArrayList<>(keys.stream().map(Key::name).toList());
-        if (inputOnly.length > 0) names.addAll(names.indexOf(before), List.of(inputOnly));
-        accepted = List.copyOf(names);
+        accepted = new ArrayList<>(keys.stream().map(Key::name).toList());
     }
 
-    Section(String name, Class<R> type, List<Key<?>> keys) {
-        this(name, type, keys, null);
+    /**
+     * Also accepts {@code key}, listed before {@code before}: a key the section's own code reads
+     * into a component (train.min_lr, an absolute minimum, into min_lr_ratio).
+     */
+    Section<R> alsoReading(String key, String before) {
+        accepted.add(accepted.indexOf(before), key);
+        return this;
     }
 
     /** Every key the section accepts, in the order errors list them. */
     List<String> names() {
-        return accepted;
+        return List.copyOf(accepted);
     }
 
     /** The keys whose --set values are text, as section.key. */
@@ -62,7 +62,7 @@ final class Section<R extends Record> {
 
     /** The section in the tree, its keys checked against the table (an unknown key is an error). */
     ConfigSection open(Map<String, Object> tree, ConfigSource source) {
-        return ConfigSection.of(tree, name, accepted, source);
+        return ConfigSection.of(tree, name, names(), source);
     }
 
     /** Every table key's value, each checked against its own rule. */

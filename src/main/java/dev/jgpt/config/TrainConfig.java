@@ -36,7 +36,7 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
     /**
      * The defaults are build-nanogpt's train_gpt2.py: 2**19 tokens a step, 19073 steps; as 32 x 1024
      * micro-batches (build-nanogpt uses 64) because a micro-batch's logits live in one Java array. The
-     * step's gradient is the same. train.min_lr, an absolute minimum, is read into min_lr_ratio.
+     * step's gradient is the same.
      */
     static final Section<TrainConfig> SECTION = new Section<>("train", TrainConfig.class, List.of(
             Key.integer("total_batch_size", 524288).check(v -> v >= 1, ">= 1"),
@@ -52,8 +52,8 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
             Key.number("eps", 1e-8).check(v -> v > 0, "> 0"),
             Key.number("grad_clip", 1.0).check(v -> v >= 0, ">= 0 (0 turns clipping off)"),
             Key.longInteger("seed", 1337),
-            Key.integer("threads", 0).check(v -> v >= 0, ">= 0 (0 uses all cores)")),
-            "min_lr_ratio", "min_lr");
+            Key.integer("threads", 0).check(v -> v >= 0, ">= 0 (0 uses all cores)")))
+            .alsoReading("min_lr", "min_lr_ratio");
 
     public static TrainConfig defaults() {
         return SECTION.defaults();
