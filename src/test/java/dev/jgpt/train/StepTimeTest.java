@@ -30,9 +30,9 @@ class StepTimeTest {
         try (RunDirectory run = RunDirectory.create(cfg, new PrintStream(console, true), LocalDateTime.now())) {
             TrainerTest.trainer(cfg, run, null).run();
             String log = Files.readString(run.path().resolve(RunDirectory.CONSOLE_FILE));
-            int estimate = log.indexOf("time: ~"), memory = log.indexOf("memory: ~"), firstStep = log.indexOf("step     0");
+            int estimate = log.indexOf("time: "), memory = log.indexOf("memory: ~"), firstStep = log.indexOf("step     0");
             assertTrue(memory >= 0 && estimate > memory && firstStep > estimate, log);
-            assertTrue(log.matches("(?s).*time: ~[0-9.]+ (s|min)/step, ~[0-9.]+ (s|min) for 4 steps \\(a 1x32 forward\\+backward took .*"), log);
+            assertTrue(log.matches("(?s).*time: (at most )?~[0-9.]+ (s|min)/step, (at most )?~[0-9.]+ (s|min) for 4 steps \\(a [1-4]x32 forward\\+backward took .*"), log);
         }
     }
 
@@ -63,7 +63,7 @@ class StepTimeTest {
             fastest = Math.min(fastest, (System.nanoTime() - t0) / 1e9);
         }
         double ratio = estimate.secondsPerStep() / fastest;
-        // one row at a time keeps fewer cores busy than B rows, so the estimate errs high; a shared machine adds noise
+        // a shared machine adds noise
         assertTrue(ratio > 0.2 && ratio < 10, "estimated " + estimate.secondsPerStep() + " s/step, measured " + fastest + " s/step");
     }
 }
