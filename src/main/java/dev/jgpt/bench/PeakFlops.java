@@ -15,9 +15,12 @@ public final class PeakFlops {
     private PeakFlops() {
     }
 
-    /** FLOP/s over about {@code seconds}, on {@link Parallel#threads()} threads. */
-    public static double measure(double seconds) {
-        int threads = Parallel.threads();
+    /** FLOP/s over about {@code seconds}, on every thread of {@code pool}. */
+    public static double measure(Parallel pool, double seconds) {
+        return pool.call(() -> measureOnPool(pool.threads(), seconds));
+    }
+
+    private static double measureOnPool(int threads, double seconds) {
         long iterations = 2_000_000;
         float[] sink = new float[threads * S.length()];
         run(threads, 200_000, sink); // warm up and compile

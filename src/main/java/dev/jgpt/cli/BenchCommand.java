@@ -45,10 +45,13 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--threads", defaultValue = "0", description = "threads, 0 = all cores (default: ${DEFAULT-VALUE})")
         int threads;
 
-        /** Sets the thread count and returns the preset's shape. */
+        /** The threads the benchmark runs on, made by {@link #apply}. */
+        Parallel pool;
+
+        /** Makes the pool of the asked-for threads and returns the preset's shape. */
         GptConfig apply() {
             if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
-            Parallel.setThreads(Parallel.threadsFor(threads, "--threads", System.err::println));
+            pool = new Parallel(Parallel.threadsFor(threads, "--threads", System.err::println));
             return GptConfig.preset(model);
         }
     }
@@ -86,6 +89,7 @@ public final class BenchCommand implements Runnable {
             MemoryEstimate memory = MemoryEstimate.training(cfg, batch, seq, 0);
             memory.requireFits(MemoryEstimate.heap(), "--batch");
             Gpt gpt = new Gpt(cfg);
+            gpt.runOn(machine.pool);
             gpt.initialize(1337);
             Optimizer opt = new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f);
             int[] inputs = new int[batch * seq], targets = new int[batch * seq];
@@ -103,14 +107,14 @@ public final class BenchCommand implements Runnable {
                 if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
             }
             double median = Measure.median(ms);
-            double peak = PeakFlops.measure(0.5);
+            double peak = PeakFlops.measure(machine.pool, 0.5);
             long tokens = (long) batch * seq;
             double flops = Measure.trainingFlops(cfg, batch, seq);
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("model", machine.model);
             r.put("batch", batch);
             r.put("seq", seq);
-            r.put("threads", Parallel.threads());
+            r.put("threads", machine.pool.threads());
             r.put("initial_loss", firstLoss);
             r.put("ms_per_step", Measure.round(median, 1));
             r.put("tokens_per_s", Measure.round(tokens / (median / 1000), 1));
@@ -123,7 +127,7 @@ public final class BenchCommand implements Runnable {
                 System.out.println(new Gson().toJson(r));
             } else {
                 System.out.printf("%s B=%d T=%d threads=%d: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s (MFU %.1f%% of %.0f), peak RSS %d MB (initial loss %.4f)%n",
-                        machine.model, batch, seq, Parallel.threads(), median, tokens / (median / 1000),
+                        machine.model, batch, seq, machine.pool.threads(), median, tokens / (median / 1000),
                         flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, Measure.peakRssMb(), firstLoss);
                 System.out.println(memory.describe(MemoryEstimate.heap()));
             }
@@ -169,6 +173,7 @@ public final class BenchCommand implements Runnable {
                 throw new JgptException("--prompt-tokens + --new-tokens exceed the block size " + cfg.blockSize());
             }
             Gpt gpt = new Gpt(cfg);
+            gpt.runOn(machine.pool);
             gpt.initialize(1337);
             Inference inference = new Inference(gpt, precision);
             SplittableRandom rng = new SplittableRandom(0);
@@ -180,7 +185,7 @@ public final class BenchCommand implements Runnable {
             long tokens = (long) batch * newTokens;
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("model", machine.model);
-            r.put("threads", Parallel.threads());
+            r.put("threads", machine.pool.threads());
             r.put("prompt_tokens", promptTokens);
             r.put("new_tokens", newTokens);
             r.put("batch", batch);
@@ -194,7 +199,7 @@ public final class BenchCommand implements Runnable {
             else System.out.printf("%s %s%s: %d new tokens%s at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
                     machine.model, precision, noCache ? " without the KV cache" : "", newTokens,
                     batch > 1 ? " in each of " + batch + " sequences decoded together" : "", tokens / decodeS, promptTokens, prefillMs,
-                    Parallel.threads());
+                    machine.pool.threads());
             return 0;
         }
 
@@ -232,10 +237,10 @@ public final class BenchCommand implements Runnable {
         @Override
         public Integer call() {
             if (threads < 0) throw new JgptException("--threads must be >= 0, got " + threads);
-            Parallel.setThreads(Parallel.threadsFor(threads, "--threads", System.err::println));
-            double peak = PeakFlops.measure(2.0);
-            if (json) System.out.println(new Gson().toJson(Map.of("threads", Parallel.threads(), "gflops_per_s", Measure.round(peak / 1e9, 1))));
-            else System.out.printf("FMA peak: %.1f GFLOP/s on %d threads (%d-lane float vectors)%n", peak / 1e9, Parallel.threads(),
+            Parallel pool = new Parallel(Parallel.threadsFor(threads, "--threads", System.err::println));
+            double peak = PeakFlops.measure(pool, 2.0);
+            if (json) System.out.println(new Gson().toJson(Map.of("threads", pool.threads(), "gflops_per_s", Measure.round(peak / 1e9, 1))));
+            else System.out.printf("FMA peak: %.1f GFLOP/s on %d threads (%d-lane float vectors)%n", peak / 1e9, pool.threads(),
                     jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length());
             return 0;
         }
@@ -258,7 +263,7 @@ public final class BenchCommand implements Runnable {
         public Integer call() {
             if (batch < 1 || seq < 1) throw new JgptException("--batch and --seq must be >= 1");
             GptConfig cfg = machine.apply();
-            KernelBench.run(cfg, batch, seq, System.out);
+            machine.pool.run(() -> KernelBench.run(cfg, batch, seq, System.out));
             return 0;
         }
     }

@@ -89,7 +89,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         validateOptions();
         Inference.Precision precision = precision(dtype);
-        if (threads != null) Parallel.setThreads(Parallel.threadsFor(threads, "--threads", System.err::println));
+        Parallel pool = threads == null ? Parallel.allCores() : new Parallel(Parallel.threadsFor(threads, "--threads", System.err::println));
         String text = promptText();
         Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
         int[] ids = tokenizer.encodeWithSpecial(text);
@@ -99,6 +99,7 @@ public final class GenerateCommand implements Callable<Integer> {
         }
 
         Gpt gpt = ModelFiles.load(model);
+        gpt.runOn(pool);
         GptConfig cfg = gpt.config;
         for (int id : ids) {
             if (id >= cfg.vocabSize()) {

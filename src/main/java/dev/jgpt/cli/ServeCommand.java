@@ -3,6 +3,7 @@ package dev.jgpt.cli;
 import dev.jgpt.JgptException;
 import dev.jgpt.generate.LanguageModel;
 import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
 import dev.jgpt.serve.Server;
 import dev.jgpt.tensor.Parallel;
@@ -70,9 +71,10 @@ public final class ServeCommand implements Callable<Integer> {
         if (threads != null && threads < 1) throw new JgptException("--threads must be >= 1, got " + threads);
         if (queue < 0) throw new JgptException("--queue must be >= 0, got " + queue);
         if (maxTokens < 1) throw new JgptException("--max-tokens must be >= 1, got " + maxTokens);
-        if (threads != null) Parallel.setThreads(threads);
         String id = name != null ? name : defaultName(model);
-        LanguageModel lm = new LanguageModel(ModelFiles.load(model), precision, batch);
+        Gpt gpt = ModelFiles.load(model);
+        if (threads != null) gpt.runOn(new Parallel(threads));
+        LanguageModel lm = new LanguageModel(gpt, precision, batch);
         Server server;
         try {
             server = new Server(lm, id, host, port, new Server.Limits(queue, maxTokens, 1 << 20));

@@ -187,7 +187,7 @@ public final class TrainCommand implements Callable<Integer> {
         // ranks on one host share its cores: by default each takes its part
         int threads = t.threads() == 0 && group.size() > 1
                 ? Math.max(1, Runtime.getRuntime().availableProcessors() / Mpi.localSize()) : t.threads();
-        Parallel.setThreads(Parallel.threadsFor(threads, "train.threads", run::println));
+        Parallel pool = new Parallel(Parallel.threadsFor(threads, "train.threads", run::println));
         cfg.gradAccumSteps(group.size()); // the batch must split into whole micro-batches on every rank
         Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source());
         var order = TokenDataset.Order.parse(cfg.data().order().name());
@@ -210,6 +210,7 @@ public final class TrainCommand implements Callable<Integer> {
             model = new Gpt(shape);
             model.initialize(t.seed());
         }
+        model.runOn(pool);
         Optimizer optimizer = new Optimizer(model, (float) t.weightDecay(), (float) t.beta1(), (float) t.beta2(), (float) t.eps());
         if (resume != null) resume.restore(model, optimizer, train);
         List<HellaSwag.Example> hellaswag = HellaSwag.forTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile(), cfg.eval().hellaswagLimit());

@@ -9,6 +9,7 @@ import dev.jgpt.kernels.Gelu;
 import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.kernels.Matmul;
 import dev.jgpt.kernels.Residual;
+import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tensor.View;
 
 import java.util.Arrays;
@@ -27,12 +28,26 @@ public final class Gpt {
     private float[] grads;
     private Activations acts;
     private int validTargets;
+    private Parallel pool = Parallel.allCores();
 
-    /** A model with all parameters zero; call {@link #initialize} or load weights into {@link #params()}. */
+    /**
+     * A model with all parameters zero; call {@link #initialize} or load weights into {@link #params()}.
+     * It runs on a pool of its own with every core until {@link #runOn} gives it its owner's.
+     */
     public Gpt(GptConfig config) {
         this.config = config;
         this.layout = new GptLayout(config);
         this.params = new float[Math.toIntExact(layout.layout.size())];
+    }
+
+    /** Runs this model's kernels (and those of a decoder made from it afterwards) on {@code pool}. */
+    public void runOn(Parallel pool) {
+        this.pool = pool;
+    }
+
+    /** The threads this model's kernels run on. */
+    public Parallel pool() {
+        return pool;
     }
 
     public float[] params() {
@@ -71,6 +86,10 @@ public final class Gpt {
      * without, it returns NaN. The logits stay readable through {@link #logits()} until the backward.
      */
     public float forward(int[] inputs, int[] targets, int B, int T) {
+        return pool.call(() -> forwardOnPool(inputs, targets, B, T));
+    }
+
+    private float forwardOnPool(int[] inputs, int[] targets, int B, int T) {
         GptConfig cfg = config;
         if (T > cfg.blockSize()) {
             throw new JgptException("sequence length " + T + " exceeds the model's block_size " + cfg.blockSize());
@@ -146,6 +165,10 @@ public final class Gpt {
      * 1/accumulation steps when accumulating). Overwrites the logits.
      */
     public void backward(float lossScale) {
+        pool.run(() -> backwardOnPool(lossScale));
+    }
+
+    private void backwardOnPool(float lossScale) {
         Activations a = acts;
         if (a == null || a.targets == null) throw new IllegalStateException("backward needs a forward with targets");
         GptConfig cfg = config;
@@ -201,12 +224,14 @@ public final class Gpt {
 
     /** L2 norm of the whole gradient. */
     public double gradNorm() {
-        return Math.sqrt(AdamW.sumOfSquares(grads(), 0, grads.length));
+        float[] g = grads();
+        return Math.sqrt(pool.call(() -> AdamW.sumOfSquares(g, 0, g.length)));
     }
 
     /** L2 norm of one tensor's gradient. */
     public double gradNorm(View v) {
-        return Math.sqrt(AdamW.sumOfSquares(grads(), v.start(), v.end()));
+        float[] g = grads();
+        return Math.sqrt(pool.call(() -> AdamW.sumOfSquares(g, v.start(), v.end())));
     }
 
     private void checkTokens(String what, int[] tokens, int n, int V, boolean allowIgnore) {

@@ -141,6 +141,7 @@ public final class Inference {
     private final GptLayout w;
     private final float[] p;
     private final Precision precision;
+    private final Parallel pool;
     // bf16 copy of the weight matrices (null for FP32): wte and the linear weights as Bf16.pack's
     // column panels, wpe as rows; halfAt gives each matrix's offset in it
     private final short[] half;
@@ -171,6 +172,7 @@ public final class Inference {
         this.w = model.layout;
         this.p = model.params();
         this.precision = precision;
+        this.pool = model.pool();
         if (precision == Precision.BF16) {
             int size = 0;
             for (View v : w.layout.views()) {
@@ -253,6 +255,11 @@ public final class Inference {
                     + " (block_size) and " + seq.pos + " are used");
         }
         for (int i = from; i < to; i++) checkToken(tokens[i]);
+        pool.run(() -> prefillChunks(seq, tokens, from, to));
+        return seq.logits;
+    }
+
+    private void prefillChunks(Sequence seq, int[] tokens, int from, int to) {
         int rows = 0;
         for (int start = from; start < to; start += rows) {
             rows = Math.min(CHUNK, to - start);
@@ -265,7 +272,6 @@ public final class Inference {
             seq.pos += rows;
         }
         head(rows - 1, 1, seq.logits);
-        return seq.logits;
     }
 
     /**
@@ -291,9 +297,11 @@ public final class Inference {
             rowPosition[i] = seqs[i].pos;
             rowToken[i] = tokens[i];
         }
-        forwardRows(n, true);
         if (headOut.length < n * V) headOut = new float[n * V];
-        head(0, n, headOut);
+        pool.run(() -> {
+            forwardRows(n, true);
+            head(0, n, headOut);
+        });
         for (int i = 0; i < n; i++) {
             System.arraycopy(headOut, i * V, seqs[i].logits, 0, V);
             seqs[i].pos++;

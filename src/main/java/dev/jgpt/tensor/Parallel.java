@@ -4,12 +4,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * One fixed pool of worker threads, sized to the cores, that every kernel shares. A call cuts
- * {@code [0, n)} into chunks; the caller and the workers claim chunks until none are left, and the
- * call returns when every chunk is done. The caller never waits for a worker to wake up: on a busy
- * machine a descheduled worker simply claims nothing, and the caller does the work itself. Workers
- * spin briefly before parking, because kernels follow each other closely. A call made from inside a
- * running body (or while another call is running) runs inline.
+ * A fixed pool of worker threads that the kernels of one engine share. Its owner (a command, a
+ * trainer) creates it with a thread count and hands it to the engine; the engine runs its work inside
+ * {@link #run} or {@link #call}, and every kernel called there splits its loop over this pool through
+ * {@link #forRange}. Two engines with two pools run side by side without taking each other's threads;
+ * a kernel called outside any pool runs on its caller alone.
+ *
+ * <p>A call cuts {@code [0, n)} into chunks; the caller and the workers claim chunks until none are
+ * left, and the call returns when every chunk is done. The caller never waits for a worker to wake
+ * up: on a busy machine a descheduled worker simply claims nothing, and the caller does the work
+ * itself. Workers spin briefly before parking, because kernels follow each other closely. A call made
+ * from inside a running body (or while another call on the same pool is running) runs inline.
  */
 public final class Parallel {
 
@@ -39,17 +44,29 @@ public final class Parallel {
 
     private static final int SPIN_BEFORE_PARK = 50_000;
 
-    private static volatile int threads = Runtime.getRuntime().availableProcessors();
-    private static Thread[] workers = new Thread[0];
-    private static volatile Job current;
-    private static volatile Throwable workerFailure;
-    private static final AtomicInteger busy = new AtomicInteger();
+    /** The pool of the engine running on this thread: a parameter every kernel gets without being passed it. */
+    private static final ScopedValue<Parallel> CURRENT = ScopedValue.newInstance();
+    private static final Parallel CALLER_ONLY = new Parallel(1);
 
-    private Parallel() {
+    private final int threads;
+    private Thread[] workers = new Thread[0];
+    private volatile Job current;
+    private volatile Throwable workerFailure;
+    private final AtomicInteger busy = new AtomicInteger();
+
+    /** A pool of {@code threads} threads, the caller included (1 = run everything on the caller). Workers start on first use. */
+    public Parallel(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        this.threads = threads;
+    }
+
+    /** A pool with a thread for every core. */
+    public static Parallel allCores() {
+        return new Parallel(Runtime.getRuntime().availableProcessors());
     }
 
     /** Number of threads kernels use (the caller included). */
-    public static int threads() {
+    public int threads() {
         return threads;
     }
 
@@ -68,14 +85,25 @@ public final class Parallel {
         return requested == 0 ? cores : requested;
     }
 
-    /** Sets the number of threads (1 = run everything on the caller). */
-    public static synchronized void setThreads(int n) {
-        if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
-        threads = n;
+    /** Runs {@code work} with every kernel it calls on this pool. */
+    public void run(Runnable work) {
+        ScopedValue.where(CURRENT, this).run(work);
     }
 
-    /** Runs body over [0, n) split into about {@code threads * 4} chunks of at least {@code grain}. */
+    /** {@link #run} for work that returns a value. */
+    public <T, X extends Throwable> T call(ScopedValue.CallableOp<T, X> work) throws X {
+        return ScopedValue.where(CURRENT, this).call(work);
+    }
+
+    /**
+     * Runs body over [0, n) on the pool of the work this thread is running ({@link #run}), split into
+     * about {@code threads * 4} chunks of at least {@code grain}; outside any pool, on the caller.
+     */
     public static void forRange(int n, int grain, Range range) {
+        CURRENT.orElse(CALLER_ONLY).split(n, grain, range);
+    }
+
+    private void split(int n, int grain, Range range) {
         if (n <= 0) return;
         int t = threads;
         if (t == 1 || n <= grain || !busy.compareAndSet(0, 1)) {
@@ -102,11 +130,11 @@ public final class Parallel {
         }
     }
 
-    private static synchronized void ensureWorkers(int count) {
+    private synchronized void ensureWorkers(int count) {
         if (workers.length >= count) return;
         Thread[] grown = java.util.Arrays.copyOf(workers, count);
         for (int i = workers.length; i < count; i++) {
-            Thread w = new Thread(Parallel::workerLoop, "jgpt-worker-" + i);
+            Thread w = new Thread(this::workerLoop, "jgpt-worker-" + i);
             w.setDaemon(true);
             grown[i] = w;
         }
@@ -115,7 +143,7 @@ public final class Parallel {
         for (int i = old.length; i < count; i++) grown[i].start();
     }
 
-    private static void workerLoop() {
+    private void workerLoop() {
         Job seen = null;
         while (true) {
             Job job;

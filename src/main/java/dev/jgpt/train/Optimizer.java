@@ -41,10 +41,13 @@ public final class Optimizer {
         step++;
         double coef = maxNorm > 0 ? Math.min(1.0, maxNorm / (norm + 1e-6)) : 1.0;
         float[] p = model.params(), g = model.grads();
-        for (View t : model.layout.layout.views()) {
-            float wd = t.rank() >= 2 ? weightDecay : 0f;
-            AdamW.update(p, g, m, v, t.start(), t.end(), (float) coef, lr, beta1, beta2, eps, wd, step);
-        }
+        long t = step;
+        model.pool().run(() -> {
+            for (View view : model.layout.layout.views()) {
+                float wd = view.rank() >= 2 ? weightDecay : 0f;
+                AdamW.update(p, g, m, v, view.start(), view.end(), (float) coef, lr, beta1, beta2, eps, wd, t);
+            }
+        });
     }
 
     public long steps() {

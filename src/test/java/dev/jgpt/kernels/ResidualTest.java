@@ -15,9 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 class ResidualTest {
     @Test
     void forwardAddsAndAccumulateAddsToWhatIsThere() {
-        int threads = Parallel.threads();
-        Parallel.setThreads(4); // split even on a machine with fewer cores
-        try {
+        new Parallel(4).run(() -> { // split even on a machine with fewer cores
             SplittableRandom rng = new SplittableRandom(3);
             for (int n : new int[]{37, 3 * 8192 + 37}) {
                 float[] a = randoms(rng, n + 5), b = randoms(rng, n + 3), out = randoms(rng, n + 4);
@@ -32,9 +30,7 @@ class ResidualTest {
                 Residual.accumulate(dst, 7, src, 3, n);
                 assertArrayEquals(sum, dst, "accumulate, n = " + n);
             }
-        } finally {
-            Parallel.setThreads(threads);
-        }
+        });
     }
 
     private static float[] randoms(SplittableRandom rng, int n) {

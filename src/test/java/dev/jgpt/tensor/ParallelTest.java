@@ -2,38 +2,79 @@ package dev.jgpt.tensor;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ParallelTest {
+    private final Parallel pool = new Parallel(3); // more threads than the chunks of the smallest calls
+
     @Test
     void everyIndexRunsExactlyOnce() {
         for (int n : new int[]{1, 7, 64, 1000, 12345}) {
             AtomicIntegerArray hits = new AtomicIntegerArray(n);
-            for (int rep = 0; rep < 50; rep++) {
-                Parallel.forRange(n, 1, (s, e) -> {
-                    for (int i = s; i < e; i++) hits.incrementAndGet(i);
-                });
-            }
+            pool.run(() -> {
+                for (int rep = 0; rep < 50; rep++) {
+                    Parallel.forRange(n, 1, (s, e) -> {
+                        for (int i = s; i < e; i++) hits.incrementAndGet(i);
+                    });
+                }
+            });
             for (int i = 0; i < n; i++) assertEquals(50, hits.get(i), "index " + i + " of " + n);
         }
     }
 
     @Test
     void aFailureReachesTheCallerAndThePoolStillWorks() {
-        assertThrows(IllegalStateException.class, () -> Parallel.forRange(100, 1, (s, e) -> {
+        assertThrows(IllegalStateException.class, () -> pool.run(() -> Parallel.forRange(100, 1, (s, e) -> {
             if (s <= 50 && 50 < e) throw new IllegalStateException("boom");
-        }));
+        })));
         int[] sum = new int[1];
-        Parallel.forRange(10, 100, (s, e) -> sum[0] += e - s); // below the grain: inline
+        pool.run(() -> Parallel.forRange(10, 100, (s, e) -> sum[0] += e - s)); // below the grain: inline
         assertEquals(10, sum[0]);
         AtomicIntegerArray hits = new AtomicIntegerArray(100);
-        Parallel.forRange(100, 1, (s, e) -> {
+        pool.run(() -> Parallel.forRange(100, 1, (s, e) -> {
             for (int i = s; i < e; i++) hits.incrementAndGet(i);
-        });
+        }));
         for (int i = 0; i < 100; i++) assertEquals(1, hits.get(i));
+    }
+
+    @Test
+    void twoPoolsWorkAtOnceEachWithItsOwnThreadsAndOutsideAnyPoolTheCallerWorksAlone() throws Exception {
+        // two engines running at the same time: neither runs on its caller alone for want of the other's pool
+        Parallel other = new Parallel(2);
+        Set<String> first = ConcurrentHashMap.newKeySet(), second = ConcurrentHashMap.newKeySet();
+        CountDownLatch bothRunning = new CountDownLatch(2);
+        Thread a = new Thread(() -> pool.run(() -> Parallel.forRange(64, 1, (s, e) -> holdFirstChunk(s, first, bothRunning))));
+        Thread b = new Thread(() -> other.run(() -> Parallel.forRange(64, 1, (s, e) -> holdFirstChunk(s, second, bothRunning))));
+        a.start();
+        b.start();
+        a.join();
+        b.join();
+        assertTrue(first.size() > 1 && second.size() > 1, "threads that ran chunks: " + first + " and " + second);
+        Set<String> alone = ConcurrentHashMap.newKeySet();
+        Parallel.forRange(64, 1, (s, e) -> alone.add(Thread.currentThread().getName()));
+        assertEquals(Set.of(Thread.currentThread().getName()), alone);
+    }
+
+    /** Notes the thread; the thread of chunk 0 waits until both calls are running and another thread of its pool has run a chunk. */
+    private static void holdFirstChunk(int start, Set<String> threads, CountDownLatch bothRunning) {
+        threads.add(Thread.currentThread().getName());
+        if (start != 0) return;
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        try {
+            bothRunning.countDown();
+            bothRunning.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+        while (threads.size() < 2 && System.nanoTime() < deadline) Thread.onSpinWait();
     }
 
     @Test

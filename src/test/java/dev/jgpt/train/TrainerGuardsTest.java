@@ -91,7 +91,6 @@ class TrainerGuardsTest {
         try (RunDirectory run = create(cfg, console)) {
             TrainerTest.trainer(cfg, run, null).run();
         }
-        assertEquals(cores, dev.jgpt.tensor.Parallel.threads());
         String warning = "warning: train.threads = " + (cores + 1) + " is more than the " + cores + " cores; using " + cores;
         assertEquals(1, console.toString().lines().filter(warning::equals).count(), console.toString());
     }
