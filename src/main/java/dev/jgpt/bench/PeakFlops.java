@@ -40,7 +40,7 @@ public final class PeakFlops {
      * leave the caller doing all of it, and the "peak" would be one core's.
      */
     private static void run(int threads, long iterations, float[] sink) {
-        Parallel.forRange(threads * PIECES, 1, (start, end) -> {
+        Parallel.forRange(threads * PIECES, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int t = start; t < end; t++) chains(iterations / PIECES, sink, (t % threads) * S.length());
         });
     }

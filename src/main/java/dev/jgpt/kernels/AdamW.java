@@ -12,6 +12,14 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class AdamW {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** An update streams four buffers with little arithmetic per element: chunks of this many elements at least. */
+    private static final int ELEMENTS_PER_CHUNK = 1 << 14;
+    /**
+     * The sum of squares adds up pieces of this many elements (at most {@value #MAX_PIECES} of them),
+     * each in double from float partial sums over {@value #BLOCK} elements. The pieces do not depend
+     * on the thread count, so neither does the sum.
+     */
+    private static final int PIECE = 1 << 14, MAX_PIECES = 256, BLOCK = 4096;
 
     private AdamW() {
     }
@@ -27,7 +35,7 @@ public final class AdamW {
         float stepSize = (float) (lr / (1.0 - Math.pow(beta1, step)));
         float invSqrtBc2 = (float) (1.0 / Math.sqrt(1.0 - Math.pow(beta2, step)));
         float b1c = 1f - beta1, b2c = 1f - beta2;
-        Parallel.forRange(to - from, 1 << 14, (start, end) -> {
+        Parallel.forRange(to - from, ELEMENTS_PER_CHUNK, (start, end) -> {
             int i = from + start, stop = from + end;
             for (int bound = i + S.loopBound(stop - i); i < bound; i += S.length()) {
                 FloatVector g = FloatVector.fromArray(S, grads, i).mul(gradScale);
@@ -55,15 +63,15 @@ public final class AdamW {
 
     /** Σ x² over [from, to), accumulated in double so a 1.5B-element buffer keeps its precision. */
     public static double sumOfSquares(float[] x, int from, int to) {
-        int chunks = Math.max(1, Math.min(256, (to - from) / (1 << 14)));
+        int chunks = Math.max(1, Math.min(MAX_PIECES, (to - from) / PIECE));
         double[] partial = new double[chunks];
         int per = (to - from + chunks - 1) / chunks;
-        Parallel.forRange(chunks, 1, (start, end) -> {
+        Parallel.forRange(chunks, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int c = start; c < end; c++) {
                 int i = from + c * per, stop = Math.min(to, i + per);
                 double total = 0;
                 while (i < stop) {
-                    int blockEnd = Math.min(stop, i + 4096);
+                    int blockEnd = Math.min(stop, i + BLOCK);
                     FloatVector acc = FloatVector.zero(S);
                     for (int bound = i + S.loopBound(blockEnd - i); i < bound; i += S.length()) {
                         FloatVector a = FloatVector.fromArray(S, x, i);

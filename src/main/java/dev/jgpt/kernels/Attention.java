@@ -42,7 +42,7 @@ public final class Attention {
                                int B, int T, int C, int NH) {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
-        Parallel.forRange(B * NH, 1, (start, end) -> {
+        Parallel.forRange(B * NH, Parallel.WHOLE_TASKS, (start, end) -> {
             int QB = QUERY_BLOCK;
             float[] s = scratch(2 * T * hs + 2 * QB * hs + QB * T);
             int k = 0, v = T * hs, q = 2 * T * hs, o = q + QB * hs, p = o + QB * hs;
@@ -71,7 +71,7 @@ public final class Attention {
                                 float[] out, int outOff, float[] lse, int lseOff, int B, int T, int C, int NH) {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
-        Parallel.forRange(B * NH, 1, (start, end) -> {
+        Parallel.forRange(B * NH, Parallel.WHOLE_TASKS, (start, end) -> {
             int QB = QUERY_BLOCK;
             float[] s = scratch(4 * T * hs + 3 * QB * hs + 2 * QB * T + QB);
             int k = 0, v = T * hs, dk = 2 * T * hs, dv = 3 * T * hs;

@@ -90,7 +90,7 @@ public final class Bf16 {
     public static void matmul(float[] out, int outOff, float[] inp, int inpOff, short[] w, int wOff,
                               float[] bias, int biasOff, int n, int C, int OC) {
         int panels = (OC + PANEL - 1) / PANEL;
-        Parallel.forRange(panels, 1, (start, end) -> {
+        Parallel.forRange(panels, Parallel.WHOLE_TASKS, (start, end) -> {
             float[] edgeBias = null, edgeOut = null;
             for (int b = start; b < end; b++) {
                 int o0 = b * PANEL, cols = Math.min(PANEL, OC - o0), at = wOff + b * C * PANEL;

@@ -13,6 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class CrossEntropy {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    /** A row is a pass or two over the whole vocabulary (tens of thousands of logits): a few make a chunk. */
+    private static final int ROWS_PER_CHUNK = 4;
 
     private CrossEntropy() {
     }
@@ -24,7 +26,7 @@ public final class CrossEntropy {
      */
     public static void forward(float[] losses, float[] rowMax, double[] rowSum, float[] logits, int[] targets,
                                int rows, int V, int Vp) {
-        Parallel.forRange(rows, 4, (start, end) -> {
+        Parallel.forRange(rows, ROWS_PER_CHUNK, (start, end) -> {
             for (int r = start; r < end; r++) {
                 int target = targets[r];
                 if (target < 0) {
@@ -49,7 +51,7 @@ public final class CrossEntropy {
      */
     public static void backwardInPlace(float[] logits, float[] rowMax, double[] rowSum, int[] targets, float dloss,
                                        int rows, int V, int Vp) {
-        Parallel.forRange(rows, 4, (start, end) -> {
+        Parallel.forRange(rows, ROWS_PER_CHUNK, (start, end) -> {
             for (int r = start; r < end; r++) {
                 int row = r * Vp, target = targets[r];
                 if (target < 0) {

@@ -7,13 +7,15 @@ import jdk.incubator.vector.VectorSpecies;
 /** Token + position embedding: out[b, t] = wte[token] + wpe[t]. */
 public final class Encoder {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** A position is one add over C floats: fewer than this are not worth another thread's hand-off. */
+    private static final int POSITIONS_PER_CHUNK = 16;
 
     private Encoder() {
     }
 
     public static void forward(float[] out, int[] tokens, float[] wte, int wteOff, float[] wpe, int wpeOff,
                                int B, int T, int C) {
-        Parallel.forRange(B * T, 16, (start, end) -> {
+        Parallel.forRange(B * T, POSITIONS_PER_CHUNK, (start, end) -> {
             for (int bt = start; bt < end; bt++) {
                 int tok = wteOff + tokens[bt] * C, pos = wpeOff + (bt % T) * C, o = bt * C;
                 int c = 0;
@@ -32,7 +34,7 @@ public final class Encoder {
     public static void backward(float[] dwte, int dwteOff, float[] dwpe, int dwpeOff, float[] dout, int[] tokens,
                                 int B, int T, int C) {
         int slab = 4 * S.length();
-        Parallel.forRange((C + slab - 1) / slab, 1, (start, end) -> {
+        Parallel.forRange((C + slab - 1) / slab, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int s = start; s < end; s++) {
                 int c0 = s * slab, c1 = Math.min(C, c0 + slab);
                 for (int bt = 0; bt < B * T; bt++) {

@@ -10,12 +10,14 @@ public final class Gelu {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final float K = (float) Math.sqrt(2.0 / Math.PI);
     private static final float A = 0.044715f;
+    /** An element is a tanh and a few multiplies: fewer than this are not worth another thread's hand-off. */
+    private static final int ELEMENTS_PER_CHUNK = 4096;
 
     private Gelu() {
     }
 
     public static void forward(float[] out, int outOff, float[] inp, int inpOff, int n) {
-        Parallel.forRange(n, 4096, (start, end) -> {
+        Parallel.forRange(n, ELEMENTS_PER_CHUNK, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
                 FloatVector x = FloatVector.fromArray(S, inp, inpOff + i);
@@ -34,7 +36,7 @@ public final class Gelu {
 
     /** dinp += dout · gelu'(inp). */
     public static void backward(float[] dinp, int dinpOff, float[] inp, int inpOff, float[] dout, int doutOff, int n) {
-        Parallel.forRange(n, 4096, (start, end) -> {
+        Parallel.forRange(n, ELEMENTS_PER_CHUNK, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
                 FloatVector x = FloatVector.fromArray(S, inp, inpOff + i);

@@ -9,6 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class LayerNorm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final float EPS = 1e-5f;
+    /** A row is a few passes over C floats: fewer rows than this are not worth another thread's hand-off. */
+    private static final int ROWS_PER_CHUNK = 16;
 
     private LayerNorm() {
     }
@@ -16,7 +18,7 @@ public final class LayerNorm {
     public static void forward(float[] out, int outOff, float[] mean, int meanOff, float[] rstd, int rstdOff,
                                float[] inp, int inpOff, float[] weight, int wOff, float[] bias, int bOff,
                                int rows, int C) {
-        Parallel.forRange(rows, 16, (start, end) -> {
+        Parallel.forRange(rows, ROWS_PER_CHUNK, (start, end) -> {
             int full = S.loopBound(C);
             for (int r = start; r < end; r++) {
                 int x = inpOff + r * C;
@@ -57,7 +59,7 @@ public final class LayerNorm {
                                 float[] dout, int doutOff, float[] inp, int inpOff, float[] weight, int wOff,
                                 float[] mean, int meanOff, float[] rstd, int rstdOff, int rows, int C) {
         // dinp: rows are independent.
-        Parallel.forRange(rows, 16, (start, end) -> {
+        Parallel.forRange(rows, ROWS_PER_CHUNK, (start, end) -> {
             int full = S.loopBound(C);
             for (int r = start; r < end; r++) {
                 int x = inpOff + r * C, d = doutOff + r * C, g = dinpOff + r * C;
@@ -96,7 +98,7 @@ public final class LayerNorm {
         });
         // dweight, dbias: a column slab per task, so no two threads add into the same element.
         int slab = S.length();
-        Parallel.forRange((C + slab - 1) / slab, 1, (start, end) -> {
+        Parallel.forRange((C + slab - 1) / slab, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int t = start; t < end; t++) {
                 int c0 = t * slab, c1 = Math.min(C, c0 + slab);
                 var mask = S.indexInRange(c0, c1);

@@ -19,9 +19,19 @@ public final class Matmul {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
-    private static final int ROW_BLOCK = 256; // rows of the accumulated matrix per task: each packed panel serves them all
+    private static final int TILE_ROWS = 4;   // rows of the micro-kernel's tile
+    static final int ROW_BLOCK = 256;         // rows of the accumulated matrix per task: each packed panel serves them all
     private static final int COL_BLOCK = 4 * L; // columns per task: the micro-kernel's width
     private static final int K_BLOCK = 768;   // panel depth: a K_BLOCK × COL_BLOCK panel (192 kB) sits in L2; longer sweeps keep the tile's accumulators busy
+
+    static {
+        // A tile stores the rows it holds below the matrix's total row count, not below its task's
+        // last row: a task of whole tiles never writes a row of the next task's (which another
+        // thread is adding into at the same time).
+        if (ROW_BLOCK % TILE_ROWS != 0) {
+            throw new AssertionError("ROW_BLOCK " + ROW_BLOCK + " must be a multiple of the tile's " + TILE_ROWS + " rows");
+        }
+    }
 
     private Matmul() {
     }
@@ -31,7 +41,7 @@ public final class Matmul {
                                float[] bias, int biasOff, int rows, int C, int OC) {
         int rowTasks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         int outTasks = (OC + COL_BLOCK - 1) / COL_BLOCK;
-        Parallel.forRange(rowTasks * outTasks, 1, (start, end) -> {
+        Parallel.forRange(rowTasks * outTasks, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int task = start; task < end; task++) {
                 int r0 = (task / outTasks) * ROW_BLOCK, o0 = (task % outTasks) * COL_BLOCK;
                 int r1 = Math.min(rows, r0 + ROW_BLOCK), o1 = Math.min(OC, o0 + COL_BLOCK);
@@ -62,7 +72,7 @@ public final class Matmul {
                               int rows, int C, int OC) {
         int rowTasks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         int colTasks = (C + COL_BLOCK - 1) / COL_BLOCK;
-        Parallel.forRange(rowTasks * colTasks, 1, (start, end) -> {
+        Parallel.forRange(rowTasks * colTasks, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int task = start; task < end; task++) {
                 int r0 = (task / colTasks) * ROW_BLOCK, c0 = (task % colTasks) * COL_BLOCK;
                 broadcastBlock(dinp, dinpOff, C, dout, doutOff, OC, 1, w, wOff, C, 1,
@@ -76,7 +86,7 @@ public final class Matmul {
                                float[] inp, int inpOff, int rows, int C, int OC) {
         int outTasks = (OC + ROW_BLOCK - 1) / ROW_BLOCK;
         int colTasks = (C + COL_BLOCK - 1) / COL_BLOCK;
-        Parallel.forRange(outTasks * colTasks, 1, (start, end) -> {
+        Parallel.forRange(outTasks * colTasks, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int task = start; task < end; task++) {
                 int o0 = (task / colTasks) * ROW_BLOCK, c0 = (task % colTasks) * COL_BLOCK;
                 int o1 = Math.min(OC, o0 + ROW_BLOCK);
@@ -160,7 +170,7 @@ public final class Matmul {
             if (width < COL_BLOCK) {
                 for (int k = 0; k < kn; k++) java.util.Arrays.fill(panel, k * COL_BLOCK + width, (k + 1) * COL_BLOCK, 0f);
             }
-            for (int i = i0; i < i1; i += 4) {
+            for (int i = i0; i < i1; i += TILE_ROWS) {
                 int ia = aOff + i * aRow + k0 * aCol;
                 int ib = aOff + Math.min(i + 1, n - 1) * aRow + k0 * aCol;
                 int ic = aOff + Math.min(i + 2, n - 1) * aRow + k0 * aCol;
@@ -200,7 +210,7 @@ public final class Matmul {
         s10.intoArray(t, 4 * L); s11.intoArray(t, 5 * L); s12.intoArray(t, 6 * L); s13.intoArray(t, 7 * L);
         s20.intoArray(t, 8 * L); s21.intoArray(t, 9 * L); s22.intoArray(t, 10 * L); s23.intoArray(t, 11 * L);
         s30.intoArray(t, 12 * L); s31.intoArray(t, 13 * L); s32.intoArray(t, 14 * L); s33.intoArray(t, 15 * L);
-        for (int r = 0; r < 4 && i + r < n; r++) {
+        for (int r = 0; r < TILE_ROWS && i + r < n; r++) {
             int p = accOff + (i + r) * accRow, q = r * COL_BLOCK;
             int c = 0;
             for (; c + L <= width; c += L) {

@@ -65,6 +65,9 @@ public final class Inference {
     /** Prompt rows processed together in {@link #prefill}, and the most sequences one {@link #step} takes. */
     public static final int CHUNK = 64;
 
+    /** A row of W is C multiply-adds per input row: fewer rows than this are not worth another thread's hand-off. */
+    private static final int OUTPUTS_PER_CHUNK = 16;
+
     /** One sequence being decoded: the keys and values of its positions and the logits after the last. */
     public final class Sequence {
         // keys and values of every layer, head and position: [L][NH][maxT][hs]
@@ -428,7 +431,7 @@ public final class Inference {
      */
     static void matvec(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
                        float[] bias, int biasOff, int n, int C, int OC) {
-        Parallel.forRange(OC, 16, (start, end) -> {
+        Parallel.forRange(OC, OUTPUTS_PER_CHUNK, (start, end) -> {
             for (int o = start; o < end; o++) {
                 int row = wOff + o * C;
                 float b = bias[biasOff + o];
@@ -516,7 +519,7 @@ public final class Inference {
      * for all n rows, then answers the rows in order (a prompt chunk's later rows see its earlier ones).
      */
     private void attention(int l, int n) {
-        Parallel.forRange(NH, 1, (start, end) -> {
+        Parallel.forRange(NH, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int h = start; h < end; h++) {
                 for (int i = 0; i < n; i++) {
                     Sequence seq = rowSequence[i];

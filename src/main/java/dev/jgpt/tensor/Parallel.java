@@ -42,6 +42,13 @@ public final class Parallel {
         }
     }
 
+    /**
+     * The grain of a loop whose every index is already a task worth a thread (a matmul tile, an
+     * attention head, a column slab, a weight panel): any split of it pays. Loops over rows or
+     * elements name their own grain: the least work worth handing to another thread.
+     */
+    public static final int WHOLE_TASKS = 1;
+
     private static final int SPIN_BEFORE_PARK = 50_000;
 
     /** The pool of the engine running on this thread: a parameter every kernel gets without being passed it. */

@@ -1,5 +1,6 @@
 package dev.jgpt.kernels;
 
+import dev.jgpt.tensor.Parallel;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
@@ -43,8 +44,21 @@ class MatmulTest {
 
     @Test
     void productsMatchPlainLoops() {
+        checkShapes(new int[][]{{37, 768, 192}, {5, 48, 70}, {9, 40, 64}, {3, 1600, 128}, {66, 32, 131}, {1, 16, 64}});
+    }
+
+    /**
+     * More rows (and, for the weight gradient, more outputs) than one task's {@value Matmul#ROW_BLOCK}, split
+     * over threads: tasks side by side, each ending where the next begins, the last one short and
+     * ending inside a tile. A tile that stored past its task's rows would race with the next task.
+     */
+    @Test
+    void productsOverSeveralRowTasksMatchPlainLoops() {
+        new Parallel(4).run(() -> checkShapes(new int[][]{{517, 40, 70}, {2 * Matmul.ROW_BLOCK + 3, 24, Matmul.ROW_BLOCK + 45}}));
+    }
+
+    private static void checkShapes(int[][] shapes) {
         SplittableRandom rng = new SplittableRandom(4);
-        int[][] shapes = {{37, 768, 192}, {5, 48, 70}, {9, 40, 64}, {3, 1600, 128}, {66, 32, 131}, {1, 16, 64}};
         for (int[] shape : shapes) {
             int R = shape[0], C = shape[1], OC = shape[2];
             float[] x = randoms(rng, R * C), w = randoms(rng, OC * C), bias = randoms(rng, OC), dy = randoms(rng, R * OC);
