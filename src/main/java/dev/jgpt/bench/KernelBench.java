@@ -6,6 +6,7 @@ import dev.jgpt.kernels.CrossEntropy;
 import dev.jgpt.kernels.Gelu;
 import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.kernels.Matmul;
+import dev.jgpt.tensor.Slice;
 import dev.jgpt.model.GptConfig;
 
 import java.io.PrintStream;
@@ -37,20 +38,20 @@ public final class KernelBench {
             // the LM head (tied to wte) has no bias; the other layers do
             float[] w = random(o * in), dw = new float[o * in], b = i == shapes.length - 1 ? null : new float[o];
             double flops = 2.0 * BT * in * o;
-            rows.add(new Row(names[i] + " fwd", time(() -> Matmul.forward(y, 0, x, 0, w, 0, b, 0, BT, in, o)), shapes[i][2], flops / 1e9, "GFLOP/s"));
-            rows.add(new Row(names[i] + " bwd", time(() -> Matmul.backward(dx, 0, dw, 0, b, 0, g, 0, x, 0, w, 0, BT, in, o)), shapes[i][2], 2 * flops / 1e9, "GFLOP/s"));
+            rows.add(new Row(names[i] + " fwd", time(() -> Matmul.forward(Slice.of(y), Slice.of(x), Slice.of(w), Slice.of(b), BT, in, o)), shapes[i][2], flops / 1e9, "GFLOP/s"));
+            rows.add(new Row(names[i] + " bwd", time(() -> Matmul.backward(Slice.of(dx), Slice.of(dw), Slice.of(b), Slice.of(g), Slice.of(x), Slice.of(w), BT, in, o)), shapes[i][2], 2 * flops / 1e9, "GFLOP/s"));
         }
         float[] qkv = random(BT * 3 * C), att = new float[BT * C], lse = new float[B * NH * T], dqkv = new float[BT * 3 * C];
         double attFlops = 2.0 * 2 * B * (double) T * (T + 1) / 2 * C;
-        rows.add(new Row("attention fwd", time(() -> Attention.forward(att, 0, lse, 0, qkv, 0, B, T, C, NH)), L, attFlops / 1e9, "GFLOP/s"));
-        rows.add(new Row("attention bwd", time(() -> Attention.backward(dqkv, 0, g, 0, qkv, 0, att, 0, lse, 0, B, T, C, NH)), L, 2.5 * attFlops / 1e9, "GFLOP/s"));
+        rows.add(new Row("attention fwd", time(() -> Attention.forward(Slice.of(att), Slice.of(lse), Slice.of(qkv), B, T, C, NH)), L, attFlops / 1e9, "GFLOP/s"));
+        rows.add(new Row("attention bwd", time(() -> Attention.backward(Slice.of(dqkv), Slice.of(g), Slice.of(qkv), Slice.of(att), Slice.of(lse), B, T, C, NH)), L, 2.5 * attFlops / 1e9, "GFLOP/s"));
         float[] w1 = random(C), mean = new float[BT], rstd = new float[BT];
         double lnBytes = 2.0 * BT * C * 4 / 1e9;
-        rows.add(new Row("layernorm fwd", time(() -> LayerNorm.forward(y, 0, mean, 0, rstd, 0, x, 0, w1, 0, w1, 0, BT, C)), 2 * L + 1, lnBytes, "GB/s"));
+        rows.add(new Row("layernorm fwd", time(() -> LayerNorm.forward(Slice.of(y), Slice.of(mean), Slice.of(rstd), Slice.of(x), Slice.of(w1), Slice.of(w1), BT, C)), 2 * L + 1, lnBytes, "GB/s"));
         float[] dw1 = new float[C], db1 = new float[C];
-        rows.add(new Row("layernorm bwd", time(() -> LayerNorm.backward(dx, 0, dw1, 0, db1, 0, g, 0, x, 0, w1, 0, mean, 0, rstd, 0, BT, C)), 2 * L + 1, 2 * lnBytes, "GB/s"));
-        rows.add(new Row("gelu fwd", time(() -> Gelu.forward(y, 0, x, 0, BT * 4 * C)), L, 2.0 * BT * 4 * C * 4 / 1e9, "GB/s"));
-        rows.add(new Row("gelu bwd", time(() -> Gelu.backward(dx, 0, x, 0, g, 0, BT * 4 * C)), L, 4.0 * BT * 4 * C * 4 / 1e9, "GB/s"));
+        rows.add(new Row("layernorm bwd", time(() -> LayerNorm.backward(Slice.of(dx), Slice.of(dw1), Slice.of(db1), Slice.of(g), Slice.of(x), Slice.of(w1), Slice.of(mean), Slice.of(rstd), BT, C)), 2 * L + 1, 2 * lnBytes, "GB/s"));
+        rows.add(new Row("gelu fwd", time(() -> Gelu.forward(Slice.of(y), Slice.of(x), BT * 4 * C)), L, 2.0 * BT * 4 * C * 4 / 1e9, "GB/s"));
+        rows.add(new Row("gelu bwd", time(() -> Gelu.backward(Slice.of(dx), Slice.of(x), Slice.of(g), BT * 4 * C)), L, 4.0 * BT * 4 * C * 4 / 1e9, "GB/s"));
         int[] targets = new int[BT];
         float[] losses = new float[BT], rowMax = new float[BT], logits = random(BT * Vp);
         double[] rowSum = new double[BT];

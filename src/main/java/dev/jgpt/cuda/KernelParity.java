@@ -10,6 +10,7 @@ import dev.jgpt.kernels.Matmul;
 import dev.jgpt.kernels.Residual;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
+import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.View;
 
 import com.google.gson.Gson;
@@ -193,13 +194,13 @@ public final class KernelParity {
         for (int i = 0; i < tokens.length; i++) tokens[i] = rng.nextInt(V);
         float[] wte = random(V * C, 1), wpe = random(T * C, 1), out = new float[B * T * C];
         DeviceBuffer dWte = dev(wte), dWpe = dev(wpe), dTokens = dev(tokens), dOut = dev(out);
-        Encoder.forward(out, tokens, wte, 0, wpe, 0, B, T, C);
+        Encoder.forward(Slice.of(out), tokens, Slice.of(wte), Slice.of(wpe), B, T, C);
         k.encoderForward(dOut.address, dTokens.address, dWte.address, dWpe.address, B, T, C);
         compare("encoder_forward", out, dOut, FORWARD_TOL);
 
         float[] dout = random(B * T * C, 1), dwte = random(V * C, 1), dwpe = random(T * C, 1);
         DeviceBuffer gOut = dev(dout), gWte = dev(dwte), gWpe = dev(dwpe);
-        Encoder.backward(dwte, 0, dwpe, 0, dout, tokens, B, T, C);
+        Encoder.backward(Slice.of(dwte), Slice.of(dwpe), Slice.of(dout), tokens, B, T, C);
         k.encoderBackward(gWte.address, gWpe.address, gOut.address, tokens, B, T, C);
         compare("encoder_backward dwte", dwte, gWte, BACKWARD_TOL);
         compare("encoder_backward dwpe", dwpe, gWpe, BACKWARD_TOL);
@@ -211,7 +212,7 @@ public final class KernelParity {
         for (int i = 0; i < inp.length; i++) inp[i] += 0.5f; // a mean away from 0
         float[] out = new float[N * C], mean = new float[N], rstd = new float[N];
         DeviceBuffer dInp = dev(inp), dW = dev(w), dB = dev(b), dOut = dev(out), dMean = dev(mean), dRstd = dev(rstd);
-        LayerNorm.forward(out, 0, mean, 0, rstd, 0, inp, 0, w, 0, b, 0, N, C);
+        LayerNorm.forward(Slice.of(out), Slice.of(mean), Slice.of(rstd), Slice.of(inp), Slice.of(w), Slice.of(b), N, C);
         k.layernormForward(dOut.address, dMean.address, dRstd.address, dInp.address, dW.address, dB.address, N, C);
         compare("layernorm_forward out", out, dOut, FORWARD_TOL);
         compare("layernorm_forward mean", mean, dMean, FORWARD_TOL);
@@ -219,7 +220,7 @@ public final class KernelParity {
 
         float[] dout = random(N * C, 1), dinp = random(N * C, 1), dw = random(C, 1), db = random(C, 1);
         DeviceBuffer gOut = dev(dout), gInp = dev(dinp), gW = dev(dw), gB = dev(db);
-        LayerNorm.backward(dinp, 0, dw, 0, db, 0, dout, 0, inp, 0, w, 0, mean, 0, rstd, 0, N, C);
+        LayerNorm.backward(Slice.of(dinp), Slice.of(dw), Slice.of(db), Slice.of(dout), Slice.of(inp), Slice.of(w), Slice.of(mean), Slice.of(rstd), N, C);
         k.layernormBackward(gInp.address, gW.address, gB.address, gOut.address, dInp.address, dW.address, dMean.address,
                 dRstd.address, N, C);
         compare("layernorm_backward dinp", dinp, gInp, BACKWARD_TOL);
@@ -232,8 +233,8 @@ public final class KernelParity {
         float[] inp = random(rows * C, 1), w = random(OC * C, 0.3), bias = random(OC, 0.3);
         float[] out = new float[rows * OC], outNoBias = new float[rows * OC];
         DeviceBuffer dInp = dev(inp), dW = dev(w), dBias = dev(bias), dOut = dev(out), dOut2 = dev(outNoBias);
-        Matmul.forward(out, 0, inp, 0, w, 0, bias, 0, rows, C, OC);
-        Matmul.forward(outNoBias, 0, inp, 0, w, 0, null, 0, rows, C, OC);
+        Matmul.forward(Slice.of(out), Slice.of(inp), Slice.of(w), Slice.of(bias), rows, C, OC);
+        Matmul.forward(Slice.of(outNoBias), Slice.of(inp), Slice.of(w), null, rows, C, OC);
         k.matmulForward(dOut.address, dInp.address, dW.address, dBias.address, rows, C, OC);
         k.matmulForward(dOut2.address, dInp.address, dW.address, 0L, rows, C, OC);
         compare("matmul forward (sgemm + bias)", out, dOut, FORWARD_TOL);
@@ -241,7 +242,7 @@ public final class KernelParity {
 
         float[] dout = random(rows * OC, 1), dinp = random(rows * C, 1), dw = random(OC * C, 1), db = random(OC, 1);
         DeviceBuffer gOut = dev(dout), gInp = dev(dinp), gW = dev(dw), gB = dev(db);
-        Matmul.backward(dinp, 0, dw, 0, db, 0, dout, 0, inp, 0, w, 0, rows, C, OC);
+        Matmul.backward(Slice.of(dinp), Slice.of(dw), Slice.of(db), Slice.of(dout), Slice.of(inp), Slice.of(w), rows, C, OC);
         k.matmulBackward(gInp.address, gW.address, gB.address, gOut.address, dInp.address, dW.address, rows, C, OC);
         compare("matmul backward dinp", dinp, gInp, BACKWARD_TOL);
         compare("matmul backward dweight", dw, gW, BACKWARD_TOL);
@@ -252,14 +253,14 @@ public final class KernelParity {
         String shape = " (B" + B + " T" + T + " hs" + C / NH + ")";
         float[] qkv = random(B * T * 3 * C, 1), out = new float[B * T * C], lse = new float[B * NH * T];
         DeviceBuffer dQkv = dev(qkv), dOut = dev(out), dLse = dev(lse);
-        Attention.forward(out, 0, lse, 0, qkv, 0, B, T, C, NH);
+        Attention.forward(Slice.of(out), Slice.of(lse), Slice.of(qkv), B, T, C, NH);
         k.attentionForward(dOut.address, dLse.address, dQkv.address, B, T, C, NH);
         compare("attention_forward out" + shape, out, dOut, FORWARD_TOL);
         compare("attention_forward lse" + shape, lse, dLse, FORWARD_TOL);
 
         float[] dout = random(B * T * C, 1), dqkv = random(B * T * 3 * C, 1);
         DeviceBuffer gOut = dev(dout), gQkv = dev(dqkv);
-        Attention.backward(dqkv, 0, dout, 0, qkv, 0, out, 0, lse, 0, B, T, C, NH);
+        Attention.backward(Slice.of(dqkv), Slice.of(dout), Slice.of(qkv), Slice.of(out), Slice.of(lse), B, T, C, NH);
         k.attentionBackward(gQkv.address, gOut.address, dQkv.address, dOut.address, dLse.address, B, T, C, NH);
         compare("attention_backward dqkv" + shape, dqkv, gQkv, BACKWARD_TOL);
     }
@@ -268,12 +269,12 @@ public final class KernelParity {
         int n = 4 * 3 * 37 * 25 + 3;
         float[] inp = random(n, 2), out = new float[n];
         DeviceBuffer dInp = dev(inp), dOut = dev(out);
-        Gelu.forward(out, 0, inp, 0, n);
+        Gelu.forward(Slice.of(out), Slice.of(inp), n);
         k.geluForward(dOut.address, dInp.address, n);
         compare("gelu_forward", out, dOut, FORWARD_TOL);
         float[] dout = random(n, 1), dinp = random(n, 1);
         DeviceBuffer gOut = dev(dout), gInp = dev(dinp);
-        Gelu.backward(dinp, 0, inp, 0, dout, 0, n);
+        Gelu.backward(Slice.of(dinp), Slice.of(inp), Slice.of(dout), n);
         k.geluBackward(gInp.address, dInp.address, gOut.address, n);
         compare("gelu_backward", dinp, gInp, BACKWARD_TOL);
     }
@@ -282,10 +283,10 @@ public final class KernelParity {
         int n = 3 * 37 * 75;
         float[] a = random(n, 1), b = random(n, 1), out = new float[n];
         DeviceBuffer dA = dev(a), dB = dev(b), dOut = dev(out);
-        Residual.forward(out, 0, a, 0, b, 0, n);
+        Residual.forward(Slice.of(out), Slice.of(a), Slice.of(b), n);
         k.residualForward(dOut.address, dA.address, dB.address, n);
         compare("residual_forward", out, dOut, FORWARD_TOL);
-        Residual.accumulate(a, 0, b, 0, n);
+        Residual.accumulate(Slice.of(a), Slice.of(b), n);
         k.accumulate(dA.address, dB.address, n);
         compare("accumulate", a, dA, FORWARD_TOL);
     }

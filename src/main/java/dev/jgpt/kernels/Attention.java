@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -38,8 +39,12 @@ public final class Attention {
     }
 
     /** out (B, T, C) and lse (B, NH, T) from qkv (B, T, 3C). */
-    public static void forward(float[] out, int outOff, float[] lse, int lseOff, float[] qkv, int qkvOff,
-                               int B, int T, int C, int NH) {
+    public static void forward(Slice out, Slice lse, Slice qkv, int B, int T, int C, int NH) {
+        forward(out.array(), out.offset(), lse.array(), lse.offset(), qkv.array(), qkv.offset(), B, T, C, NH);
+    }
+
+    static void forward(float[] out, int outOff, float[] lse, int lseOff, float[] qkv, int qkvOff,
+                        int B, int T, int C, int NH) {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
         Parallel.forRange(B * NH, Parallel.WHOLE_TASKS, (start, end) -> {
@@ -67,8 +72,13 @@ public final class Attention {
     }
 
     /** dqkv += gradients for q, k, v, given dout (B, T, C) and the forward's out and lse. */
-    public static void backward(float[] dqkv, int dqkvOff, float[] dout, int doutOff, float[] qkv, int qkvOff,
-                                float[] out, int outOff, float[] lse, int lseOff, int B, int T, int C, int NH) {
+    public static void backward(Slice dqkv, Slice dout, Slice qkv, Slice out, Slice lse, int B, int T, int C, int NH) {
+        backward(dqkv.array(), dqkv.offset(), dout.array(), dout.offset(), qkv.array(), qkv.offset(),
+                out.array(), out.offset(), lse.array(), lse.offset(), B, T, C, NH);
+    }
+
+    static void backward(float[] dqkv, int dqkvOff, float[] dout, int doutOff, float[] qkv, int qkvOff,
+                         float[] out, int outOff, float[] lse, int lseOff, int B, int T, int C, int NH) {
         int hs = C / NH;
         float scale = (float) (1.0 / Math.sqrt(hs));
         Parallel.forRange(B * NH, Parallel.WHOLE_TASKS, (start, end) -> {

@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -13,11 +14,15 @@ public final class Encoder {
     private Encoder() {
     }
 
-    public static void forward(float[] out, int[] tokens, float[] wte, int wteOff, float[] wpe, int wpeOff,
-                               int B, int T, int C) {
+    public static void forward(Slice out, int[] tokens, Slice wte, Slice wpe, int B, int T, int C) {
+        forward(out.array(), out.offset(), tokens, wte.array(), wte.offset(), wpe.array(), wpe.offset(), B, T, C);
+    }
+
+    static void forward(float[] out, int outOff, int[] tokens, float[] wte, int wteOff, float[] wpe, int wpeOff,
+                        int B, int T, int C) {
         Parallel.forRange(B * T, POSITIONS_PER_CHUNK, (start, end) -> {
             for (int bt = start; bt < end; bt++) {
-                int tok = wteOff + tokens[bt] * C, pos = wpeOff + (bt % T) * C, o = bt * C;
+                int tok = wteOff + tokens[bt] * C, pos = wpeOff + (bt % T) * C, o = outOff + bt * C;
                 int c = 0;
                 for (int full = S.loopBound(C); c < full; c += S.length()) {
                     FloatVector.fromArray(S, wte, tok + c).add(FloatVector.fromArray(S, wpe, pos + c)).intoArray(out, o + c);
@@ -31,14 +36,18 @@ public final class Encoder {
      * dwte[token] += dout, dwpe[t] += dout. A token can repeat within a batch, so threads split the
      * channels rather than the positions: no two threads touch the same element.
      */
-    public static void backward(float[] dwte, int dwteOff, float[] dwpe, int dwpeOff, float[] dout, int[] tokens,
-                                int B, int T, int C) {
+    public static void backward(Slice dwte, Slice dwpe, Slice dout, int[] tokens, int B, int T, int C) {
+        backward(dwte.array(), dwte.offset(), dwpe.array(), dwpe.offset(), dout.array(), dout.offset(), tokens, B, T, C);
+    }
+
+    static void backward(float[] dwte, int dwteOff, float[] dwpe, int dwpeOff, float[] dout, int doutOff, int[] tokens,
+                         int B, int T, int C) {
         int slab = 4 * S.length();
         Parallel.forRange((C + slab - 1) / slab, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int s = start; s < end; s++) {
                 int c0 = s * slab, c1 = Math.min(C, c0 + slab);
                 for (int bt = 0; bt < B * T; bt++) {
-                    int tok = dwteOff + tokens[bt] * C, pos = dwpeOff + (bt % T) * C, d = bt * C;
+                    int tok = dwteOff + tokens[bt] * C, pos = dwpeOff + (bt % T) * C, d = doutOff + bt * C;
                     for (int c = c0; c < c1; c++) {
                         float g = dout[d + c];
                         dwte[tok + c] += g;

@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -16,7 +17,12 @@ public final class Gelu {
     private Gelu() {
     }
 
-    public static void forward(float[] out, int outOff, float[] inp, int inpOff, int n) {
+    /** out = gelu(inp) for n elements (out may be inp). */
+    public static void forward(Slice out, Slice inp, int n) {
+        forward(out.array(), out.offset(), inp.array(), inp.offset(), n);
+    }
+
+    static void forward(float[] out, int outOff, float[] inp, int inpOff, int n) {
         Parallel.forRange(n, ELEMENTS_PER_CHUNK, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
@@ -35,7 +41,11 @@ public final class Gelu {
     }
 
     /** dinp += dout · gelu'(inp). */
-    public static void backward(float[] dinp, int dinpOff, float[] inp, int inpOff, float[] dout, int doutOff, int n) {
+    public static void backward(Slice dinp, Slice inp, Slice dout, int n) {
+        backward(dinp.array(), dinp.offset(), inp.array(), inp.offset(), dout.array(), dout.offset(), n);
+    }
+
+    static void backward(float[] dinp, int dinpOff, float[] inp, int inpOff, float[] dout, int doutOff, int n) {
         Parallel.forRange(n, ELEMENTS_PER_CHUNK, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {

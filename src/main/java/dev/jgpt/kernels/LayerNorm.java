@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -15,9 +16,15 @@ public final class LayerNorm {
     private LayerNorm() {
     }
 
-    public static void forward(float[] out, int outOff, float[] mean, int meanOff, float[] rstd, int rstdOff,
-                               float[] inp, int inpOff, float[] weight, int wOff, float[] bias, int bOff,
-                               int rows, int C) {
+    /** out = (inp − mean) · rstd · weight + bias for each of {@code rows} rows of C; keeps each row's mean and rstd. */
+    public static void forward(Slice out, Slice mean, Slice rstd, Slice inp, Slice weight, Slice bias, int rows, int C) {
+        forward(out.array(), out.offset(), mean.array(), mean.offset(), rstd.array(), rstd.offset(), inp.array(), inp.offset(),
+                weight.array(), weight.offset(), bias.array(), bias.offset(), rows, C);
+    }
+
+    static void forward(float[] out, int outOff, float[] mean, int meanOff, float[] rstd, int rstdOff,
+                        float[] inp, int inpOff, float[] weight, int wOff, float[] bias, int bOff,
+                        int rows, int C) {
         Parallel.forRange(rows, ROWS_PER_CHUNK, (start, end) -> {
             int full = S.loopBound(C);
             for (int r = start; r < end; r++) {
@@ -55,9 +62,16 @@ public final class LayerNorm {
     }
 
     /** dinp += ∂L/∂inp; dweight, dbias += their gradients. */
-    public static void backward(float[] dinp, int dinpOff, float[] dweight, int dwOff, float[] dbias, int dbOff,
-                                float[] dout, int doutOff, float[] inp, int inpOff, float[] weight, int wOff,
-                                float[] mean, int meanOff, float[] rstd, int rstdOff, int rows, int C) {
+    public static void backward(Slice dinp, Slice dweight, Slice dbias, Slice dout, Slice inp, Slice weight,
+                                Slice mean, Slice rstd, int rows, int C) {
+        backward(dinp.array(), dinp.offset(), dweight.array(), dweight.offset(), dbias.array(), dbias.offset(),
+                dout.array(), dout.offset(), inp.array(), inp.offset(), weight.array(), weight.offset(),
+                mean.array(), mean.offset(), rstd.array(), rstd.offset(), rows, C);
+    }
+
+    static void backward(float[] dinp, int dinpOff, float[] dweight, int dwOff, float[] dbias, int dbOff,
+                         float[] dout, int doutOff, float[] inp, int inpOff, float[] weight, int wOff,
+                         float[] mean, int meanOff, float[] rstd, int rstdOff, int rows, int C) {
         // dinp: rows are independent.
         Parallel.forRange(rows, ROWS_PER_CHUNK, (start, end) -> {
             int full = S.loopBound(C);

@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -36,9 +37,14 @@ public final class Matmul {
     private Matmul() {
     }
 
-    /** out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c]; bias may be null. */
-    public static void forward(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
-                               float[] bias, int biasOff, int rows, int C, int OC) {
+    /** out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c] for {@code rows} rows; bias may be null. */
+    public static void forward(Slice out, Slice inp, Slice w, Slice bias, int rows, int C, int OC) {
+        forward(out.array(), out.offset(), inp.array(), inp.offset(), w.array(), w.offset(),
+                bias == null ? null : bias.array(), bias == null ? 0 : bias.offset(), rows, C, OC);
+    }
+
+    static void forward(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
+                        float[] bias, int biasOff, int rows, int C, int OC) {
         int rowTasks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         int outTasks = (OC + COL_BLOCK - 1) / COL_BLOCK;
         Parallel.forRange(rowTasks * outTasks, Parallel.WHOLE_TASKS, (start, end) -> {
@@ -60,9 +66,15 @@ public final class Matmul {
      * Backward of {@link #forward}: dinp += dout · W, dw += doutᵀ · inp, dbias += Σ_r dout.
      * dinp (and dbias) may be null when not needed.
      */
-    public static void backward(float[] dinp, int dinpOff, float[] dw, int dwOff, float[] dbias, int dbiasOff,
-                                float[] dout, int doutOff, float[] inp, int inpOff, float[] w, int wOff,
-                                int rows, int C, int OC) {
+    public static void backward(Slice dinp, Slice dw, Slice dbias, Slice dout, Slice inp, Slice w, int rows, int C, int OC) {
+        backward(dinp == null ? null : dinp.array(), dinp == null ? 0 : dinp.offset(), dw.array(), dw.offset(),
+                dbias == null ? null : dbias.array(), dbias == null ? 0 : dbias.offset(),
+                dout.array(), dout.offset(), inp.array(), inp.offset(), w.array(), w.offset(), rows, C, OC);
+    }
+
+    static void backward(float[] dinp, int dinpOff, float[] dw, int dwOff, float[] dbias, int dbiasOff,
+                         float[] dout, int doutOff, float[] inp, int inpOff, float[] w, int wOff,
+                         int rows, int C, int OC) {
         if (dinp != null) backwardInput(dinp, dinpOff, dout, doutOff, w, wOff, rows, C, OC);
         backwardWeight(dw, dwOff, dbias, dbiasOff, dout, doutOff, inp, inpOff, rows, C, OC);
     }

@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -13,7 +14,12 @@ public final class Residual {
     private Residual() {
     }
 
-    public static void forward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
+    /** out = a + b, elementwise (out may be a or b). */
+    public static void forward(Slice out, Slice a, Slice b, int n) {
+        forward(out.array(), out.offset(), a.array(), a.offset(), b.array(), b.offset(), n);
+    }
+
+    static void forward(float[] out, int outOff, float[] a, int aOff, float[] b, int bOff, int n) {
         Parallel.forRange(n, ELEMENTS_PER_CHUNK, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {
@@ -24,7 +30,11 @@ public final class Residual {
     }
 
     /** dst += src, elementwise. */
-    public static void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
+    public static void accumulate(Slice dst, Slice src, int n) {
+        accumulate(dst.array(), dst.offset(), src.array(), src.offset(), n);
+    }
+
+    static void accumulate(float[] dst, int dstOff, float[] src, int srcOff, int n) {
         Parallel.forRange(n, ELEMENTS_PER_CHUNK, (start, end) -> {
             int i = start;
             for (int bound = start + S.loopBound(end - start); i < bound; i += S.length()) {

@@ -1,5 +1,7 @@
 package dev.jgpt.model;
 
+import dev.jgpt.tensor.Slice;
+
 /**
  * Everything the forward pass saves for the backward pass, for batches of up to B×T tokens, plus the
  * scratch gradients of one layer (the backward walks the layers one at a time, so one layer's worth
@@ -8,17 +10,17 @@ package dev.jgpt.model;
 final class Activations {
     final int capacity;                    // tokens (B·T) the buffers hold
     int B, T;                              // the current batch's shape
-    final float[] encoded;                 // (B·T, C) token + position embeddings
-    final float[][] ln1, ln1Mean, ln1Rstd; // per layer: (B·T, C), (B·T), (B·T)
-    final float[][] qkv;                   // (B·T, 3C)
-    final float[][] atty;                  // (B·T, C) attention output before the projection
-    final float[][] attLse;                // (B, NH, T) log-sum-exp of each score row
-    final float[][] residual2;             // (B·T, C) after the attention residual
-    final float[][] ln2, ln2Mean, ln2Rstd;
-    final float[][] fch;                   // (B·T, 4C) the MLP's hidden layer before GELU
-    final float[] fchGelu;                 // (B·T, 4C) after GELU: one layer's worth, recomputed in backward
-    final float[][] residual3;             // (B·T, C) the block's output
-    final float[] lnf, lnfMean, lnfRstd;
+    final Slice encoded;                   // (B·T, C) token + position embeddings
+    final Slice[] ln1, ln1Mean, ln1Rstd;   // per layer: (B·T, C), (B·T), (B·T)
+    final Slice[] qkv;                     // (B·T, 3C)
+    final Slice[] atty;                    // (B·T, C) attention output before the projection
+    final Slice[] attLse;                  // (B, NH, T) log-sum-exp of each score row
+    final Slice[] residual2;               // (B·T, C) after the attention residual
+    final Slice[] ln2, ln2Mean, ln2Rstd;
+    final Slice[] fch;                     // (B·T, 4C) the MLP's hidden layer before GELU
+    final Slice fchGelu;                   // (B·T, 4C) after GELU: one layer's worth, recomputed in backward
+    final Slice[] residual3;               // (B·T, C) the block's output
+    final Slice lnf, lnfMean, lnfRstd;
     final float[] logits;                  // (B·T, Vp); overwritten with dlogits by the backward
     final float[] losses;                  // (B·T)
     final float[] logitMax;                // (B·T) each row's largest logit, for the cross-entropy backward
@@ -26,7 +28,7 @@ final class Activations {
     int[] inputs, targets;                 // the current batch (B·T each)
 
     // one layer's activation gradients, reused across layers
-    final float[] dResidual, dLn, dAtty, dQkv, dFch, dFchGelu;
+    final Slice dResidual, dLn, dAtty, dQkv, dFch, dFchGelu;
 
     Activations(GptConfig cfg, int B, int T) {
         this.capacity = B * T;
@@ -39,7 +41,7 @@ final class Activations {
             throw new dev.jgpt.JgptException("a micro-batch of " + B + "x" + T + " tokens needs " + logitsSize
                     + " logits, more than one Java array holds; use a smaller batch (accumulate gradients instead)");
         }
-        encoded = new float[BT * C];
+        encoded = floats(BT * C);
         ln1 = layers(L, BT * C);
         ln1Mean = layers(L, BT);
         ln1Rstd = layers(L, BT);
@@ -51,21 +53,21 @@ final class Activations {
         ln2Mean = layers(L, BT);
         ln2Rstd = layers(L, BT);
         fch = layers(L, BT * 4 * C);
-        fchGelu = new float[BT * 4 * C];
+        fchGelu = floats(BT * 4 * C);
         residual3 = layers(L, BT * C);
-        lnf = new float[BT * C];
-        lnfMean = new float[BT];
-        lnfRstd = new float[BT];
+        lnf = floats(BT * C);
+        lnfMean = floats(BT);
+        lnfRstd = floats(BT);
         logits = new float[(int) logitsSize];
         losses = new float[BT];
         logitMax = new float[BT];
         logitSumExp = new double[BT];
-        dResidual = new float[BT * C];
-        dLn = new float[BT * C];
-        dAtty = new float[BT * C];
-        dQkv = new float[BT * 3 * C];
-        dFch = new float[BT * 4 * C];
-        dFchGelu = new float[BT * 4 * C];
+        dResidual = floats(BT * C);
+        dLn = floats(BT * C);
+        dAtty = floats(BT * C);
+        dQkv = floats(BT * 3 * C);
+        dFch = floats(BT * 4 * C);
+        dFchGelu = floats(BT * 4 * C);
     }
 
     /**
@@ -89,9 +91,13 @@ final class Activations {
         return (long) B * T * cfg.paddedVocabSize();
     }
 
-    private static float[][] layers(int L, int size) {
-        float[][] a = new float[L][];
-        for (int l = 0; l < L; l++) a[l] = new float[size];
+    private static Slice floats(int size) {
+        return Slice.of(new float[size]);
+    }
+
+    private static Slice[] layers(int L, int size) {
+        Slice[] a = new Slice[L];
+        for (int l = 0; l < L; l++) a[l] = floats(size);
         return a;
     }
 }

@@ -10,6 +10,7 @@ import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.kernels.Matmul;
 import dev.jgpt.kernels.Residual;
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.View;
 
 import java.util.Arrays;
@@ -104,30 +105,26 @@ public final class Gpt {
         a.T = T;
         a.inputs = inputs;
         a.targets = targets;
-        float[] p = params;
         GptLayout w = layout;
 
-        Encoder.forward(a.encoded, inputs, p, w.wte.start(), p, w.wpe.start(), B, T, C);
+        Encoder.forward(a.encoded, inputs, p(w.wte), p(w.wpe), B, T, C);
         for (int l = 0; l < L; l++) {
-            float[] residual = l == 0 ? a.encoded : a.residual3[l - 1];
+            Slice residual = l == 0 ? a.encoded : a.residual3[l - 1];
             // x = x + attn(ln_1(x))
-            LayerNorm.forward(a.ln1[l], 0, a.ln1Mean[l], 0, a.ln1Rstd[l], 0, residual, 0,
-                    p, w.ln1Weight[l].start(), p, w.ln1Bias[l].start(), BT, C);
-            Matmul.forward(a.qkv[l], 0, a.ln1[l], 0, p, w.qkvWeight[l].start(), p, w.qkvBias[l].start(), BT, C, 3 * C);
-            Attention.forward(a.atty[l], 0, a.attLse[l], 0, a.qkv[l], 0, B, T, C, NH);
-            Matmul.forward(a.residual2[l], 0, a.atty[l], 0, p, w.attnProjWeight[l].start(), p, w.attnProjBias[l].start(), BT, C, C);
-            Residual.accumulate(a.residual2[l], 0, residual, 0, BT * C);
+            LayerNorm.forward(a.ln1[l], a.ln1Mean[l], a.ln1Rstd[l], residual, p(w.ln1Weight[l]), p(w.ln1Bias[l]), BT, C);
+            Matmul.forward(a.qkv[l], a.ln1[l], p(w.qkvWeight[l]), p(w.qkvBias[l]), BT, C, 3 * C);
+            Attention.forward(a.atty[l], a.attLse[l], a.qkv[l], B, T, C, NH);
+            Matmul.forward(a.residual2[l], a.atty[l], p(w.attnProjWeight[l]), p(w.attnProjBias[l]), BT, C, C);
+            Residual.accumulate(a.residual2[l], residual, BT * C);
             // x = x + mlp(ln_2(x))
-            LayerNorm.forward(a.ln2[l], 0, a.ln2Mean[l], 0, a.ln2Rstd[l], 0, a.residual2[l], 0,
-                    p, w.ln2Weight[l].start(), p, w.ln2Bias[l].start(), BT, C);
-            Matmul.forward(a.fch[l], 0, a.ln2[l], 0, p, w.fcWeight[l].start(), p, w.fcBias[l].start(), BT, C, 4 * C);
-            Gelu.forward(a.fchGelu, 0, a.fch[l], 0, BT * 4 * C);
-            Matmul.forward(a.residual3[l], 0, a.fchGelu, 0, p, w.fcProjWeight[l].start(), p, w.fcProjBias[l].start(), BT, 4 * C, C);
-            Residual.accumulate(a.residual3[l], 0, a.residual2[l], 0, BT * C);
+            LayerNorm.forward(a.ln2[l], a.ln2Mean[l], a.ln2Rstd[l], a.residual2[l], p(w.ln2Weight[l]), p(w.ln2Bias[l]), BT, C);
+            Matmul.forward(a.fch[l], a.ln2[l], p(w.fcWeight[l]), p(w.fcBias[l]), BT, C, 4 * C);
+            Gelu.forward(a.fchGelu, a.fch[l], BT * 4 * C);
+            Matmul.forward(a.residual3[l], a.fchGelu, p(w.fcProjWeight[l]), p(w.fcProjBias[l]), BT, 4 * C, C);
+            Residual.accumulate(a.residual3[l], a.residual2[l], BT * C);
         }
-        LayerNorm.forward(a.lnf, 0, a.lnfMean, 0, a.lnfRstd, 0, a.residual3[L - 1], 0,
-                p, w.lnfWeight.start(), p, w.lnfBias.start(), BT, C);
-        Matmul.forward(a.logits, 0, a.lnf, 0, p, w.wte.start(), null, 0, BT, C, Vp);
+        LayerNorm.forward(a.lnf, a.lnfMean, a.lnfRstd, a.residual3[L - 1], p(w.lnfWeight), p(w.lnfBias), BT, C);
+        Matmul.forward(Slice.of(a.logits), a.lnf, p(w.wte), null, BT, C, Vp);
 
         if (targets == null) {
             validTargets = 0;
@@ -175,46 +172,40 @@ public final class Gpt {
         int B = a.B, T = a.T, L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead();
         int V = cfg.vocabSize(), Vp = cfg.paddedVocabSize();
         int BT = B * T;
-        float[] p = params, g = grads();
         GptLayout w = layout;
         float dloss = validTargets == 0 ? 0f : lossScale / validTargets;
 
         CrossEntropy.backwardInPlace(a.logits, a.logitMax, a.logitSumExp, a.targets, dloss, BT, V, Vp);
-        float[] dlogits = a.logits;
+        Slice dlogits = Slice.of(a.logits);
         zero(a.dLn, BT * C);
-        Matmul.backward(a.dLn, 0, g, w.wte.start(), null, 0, dlogits, 0, a.lnf, 0, p, w.wte.start(), BT, C, Vp);
+        Matmul.backward(a.dLn, g(w.wte), null, dlogits, a.lnf, p(w.wte), BT, C, Vp);
         zero(a.dResidual, BT * C);
-        LayerNorm.backward(a.dResidual, 0, g, w.lnfWeight.start(), g, w.lnfBias.start(), a.dLn, 0,
-                a.residual3[L - 1], 0, p, w.lnfWeight.start(), a.lnfMean, 0, a.lnfRstd, 0, BT, C);
+        LayerNorm.backward(a.dResidual, g(w.lnfWeight), g(w.lnfBias), a.dLn, a.residual3[L - 1], p(w.lnfWeight), a.lnfMean, a.lnfRstd, BT, C);
 
         for (int l = L - 1; l >= 0; l--) {
-            float[] residual = l == 0 ? a.encoded : a.residual3[l - 1];
+            Slice residual = l == 0 ? a.encoded : a.residual3[l - 1];
             // MLP: dResidual is d(residual3) here; it becomes d(residual2) after ln_2's backward.
             // GELU's output is recomputed rather than kept for every layer: 4C floats a token a layer saved.
-            Gelu.forward(a.fchGelu, 0, a.fch[l], 0, BT * 4 * C);
+            Gelu.forward(a.fchGelu, a.fch[l], BT * 4 * C);
             zero(a.dFchGelu, BT * 4 * C);
-            Matmul.backward(a.dFchGelu, 0, g, w.fcProjWeight[l].start(), g, w.fcProjBias[l].start(), a.dResidual, 0,
-                    a.fchGelu, 0, p, w.fcProjWeight[l].start(), BT, 4 * C, C);
+            Matmul.backward(a.dFchGelu, g(w.fcProjWeight[l]), g(w.fcProjBias[l]), a.dResidual, a.fchGelu, p(w.fcProjWeight[l]), BT, 4 * C, C);
             zero(a.dFch, BT * 4 * C);
-            Gelu.backward(a.dFch, 0, a.fch[l], 0, a.dFchGelu, 0, BT * 4 * C);
+            Gelu.backward(a.dFch, a.fch[l], a.dFchGelu, BT * 4 * C);
             zero(a.dLn, BT * C);
-            Matmul.backward(a.dLn, 0, g, w.fcWeight[l].start(), g, w.fcBias[l].start(), a.dFch, 0,
-                    a.ln2[l], 0, p, w.fcWeight[l].start(), BT, C, 4 * C);
-            LayerNorm.backward(a.dResidual, 0, g, w.ln2Weight[l].start(), g, w.ln2Bias[l].start(), a.dLn, 0,
-                    a.residual2[l], 0, p, w.ln2Weight[l].start(), a.ln2Mean[l], 0, a.ln2Rstd[l], 0, BT, C);
+            Matmul.backward(a.dLn, g(w.fcWeight[l]), g(w.fcBias[l]), a.dFch, a.ln2[l], p(w.fcWeight[l]), BT, C, 4 * C);
+            LayerNorm.backward(a.dResidual, g(w.ln2Weight[l]), g(w.ln2Bias[l]), a.dLn, a.residual2[l], p(w.ln2Weight[l]),
+                    a.ln2Mean[l], a.ln2Rstd[l], BT, C);
             // attention: dResidual becomes d(block input) after ln_1's backward.
             zero(a.dAtty, BT * C);
-            Matmul.backward(a.dAtty, 0, g, w.attnProjWeight[l].start(), g, w.attnProjBias[l].start(), a.dResidual, 0,
-                    a.atty[l], 0, p, w.attnProjWeight[l].start(), BT, C, C);
+            Matmul.backward(a.dAtty, g(w.attnProjWeight[l]), g(w.attnProjBias[l]), a.dResidual, a.atty[l], p(w.attnProjWeight[l]), BT, C, C);
             zero(a.dQkv, BT * 3 * C);
-            Attention.backward(a.dQkv, 0, a.dAtty, 0, a.qkv[l], 0, a.atty[l], 0, a.attLse[l], 0, B, T, C, NH);
+            Attention.backward(a.dQkv, a.dAtty, a.qkv[l], a.atty[l], a.attLse[l], B, T, C, NH);
             zero(a.dLn, BT * C);
-            Matmul.backward(a.dLn, 0, g, w.qkvWeight[l].start(), g, w.qkvBias[l].start(), a.dQkv, 0,
-                    a.ln1[l], 0, p, w.qkvWeight[l].start(), BT, C, 3 * C);
-            LayerNorm.backward(a.dResidual, 0, g, w.ln1Weight[l].start(), g, w.ln1Bias[l].start(), a.dLn, 0,
-                    residual, 0, p, w.ln1Weight[l].start(), a.ln1Mean[l], 0, a.ln1Rstd[l], 0, BT, C);
+            Matmul.backward(a.dLn, g(w.qkvWeight[l]), g(w.qkvBias[l]), a.dQkv, a.ln1[l], p(w.qkvWeight[l]), BT, C, 3 * C);
+            LayerNorm.backward(a.dResidual, g(w.ln1Weight[l]), g(w.ln1Bias[l]), a.dLn, residual, p(w.ln1Weight[l]),
+                    a.ln1Mean[l], a.ln1Rstd[l], BT, C);
         }
-        Encoder.backward(g, w.wte.start(), g, w.wpe.start(), a.dResidual, a.inputs, B, T, C);
+        Encoder.backward(g(w.wte), g(w.wpe), a.dResidual, a.inputs, B, T, C);
         a.targets = null; // the logits are gone; a second backward would be wrong
     }
 
@@ -244,7 +235,17 @@ public final class Gpt {
         }
     }
 
-    private static void zero(float[] a, int n) {
-        Arrays.fill(a, 0, n, 0f);
+    /** A parameter tensor in the parameter buffer. */
+    private Slice p(View v) {
+        return v.in(params);
+    }
+
+    /** A parameter's gradient in the gradient buffer. */
+    private Slice g(View v) {
+        return v.in(grads());
+    }
+
+    private static void zero(Slice a, int n) {
+        Arrays.fill(a.array(), a.offset(), a.offset() + n, 0f);
     }
 }

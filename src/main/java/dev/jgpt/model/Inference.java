@@ -7,6 +7,7 @@ import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.kernels.Matmul;
 import dev.jgpt.kernels.Residual;
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.VectorMath;
 import dev.jgpt.tensor.View;
 import jdk.incubator.vector.FloatVector;
@@ -388,23 +389,23 @@ public final class Inference {
         }
         for (int l = 0; l < L; l++) {
             // x = x + attn(ln_1(x))
-            LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, 0, p, w.ln1Weight[l].start(), p, w.ln1Bias[l].start(), n, C);
+            LayerNorm.forward(Slice.of(ln), Slice.of(mean), Slice.of(rstd), Slice.of(x), w.ln1Weight[l].in(p), w.ln1Bias[l].in(p), n, C);
             linear(qkv, ln, w.qkvWeight[l], w.qkvBias[l].start(), n, C, 3 * C, separate);
             attention(l, n);
             linear(tmp, atty, w.attnProjWeight[l], w.attnProjBias[l].start(), n, C, C, separate);
-            Residual.accumulate(x, 0, tmp, 0, n * C);
+            Residual.accumulate(Slice.of(x), Slice.of(tmp), n * C);
             // x = x + mlp(ln_2(x))
-            LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, 0, p, w.ln2Weight[l].start(), p, w.ln2Bias[l].start(), n, C);
+            LayerNorm.forward(Slice.of(ln), Slice.of(mean), Slice.of(rstd), Slice.of(x), w.ln2Weight[l].in(p), w.ln2Bias[l].in(p), n, C);
             linear(fch, ln, w.fcWeight[l], w.fcBias[l].start(), n, C, 4 * C, separate);
-            Gelu.forward(fch, 0, fch, 0, n * 4 * C);
+            Gelu.forward(Slice.of(fch), Slice.of(fch), n * 4 * C);
             linear(tmp, fch, w.fcProjWeight[l], w.fcProjBias[l].start(), n, 4 * C, C, separate);
-            Residual.accumulate(x, 0, tmp, 0, n * C);
+            Residual.accumulate(Slice.of(x), Slice.of(tmp), n * C);
         }
     }
 
     /** Final LayerNorm and the LM head (tied to wte) for rows [row, row + n) of the chunk just run, into out [n][V]. */
     private void head(int row, int n, float[] out) {
-        LayerNorm.forward(ln, 0, mean, 0, rstd, 0, x, row * C, p, w.lnfWeight.start(), p, w.lnfBias.start(), n, C);
+        LayerNorm.forward(Slice.of(ln), Slice.of(mean), Slice.of(rstd), new Slice(x, row * C), w.lnfWeight.in(p), w.lnfBias.in(p), n, C);
         // the real vocabulary only
         if (half == null) matvec(out, 0, ln, 0, p, w.wte.start(), zeros, 0, n, C, V);
         else Bf16.matmul(out, 0, ln, 0, half, halfAt.get(w.wte), zeros, 0, n, C, V);
@@ -418,7 +419,7 @@ public final class Inference {
     private void linear(float[] out, float[] inp, View weight, int bOff, int n, int in, int outs, boolean separate) {
         if (half != null) Bf16.matmul(out, 0, inp, 0, half, halfAt.get(weight), p, bOff, n, in, outs);
         else if (separate || n == 1) matvec(out, 0, inp, 0, p, weight.start(), p, bOff, n, in, outs);
-        else Matmul.forward(out, 0, inp, 0, p, weight.start(), p, bOff, n, in, outs);
+        else Matmul.forward(Slice.of(out), Slice.of(inp), weight.in(p), new Slice(p, bOff), n, in, outs);
     }
 
     /**

@@ -20,6 +20,11 @@ public record View(String name, int[] shape, long offset) {
         return Math.toIntExact(offset);
     }
 
+    /** This tensor in {@code buffer} (the parameters, their gradients, ...), laid out as this view's layout. */
+    public Slice in(float[] buffer) {
+        return new Slice(buffer, start());
+    }
+
     public int end() {
         return Math.toIntExact(offset + size());
     }

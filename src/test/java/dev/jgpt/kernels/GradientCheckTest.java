@@ -176,10 +176,10 @@ class GradientCheckTest {
         int B = 2, T = 5, C = 21, V = 7;
         int[] tokens = {1, 3, 3, 0, 6, 3, 1, 2, 2, 5}; // repeats: gradients must add up
         float[] wte = random(V * C, 1), wpe = random(T * C, 1), out = new float[B * T * C], R = random(B * T * C, 1);
-        Forward f = () -> Encoder.forward(out, tokens, wte, 0, wpe, 0, B, T, C);
+        Forward f = () -> Encoder.forward(out, 0, tokens, wte, 0, wpe, 0, B, T, C);
         f.run();
         float[] dwte = new float[wte.length], dwpe = new float[wpe.length];
-        Encoder.backward(dwte, 0, dwpe, 0, R, tokens, B, T, C);
+        Encoder.backward(dwte, 0, dwpe, 0, R, 0, tokens, B, T, C);
         check("encoder dwte", wte, dwte, out, R, f);
         check("encoder dwpe", wpe, dwpe, out, R, f);
     }

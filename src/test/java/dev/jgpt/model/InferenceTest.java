@@ -97,7 +97,7 @@ class InferenceTest {
             int C = shape[0], OC = shape[1];
             float[] x = randoms(rng, C, 1), w = randoms(rng, OC * C + 3 + OC, 1);
             float[] want = new float[OC], got = new float[OC];
-            dev.jgpt.kernels.Matmul.forward(want, 0, x, 0, w, 3, w, 3 + OC * C, 1, C, OC);
+            dev.jgpt.kernels.Matmul.forward(dev.jgpt.tensor.Slice.of(want), dev.jgpt.tensor.Slice.of(x), new dev.jgpt.tensor.Slice(w, 3), new dev.jgpt.tensor.Slice(w, 3 + OC * C), 1, C, OC);
             Inference.matvec(got, 0, x, 0, w, 3, w, 3 + OC * C, 1, C, OC);
             // another summation order: agreement to float32 rounding of a length-C dot product
             for (int o = 0; o < OC; o++) assertEquals(want[o], got[o], 1e-6 * Math.sqrt(C), "C=" + C + " OC=" + OC + " o=" + o);
