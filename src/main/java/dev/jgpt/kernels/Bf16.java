@@ -1,6 +1,7 @@
 package dev.jgpt.kernels;
 
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.tensor.Slice;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -87,8 +88,12 @@ public final class Bf16 {
      * bit the tiled forward's, and a row's bits do not depend on n or the thread count (decoding
      * several sequences together gives each the logits it gets alone).
      */
-    public static void matmul(float[] out, int outOff, float[] inp, int inpOff, short[] w, int wOff,
-                              float[] bias, int biasOff, int n, int C, int OC) {
+    public static void matmul(Slice out, Slice inp, short[] w, int wOff, Slice bias, int n, int C, int OC) {
+        matmul(out.array(), out.offset(), inp.array(), inp.offset(), w, wOff, bias.array(), bias.offset(), n, C, OC);
+    }
+
+    static void matmul(float[] out, int outOff, float[] inp, int inpOff, short[] w, int wOff,
+                       float[] bias, int biasOff, int n, int C, int OC) {
         int panels = (OC + PANEL - 1) / PANEL;
         Parallel.forRange(panels, Parallel.WHOLE_TASKS, (start, end) -> {
             float[] edgeBias = null, edgeOut = null;

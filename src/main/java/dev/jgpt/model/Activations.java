@@ -30,6 +30,8 @@ final class Activations {
     // one layer's activation gradients, reused across layers
     final Slice dResidual, dLn, dAtty, dQkv, dFch, dFchGelu;
 
+    final Block.Buffers[] blocks;          // each layer's buffers above, as its block reads and writes them
+
     Activations(GptConfig cfg, int B, int T) {
         this.capacity = B * T;
         this.B = B;
@@ -68,6 +70,12 @@ final class Activations {
         dQkv = floats(BT * 3 * C);
         dFch = floats(BT * 4 * C);
         dFchGelu = floats(BT * 4 * C);
+        blocks = new Block.Buffers[L];
+        for (int l = 0; l < L; l++) {
+            // each residual is added into the projection's output, which the backward does not need
+            blocks[l] = new Block.Buffers(l == 0 ? encoded : residual3[l - 1], ln1[l], ln1Mean[l], ln1Rstd[l], qkv[l], atty[l],
+                    residual2[l], residual2[l], ln2[l], ln2Mean[l], ln2Rstd[l], fch[l], fchGelu, residual3[l], residual3[l]);
+        }
     }
 
     /**

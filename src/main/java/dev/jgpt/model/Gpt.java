@@ -8,7 +8,6 @@ import dev.jgpt.kernels.Encoder;
 import dev.jgpt.kernels.Gelu;
 import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.kernels.Matmul;
-import dev.jgpt.kernels.Residual;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.View;
@@ -26,6 +25,7 @@ public final class Gpt {
     public final GptConfig config;
     public final GptLayout layout;
     private final float[] params;
+    private final Block.Weights[] blocks; // each layer's parameters, as its block reads them
     private float[] grads;
     private Activations acts;
     private int validTargets;
@@ -39,6 +39,8 @@ public final class Gpt {
         this.config = config;
         this.layout = new GptLayout(config);
         this.params = new float[Math.toIntExact(layout.layout.size())];
+        this.blocks = new Block.Weights[config.nLayer()];
+        for (int l = 0; l < blocks.length; l++) blocks[l] = Block.Weights.of(layout, l, params, v -> new F32Weight(p(v)));
     }
 
     /** Runs this model's kernels (and those of a decoder made from it afterwards) on {@code pool}. */
@@ -109,19 +111,8 @@ public final class Gpt {
 
         Encoder.forward(a.encoded, inputs, p(w.wte), p(w.wpe), B, T, C);
         for (int l = 0; l < L; l++) {
-            Slice residual = l == 0 ? a.encoded : a.residual3[l - 1];
-            // x = x + attn(ln_1(x))
-            LayerNorm.forward(a.ln1[l], a.ln1Mean[l], a.ln1Rstd[l], residual, p(w.ln1Weight[l]), p(w.ln1Bias[l]), BT, C);
-            Matmul.forward(a.qkv[l], a.ln1[l], p(w.qkvWeight[l]), p(w.qkvBias[l]), BT, C, 3 * C);
-            Attention.forward(a.atty[l], a.attLse[l], a.qkv[l], B, T, C, NH);
-            Matmul.forward(a.residual2[l], a.atty[l], p(w.attnProjWeight[l]), p(w.attnProjBias[l]), BT, C, C);
-            Residual.accumulate(a.residual2[l], residual, BT * C);
-            // x = x + mlp(ln_2(x))
-            LayerNorm.forward(a.ln2[l], a.ln2Mean[l], a.ln2Rstd[l], a.residual2[l], p(w.ln2Weight[l]), p(w.ln2Bias[l]), BT, C);
-            Matmul.forward(a.fch[l], a.ln2[l], p(w.fcWeight[l]), p(w.fcBias[l]), BT, C, 4 * C);
-            Gelu.forward(a.fchGelu, a.fch[l], BT * 4 * C);
-            Matmul.forward(a.residual3[l], a.fchGelu, p(w.fcProjWeight[l]), p(w.fcProjBias[l]), BT, 4 * C, C);
-            Residual.accumulate(a.residual3[l], a.residual2[l], BT * C);
+            Slice lse = a.attLse[l];
+            Block.forward(blocks[l], a.blocks[l], (out, qkv) -> Attention.forward(out, lse, qkv, B, T, C, NH), BT, C, false);
         }
         LayerNorm.forward(a.lnf, a.lnfMean, a.lnfRstd, a.residual3[L - 1], p(w.lnfWeight), p(w.lnfBias), BT, C);
         Matmul.forward(Slice.of(a.logits), a.lnf, p(w.wte), null, BT, C, Vp);

@@ -2,10 +2,7 @@ package dev.jgpt.model;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.kernels.Bf16;
-import dev.jgpt.kernels.Gelu;
 import dev.jgpt.kernels.LayerNorm;
-import dev.jgpt.kernels.Matmul;
-import dev.jgpt.kernels.Residual;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.VectorMath;
@@ -14,17 +11,18 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;
+import java.util.function.Function;
 
 /**
  * Incremental decoding with a key/value cache. A {@link Sequence} holds one sequence's cached keys
  * and values and the logits after its last token. {@link #prefill} runs a prompt (in chunks of up to
- * {@value #CHUNK} rows, through the same kernels as training); {@link #step} then adds one token to
+ * {@value #CHUNK} rows, through the same {@link Block} as training); {@link #step} then adds one token to
  * each of up to {@value #CHUNK} sequences at once, attending over each one's cached positions. A step
  * reads every weight once for all its sequences: decoding is bound by memory bandwidth, so n
  * sequences cost little more than one.
  *
- * <p>A step rounds each sequence's row exactly as it would alone: the matrix products run on the row
- * kernels ({@link Bf16#matmul}, {@link #matvec}), which sum a row the same way whatever the number of
+ * <p>A step rounds each sequence's row exactly as it would alone: its matrix products are asked for
+ * row by row ({@link Weight#forward}'s rowWise), which sum a row the same way whatever the number of
  * rows, and LayerNorm, GELU, the residual and attention are per row. So a sequence decoded beside
  * others gets the same logits, bit for bit, as decoded alone.
  *
@@ -40,7 +38,7 @@ import java.util.Arrays;
  * the weights, the LM head included. Attention is split over heads.
  *
  * <p>With {@link Precision#BF16} the weight matrices (wte, wpe and the four linear layers of every
- * block) are read from a bf16 copy, half the bytes; biases, LayerNorm, activations, the cache and all
+ * block) are read from a bf16 copy ({@link Bf16Weight}), half the bytes; biases, LayerNorm, activations, the cache and all
  * arithmetic stay float32. The logits are then those of float32 math on the model with its matrices
  * rounded to bf16.
  *
@@ -65,9 +63,6 @@ public final class Inference {
 
     /** Prompt rows processed together in {@link #prefill}, and the most sequences one {@link #step} takes. */
     public static final int CHUNK = 64;
-
-    /** A row of W is C multiply-adds per input row: fewer rows than this are not worth another thread's hand-off. */
-    private static final int OUTPUTS_PER_CHUNK = 16;
 
     /** One sequence being decoded: the keys and values of its positions and the logits after the last. */
     public final class Sequence {
@@ -142,14 +137,12 @@ public final class Inference {
     }
 
     private final GptConfig cfg;
-    private final GptLayout w;
-    private final float[] p;
     private final Precision precision;
     private final Parallel pool;
-    // bf16 copy of the weight matrices (null for FP32): wte and the linear weights as Bf16.pack's
-    // column panels, wpe as rows; halfAt gives each matrix's offset in it
-    private final short[] half;
-    private final java.util.IdentityHashMap<View, Integer> halfAt = new java.util.IdentityHashMap<>();
+    // the weight matrices as this decoder reads them: the model's own (FP32) or a bf16 copy
+    private final Weight wte, wpe;
+    private final Block.Weights[] blocks;
+    private final Slice lnfw, lnfb;
     private final int L, C, NH, hs, maxT, V, Vp;
     private final float scale;
 
@@ -157,6 +150,7 @@ public final class Inference {
     private final float[] x, ln, qkv, atty, tmp, fch, mean, rstd;
     // attention scores: [CHUNK][NH][maxT]
     private final float[] scores;
+    private final Block.Buffers chunk; // the buffers above as a block reads and writes them
     // the sequence and position of each row of the chunk being run
     private final Sequence[] rowSequence = new Sequence[CHUNK];
     private final int[] rowPosition = new int[CHUNK];
@@ -173,25 +167,19 @@ public final class Inference {
 
     public Inference(Gpt model, Precision precision) {
         this.cfg = model.config;
-        this.w = model.layout;
-        this.p = model.params();
+        GptLayout w = model.layout;
+        float[] p = model.params();
         this.precision = precision;
         this.pool = model.pool();
-        if (precision == Precision.BF16) {
-            int size = 0;
-            for (View v : w.layout.views()) {
-                if (v.rank() < 2) continue;
-                halfAt.put(v, size);
-                size += v == w.wpe ? v.end() - v.start() : Bf16.packedSize(v.shape()[0], v.shape()[1]);
-            }
-            half = new short[size];
-            for (View v : halfAt.keySet()) {
-                if (v == w.wpe) Bf16.round(p, v.start(), half, halfAt.get(v), v.end() - v.start());
-                else Bf16.pack(p, v.start(), v.shape()[0], v.shape()[1], half, halfAt.get(v));
-            }
-        } else {
-            half = null;
-        }
+        Function<View, Weight> matrix = precision == Precision.BF16
+                ? v -> Bf16Weight.of(v.in(p), v.shape()[0], v.shape()[1])
+                : v -> new F32Weight(v.in(p));
+        wte = matrix.apply(w.wte);
+        wpe = matrix.apply(w.wpe);
+        blocks = new Block.Weights[cfg.nLayer()];
+        for (int l = 0; l < blocks.length; l++) blocks[l] = Block.Weights.of(w, l, p, matrix);
+        lnfw = w.lnfWeight.in(p);
+        lnfb = w.lnfBias.in(p);
         L = cfg.nLayer();
         C = cfg.nEmbd();
         NH = cfg.nHead();
@@ -211,6 +199,10 @@ public final class Inference {
         rstd = new float[rows];
         scores = new float[Math.toIntExact((long) rows * NH * maxT)];
         zeros = new float[V];
+        // the block adds each residual into x and runs GELU in place: nothing later needs the values it overwrites
+        Slice xs = Slice.of(x), lns = Slice.of(ln), fchs = Slice.of(fch), tmps = Slice.of(tmp);
+        chunk = new Block.Buffers(xs, lns, Slice.of(mean), Slice.of(rstd), Slice.of(qkv), Slice.of(atty), tmps,
+                xs, lns, Slice.of(mean), Slice.of(rstd), fchs, fchs, tmps, xs);
     }
 
     /**
@@ -230,7 +222,7 @@ public final class Inference {
                 + cfg.vocabSize();                           // its row of a step's logits
         long half = 0;
         if (precision == Precision.BF16) {
-            half = 2 * (maxT * C + Bf16.packedSize(cfg.paddedVocabSize(), (int) C) + L * ((long) Bf16.packedSize(3 * (int) C, (int) C)
+            half = 2 * (Bf16.packedSize((int) maxT, (int) C) + Bf16.packedSize(cfg.paddedVocabSize(), (int) C) + L * ((long) Bf16.packedSize(3 * (int) C, (int) C)
                     + Bf16.packedSize((int) C, (int) C) + Bf16.packedSize(4 * (int) C, (int) C) + Bf16.packedSize((int) C, 4 * (int) C)));
         }
         return 4 * (floats + ints + sequences * perSequence) + half;
@@ -377,141 +369,22 @@ public final class Inference {
      * sequence's consecutive positions (a prompt chunk) and larger chunks take the tiled matmul.
      */
     private void forwardRows(int n, boolean separate) {
-        float[] p = this.p;
         for (int i = 0; i < n; i++) {
-            if (half == null) {
-                int tok = w.wte.start() + rowToken[i] * C, at = w.wpe.start() + rowPosition[i] * C;
-                for (int c = 0; c < C; c++) x[i * C + c] = p[tok + c] + p[at + c];
-            } else {
-                int wte = halfAt.get(w.wte), at = halfAt.get(w.wpe) + rowPosition[i] * C;
-                for (int c = 0; c < C; c++) x[i * C + c] = Bf16.at(half, wte, C, rowToken[i], c) + Bf16.toFloat(half[at + c]);
-            }
+            wte.copyRow(rowToken[i], C, x, i * C);
+            wpe.addRow(rowPosition[i], C, x, i * C);
         }
+        // a lone row (a one-token prompt chunk) takes the row kernels too, and rounds as a step does
+        boolean rowWise = separate || n == 1;
         for (int l = 0; l < L; l++) {
-            // x = x + attn(ln_1(x))
-            LayerNorm.forward(Slice.of(ln), Slice.of(mean), Slice.of(rstd), Slice.of(x), w.ln1Weight[l].in(p), w.ln1Bias[l].in(p), n, C);
-            linear(qkv, ln, w.qkvWeight[l], w.qkvBias[l].start(), n, C, 3 * C, separate);
-            attention(l, n);
-            linear(tmp, atty, w.attnProjWeight[l], w.attnProjBias[l].start(), n, C, C, separate);
-            Residual.accumulate(Slice.of(x), Slice.of(tmp), n * C);
-            // x = x + mlp(ln_2(x))
-            LayerNorm.forward(Slice.of(ln), Slice.of(mean), Slice.of(rstd), Slice.of(x), w.ln2Weight[l].in(p), w.ln2Bias[l].in(p), n, C);
-            linear(fch, ln, w.fcWeight[l], w.fcBias[l].start(), n, C, 4 * C, separate);
-            Gelu.forward(Slice.of(fch), Slice.of(fch), n * 4 * C);
-            linear(tmp, fch, w.fcProjWeight[l], w.fcProjBias[l].start(), n, 4 * C, C, separate);
-            Residual.accumulate(Slice.of(x), Slice.of(tmp), n * C);
+            int layer = l;
+            Block.forward(blocks[l], chunk, (out, qkv) -> attention(layer, n, out, qkv), n, C, rowWise);
         }
     }
 
     /** Final LayerNorm and the LM head (tied to wte) for rows [row, row + n) of the chunk just run, into out [n][V]. */
     private void head(int row, int n, float[] out) {
-        LayerNorm.forward(Slice.of(ln), Slice.of(mean), Slice.of(rstd), new Slice(x, row * C), w.lnfWeight.in(p), w.lnfBias.in(p), n, C);
-        // the real vocabulary only
-        if (half == null) matvec(out, 0, ln, 0, p, w.wte.start(), zeros, 0, n, C, V);
-        else Bf16.matmul(out, 0, ln, 0, half, halfAt.get(w.wte), zeros, 0, n, C, V);
-    }
-
-    /**
-     * out = inp · Wᵀ + b for n rows. bf16: the panel kernel, for any n. fp32: separate sequences, and
-     * a single row, take the row kernel (which streams W once for all rows and sums a row the same way
-     * whatever n); a prompt chunk of more rows takes the tiled matmul.
-     */
-    private void linear(float[] out, float[] inp, View weight, int bOff, int n, int in, int outs, boolean separate) {
-        if (half != null) Bf16.matmul(out, 0, inp, 0, half, halfAt.get(weight), p, bOff, n, in, outs);
-        else if (separate || n == 1) matvec(out, 0, inp, 0, p, weight.start(), p, bOff, n, in, outs);
-        else Matmul.forward(Slice.of(out), Slice.of(inp), weight.in(p), new Slice(p, bOff), n, in, outs);
-    }
-
-    /**
-     * out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c] for n rows, split over output rows so each thread
-     * streams its own contiguous part of W once. One row of W at a time, read front to back with four
-     * independent accumulators per input row: a single sequential stream per core is what the
-     * hardware prefetcher serves best (about 1.6x the bandwidth of interleaving four rows, as the
-     * tiled {@link Matmul#forward} does, on the 2-core machine this was tuned on). Input rows go four
-     * at a time against one row of W, which stays in L1; each is summed as it would be alone.
-     */
-    static void matvec(float[] out, int outOff, float[] inp, int inpOff, float[] w, int wOff,
-                       float[] bias, int biasOff, int n, int C, int OC) {
-        Parallel.forRange(OC, OUTPUTS_PER_CHUNK, (start, end) -> {
-            for (int o = start; o < end; o++) {
-                int row = wOff + o * C;
-                float b = bias[biasOff + o];
-                int r = 0;
-                for (; r + 4 <= n; r += 4) dot4(out, outOff + r * OC + o, OC, inp, inpOff + r * C, w, row, C, b);
-                for (; r < n; r++) out[outOff + r * OC + o] = dot(inp, inpOff + r * C, w, row, C) + b;
-            }
-        });
-    }
-
-    /** Σ_c x[c] · w[c] with four accumulators over the row, to keep four FMA chains in flight. */
-    private static float dot(float[] x, int xOff, float[] w, int wOff, int C) {
-        int unrolled = C / (4 * LANES) * (4 * LANES), full = S.loopBound(C);
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        int c = 0;
-        for (; c < unrolled; c += 4 * LANES) {
-            a0 = FloatVector.fromArray(S, x, xOff + c).fma(FloatVector.fromArray(S, w, wOff + c), a0);
-            a1 = FloatVector.fromArray(S, x, xOff + c + LANES).fma(FloatVector.fromArray(S, w, wOff + c + LANES), a1);
-            a2 = FloatVector.fromArray(S, x, xOff + c + 2 * LANES).fma(FloatVector.fromArray(S, w, wOff + c + 2 * LANES), a2);
-            a3 = FloatVector.fromArray(S, x, xOff + c + 3 * LANES).fma(FloatVector.fromArray(S, w, wOff + c + 3 * LANES), a3);
-        }
-        for (; c < full; c += LANES) {
-            a0 = FloatVector.fromArray(S, x, xOff + c).fma(FloatVector.fromArray(S, w, wOff + c), a0);
-        }
-        float sum = VectorMath.sum(a0.add(a1).add(a2.add(a3)));
-        for (; c < C; c++) sum += x[xOff + c] * w[wOff + c];
-        return sum;
-    }
-
-    /** Four rows of x against one row of w, each with the accumulators and the order of {@link #dot}. */
-    private static void dot4(float[] out, int outOff, int stride, float[] x, int xOff, float[] w, int wOff, int C, float b) {
-        int unrolled = C / (4 * LANES) * (4 * LANES), full = S.loopBound(C);
-        FloatVector z = FloatVector.zero(S);
-        FloatVector a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z;
-        FloatVector c0 = z, c1 = z, c2 = z, c3 = z, d0 = z, d1 = z, d2 = z, d3 = z;
-        int x0 = xOff, x1 = xOff + C, x2 = xOff + 2 * C, x3 = xOff + 3 * C;
-        int c = 0;
-        for (; c < unrolled; c += 4 * LANES) {
-            FloatVector w0 = FloatVector.fromArray(S, w, wOff + c);
-            a0 = FloatVector.fromArray(S, x, x0 + c).fma(w0, a0);
-            b0 = FloatVector.fromArray(S, x, x1 + c).fma(w0, b0);
-            c0 = FloatVector.fromArray(S, x, x2 + c).fma(w0, c0);
-            d0 = FloatVector.fromArray(S, x, x3 + c).fma(w0, d0);
-            FloatVector w1 = FloatVector.fromArray(S, w, wOff + c + LANES);
-            a1 = FloatVector.fromArray(S, x, x0 + c + LANES).fma(w1, a1);
-            b1 = FloatVector.fromArray(S, x, x1 + c + LANES).fma(w1, b1);
-            c1 = FloatVector.fromArray(S, x, x2 + c + LANES).fma(w1, c1);
-            d1 = FloatVector.fromArray(S, x, x3 + c + LANES).fma(w1, d1);
-            FloatVector w2 = FloatVector.fromArray(S, w, wOff + c + 2 * LANES);
-            a2 = FloatVector.fromArray(S, x, x0 + c + 2 * LANES).fma(w2, a2);
-            b2 = FloatVector.fromArray(S, x, x1 + c + 2 * LANES).fma(w2, b2);
-            c2 = FloatVector.fromArray(S, x, x2 + c + 2 * LANES).fma(w2, c2);
-            d2 = FloatVector.fromArray(S, x, x3 + c + 2 * LANES).fma(w2, d2);
-            FloatVector w3 = FloatVector.fromArray(S, w, wOff + c + 3 * LANES);
-            a3 = FloatVector.fromArray(S, x, x0 + c + 3 * LANES).fma(w3, a3);
-            b3 = FloatVector.fromArray(S, x, x1 + c + 3 * LANES).fma(w3, b3);
-            c3 = FloatVector.fromArray(S, x, x2 + c + 3 * LANES).fma(w3, c3);
-            d3 = FloatVector.fromArray(S, x, x3 + c + 3 * LANES).fma(w3, d3);
-        }
-        for (; c < full; c += LANES) {
-            FloatVector wv = FloatVector.fromArray(S, w, wOff + c);
-            a0 = FloatVector.fromArray(S, x, x0 + c).fma(wv, a0);
-            b0 = FloatVector.fromArray(S, x, x1 + c).fma(wv, b0);
-            c0 = FloatVector.fromArray(S, x, x2 + c).fma(wv, c0);
-            d0 = FloatVector.fromArray(S, x, x3 + c).fma(wv, d0);
-        }
-        float s0 = VectorMath.sum(a0.add(a1).add(a2.add(a3))), s1 = VectorMath.sum(b0.add(b1).add(b2.add(b3)));
-        float s2 = VectorMath.sum(c0.add(c1).add(c2.add(c3))), s3 = VectorMath.sum(d0.add(d1).add(d2.add(d3)));
-        for (; c < C; c++) {
-            float wc = w[wOff + c];
-            s0 += x[x0 + c] * wc;
-            s1 += x[x1 + c] * wc;
-            s2 += x[x2 + c] * wc;
-            s3 += x[x3 + c] * wc;
-        }
-        out[outOff] = s0 + b;
-        out[outOff + stride] = s1 + b;
-        out[outOff + 2 * stride] = s2 + b;
-        out[outOff + 3 * stride] = s3 + b;
+        LayerNorm.forward(Slice.of(ln), Slice.of(mean), Slice.of(rstd), new Slice(x, row * C), lnfw, lnfb, n, C);
+        wte.forward(Slice.of(out), Slice.of(ln), Slice.of(zeros), n, C, V, true); // the real vocabulary only
     }
 
     /**
@@ -519,19 +392,21 @@ public final class Inference {
      * rows' keys and values to their caches. One task per head: it stores the head's keys and values
      * for all n rows, then answers the rows in order (a prompt chunk's later rows see its earlier ones).
      */
-    private void attention(int l, int n) {
+    private void attention(int l, int n, Slice out, Slice qkvRows) {
+        float[] qkv = qkvRows.array(), atty = out.array();
+        int qkvOff = qkvRows.offset(), attyOff = out.offset();
         Parallel.forRange(NH, Parallel.WHOLE_TASKS, (start, end) -> {
             for (int h = start; h < end; h++) {
                 for (int i = 0; i < n; i++) {
                     Sequence seq = rowSequence[i];
-                    int src = i * 3 * C + h * hs, dst = ((l * NH + h) * maxT + rowPosition[i]) * hs;
+                    int src = qkvOff + i * 3 * C + h * hs, dst = ((l * NH + h) * maxT + rowPosition[i]) * hs;
                     System.arraycopy(qkv, src + C, seq.keys, dst, hs);
                     System.arraycopy(qkv, src + 2 * C, seq.values, dst, hs);
                 }
                 for (int i = 0; i < n; i++) {
                     Sequence seq = rowSequence[i];
-                    attendOne(qkv, i * 3 * C + h * hs, seq.keys, seq.values, (l * NH + h) * maxT * hs, rowPosition[i] + 1,
-                            scores, (i * NH + h) * maxT, atty, i * C + h * hs);
+                    attendOne(qkv, qkvOff + i * 3 * C + h * hs, seq.keys, seq.values, (l * NH + h) * maxT * hs, rowPosition[i] + 1,
+                            scores, (i * NH + h) * maxT, atty, attyOff + i * C + h * hs);
                 }
             }
         });

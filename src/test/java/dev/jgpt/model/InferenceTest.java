@@ -90,40 +90,6 @@ class InferenceTest {
         for (int v = 50; v < logits.length; v++) assertEquals(Float.NEGATIVE_INFINITY, logits[v]);
     }
 
-    @Test
-    void matvecMatchesMatmul() {
-        SplittableRandom rng = new SplittableRandom(6);
-        for (int[] shape : new int[][]{{768, 13}, {60, 7}, {5, 3}, {48, 1}, {130, 66}}) {
-            int C = shape[0], OC = shape[1];
-            float[] x = randoms(rng, C, 1), w = randoms(rng, OC * C + 3 + OC, 1);
-            float[] want = new float[OC], got = new float[OC];
-            dev.jgpt.kernels.Matmul.forward(dev.jgpt.tensor.Slice.of(want), dev.jgpt.tensor.Slice.of(x), new dev.jgpt.tensor.Slice(w, 3), new dev.jgpt.tensor.Slice(w, 3 + OC * C), 1, C, OC);
-            Inference.matvec(got, 0, x, 0, w, 3, w, 3 + OC * C, 1, C, OC);
-            // another summation order: agreement to float32 rounding of a length-C dot product
-            for (int o = 0; o < OC; o++) assertEquals(want[o], got[o], 1e-6 * Math.sqrt(C), "C=" + C + " OC=" + OC + " o=" + o);
-        }
-    }
-
-    @Test
-    void matvecRoundsEachRowAsALoneRow() {
-        SplittableRandom rng = new SplittableRandom(7);
-        for (int[] shape : new int[][]{{768, 13}, {60, 7}, {5, 3}, {130, 66}}) {
-            int C = shape[0], OC = shape[1];
-            for (int n = 1; n <= 9; n++) {
-                float[] x = randoms(rng, n * C, 1), w = randoms(rng, OC * C + OC, 1);
-                float[] together = new float[n * OC], alone = new float[OC];
-                Inference.matvec(together, 0, x, 0, w, 0, w, OC * C, n, C, OC);
-                for (int r = 0; r < n; r++) {
-                    Inference.matvec(alone, 0, x, r * C, w, 0, w, OC * C, 1, C, OC);
-                    for (int o = 0; o < OC; o++) {
-                        assertEquals(Float.floatToIntBits(alone[o]), Float.floatToIntBits(together[r * OC + o]),
-                                "C=" + C + " OC=" + OC + " n=" + n + " row " + r);
-                    }
-                }
-            }
-        }
-    }
-
     /**
      * One step over several sequences, at different positions, gives each the logits it gets decoded
      * alone, bit for bit, in both precisions; n from 1 to 9 covers the four-row kernels and their

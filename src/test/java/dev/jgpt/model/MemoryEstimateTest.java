@@ -4,6 +4,9 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,27 +14,44 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The estimate counts what the code allocates: checked against the buffers themselves. */
 class MemoryEstimateTest {
 
-    /** Bytes of the arrays an object holds in its own fields, skipping {@code except}. */
+    /**
+     * Bytes of the arrays an object holds in its own fields, directly or through the slices, weights
+     * and records of this package it holds (each array counted once), skipping {@code except}.
+     */
     static long arrayBytes(Object o, Object except) throws IllegalAccessException {
+        return arrayBytes(o, except, Collections.newSetFromMap(new IdentityHashMap<>()));
+    }
+
+    private static long arrayBytes(Object o, Object except, Set<Object> seen) throws IllegalAccessException {
         long bytes = 0;
         for (Field f : o.getClass().getDeclaredFields()) {
             if (Modifier.isStatic(f.getModifiers())) continue;
             f.setAccessible(true);
-            Object v = f.get(o);
-            if (v == null || v == except) continue;
-            switch (v) {
-                case float[] a -> bytes += 4L * a.length;
-                case double[] a -> bytes += 8L * a.length;
-                case short[] a -> bytes += 2L * a.length;
-                case int[] a -> bytes += 4L * a.length;
-                case float[][] a -> {
-                    for (float[] row : a) bytes += 4L * row.length;
-                }
-                default -> {
-                }
-            }
+            bytes += bytesOf(f.get(o), except, seen);
         }
         return bytes;
+    }
+
+    private static long bytesOf(Object v, Object except, Set<Object> seen) throws IllegalAccessException {
+        if (v == null || v == except || !seen.add(v)) return 0;
+        return switch (v) {
+            case float[] a -> 4L * a.length;
+            case double[] a -> 8L * a.length;
+            case short[] a -> 2L * a.length;
+            case int[] a -> 4L * a.length;
+            case Object[] a when a.getClass().getComponentType().isArray() || isOurs(a.getClass().getComponentType()) -> {
+                long sum = 0;
+                for (Object e : a) sum += bytesOf(e, except, seen);
+                yield sum;
+            }
+            case Record r when isOurs(r.getClass()) -> arrayBytes(r, except, seen);
+            default -> 0;
+        };
+    }
+
+    /** Slices, weights and this package's records: what an engine keeps its buffers in. */
+    private static boolean isOurs(Class<?> c) {
+        return c.getPackageName().startsWith("dev.jgpt.model") || c.getPackageName().startsWith("dev.jgpt.tensor");
     }
 
     @Test
