@@ -18,8 +18,9 @@ import java.util.SplittableRandom;
 /**
  * GPT-2: token and position embeddings, n_layer pre-LayerNorm transformer blocks (causal
  * self-attention, then a GELU MLP, each added to the residual stream), a final LayerNorm and an LM
- * head tied to the token embedding. The forward keeps what the backward needs; the backward
- * accumulates into {@link #grads()}.
+ * head tied to the token embedding. Each layer runs {@link Block#forward} (the one description of a
+ * block, which decoding runs too) on buffers that keep what the backward needs; the backward
+ * accumulates into {@link #grads()}. The kernels run on the model's {@link #pool()}.
  */
 public final class Gpt {
     public final GptConfig config;
