@@ -107,16 +107,20 @@ public final class Parallel {
      * about {@code threads * 4} chunks of at least {@code grain}; outside any pool, on the caller.
      */
     public static void forRange(int n, int grain, Range range) {
-        CURRENT.orElse(CALLER_ONLY).split(n, grain, range);
-    }
-
-    private void split(int n, int grain, Range range) {
         if (n <= 0) return;
-        int t = threads;
-        if (t == 1 || n <= grain || !busy.compareAndSet(0, 1)) {
+        // get() answers from a per-thread cache; orElse() searches the bindings on every call, which
+        // cost a one-thread fp32 decode step 5% (a hundred kernel calls a token)
+        Parallel pool = CURRENT.isBound() ? CURRENT.get() : CALLER_ONLY;
+        if (pool.threads == 1 || n <= grain || !pool.busy.compareAndSet(0, 1)) {
             range.run(0, n);
             return;
         }
+        pool.split(n, grain, range);
+    }
+
+    /** Runs body's chunks on the caller and the workers; the caller holds {@link #busy}. */
+    private void split(int n, int grain, Range range) {
+        int t = threads;
         try {
             ensureWorkers(t - 1);
             int chunk = Math.max(grain, (n + t * 4 - 1) / (t * 4));
