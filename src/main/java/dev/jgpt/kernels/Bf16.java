@@ -37,11 +37,6 @@ public final class Bf16 {
         return Float.intBitsToFloat(h << 16);
     }
 
-    /** dst[dstOff + i] = round(src[srcOff + i]) for i in [0, n). */
-    public static void round(float[] src, int srcOff, short[] dst, int dstOff, int n) {
-        for (int i = 0; i < n; i++) dst[dstOff + i] = round(src[srcOff + i]);
-    }
-
     /** LANES weights from w[off], widened to floats. */
     private static FloatVector widen(short[] w, int off) {
         return ((IntVector) ShortVector.fromArray(H, w, off).convertShape(VectorOperators.S2I, I, 0))
