@@ -189,7 +189,7 @@ public final class TrainCommand implements Callable<Integer> {
                 ? Math.max(1, Runtime.getRuntime().availableProcessors() / Mpi.localSize()) : t.threads();
         Parallel pool = new Parallel(Parallel.threadsFor(threads, "train.threads", run::println));
         cfg.gradAccumSteps(group.size()); // the batch must split into whole micro-batches on every rank
-        Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source());
+        Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source(), run::println, run::logOnly);
         var order = TokenDataset.Order.parse(cfg.data().order().name());
         int vocab = cfg.model().shape().vocabSize(), rank = group.rank(), ranks = group.size();
         TokenDataset train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), rank, ranks, order, cfg.data().seed(), vocab);

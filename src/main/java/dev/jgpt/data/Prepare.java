@@ -25,6 +25,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import java.util.function.ToLongFunction;
 import java.util.stream.Stream;
 
@@ -90,11 +91,22 @@ public final class Prepare {
      * What a prepare reaches outside itself: the Hub it lists FineWeb-Edu from, the downloader, and the
      * free space of a disk (tests give a local hub and a made-up free space).
      */
-    record Environment(HuggingFaceHub hub, Download download, ToLongFunction<Path> freeSpace) {
+    record Environment(HuggingFaceHub hub, Download download, ToLongFunction<Path> freeSpace, Consumer<String> say,
+                       Consumer<String> record) {
+        /** Messages on stderr, the progress bar recorded nowhere else. */
+        Environment(HuggingFaceHub hub, Download download, ToLongFunction<Path> freeSpace) {
+            this(hub, download, freeSpace, System.err::println, null);
+        }
+
         /** The Hub at HF_ENDPOINT or huggingface.co, the standard downloader (quiet without progress), the real disk. */
         static Environment standard(boolean progress) {
             return new Environment(HuggingFaceHub.fromEnvironment(), progress ? Download.standard() : Download.standard().quiet(),
                     DiskSpace::usable);
+        }
+
+        /** The same, its messages to {@code say} and its progress bar also recorded to {@code record} as plain lines. */
+        Environment reporting(Consumer<String> say, Consumer<String> record) {
+            return new Environment(hub, download, freeSpace, say, record);
         }
     }
 
@@ -142,6 +154,14 @@ public final class Prepare {
         return ensureShards(dir, source, Environment.standard(true));
     }
 
+    /**
+     * As above, for a training run: its messages go to {@code say} (the run's console and console.log)
+     * and the progress bar, drawn on stderr, also goes to {@code record} as a plain line every 10 s.
+     */
+    public static Path ensureShards(Path dir, String source, Consumer<String> say, Consumer<String> record) {
+        return ensureShards(dir, source, Environment.standard(true).reporting(say, record));
+    }
+
     static Path ensureShards(Path dir, String source, Environment env) {
         if (isPrepared(dir)) return dir;
         if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) {
@@ -157,10 +177,10 @@ public final class Prepare {
                             + "' in its name, like fineweb_" + split + "_000000.bin)");
                 }
             }
-            System.err.println("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST + ": not written by jgpt prepare)");
+            env.say().accept("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST + ": not written by jgpt prepare)");
             return dir;
         }
-        System.err.println("preparing " + source + " into " + dir + (Files.isRegularFile(dir.resolve(JOURNAL)) ? "" : " (first use)") + "...");
+        env.say().accept("preparing " + source + " into " + dir + (Files.isRegularFile(dir.resolve(JOURNAL)) ? "" : " (first use)") + "...");
         Options o = Options.defaults(source, dir);
         Summary s;
         try {
@@ -171,7 +191,7 @@ public final class Prepare {
             throw new JgptException("data.source " + source + ": " + e.reason + ". " + (begun
                     ? "What is prepared in " + dir + " is kept: run again with network to go on from there. " : "") + offlineHint(source), e);
         }
-        System.err.println(s.describe());
+        env.say().accept(s.describe());
         return dir;
     }
 
@@ -221,7 +241,7 @@ public final class Prepare {
         List<ShardWriter.Done> kept = continueCutShort ? PrepareJournal.continuable(options.out(), settings) : null;
         long keptTokens = kept == null ? 0 : kept.stream().mapToLong(ShardWriter.Done::tokens).sum();
         PreparePlan plan = PreparePlan.of(options.source(), corpus, options.out(), keptTokens, options.maxTokens(), options.threads());
-        if (options.progress() && plan.downloads()) System.err.println(plan.describe(env.freeSpace()));
+        if (options.progress() && plan.downloads()) env.say().accept(plan.describe(env.freeSpace()));
         plan.refuseIfNoRoom(env.freeSpace());
         corpus.keepListing();
         Path journal = options.out().resolve(JOURNAL);
@@ -235,8 +255,8 @@ public final class Prepare {
                 removeUnfinished(options.out(), kept);
                 PrepareJournal.restart(journal, settings, kept);
                 if (options.progress()) {
-                    System.err.printf(Locale.ROOT, "continuing the prepare cut short in %s: %d whole shard%s (%,d tokens) kept%n",
-                            options.out(), kept.size(), kept.size() == 1 ? "" : "s", keptTokens);
+                    env.say().accept(String.format(Locale.ROOT, "continuing the prepare cut short in %s: %d whole shard%s (%,d tokens) kept",
+                            options.out(), kept.size(), kept.size() == 1 ? "" : "s", keptTokens));
                 }
             }
         } catch (IOException e) {
@@ -254,6 +274,7 @@ public final class Prepare {
         ProgressBar bar = options.progress()
                 ? ProgressBar.start("prepare " + options.source(), corpus.estimatedBytes, "B", "docs", "tokens")
                 : null;
+        if (bar != null && env.record() != null) bar.recording(env.record(), 10);
         Pipeline pipeline = new Pipeline(pool, writer, bar, 2 * options.threads(), from);
         long start = System.nanoTime();
         try {

@@ -202,7 +202,9 @@ class TrainProcessTest {
                 "--set", "data.source=jdk-src", "--set", "train.max_steps=2", "--name", "foreign");
         assertEquals(0, child.waitFor(120), child.err());
         assertEquals(before, snapshot(mine), "data.dir must be exactly as it was");
-        assertTrue(child.err().contains("reading its 2 shards directly"), child.err());
+        assertTrue((child.out() + child.err()).contains("reading its 2 shards directly"), child.err());
+        String log = Files.readString(run("foreign").resolve(RunDirectory.CONSOLE_FILE)); // the run's log says what it read
+        assertTrue(log.contains("data.dir " + mine + ": reading its 2 shards directly"), log);
         assertEquals(2, losses(run("foreign"), "train").length);
     }
 
