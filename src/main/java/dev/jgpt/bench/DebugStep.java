@@ -6,6 +6,7 @@ import com.google.gson.JsonParseException;
 import dev.jgpt.JgptException;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.tensor.View;
+import dev.jgpt.train.Engine;
 import dev.jgpt.train.Optimizer;
 
 import java.io.IOException;
@@ -75,24 +76,29 @@ public final class DebugStep {
     public record Result(float loss, float[][] logitsRow0, Map<String, Double> gradNorms, double gradNorm, float[] losses) {
     }
 
+    /** The parity step on the CPU: {@code model}, updated by an AdamW with the settings' hyperparameters. */
     public static Result run(Gpt model, Batch batch, Settings s) {
+        return run(Engine.cpu(model, new Optimizer(model, s.weightDecay(), s.beta1(), s.beta2(), s.eps())), batch, s);
+    }
+
+    /** The parity step on any engine, its AdamW made with the settings' hyperparameters. */
+    public static Result run(Engine model, Batch batch, Settings s) {
         int K = s.microBatches();
         if (K < 1 || batch.B() % K != 0) {
             throw new JgptException("micro-batches: " + K + " does not divide the batch's " + batch.B() + " rows");
         }
-        float[][] row0 = new float[batch.T()][model.config.vocabSize()];
+        float[][] row0 = new float[batch.T()][model.config().vocabSize()];
         model.zeroGrad();
         float loss = forwardBackward(model, batch, K, row0);
         Map<String, Double> norms = new LinkedHashMap<>();
-        for (View v : model.layout.layout.views()) norms.put(v.name(), model.gradNorm(v));
+        for (View v : model.layout().layout.views()) norms.put(v.name(), model.gradNorm(v));
         double gradNorm = model.gradNorm();
 
-        Optimizer opt = new Optimizer(model, s.weightDecay(), s.beta1(), s.beta2(), s.eps());
         float[] losses = new float[s.steps()];
-        model.zeroGrad(); // the norms above left a gradient behind; the optimizer zeroes its own after each step
+        model.zeroGrad(); // the norms above left a gradient behind; each AdamW step zeroes its own
         for (int i = 0; i < s.steps(); i++) {
             losses[i] = forwardBackward(model, batch, K, null);
-            opt.step(s.lr(), s.clip());
+            model.step(s.lr(), s.clip());
         }
         return new Result(loss, row0, norms, gradNorm, losses);
     }
@@ -102,7 +108,7 @@ public final class DebugStep {
      * mean of their losses returned. Copies row 0's logits (of the first micro-batch) into
      * {@code logitsRow0} when given.
      */
-    private static float forwardBackward(Gpt model, Batch batch, int K, float[][] logitsRow0) {
+    private static float forwardBackward(Engine model, Batch batch, int K, float[][] logitsRow0) {
         int rows = batch.B() / K, T = batch.T(), n = rows * T;
         double loss = 0;
         for (int k = 0; k < K; k++) {
@@ -110,8 +116,8 @@ public final class DebugStep {
             int[] targets = Arrays.copyOfRange(batch.targets(), k * n, (k + 1) * n);
             loss += model.forward(inputs, targets, rows, T) / K;
             if (k == 0 && logitsRow0 != null) {
-                float[] logits = model.logits();
-                int V = model.config.vocabSize(), Vp = model.config.paddedVocabSize();
+                float[] logits = model.logits(0, T);
+                int V = model.config().vocabSize(), Vp = model.config().paddedVocabSize();
                 for (int t = 0; t < T; t++) System.arraycopy(logits, t * Vp, logitsRow0[t], 0, V);
             }
             model.backward(1f / K);

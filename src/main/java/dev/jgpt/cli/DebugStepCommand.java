@@ -3,7 +3,6 @@ package dev.jgpt.cli;
 import com.google.gson.GsonBuilder;
 import dev.jgpt.JgptException;
 import dev.jgpt.cuda.Cuda;
-import dev.jgpt.cuda.CudaDebugStep;
 import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.io.ModelFiles;
 import dev.jgpt.model.Gpt;
@@ -81,7 +80,7 @@ public final class DebugStepCommand implements Callable<Integer> {
                 r = DebugStep.run(m, b, settings);
             } else {
                 try (CudaGpt gpu = new CudaGpt(cuda, m)) {
-                    r = CudaDebugStep.run(gpu, b, settings);
+                    r = DebugStep.run(gpu.engine(settings.weightDecay(), settings.beta1(), settings.beta2(), settings.eps()), b, settings);
                 }
             }
         }

@@ -5,6 +5,7 @@ import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.GptLayout;
 import dev.jgpt.tensor.View;
+import dev.jgpt.train.Engine;
 
 /**
  * GPT-2 on the GPU: model.Gpt's forward and backward, op for op in the same order, on device buffers
@@ -298,5 +299,52 @@ public final class CudaGpt implements AutoCloseable {
                 throw new JgptException(what + " id " + t + " at position " + i + " is outside the vocabulary [0, " + V + ")");
             }
         }
+    }
+
+    /**
+     * This model as a training {@link Engine}, its AdamW with these hyperparameters (the same update as
+     * the CPU's Optimizer, gradient zeroed after each step).
+     */
+    public Engine engine(float weightDecay, float beta1, float beta2, float eps) {
+        CudaGpt gpu = this;
+        return new Engine() {
+            public GptConfig config() {
+                return config;
+            }
+
+            public GptLayout layout() {
+                return layout;
+            }
+
+            public float forward(int[] inputs, int[] targets, int B, int T) {
+                return gpu.forward(inputs, targets, B, T);
+            }
+
+            public float[] logits(int first, int rows) {
+                return gpu.logits(first, rows);
+            }
+
+            public void backward(float lossScale) {
+                gpu.backward(lossScale);
+            }
+
+            public void zeroGrad() {
+                gpu.zeroGrad();
+            }
+
+            public double gradNorm() {
+                return gpu.gradNorm();
+            }
+
+            public double gradNorm(View view) {
+                return gpu.gradNorm(view);
+            }
+
+            public double step(float lr, double maxNorm) {
+                double norm = gpu.step(lr, maxNorm, weightDecay, beta1, beta2, eps);
+                gpu.zeroGrad();
+                return norm;
+            }
+        };
     }
 }

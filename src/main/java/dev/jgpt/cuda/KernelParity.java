@@ -95,7 +95,8 @@ public final class KernelParity {
             Gpt host = ModelFiles.load(dir.resolve("hf"));
             DebugStep.Result r;
             try (CudaGpt gpu = new CudaGpt(cuda, host)) {
-                r = CudaDebugStep.run(gpu, DebugStep.Batch.read(dir.resolve("batch.json")), DebugStep.Settings.defaults());
+                DebugStep.Settings s = DebugStep.Settings.defaults();
+                r = DebugStep.run(gpu.engine(s.weightDecay(), s.beta1(), s.beta2(), s.eps()), DebugStep.Batch.read(dir.resolve("batch.json")), s);
             }
             List<Check> these = new ArrayList<>();
             double loss = expected.get("loss").getAsDouble();

@@ -1,0 +1,85 @@
+package dev.jgpt.train;
+
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
+import dev.jgpt.model.GptLayout;
+import dev.jgpt.tensor.View;
+
+import java.util.Arrays;
+
+/**
+ * A GPT-2 being trained, whichever engine holds it: the forward and backward over a micro-batch, the
+ * gradient's norms and an AdamW step with clipping, on one parameter buffer in {@link GptLayout}'s
+ * layout. The CPU's {@link Gpt} with its {@link Optimizer} ({@link #cpu}) and the GPU's CudaGpt are
+ * the two engines; the PyTorch parity step runs on either through this seam.
+ */
+public interface Engine {
+    GptConfig config();
+
+    GptLayout layout();
+
+    /** The mean loss over the counted targets (-1 = not counted; NaN when targets is null), as {@link Gpt#forward}. */
+    float forward(int[] inputs, int[] targets, int B, int T);
+
+    /** {@code rows} rows of the last forward's logits from row {@code first} (of B·T), each paddedVocabSize wide. */
+    float[] logits(int first, int rows);
+
+    /** Adds the last forward's gradient, its loss scaled by {@code lossScale}, to the gradient buffer. */
+    void backward(float lossScale);
+
+    void zeroGrad();
+
+    /** The global norm of the gradient. */
+    double gradNorm();
+
+    /** The norm of one tensor's gradient. */
+    double gradNorm(View view);
+
+    /**
+     * One AdamW update at {@code lr}, the gradient clipped to {@code maxNorm} as torch's
+     * clip_grad_norm_ does (0 = no clipping); leaves the gradient zeroed. Returns the norm before clipping.
+     */
+    double step(float lr, double maxNorm);
+
+    /** The CPU engine: {@code model}, updated by {@code optimizer}. */
+    static Engine cpu(Gpt model, Optimizer optimizer) {
+        return new Engine() {
+            public GptConfig config() {
+                return model.config;
+            }
+
+            public GptLayout layout() {
+                return model.layout;
+            }
+
+            public float forward(int[] inputs, int[] targets, int B, int T) {
+                return model.forward(inputs, targets, B, T);
+            }
+
+            public float[] logits(int first, int rows) {
+                int Vp = model.config.paddedVocabSize();
+                return Arrays.copyOfRange(model.logits(), first * Vp, (first + rows) * Vp);
+            }
+
+            public void backward(float lossScale) {
+                model.backward(lossScale);
+            }
+
+            public void zeroGrad() {
+                model.zeroGrad();
+            }
+
+            public double gradNorm() {
+                return model.gradNorm();
+            }
+
+            public double gradNorm(View view) {
+                return model.gradNorm(view);
+            }
+
+            public double step(float lr, double maxNorm) {
+                return optimizer.step(lr, maxNorm);
+            }
+        };
+    }
+}
