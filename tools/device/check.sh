@@ -6,7 +6,7 @@
 #   compile  every kernel compiled for the GPU and loaded               (jgpt cuda compile)
 #   parity   every kernel and a small GPT against the CPU, debug-step against PyTorch (jgpt cuda parity)
 #   train    a short training run on the GPU whose loss must fall       (jgpt cuda train)
-#   bench    GPT-2 124M, B=16, T=1024: forward + backward + AdamW       (jgpt cuda bench)
+#   bench    GPT-2 124M, B=16, T=1024: forward + backward + AdamW       (jgpt bench train --device cuda)
 # and prints a summary. Logs go to $OUT when it is set, else to logs/ beside this script.
 # Without a GPU the GPU steps are skipped and the summary ends with the reason (compile then targets
 # sm_90 if NVRTC is found). Exit status: 0 all passed, 1 a check failed, 3 no GPU (nothing failed).
@@ -67,7 +67,7 @@ if [ "$gpu" = yes ]; then
   step compile 300 cuda compile
   step parity 300 cuda parity --fixtures "$bundle/fixtures"
   step train 300 cuda train --steps 300 "$bundle/corpus.txt"
-  step bench 300 cuda bench --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
+  step bench 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
 else
   # without a GPU the kernels can still be compiled, for sm_90, where NVRTC is found
   if ! step compile 300 cuda compile --arch sm_90 && grep -q "no NVRTC found" "$logs/compile.log"; then

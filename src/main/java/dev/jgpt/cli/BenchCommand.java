@@ -5,6 +5,8 @@ import dev.jgpt.JgptException;
 import dev.jgpt.bench.KernelBench;
 import dev.jgpt.bench.Measure;
 import dev.jgpt.bench.PeakFlops;
+import dev.jgpt.cuda.Cuda;
+import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.eval.Sampler;
 import dev.jgpt.generate.Generator;
 import dev.jgpt.model.Gpt;
@@ -12,6 +14,7 @@ import dev.jgpt.model.Inference;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.tensor.Parallel;
+import dev.jgpt.train.Engine;
 import dev.jgpt.train.Optimizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -78,6 +81,10 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--json", description = "print one JSON object")
         boolean json;
 
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu, or cuda: the GPU engine, fp32 "
+                + "(adds device memory; MFU against the GPU's fp32 peak) (default: ${DEFAULT-VALUE})")
+        String device;
+
         @Override
         public Integer call() {
             if (batch < 1) throw new JgptException("--batch must be >= 1, got " + batch);
@@ -86,52 +93,67 @@ public final class BenchCommand implements Runnable {
             if (warmup < 0) throw new JgptException("--warmup must be >= 0, got " + warmup);
             GptConfig cfg = machine.apply();
             if (seq > cfg.blockSize()) throw new JgptException("--seq " + seq + " exceeds the model's block size " + cfg.blockSize());
-            MemoryEstimate memory = MemoryEstimate.training(cfg, batch, seq, 0);
-            memory.requireFits(MemoryEstimate.heap(), "--batch");
-            Gpt gpt = new Gpt(cfg);
-            gpt.runOn(machine.pool);
-            gpt.initialize(1337);
-            Optimizer opt = new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f);
-            int[] inputs = new int[batch * seq], targets = new int[batch * seq];
-            Measure.randomTokens(cfg, inputs, targets);
-            double[] ms = new double[steps];
-            float firstLoss = Float.NaN;
-            for (int s = 0; s < warmup + steps; s++) {
-                long t0 = System.nanoTime();
-                float loss = gpt.forward(inputs, targets, batch, seq);
-                gpt.backward(1f);
-                opt.step(1e-4f, 1.0); // clips, steps and zeroes the gradient
-                double elapsed = (System.nanoTime() - t0) / 1e6;
-                if (s == 0) firstLoss = loss;
-                if (s >= warmup) ms[s - warmup] = elapsed;
-                if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
+            try (Cuda cuda = CudaCommand.openForDevice(device)) {
+                // on the CPU the whole step lives in the heap; on the GPU only the host copy of the parameters does
+                MemoryEstimate memory = cuda == null ? MemoryEstimate.training(cfg, batch, seq, 0) : null;
+                if (memory != null) memory.requireFits(MemoryEstimate.heap(), "--batch");
+                Gpt gpt = new Gpt(cfg);
+                gpt.runOn(machine.pool);
+                gpt.initialize(1337);
+                try (CudaGpt gpu = cuda == null ? null : new CudaGpt(cuda, gpt)) {
+                    Engine engine = gpu == null ? Engine.cpu(gpt, new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f))
+                            : gpu.engine(0.1f, 0.9f, 0.95f, 1e-8f);
+                    int[] inputs = new int[batch * seq], targets = new int[batch * seq];
+                    Measure.randomTokens(cfg, inputs, targets);
+                    double[] ms = new double[steps];
+                    float firstLoss = Float.NaN;
+                    for (int s = 0; s < warmup + steps; s++) {
+                        long t0 = System.nanoTime();
+                        float loss = engine.forward(inputs, targets, batch, seq);
+                        engine.backward(1f);
+                        engine.step(1e-4f, 1.0); // clips, steps and zeroes the gradient
+                        if (cuda != null) cuda.sync();
+                        double elapsed = (System.nanoTime() - t0) / 1e6;
+                        if (s == 0) firstLoss = loss;
+                        if (s >= warmup) ms[s - warmup] = elapsed;
+                        if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
+                    }
+                    double median = Measure.median(ms);
+                    double peak = cuda == null ? PeakFlops.measure(machine.pool, 0.5) : cuda.fp32PeakFlops();
+                    long tokens = (long) batch * seq;
+                    double flops = Measure.trainingFlops(cfg, batch, seq);
+                    Map<String, Object> r = new LinkedHashMap<>();
+                    r.put("model", machine.model);
+                    if (cuda != null) r.put("device", cuda.deviceName);
+                    r.put("batch", batch);
+                    r.put("seq", seq);
+                    if (cuda == null) r.put("threads", machine.pool.threads());
+                    r.put("initial_loss", firstLoss);
+                    r.put("ms_per_step", Measure.round(median, 1));
+                    r.put("tokens_per_s", Measure.round(tokens / (median / 1000), 1));
+                    r.put("gflops_per_s", Measure.round(flops / (median / 1000) / 1e9, 1));
+                    r.put("mfu", Double.isNaN(peak) ? null : Measure.round(flops / (median / 1000) / peak, 3));
+                    r.put("peak_gflops_per_s", Double.isNaN(peak) ? null : Measure.round(peak / 1e9, 1));
+                    r.put("peak_rss_mb", Measure.peakRssMb());
+                    if (memory != null) r.put("estimated_mb", memory.total() / 1_000_000);
+                    if (cuda != null) {
+                        long[] free = cuda.memoryInfo();
+                        r.put("device_memory_mb", cuda.allocatedBytes() >> 20);
+                        r.put("device_memory_used_mb", (free[1] - free[0]) >> 20);
+                    }
+                    if (json) {
+                        System.out.println(new Gson().toJson(r));
+                    } else {
+                        String where = cuda == null ? "threads=" + machine.pool.threads() : "on " + cuda.deviceName;
+                        System.out.printf("%s B=%d T=%d %s: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s (MFU %.1f%% of %.0f), peak RSS %d MB (initial loss %.4f)%n",
+                                machine.model, batch, seq, where, median, tokens / (median / 1000),
+                                flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, Measure.peakRssMb(), firstLoss);
+                        if (memory != null) System.out.println(memory.describe(MemoryEstimate.heap()));
+                        else System.out.printf("device memory: %d MiB allocated by jgpt%n", cuda.allocatedBytes() >> 20);
+                    }
+                    return 0;
+                }
             }
-            double median = Measure.median(ms);
-            double peak = PeakFlops.measure(machine.pool, 0.5);
-            long tokens = (long) batch * seq;
-            double flops = Measure.trainingFlops(cfg, batch, seq);
-            Map<String, Object> r = new LinkedHashMap<>();
-            r.put("model", machine.model);
-            r.put("batch", batch);
-            r.put("seq", seq);
-            r.put("threads", machine.pool.threads());
-            r.put("initial_loss", firstLoss);
-            r.put("ms_per_step", Measure.round(median, 1));
-            r.put("tokens_per_s", Measure.round(tokens / (median / 1000), 1));
-            r.put("gflops_per_s", Measure.round(flops / (median / 1000) / 1e9, 1));
-            r.put("mfu", Measure.round(flops / (median / 1000) / peak, 3));
-            r.put("peak_gflops_per_s", Measure.round(peak / 1e9, 1));
-            r.put("peak_rss_mb", Measure.peakRssMb());
-            r.put("estimated_mb", memory.total() / 1_000_000);
-            if (json) {
-                System.out.println(new Gson().toJson(r));
-            } else {
-                System.out.printf("%s B=%d T=%d threads=%d: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s (MFU %.1f%% of %.0f), peak RSS %d MB (initial loss %.4f)%n",
-                        machine.model, batch, seq, machine.pool.threads(), median, tokens / (median / 1000),
-                        flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, Measure.peakRssMb(), firstLoss);
-                System.out.println(memory.describe(MemoryEstimate.heap()));
-            }
-            return 0;
         }
     }
 

@@ -1,8 +1,6 @@
 package dev.jgpt.cli;
 
-import com.google.gson.Gson;
 import dev.jgpt.JgptException;
-import dev.jgpt.bench.Measure;
 import dev.jgpt.cuda.Cuda;
 import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.cuda.KernelCache;
@@ -19,18 +17,15 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
-/** The GPU engine's own checks: what CUDA sees, kernel compilation, parity with the CPU kernels, a short run, a benchmark. */
+/** The GPU engine's own checks: what CUDA sees, kernel compilation, parity with the CPU kernels, a short run (its benchmark is `bench train --device cuda`). */
 @Command(name = "cuda", mixinStandardHelpOptions = true,
         description = "Check the CUDA engine: the GPU and libraries found, kernel compilation, parity of every kernel with "
-                + "the CPU's, a short training run, a benchmark. Training through `jgpt train` runs on the CPU.",
-        subcommands = {CudaCommand.Info.class, CudaCommand.Compile.class, CudaCommand.Parity.class, CudaCommand.Train.class,
-                CudaCommand.Bench.class})
+                + "the CPU's, a short training run (the benchmark: jgpt bench train --device cuda). Training through `jgpt train` runs on the CPU.",
+        subcommands = {CudaCommand.Info.class, CudaCommand.Compile.class, CudaCommand.Parity.class, CudaCommand.Train.class})
 public final class CudaCommand implements Runnable {
 
     @Override
@@ -187,85 +182,6 @@ public final class CudaCommand implements Runnable {
                         window, firstLosses, window, lastLosses, falls ? "falls" : "DOES NOT FALL",
                         ms / (steps - 5), (double) batch * seq * (steps - 5) / (ms / 1000));
                 return falls ? 0 : 1;
-            }
-        }
-    }
-
-    @Command(name = "bench", mixinStandardHelpOptions = true,
-            description = "Forward + backward + AdamW on random tokens with a randomly initialized model on the GPU, with "
-                    + "`jgpt bench train`'s keys: median ms/step, tokens/s, GFLOP/s, MFU against the GPU's fp32 peak, and device memory.")
-    public static final class Bench implements Callable<Integer> {
-        @Option(names = "--model", defaultValue = "gpt2", description = "preset: gpt2, gpt2-medium, gpt2-large, gpt2-xl (default: ${DEFAULT-VALUE})")
-        String model;
-
-        @Option(names = "--batch", defaultValue = "4", description = "micro-batch size B (default: ${DEFAULT-VALUE})")
-        int batch;
-
-        @Option(names = "--seq", defaultValue = "1024", description = "sequence length T (default: ${DEFAULT-VALUE})")
-        int seq;
-
-        @Option(names = "--steps", defaultValue = "5", description = "timed steps, after the warm-up (default: ${DEFAULT-VALUE})")
-        int steps;
-
-        @Option(names = "--warmup", defaultValue = "2", description = "untimed warm-up steps (default: ${DEFAULT-VALUE})")
-        int warmup;
-
-        @Option(names = "--json", description = "print one JSON object")
-        boolean json;
-
-        @Override
-        public Integer call() {
-            if (batch < 1 || seq < 1 || steps < 1 || warmup < 0) {
-                throw new JgptException("--batch, --seq and --steps must be >= 1, --warmup >= 0");
-            }
-            GptConfig cfg = GptConfig.preset(model);
-            if (seq > cfg.blockSize()) throw new JgptException("--seq " + seq + " exceeds the model's block size " + cfg.blockSize());
-            Gpt host = new Gpt(cfg);
-            host.initialize(1337);
-            int[] inputs = new int[batch * seq], targets = new int[batch * seq];
-            Measure.randomTokens(cfg, inputs, targets);
-            try (Cuda cuda = Cuda.open(); CudaGpt gpt = new CudaGpt(cuda, host)) {
-                double[] ms = new double[steps];
-                float firstLoss = Float.NaN;
-                for (int s = 0; s < warmup + steps; s++) {
-                    long t0 = System.nanoTime();
-                    float loss = gpt.forward(inputs, targets, batch, seq);
-                    gpt.backward(1f);
-                    gpt.step(1e-4f, 1.0, 0.1f, 0.9f, 0.95f, 1e-8f);
-                    cuda.sync();
-                    double elapsed = (System.nanoTime() - t0) / 1e6;
-                    if (s == 0) firstLoss = loss;
-                    if (s >= warmup) ms[s - warmup] = elapsed;
-                    if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
-                }
-                double median = Measure.median(ms);
-                double peak = cuda.fp32PeakFlops();
-                long tokens = (long) batch * seq;
-                double flops = Measure.trainingFlops(cfg, batch, seq);
-                long[] mem = cuda.memoryInfo();
-                Map<String, Object> r = new LinkedHashMap<>();
-                r.put("model", model);
-                r.put("device", cuda.deviceName);
-                r.put("batch", batch);
-                r.put("seq", seq);
-                r.put("initial_loss", firstLoss);
-                r.put("ms_per_step", Measure.round(median, 1));
-                r.put("tokens_per_s", Measure.round(tokens / (median / 1000), 1));
-                r.put("gflops_per_s", Measure.round(flops / (median / 1000) / 1e9, 1));
-                r.put("mfu", Double.isNaN(peak) ? null : Measure.round(flops / (median / 1000) / peak, 3));
-                r.put("peak_gflops_per_s", Double.isNaN(peak) ? null : Measure.round(peak / 1e9, 1));
-                r.put("device_memory_mb", cuda.allocatedBytes() >> 20);
-                r.put("device_memory_used_mb", (mem[1] - mem[0]) >> 20);
-                r.put("peak_rss_mb", Measure.peakRssMb());
-                if (json) {
-                    System.out.println(new Gson().toJson(r));
-                } else {
-                    System.out.printf("%s on %s, B=%d T=%d: %.1f ms/step, %.0f tokens/s, %.0f GFLOP/s (MFU %.1f%% of %.0f fp32), "
-                                    + "%d MiB of device memory allocated (initial loss %.4f)%n", model, cuda.deviceName, batch, seq,
-                            median, tokens / (median / 1000), flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak,
-                            peak / 1e9, cuda.allocatedBytes() >> 20, firstLoss);
-                }
-                return 0;
             }
         }
     }

@@ -57,5 +57,18 @@ class BenchCommandTest {
         EngineCommandsTest.Run preset = run("bench", "train", "--model", "gpt5");
         assertEquals(1, preset.exit());
         assertTrue(preset.err().contains("gpt5"), preset.err());
+        EngineCommandsTest.Run device = run("bench", "train", "--device", "tpu");
+        assertEquals(1, device.exit());
+        assertTrue(device.err().contains("--device must be cpu or cuda, got tpu"), device.err());
+    }
+
+    @Test
+    void trainOnTheGpuWithoutOneSaysWhyInOneLine() {
+        String why = dev.jgpt.cuda.Cuda.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why != null, "a GPU is here: the GPU benchmark runs in the device check");
+        EngineCommandsTest.Run r = run("bench", "train", "--device", "cuda", "--steps", "1", "--warmup", "0");
+        assertEquals(1, r.exit());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().startsWith("jgpt bench train: ") && r.err().contains(why), r.err());
     }
 }
