@@ -4,9 +4,9 @@ import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import dev.jgpt.JgptException;
+import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.tensor.View;
-import dev.jgpt.train.Engine;
 import dev.jgpt.train.Optimizer;
 
 import java.io.IOException;
@@ -78,7 +78,7 @@ public final class DebugStep {
 
     /** The parity step on the CPU: {@code model}, updated by an AdamW with the settings' hyperparameters. */
     public static Result run(Gpt model, Batch batch, Settings s) {
-        return run(Engine.cpu(model, new Optimizer(model, s.weightDecay(), s.beta1(), s.beta2(), s.eps())), batch, s);
+        return run(Engine.cpu(model, new Optimizer(model, s.weightDecay(), s.beta1(), s.beta2(), s.eps())::step), batch, s);
     }
 
     /** The parity step on any engine, its AdamW made with the settings' hyperparameters. */

@@ -9,12 +9,12 @@ import dev.jgpt.cuda.Cuda;
 import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.eval.Sampler;
 import dev.jgpt.generate.Generator;
+import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.tensor.Parallel;
-import dev.jgpt.train.Engine;
 import dev.jgpt.train.Optimizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -101,7 +101,7 @@ public final class BenchCommand implements Runnable {
                 gpt.runOn(machine.pool);
                 gpt.initialize(1337);
                 try (CudaGpt gpu = cuda == null ? null : new CudaGpt(cuda, gpt)) {
-                    Engine engine = gpu == null ? Engine.cpu(gpt, new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f))
+                    Engine engine = gpu == null ? Engine.cpu(gpt, new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f)::step)
                             : gpu.engine(0.1f, 0.9f, 0.95f, 1e-8f);
                     int[] inputs = new int[batch * seq], targets = new int[batch * seq];
                     Measure.randomTokens(cfg, inputs, targets);

@@ -4,7 +4,10 @@ import dev.jgpt.JgptException;
 import dev.jgpt.data.TokenDataset;
 import dev.jgpt.eval.Evaluator;
 import dev.jgpt.eval.HellaSwag;
+import dev.jgpt.cuda.Cuda;
+import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.track.ProgressBar;
 import picocli.CommandLine.Command;
@@ -39,17 +42,29 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "20", description = "validation batches (default: ${DEFAULT-VALUE})")
     int steps;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, or cuda: the GPU engine, fp32 (default: ${DEFAULT-VALUE})")
+    String device;
+
     @Override
     public Integer call() throws Exception {
         if (data == null && hellaswag == null) throw new JgptException("give --data DIR (validation loss) and/or --hellaswag FILE");
         if (batch < 1) throw new JgptException("--batch must be >= 1, got " + batch);
         if (steps < 1) throw new JgptException("--steps must be >= 1, got " + steps);
         if (limit < 0) throw new JgptException("--limit must be >= 0, got " + limit);
-        Gpt m = ModelFiles.load(model);
-        int T = seq == 0 ? m.config.blockSize() : seq;
-        if (T < 1 || T > m.config.blockSize()) throw new JgptException("--seq must be in [1, " + m.config.blockSize() + "], got " + seq);
+        try (Cuda cuda = CudaCommand.openForDevice(device)) {
+            Gpt host = ModelFiles.load(model);
+            int T = seq == 0 ? host.config.blockSize() : seq;
+            if (T < 1 || T > host.config.blockSize()) throw new JgptException("--seq must be in [1, " + host.config.blockSize() + "], got " + seq);
+            try (CudaGpt gpu = cuda == null ? null : new CudaGpt(cuda, host)) {
+                evaluate(gpu == null ? Engine.cpu(host) : gpu.engine(), T);
+            }
+        }
+        return 0;
+    }
+
+    private void evaluate(Engine m, int T) {
         if (data != null) {
-            TokenDataset val = new TokenDataset(data, "val", batch, T, 0, 1, TokenDataset.Order.SEQUENTIAL, 0, m.config.vocabSize());
+            TokenDataset val = new TokenDataset(data, "val", batch, T, 0, 1, TokenDataset.Order.SEQUENTIAL, 0, m.config().vocabSize());
             double loss;
             ProgressBar bar = ProgressBar.start("validation", steps, "batches").quietFor(2);
             try {
@@ -73,6 +88,5 @@ public final class EvalCommand implements Callable<Integer> {
             System.out.printf("HellaSwag: acc %.4f (%d/%d), acc_norm %.4f (%d/%d)%n", s.acc(), s.correct(), s.total(),
                     s.accNorm(), s.correctNorm(), s.total());
         }
-        return 0;
     }
 }

@@ -1,11 +1,11 @@
 package dev.jgpt.cuda;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.GptLayout;
 import dev.jgpt.tensor.View;
-import dev.jgpt.train.Engine;
 
 /**
  * GPT-2 on the GPU: model.Gpt's forward and backward, op for op in the same order, on device buffers
@@ -301,6 +301,11 @@ public final class CudaGpt implements AutoCloseable {
         }
     }
 
+    /** This model as an {@link Engine} for evaluation only (its step is refused). */
+    public Engine engine() {
+        return engine(Float.NaN, Float.NaN, Float.NaN, Float.NaN);
+    }
+
     /**
      * This model as a training {@link Engine}, its AdamW with these hyperparameters (the same update as
      * the CPU's Optimizer, gradient zeroed after each step).
@@ -324,6 +329,11 @@ public final class CudaGpt implements AutoCloseable {
                 return gpu.logits(first, rows);
             }
 
+            public float[] losses(int n) {
+                if (gpu.acts == null || !gpu.acts.hasTargets) throw new IllegalStateException("no forward pass with targets yet");
+                return java.util.Arrays.copyOf(gpu.acts.hostLosses, n);
+            }
+
             public void backward(float lossScale) {
                 gpu.backward(lossScale);
             }
@@ -341,6 +351,7 @@ public final class CudaGpt implements AutoCloseable {
             }
 
             public double step(float lr, double maxNorm) {
+                if (Float.isNaN(eps)) throw new IllegalStateException("an engine for evaluation has no optimizer");
                 double norm = gpu.step(lr, maxNorm, weightDecay, beta1, beta2, eps);
                 gpu.zeroGrad();
                 return norm;

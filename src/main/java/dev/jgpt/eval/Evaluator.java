@@ -3,6 +3,7 @@ package dev.jgpt.eval;
 import dev.jgpt.JgptException;
 import dev.jgpt.data.TokenDataset;
 import dev.jgpt.generate.Generator;
+import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
@@ -23,6 +24,11 @@ public final class Evaluator {
 
     /** As above, calling {@code afterBatch} after each batch (progress). */
     public static double validationLoss(Gpt model, TokenDataset val, int steps, int B, int T, Runnable afterBatch) {
+        return validationLoss(Engine.cpu(model), val, steps, B, T, afterBatch);
+    }
+
+    /** As above, on any engine. */
+    public static double validationLoss(Engine model, TokenDataset val, int steps, int B, int T, Runnable afterBatch) {
         val.reset();
         int[] inputs = new int[B * T], targets = new int[B * T];
         double sum = 0;
@@ -45,6 +51,11 @@ public final class Evaluator {
 
     /** As above, calling {@code afterItem} after each item (progress). */
     public static HellaSwag.Score hellaswag(Gpt model, List<HellaSwag.Example> examples, Runnable afterItem) {
+        return hellaswag(Engine.cpu(model), examples, afterItem);
+    }
+
+    /** As above, on any engine. */
+    public static HellaSwag.Score hellaswag(Engine model, List<HellaSwag.Example> examples, Runnable afterItem) {
         HellaSwag.Score score = HellaSwag.Score.ZERO;
         for (HellaSwag.Prediction p : hellaswagPredictions(model, examples, afterItem)) score = score.add(p);
         return score;
@@ -52,24 +63,23 @@ public final class Evaluator {
 
     /** The prediction for each item {@link #hellaswag} scores, in order (items too long are left out). */
     public static List<HellaSwag.Prediction> hellaswagPredictions(Gpt model, List<HellaSwag.Example> examples) {
-        return hellaswagPredictions(model, examples, () -> { });
+        return hellaswagPredictions(Engine.cpu(model), examples, () -> { });
     }
 
-    private static List<HellaSwag.Prediction> hellaswagPredictions(Gpt model, List<HellaSwag.Example> examples, Runnable afterItem) {
+    private static List<HellaSwag.Prediction> hellaswagPredictions(Engine model, List<HellaSwag.Example> examples, Runnable afterItem) {
         List<HellaSwag.Prediction> predictions = new ArrayList<>();
         int shortest = Integer.MAX_VALUE;
         for (HellaSwag.Example ex : examples) {
             HellaSwag.Rendered r = HellaSwag.render(ex);
             int width = r.width();
             shortest = Math.min(shortest, width);
-            if (width > model.config.blockSize()) continue;
+            if (width > model.config().blockSize()) continue;
             model.forward(r.flatTokens(), r.flatTargets(), HellaSwag.ENDINGS, width);
-            // the loss buffer is sized for the largest batch the model has seen: take this batch's part
-            predictions.add(r.predict(java.util.Arrays.copyOf(model.losses(), HellaSwag.ENDINGS * width)));
+            predictions.add(r.predict(model.losses(HellaSwag.ENDINGS * width)));
             afterItem.run();
         }
         if (predictions.isEmpty()) {
-            throw new JgptException("no HellaSwag item fits the model's block_size of " + model.config.blockSize()
+            throw new JgptException("no HellaSwag item fits the model's block_size of " + model.config().blockSize()
                     + " tokens: the shortest of the " + examples.size() + " items is " + shortest + " tokens");
         }
         return predictions;

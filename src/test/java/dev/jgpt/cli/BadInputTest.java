@@ -118,6 +118,15 @@ class BadInputTest {
     }
 
     @Test
+    void evalOnADeviceThatIsNotThereSaysSoInOneLine() {
+        String hf = EngineCommandsTest.TINY.resolve("hf").toString(), items = "src/test/resources/hellaswag/hellaswag_val_head10.jsonl";
+        assertOneLine(run("eval", "--model", hf, "--hellaswag", items, "--device", "tpu"), "jgpt eval: --device must be cpu or cuda, got tpu");
+        String why = dev.jgpt.cuda.Cuda.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why != null, "a GPU is here: eval --device cuda runs");
+        assertOneLine(run("eval", "--model", hf, "--hellaswag", items, "--device", "cuda"), "jgpt eval: " + why);
+    }
+
+    @Test
     void aFullDiskNamesTheFileAndTheReason(@TempDir Path tmp) throws Exception {
         Path devFull = Path.of("/dev/full"); // writes to it fail with ENOSPC, as on a full disk
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(devFull), "needs Linux's /dev/full");

@@ -1,8 +1,5 @@
-package dev.jgpt.train;
+package dev.jgpt.model;
 
-import dev.jgpt.model.Gpt;
-import dev.jgpt.model.GptConfig;
-import dev.jgpt.model.GptLayout;
 import dev.jgpt.tensor.View;
 
 import java.util.Arrays;
@@ -10,8 +7,8 @@ import java.util.Arrays;
 /**
  * A GPT-2 being trained, whichever engine holds it: the forward and backward over a micro-batch, the
  * gradient's norms and an AdamW step with clipping, on one parameter buffer in {@link GptLayout}'s
- * layout. The CPU's {@link Gpt} with its {@link Optimizer} ({@link #cpu}) and the GPU's CudaGpt are
- * the two engines; the PyTorch parity step runs on either through this seam.
+ * layout. The CPU's {@link Gpt} with its optimizer ({@link #cpu}) and the GPU's CudaGpt are the two
+ * engines; the PyTorch parity step, the benchmark and evaluation run on either through this seam.
  */
 public interface Engine {
     GptConfig config();
@@ -23,6 +20,9 @@ public interface Engine {
 
     /** {@code rows} rows of the last forward's logits from row {@code first} (of B·T), each paddedVocabSize wide. */
     float[] logits(int first, int rows);
+
+    /** The first {@code n} per-position losses of the last forward (0 where the target was -1). */
+    float[] losses(int n);
 
     /** Adds the last forward's gradient, its loss scaled by {@code lossScale}, to the gradient buffer. */
     void backward(float lossScale);
@@ -41,8 +41,19 @@ public interface Engine {
      */
     double step(float lr, double maxNorm);
 
-    /** The CPU engine: {@code model}, updated by {@code optimizer}. */
-    static Engine cpu(Gpt model, Optimizer optimizer) {
+    /** An optimizer's update: {@link #step}'s contract. */
+    @FunctionalInterface
+    interface Update {
+        double step(float lr, double maxNorm);
+    }
+
+    /** The CPU engine for evaluation only: {@code model}, no optimizer ({@link #step} is refused). */
+    static Engine cpu(Gpt model) {
+        return cpu(model, null);
+    }
+
+    /** The CPU engine: {@code model}, updated by {@code update} (an AdamW's: {@code optimizer::step}). */
+    static Engine cpu(Gpt model, Update update) {
         return new Engine() {
             public GptConfig config() {
                 return model.config;
@@ -59,6 +70,10 @@ public interface Engine {
             public float[] logits(int first, int rows) {
                 int Vp = model.config.paddedVocabSize();
                 return Arrays.copyOfRange(model.logits(), first * Vp, (first + rows) * Vp);
+            }
+
+            public float[] losses(int n) {
+                return Arrays.copyOf(model.losses(), n);
             }
 
             public void backward(float lossScale) {
@@ -78,7 +93,8 @@ public interface Engine {
             }
 
             public double step(float lr, double maxNorm) {
-                return optimizer.step(lr, maxNorm);
+                if (update == null) throw new IllegalStateException("an engine for evaluation has no optimizer");
+                return update.step(lr, maxNorm);
             }
         };
     }
