@@ -1,6 +1,7 @@
 package dev.jgpt.tensor;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -25,19 +26,19 @@ public final class Parallel {
     }
 
     /** One call's chunks. Immutable but for the two counters, so a late worker can never mix up calls. */
-    private record Job(Range body, int size, int chunk, int chunks, AtomicInteger next, AtomicInteger done) {
-        /** Claims and runs chunks until none are left. */
-        Throwable work() {
+    private record Job(Range body, int size, int chunk, int chunks, AtomicInteger next, AtomicInteger done,
+                       AtomicReference<Throwable> failure) {
+        /** Claims and runs chunks until none are left; a chunk that fails ends the call, its failure kept for the caller. */
+        void work() {
             try {
                 for (int c; (c = next.getAndIncrement()) < chunks; done.incrementAndGet()) {
                     int start = c * chunk;
                     body.run(start, Math.min(size, start + chunk));
                 }
-                return null;
             } catch (Throwable t) {
+                failure.compareAndSet(null, t); // before the caller is released, so it cannot miss it
                 next.set(chunks);
                 done.addAndGet(chunks); // release the caller now: the call fails anyway
-                return t;
             }
         }
     }
@@ -58,7 +59,6 @@ public final class Parallel {
     private final int threads;
     private Thread[] workers = new Thread[0];
     private volatile Job current;
-    private volatile Throwable workerFailure;
     private final AtomicInteger busy = new AtomicInteger();
 
     /** A pool of {@code threads} threads, the caller included (1 = run everything on the caller). Workers start on first use. */
@@ -125,15 +125,14 @@ public final class Parallel {
             ensureWorkers(t - 1);
             int chunk = Math.max(grain, (n + t * 4 - 1) / (t * 4));
             int chunks = (n + chunk - 1) / chunk;
-            Job job = new Job(range, n, chunk, chunks, new AtomicInteger(), new AtomicInteger());
+            Job job = new Job(range, n, chunk, chunks, new AtomicInteger(), new AtomicInteger(), new AtomicReference<>());
             current = job;
             for (int i = 0; i < t - 1; i++) LockSupport.unpark(workers[i]);
-            Throwable failure = job.work();
+            job.work();
             for (int spins = 0; job.done.get() < chunks; spins++) {
                 if (spins < SPIN_BEFORE_PARK) Thread.onSpinWait(); else Thread.yield();
             }
-            if (failure == null) failure = workerFailure;
-            workerFailure = null;
+            Throwable failure = job.failure.get();
             if (failure instanceof RuntimeException re) throw re;
             if (failure instanceof Error e) throw e;
         } finally {
@@ -163,8 +162,7 @@ public final class Parallel {
                 if (++spins < SPIN_BEFORE_PARK) Thread.onSpinWait(); else LockSupport.park();
             }
             seen = job;
-            Throwable t = job.work();
-            if (t != null) workerFailure = t;
+            job.work();
         }
     }
 }

@@ -32,9 +32,13 @@ class ParallelTest {
 
     @Test
     void aFailureReachesTheCallerAndThePoolStillWorks() {
-        assertThrows(IllegalStateException.class, () -> pool.run(() -> Parallel.forRange(100, 1, (s, e) -> {
-            if (s <= 50 && 50 < e) throw new IllegalStateException("boom");
-        })));
+        // many times: the failing chunk falls now to the caller, now to a worker, whose failure must
+        // reach the caller before the caller is released
+        for (int rep = 0; rep < 3000; rep++) {
+            assertThrows(IllegalStateException.class, () -> pool.run(() -> Parallel.forRange(100, 1, (s, e) -> {
+                if (s <= 50 && 50 < e) throw new IllegalStateException("boom");
+            })), "repetition " + rep);
+        }
         int[] sum = new int[1];
         pool.run(() -> Parallel.forRange(10, 100, (s, e) -> sum[0] += e - s)); // below the grain: inline
         assertEquals(10, sum[0]);
