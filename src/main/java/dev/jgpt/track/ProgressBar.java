@@ -122,18 +122,7 @@ public final class ProgressBar implements AutoCloseable {
      * with (a training step's log line) takes its place. Nothing after it.
      */
     public void clear() {
-        drawing.lock();
-        try {
-            if (closed) return;
-            closed = true;
-            stopTicking();
-            if (tty && out != null && lastWidth > 0) {
-                out.print("\r" + " ".repeat(lastWidth) + "\r");
-                out.flush();
-            }
-        } finally {
-            drawing.unlock();
-        }
+        endQuietly(true);
     }
 
     /** Advances the main counter. */
@@ -193,13 +182,19 @@ public final class ProgressBar implements AutoCloseable {
      * the bar drawn so far is ended, so the error starts a line of its own. Nothing after {@link #close}.
      */
     public void abandon() {
+        endQuietly(false);
+    }
+
+    /** Ends without a final line; a bar drawn on a terminal is erased, or else its line is ended. */
+    private void endQuietly(boolean erase) {
         drawing.lock();
         try {
             if (closed) return;
             closed = true;
             stopTicking();
             if (tty && out != null && lastWidth > 0) {
-                out.println();
+                if (erase) out.print("\r" + " ".repeat(lastWidth) + "\r");
+                else out.println();
                 out.flush();
             }
         } finally {

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static dev.jgpt.TestFiles.copyTree;
-import static dev.jgpt.TestFiles.deleteTree;
+import static dev.jgpt.io.AtomicFiles.deleteTree;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

@@ -1,7 +1,5 @@
 package dev.jgpt.cli;
 
-import static dev.jgpt.TestFiles.copyTree;
-import static dev.jgpt.TestFiles.deleteTree;
 import dev.jgpt.data.Prepare;
 import dev.jgpt.data.ShardFormat;
 import dev.jgpt.io.TrainingCheckpoint;
@@ -19,6 +17,8 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static dev.jgpt.TestFiles.copyTree;
+import static dev.jgpt.io.AtomicFiles.deleteTree;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,7 +1,5 @@
 package dev.jgpt.train;
 
-import static dev.jgpt.TestFiles.copyTree;
-import static dev.jgpt.TestFiles.deleteTree;
 import dev.jgpt.config.RunConfig;
 import dev.jgpt.data.Prepare;
 import dev.jgpt.data.ShardFormat;
@@ -22,6 +20,8 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.util.List;
 
+import static dev.jgpt.TestFiles.copyTree;
+import static dev.jgpt.io.AtomicFiles.deleteTree;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
