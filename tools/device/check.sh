@@ -5,7 +5,9 @@
 #   gpu      the GPU, the driver, NVRTC and cuBLAS as jgpt finds them   (jgpt cuda info)
 #   compile  every kernel compiled for the GPU and loaded               (jgpt cuda compile)
 #   parity   every kernel and a small GPT against the CPU, debug-step against PyTorch (jgpt cuda parity)
-#   train    a short training run on the GPU whose loss must fall       (jgpt cuda train)
+#   train    jgpt train on the GPU: a small GPT learns jgpt's sources; its validation loss must fall
+#   resume   that run resumed on the GPU from its step-150 checkpoint: the same losses, bit for bit
+#   exchange its checkpoint resumed on the CPU, and a CPU-written one on the GPU: the same losses to ~1e-5
 #   bench    GPT-2 124M, B=16, T=1024: forward + backward + AdamW       (jgpt bench train --device cuda)
 # and prints a summary. Logs go to $OUT when it is set, else to logs/ beside this script.
 # Without a GPU the GPU steps are skipped and the summary ends with the reason (compile then targets
@@ -42,13 +44,93 @@ step() {
   local t0=$SECONDS
   echo "== $name: jgpt $*" | tee "$logs/$name.log"
   timeout "$limit" "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
-    -jar "$bundle/jgpt.jar" "$@" 2>&1 | grep -v "incubator modules" | tee -a "$logs/$name.log"
+    -jar "$bundle/jgpt.jar" "$@" 2>&1 | grep --line-buffered -v "incubator modules" | tee -a "$logs/$name.log"
   local rc=${PIPESTATUS[0]}
   local last
   last=$(grep -v '^==' "$logs/$name.log" | tail -n 1)
   if [ "$rc" -eq 0 ]; then status=ok; elif [ "$rc" -eq 124 ]; then status="FAIL (timed out after ${limit}s)"; else status="FAIL (exit $rc)"; fi
   summary+=("$(printf '%-8s %-28s %4ds  %s' "$name" "$status" $((SECONDS - t0)) "$last")")
   return "$rc"
+}
+
+# losses RUN TYPE: "step loss" lines of the run's metrics.jsonl entries of TYPE (train, val)
+losses() {
+  grep "\"type\":\"$2\"" "$1/metrics.jsonl" | sed -E 's/.*"step":([0-9]+),.*"loss":([^,}]+).*/\1 \2/'
+}
+
+# same_losses NAME RUN_A RUN_B TYPE FROM TO MAXREL: the TYPE losses of both runs at the steps FROM..TO
+# that both have differ by at most MAXREL relatively (0: bit for bit); says so in NAME's log.
+same_losses() {
+  local name=$1 a=$2 b=$3 type=$4 from=$5 to=$6 maxrel=$7 verdict
+  verdict=$(awk -v from="$from" -v to="$to" -v maxrel="$maxrel" -v type="$type" '
+    NR == FNR { if ($1 >= from && $1 <= to) want[$1] = $2; next }
+    ($1 in want) { n++; d = $2 - want[$1]; if (d < 0) d = -d; w = want[$1] < 0 ? -want[$1] : want[$1];
+                   r = w > 0 ? d / w : d; if (n == 1 || r > worst) { worst = r; at = $1 } }
+    END { if (n == 0) { print "FAIL: no common " type " steps from " from; exit }
+          printf "%s: %d %s losses of steps %d..%d, largest relative difference %.3g (step %d), allowed %g\n",
+                 (worst <= maxrel ? "same" : "FAIL"), n, type, from, to, worst, at, maxrel }' <(losses "$a" "$type") <(losses "$b" "$type"))
+  echo "== $name: $verdict" | tee -a "$logs/$name.log"
+  [[ $verdict == same* ]]
+}
+
+# jgpt_quietly LOG ARGS...: runs jgpt with ARGS, its output appended to LOG
+jgpt_quietly() {
+  local log=$1; shift
+  "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
+    -jar "$bundle/jgpt.jar" "$@" >> "$log" 2>&1
+}
+
+# fail NAME: the summary's last line (NAME's) says it failed, with the last line of its log
+fail() {
+  summary[${#summary[@]}-1]="$(printf '%-8s %-28s' "$1" "FAIL") $(tail -n 1 "$logs/$1.log")"
+}
+
+# passed NAME: the summary's last line (NAME's) ends with the last comparison in its log
+passed() {
+  summary[${#summary[@]}-1]="$(printf '%-8s %-28s' "$1" ok) $(tail -n 1 "$logs/$1.log" | sed 's/^== [a-z]*: //')"
+}
+
+# train_checks: jgpt train on the GPU, that run resumed on the GPU, and checkpoints crossing between GPU and CPU
+train_checks() {
+  local runs="$work/runs"
+  cat > "$work/train.yaml" <<YAML
+model: {preset: custom, n_layer: 4, n_head: 4, n_embd: 128, block_size: 128}
+data: {dir: $work/data, source: $bundle/corpus.txt, order: shuffled, seed: 1337}
+train: {total_batch_size: 8192, micro_batch_size: 32, seq_len: 128, max_lr: 2.0e-3, warmup_steps: 20, max_steps: 200, seed: 1337, device: cuda}
+eval: {val_every: 50, val_steps: 10, hellaswag_every: 0, sample_every: 100, num_samples: 2, sample_max_tokens: 64, sample_prompt: "public static", checkpoint_every: 50, keep_last: 0}
+log: {runs_dir: $runs, log_every: 25}
+YAML
+  step train 300 train -c "$work/train.yaml" --name gpu || return
+  local first last
+  first=$(losses "$runs/gpu" val | head -n 1 | cut -d' ' -f2)
+  last=$(losses "$runs/gpu" val | tail -n 1 | cut -d' ' -f2)
+  if awk -v f="$first" -v l="$last" 'BEGIN { exit !(l < f - 1.0) }'; then
+    summary[${#summary[@]}-1]+="; validation loss $first -> $last"
+  else
+    summary[${#summary[@]}-1]="$(printf '%-8s %-28s' train "FAIL (loss did not fall)") validation loss $first -> $last"
+  fi
+
+  # the run "interrupted" after its step-150 checkpoint, resumed on the GPU: the same losses, bit for bit
+  cp -r "$runs/gpu" "$runs/gpu-resumed"
+  rm -rf "$runs/gpu-resumed/checkpoints/step_000200"
+  if step resume 300 train --resume "$runs/gpu-resumed"; then
+    if same_losses resume "$runs/gpu" "$runs/gpu-resumed" train 150 199 0; then passed resume; else fail resume; fi
+  fi
+
+  # the GPU's step-150 checkpoint resumed on the CPU: its validation loss and first step's loss are the
+  # GPU's to float32 rounding (later steps drift apart as rounding compounds: logged, loosely bounded);
+  # then the CPU's step-200 checkpoint, resumed on each engine, gives both the same validation loss
+  cp -r "$runs/gpu" "$runs/on-cpu"
+  rm -rf "$runs/on-cpu/checkpoints/step_000200"
+  if step exchange 600 train --resume "$runs/on-cpu" --set train.device=cpu; then
+    { same_losses exchange "$runs/gpu" "$runs/on-cpu" val 150 150 1e-5 \
+      && same_losses exchange "$runs/gpu" "$runs/on-cpu" train 150 150 1e-5 \
+      && same_losses exchange "$runs/gpu" "$runs/on-cpu" train 150 199 0.05 \
+      && cp -r "$runs/on-cpu" "$runs/back-on-gpu" && cp -r "$runs/on-cpu" "$runs/on-cpu-again" \
+      && jgpt_quietly "$logs/exchange.log" train --resume "$runs/back-on-gpu" --set train.device=cuda --set train.max_steps=210 \
+      && jgpt_quietly "$logs/exchange.log" train --resume "$runs/on-cpu-again" --set train.device=cpu --set train.max_steps=210 \
+      && same_losses exchange "$runs/on-cpu-again" "$runs/back-on-gpu" val 200 200 1e-5 && passed exchange; } || fail exchange
+  fi
 }
 
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi > "$logs/nvidia-smi.txt" 2>&1
@@ -66,7 +148,7 @@ fi
 if [ "$gpu" = yes ]; then
   step compile 300 cuda compile
   step parity 300 cuda parity --fixtures "$bundle/fixtures"
-  step train 300 cuda train --steps 300 "$bundle/corpus.txt"
+  train_checks
   step bench 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
 else
   # without a GPU the kernels can still be compiled, for sm_90, where NVRTC is found
@@ -74,7 +156,7 @@ else
     unset 'summary[${#summary[@]}-1]'
     summary+=("$(printf '%-8s %-28s' compile "skipped (no NVRTC)")")
   fi
-  for s in parity train bench; do summary+=("$(printf '%-8s %-28s' "$s" "skipped (no GPU)")"); done
+  for s in parity train resume exchange bench; do summary+=("$(printf '%-8s %-28s' "$s" "skipped (no GPU)")"); done
 fi
 
 echo

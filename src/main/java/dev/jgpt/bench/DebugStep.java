@@ -33,6 +33,11 @@ public final class DebugStep {
         public Settings withMicroBatches(int k) {
             return new Settings(steps, lr, weightDecay, clip, beta1, beta2, eps, k);
         }
+
+        /** An AdamW for {@code model} with these hyperparameters. */
+        public Optimizer optimizer(Gpt model) {
+            return new Optimizer(model, weightDecay, beta1, beta2, eps);
+        }
     }
 
     /** B rows of T token ids and their targets (-1 = ignored). */
@@ -78,10 +83,10 @@ public final class DebugStep {
 
     /** The parity step on the CPU: {@code model}, updated by an AdamW with the settings' hyperparameters. */
     public static Result run(Gpt model, Batch batch, Settings s) {
-        return run(Engine.cpu(model, new Optimizer(model, s.weightDecay(), s.beta1(), s.beta2(), s.eps())::step), batch, s);
+        return run(Engine.cpu(model, s.optimizer(model)::step), batch, s);
     }
 
-    /** The parity step on any engine, its AdamW made with the settings' hyperparameters. */
+    /** The parity step on any engine, its AdamW made with the settings' hyperparameters ({@link Settings#optimizer}). */
     public static Result run(Engine model, Batch batch, Settings s) {
         int K = s.microBatches();
         if (K < 1 || batch.B() % K != 0) {

@@ -101,8 +101,8 @@ public final class BenchCommand implements Runnable {
                 gpt.runOn(machine.pool);
                 gpt.initialize(1337);
                 try (CudaGpt gpu = cuda == null ? null : new CudaGpt(cuda, gpt)) {
-                    Engine engine = gpu == null ? Engine.cpu(gpt, new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f)::step)
-                            : gpu.engine(0.1f, 0.9f, 0.95f, 1e-8f);
+                    Optimizer adamw = new Optimizer(gpt, 0.1f, 0.9f, 0.95f, 1e-8f);
+                    Engine engine = gpu == null ? Engine.cpu(gpt, adamw::step) : gpu.engine(adamw);
                     int[] inputs = new int[batch * seq], targets = new int[batch * seq];
                     Measure.randomTokens(cfg, inputs, targets);
                     double[] ms = new double[steps];
@@ -112,7 +112,7 @@ public final class BenchCommand implements Runnable {
                         float loss = engine.forward(inputs, targets, batch, seq);
                         engine.backward(1f);
                         engine.step(1e-4f, 1.0); // clips, steps and zeroes the gradient
-                        if (cuda != null) cuda.sync();
+                        engine.sync();
                         double elapsed = (System.nanoTime() - t0) / 1e6;
                         if (s == 0) firstLoss = loss;
                         if (s >= warmup) ms[s - warmup] = elapsed;

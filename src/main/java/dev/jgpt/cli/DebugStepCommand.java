@@ -80,7 +80,7 @@ public final class DebugStepCommand implements Callable<Integer> {
                 r = DebugStep.run(m, b, settings);
             } else {
                 try (CudaGpt gpu = new CudaGpt(cuda, m)) {
-                    r = DebugStep.run(gpu.engine(settings.weightDecay(), settings.beta1(), settings.beta2(), settings.eps()), b, settings);
+                    r = DebugStep.run(gpu.engine(settings.optimizer(m)), b, settings);
                 }
             }
         }

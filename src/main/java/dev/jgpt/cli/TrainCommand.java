@@ -82,6 +82,7 @@ public final class TrainCommand implements Callable<Integer> {
     private int trainAsRankZero(DataParallel group) throws Exception {
         StopSignals signals = StopSignals.install();
         RunDirectory run;
+        TrainDevice device = null;
         if (resume != null) {
             if (!Files.isDirectory(resume)) throw new JgptException("--resume " + resume + ": no such run directory");
             run = RunDirectory.open(resume); // takes the run's lock before anything reads or writes it
@@ -89,8 +90,14 @@ public final class TrainCommand implements Callable<Integer> {
             String file = config == null ? "quickstart" : config;
             RunConfig cfg = loadConfig(file, overrides);
             if (name != null) cfg = cfg.withRunName(name, "--name");
-            cfg.memoryEstimate().requireFits(MemoryEstimate.heap()); // before the run directory exists
-            run = RunDirectory.create(cfg, configFile(file, overrides));
+            device = TrainDevice.of(cfg.train().device(), group.size());
+            try {
+                device.requireFits(cfg, MemoryEstimate.heap()); // before the run directory exists
+                run = RunDirectory.create(cfg, configFile(file, overrides));
+            } catch (RuntimeException | IOException e) {
+                device.close();
+                throw e;
+            }
             System.out.println("run directory: " + run.path());
         }
         signals.setUp(run);
@@ -105,9 +112,10 @@ public final class TrainCommand implements Callable<Integer> {
                 cfg = resumeConfig(run.config());
                 checkpoint = TrainingCheckpoint.newestWhole(run.checkpointsDir(), damaged::add);
                 if (checkpoint == null) throw new JgptException("--resume " + resume + ": the run has no checkpoint to resume from");
+                device = TrainDevice.of(cfg.train().device(), group.size());
             }
             // every check happens here, before the run's files change: a refused resume leaves the run as it was
-            trainer = trainer(cfg, run, checkpoint, group);
+            trainer = trainer(cfg, run, checkpoint, group, device);
             if (resume != null) {
                 if (trainer.finished()) {
                     System.out.println("run " + run.name() + " already finished at step " + trainer.step()
@@ -146,6 +154,7 @@ public final class TrainCommand implements Callable<Integer> {
                 run.close();
             } finally {
                 signals.restore();
+                if (device != null) device.close();
             }
         }
     }
@@ -165,7 +174,7 @@ public final class TrainCommand implements Callable<Integer> {
             RunConfig cfg = RunConfig.parse(plan.substring(plan.indexOf('\n') + 1), dir.resolve(RunDirectory.CONFIG_FILE).toString(), List.of());
             RunDirectory run = RunDirectory.follower(dir, cfg);
             signals.setUp(run);
-            Trainer trainer = trainer(cfg, run, null, group);
+            Trainer trainer = trainer(cfg, run, null, group, TrainDevice.of(cfg.train().device(), group.size()));
             signals.training(trainer);
             trainer.run();
             return trainer.finished() ? 0 : signals.exitCode();
@@ -177,12 +186,13 @@ public final class TrainCommand implements Callable<Integer> {
     /**
      * Builds a run's parts and hands them to the training loop: the threads, the data (prepared if
      * missing), the model (from {@code checkpoint}, model.init_from or a random init), AdamW, the
-     * resumed position, HellaSwag. Everything is checked here and nothing is written into the run
-     * directory, so a refused start leaves the run as it was. In a data-parallel {@code group}, rank
-     * 0 passes the checkpoint and the other ranks none: they take rank 0's when the loop starts.
+     * resumed position, HellaSwag, and the engine on {@code device}. Everything is checked here and
+     * nothing is written into the run directory, so a refused start leaves the run as it was. In a
+     * data-parallel {@code group}, rank 0 passes the checkpoint and the other ranks none: they take
+     * rank 0's when the loop starts.
      */
-    public static Trainer trainer(RunConfig cfg, RunDirectory run, Path checkpoint, DataParallel group) throws IOException {
-        cfg.memoryEstimate().requireFits(MemoryEstimate.heap());
+    static Trainer trainer(RunConfig cfg, RunDirectory run, Path checkpoint, DataParallel group, TrainDevice device) throws IOException {
+        device.requireFits(cfg, MemoryEstimate.heap());
         TrainConfig t = cfg.train();
         // ranks on one host share its cores: by default each takes its part
         int threads = t.threads() == 0 && group.size() > 1
@@ -214,7 +224,13 @@ public final class TrainCommand implements Callable<Integer> {
         Optimizer optimizer = new Optimizer(model, (float) t.weightDecay(), (float) t.beta1(), (float) t.beta2(), (float) t.eps());
         if (resume != null) resume.restore(model, optimizer, train);
         List<HellaSwag.Example> hellaswag = HellaSwag.forTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile(), cfg.eval().hellaswagLimit());
-        return new Trainer(cfg, run, group, model, optimizer, train, val, hellaswag, resume);
+        List<String> deviceLines = List.of(device.line(), device.memoryLine(cfg, MemoryEstimate.heap()));
+        return new Trainer(cfg, run, group, model, optimizer, device.engines().apply(model, optimizer), deviceLines, train, val, hellaswag, resume);
+    }
+
+    /** As above, on the device the config's train.device picks here. */
+    public static Trainer trainer(RunConfig cfg, RunDirectory run, Path checkpoint, DataParallel group) throws IOException {
+        return trainer(cfg, run, checkpoint, group, TrainDevice.of(cfg.train().device(), group.size()));
     }
 
     /** The resumed run's config with the --set overrides; the run's folder (log.name, log.runs_dir) stays. */

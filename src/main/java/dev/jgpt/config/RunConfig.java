@@ -134,10 +134,34 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
 
     // ---- derived values --------------------------------------------------------------------
 
-    /** The heap this run needs: checked before a run allocates anything, printed when it starts. */
+    /**
+     * Why the CPU engine cannot train this config's micro-batch, or null: its logits (B·T·padded
+     * vocabulary) live in one Java array there. The GPU engine has no such limit, so with train.device
+     * auto this is checked once the device is known.
+     */
+    public String cpuLimit() {
+        return cpuLimit(train, model.shape());
+    }
+
+    private static String cpuLimit(TrainConfig train, GptConfig shape) {
+        long logits = (long) train.microBatchSize() * train.seqLen() * shape.paddedVocabSize();
+        if (logits <= MAX_LOGITS) return null;
+        long maxB = MAX_LOGITS / ((long) train.seqLen() * shape.paddedVocabSize());
+        return "train.micro_batch_size = " + train.microBatchSize() + " with train.seq_len = " + train.seqLen() + " needs " + logits
+                + " logits in one array, more than Java allows on the CPU; use train.micro_batch_size <= " + maxB
+                + " (gradient accumulation keeps train.total_batch_size), or train.device: cuda";
+    }
+
+    /** The heap this run needs on the CPU: checked before a run allocates anything, printed when it starts. */
     public MemoryEstimate memoryEstimate() {
-        return MemoryEstimate.training(model.shape(), train.microBatchSize(), train.seqLen(),
-                eval.sampleEvery() > 0 ? eval.numSamples() : 0);
+        return memoryEstimate(false);
+    }
+
+    /** The heap this run needs, training on a GPU ({@code onGpu}: only host copies in the heap) or on the CPU. */
+    public MemoryEstimate memoryEstimate(boolean onGpu) {
+        int samples = eval.sampleEvery() > 0 ? eval.numSamples() : 0;
+        return onGpu ? MemoryEstimate.trainingOnGpu(model.shape(), samples)
+                : MemoryEstimate.training(model.shape(), train.microBatchSize(), train.seqLen(), samples);
     }
 
     /** Forward/backward passes per optimizer step in each of {@code worldSize} processes. */
@@ -171,13 +195,9 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
                     + "eval.sample_max_tokens = " + eval.sampleMaxTokens() + " must be <= model.block_size = "
                     + shape.blockSize());
         }
-        long logits = (long) train.microBatchSize() * train.seqLen() * shape.paddedVocabSize();
-        if (logits > MAX_LOGITS) {
-            long maxB = MAX_LOGITS / ((long) train.seqLen() * shape.paddedVocabSize());
-            throw new JgptException(source.where("train.micro_batch_size", "train.seq_len") + "train.micro_batch_size = "
-                    + train.microBatchSize() + " with train.seq_len = " + train.seqLen() + " needs " + logits
-                    + " logits in one array, more than Java allows; use train.micro_batch_size <= " + maxB
-                    + " (gradient accumulation keeps train.total_batch_size)");
+        String cpuLimit = cpuLimit(train, shape);
+        if (cpuLimit != null && train.device() == TrainConfig.Device.CPU) {
+            throw new JgptException(source.where("train.micro_batch_size", "train.seq_len", "train.device") + cpuLimit);
         }
         if (eval.topK() > shape.vocabSize()) {
             throw new JgptException(source.where("eval.top_k", "model.vocab_size") + "eval.top_k = "

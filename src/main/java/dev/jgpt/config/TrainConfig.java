@@ -27,11 +27,22 @@ import java.util.Map;
  * @param gradClip       clip the global gradient norm to this; 0 turns clipping off
  * @param seed           seed of weight init and everything else random in training
  * @param threads        worker threads for the math; 0 uses all cores
+ * @param device         where the model trains: cpu, cuda (an NVIDIA GPU), or auto (a usable GPU, else the CPU)
  */
 public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
                           double maxLr, double minLrRatio, int warmupSteps, int maxSteps,
                           double weightDecay, double beta1, double beta2, double eps, double gradClip,
-                          long seed, int threads) {
+                          long seed, int threads, Device device) {
+
+    /** The engine a run trains on (see TrainCommand for how auto decides). */
+    public enum Device {
+        AUTO, CPU, CUDA;
+
+        /** The YAML spelling. */
+        public String yamlName() {
+            return Key.yamlName(this);
+        }
+    }
 
     /**
      * The defaults are build-nanogpt's train_gpt2.py: 2**19 tokens a step, 19073 steps; as 32 x 1024
@@ -52,7 +63,8 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
             Key.number("eps", 1e-8).check(v -> v > 0, "> 0"),
             Key.number("grad_clip", 1.0).check(v -> v >= 0, ">= 0 (0 turns clipping off)"),
             Key.longInteger("seed", 1337),
-            Key.integer("threads", 0).check(v -> v >= 0, ">= 0 (0 uses all cores)")))
+            Key.integer("threads", 0).check(v -> v >= 0, ">= 0 (0 uses all cores)"),
+            Key.choice("device", Device.AUTO)))
             .alsoReading("min_lr", "min_lr_ratio");
 
     public static TrainConfig defaults() {

@@ -6,23 +6,33 @@ import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.GptLayout;
 import dev.jgpt.tensor.View;
+import dev.jgpt.train.Optimizer;
 
 /**
  * GPT-2 on the GPU: model.Gpt's forward and backward, op for op in the same order, on device buffers
  * in the same layout (one parameter buffer, one gradient buffer, AdamW's m and v), with
  * {@link CudaKernels} in place of dev.jgpt.kernels. Parameters are uploaded from a host {@link Gpt}
- * and can be downloaded back into it.
+ * and downloaded back into it for what reads them there (checkpoints, samples).
  */
 public final class CudaGpt implements AutoCloseable {
     public final GptConfig config;
     public final GptLayout layout;
     private final Cuda cuda;
+    private final Gpt host;
     private final CudaKernels k;
     private final DeviceBuffer params, grads;
     private DeviceBuffer m, v;
     private long step;
     private Activations acts;
     private int validTargets;
+
+    /**
+     * Device bytes a training step of B×T tokens allocates: the parameters, gradients and AdamW's two
+     * moments, and the activations (the counts are {@link Activations}' allocations).
+     */
+    public static long trainingBytes(GptConfig cfg, int B, int T) {
+        return 4 * 4 * cfg.parameterCount() + 4 * Activations.floats(cfg, B, T);
+    }
 
     /** Device activations for up to B·T tokens, laid out as model/Activations. */
     private static final class Activations {
@@ -37,6 +47,7 @@ public final class CudaGpt implements AutoCloseable {
 
         Activations(Cuda cuda, GptConfig cfg, int B, int T) {
             capacity = B * T;
+            long allocatedBefore = cuda.allocatedBytes();
             int L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead();
             long BT = (long) B * T;
             tokens = cuda.ints(BT);
@@ -67,6 +78,18 @@ public final class CudaGpt implements AutoCloseable {
             dFch = cuda.floats(BT * 4 * C);
             dFchGelu = cuda.floats(BT * 4 * C);
             hostLosses = new float[(int) BT];
+            long allocated = cuda.allocatedBytes() - allocatedBefore;
+            if (allocated != 4 * floats(cfg, B, T)) { // the memory check before a run trusts the count
+                throw new IllegalStateException("device activations: allocated " + allocated + " bytes, counted " + 4 * floats(cfg, B, T));
+            }
+        }
+
+        /** The floats (and 4-byte ints) the constructor allocates, in the same order. */
+        static long floats(GptConfig cfg, int B, int T) {
+            long L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), BT = (long) B * T;
+            long perLayer = BT * C + 2 * BT + BT * 3 * C + BT * C + B * NH * T + BT * C + BT * C + 2 * BT + BT * 4 * C + BT * C;
+            return 2 * BT + BT * C + L * perLayer + BT * 4 * C + BT * C + 2 * BT + BT * cfg.paddedVocabSize() + BT
+                    + 3 * BT * C + BT * 3 * C + 2 * BT * 4 * C;
         }
 
         private static DeviceBuffer[] layers(Cuda cuda, int L, long size) {
@@ -88,6 +111,7 @@ public final class CudaGpt implements AutoCloseable {
     /** The host model's parameters on the GPU. */
     public CudaGpt(Cuda cuda, Gpt host) {
         this.cuda = cuda;
+        this.host = host;
         this.k = new CudaKernels(cuda);
         this.config = host.config;
         this.layout = host.layout;
@@ -251,30 +275,56 @@ public final class CudaGpt implements AutoCloseable {
     }
 
     /**
-     * One AdamW update exactly as train/Optimizer.step: the global norm clipped to {@code maxNorm}
-     * (0 = off), weight decay on tensors of rank ≥ 2 only, the gradient zeroed after. Consecutive
-     * tensors with the same decay are updated in one launch. Returns the norm before clipping.
+     * One AdamW update exactly as train/Optimizer.step, with {@code opt}'s hyperparameters: the global
+     * norm {@code norm} clipped to {@code maxNorm} (0 = off), weight decay on tensors of rank ≥ 2
+     * only, the gradient zeroed after. Consecutive tensors with the same decay are updated in one launch.
      */
-    public double step(float lr, double maxNorm, float weightDecay, float beta1, float beta2, float eps) {
-        if (m == null) {
-            m = cuda.floats(params.count);
-            v = cuda.floats(params.count);
-            cuda.zero(m);
-            cuda.zero(v);
-        }
+    public void step(float lr, double maxNorm, double norm, Optimizer opt) {
+        allocateMoments();
         step++;
-        double norm = gradNorm();
         float coef = (float) (maxNorm > 0 ? Math.min(1.0, maxNorm / (norm + 1e-6)) : 1.0);
         var views = layout.layout.views();
         int i = 0;
         while (i < views.size()) {
-            float wd = views.get(i).rank() >= 2 ? weightDecay : 0f;
+            float wd = views.get(i).rank() >= 2 ? opt.weightDecay : 0f;
             int j = i;
-            while (j + 1 < views.size() && (views.get(j + 1).rank() >= 2 ? weightDecay : 0f) == wd) j++;
-            k.adamw(params, grads, m, v, views.get(i).start(), views.get(j).end(), coef, lr, beta1, beta2, eps, wd, step);
+            while (j + 1 < views.size() && (views.get(j + 1).rank() >= 2 ? opt.weightDecay : 0f) == wd) j++;
+            k.adamw(params, grads, m, v, views.get(i).start(), views.get(j).end(), coef, lr, opt.beta1, opt.beta2, opt.eps, wd, step);
             i = j + 1;
         }
-        return norm;
+        cuda.zero(grads);
+    }
+
+    private void allocateMoments() {
+        if (m != null) return;
+        m = cuda.floats(params.count);
+        v = cuda.floats(params.count);
+        cuda.zero(m);
+        cuda.zero(v);
+    }
+
+    /** The weights, and {@code opt}'s moments and step count, copied from the GPU into the host model and {@code opt}. */
+    public void toHost(Optimizer opt) {
+        cuda.download(host.params(), params);
+        if (opt == null) return;
+        if (m != null) {
+            cuda.download(opt.m(), m);
+            cuda.download(opt.v(), v);
+        } else {
+            java.util.Arrays.fill(opt.m(), 0f);
+            java.util.Arrays.fill(opt.v(), 0f);
+        }
+        opt.setSteps(step);
+    }
+
+    /** The host model's weights, and {@code opt}'s moments and step count, copied to the GPU. */
+    public void fromHost(Optimizer opt) {
+        cuda.upload(params, host.params());
+        if (opt == null) return;
+        allocateMoments();
+        cuda.upload(m, opt.m());
+        cuda.upload(v, opt.v());
+        step = opt.steps();
     }
 
     /** The gradient, copied into a host buffer of the same layout. */
@@ -303,14 +353,15 @@ public final class CudaGpt implements AutoCloseable {
 
     /** This model as an {@link Engine} for evaluation only (its step is refused). */
     public Engine engine() {
-        return engine(Float.NaN, Float.NaN, Float.NaN, Float.NaN);
+        return engine(null);
     }
 
     /**
-     * This model as a training {@link Engine}, its AdamW with these hyperparameters (the same update as
-     * the CPU's Optimizer, gradient zeroed after each step).
+     * This model as a training {@link Engine} updated by AdamW as {@code optimizer} (the host's, for the
+     * CPU) would: the same update with its hyperparameters, the moments on the GPU; {@link Engine#toHost}
+     * copies the weights into the host model and the moments and step count into {@code optimizer}.
      */
-    public Engine engine(float weightDecay, float beta1, float beta2, float eps) {
+    public Engine engine(Optimizer optimizer) {
         CudaGpt gpu = this;
         return new Engine() {
             public GptConfig config() {
@@ -350,11 +401,21 @@ public final class CudaGpt implements AutoCloseable {
                 return gpu.gradNorm(view);
             }
 
-            public double step(float lr, double maxNorm) {
-                if (Float.isNaN(eps)) throw new IllegalStateException("an engine for evaluation has no optimizer");
-                double norm = gpu.step(lr, maxNorm, weightDecay, beta1, beta2, eps);
-                gpu.zeroGrad();
-                return norm;
+            public void step(float lr, double maxNorm, double norm) {
+                if (optimizer == null) throw new IllegalStateException("an engine for evaluation has no optimizer");
+                gpu.step(lr, maxNorm, norm, optimizer);
+            }
+
+            public void toHost() {
+                gpu.toHost(optimizer);
+            }
+
+            public void fromHost() {
+                gpu.fromHost(optimizer);
+            }
+
+            public void sync() {
+                cuda.sync();
             }
         };
     }

@@ -96,7 +96,7 @@ public final class KernelParity {
             DebugStep.Result r;
             try (CudaGpt gpu = new CudaGpt(cuda, host)) {
                 DebugStep.Settings s = DebugStep.Settings.defaults();
-                r = DebugStep.run(gpu.engine(s.weightDecay(), s.beta1(), s.beta2(), s.eps()), DebugStep.Batch.read(dir.resolve("batch.json")), s);
+                r = DebugStep.run(gpu.engine(s.optimizer(host)), DebugStep.Batch.read(dir.resolve("batch.json")), s);
             }
             List<Check> these = new ArrayList<>();
             double loss = expected.get("loss").getAsDouble();
@@ -381,7 +381,7 @@ public final class KernelParity {
         dev.jgpt.train.Optimizer opt = new dev.jgpt.train.Optimizer(cpu, 0.1f, 0.9f, 0.95f, 1e-8f);
         for (int step = 1; step <= 3; step++) {
             opt.step(1e-3f, 1.0);
-            gpu.step(1e-3f, 1.0, 0.1f, 0.9f, 0.95f, 1e-8f);
+            gpu.step(1e-3f, 1.0, gpu.gradNorm(), opt);
             float cpuAfter = cpu.forward(inputs, targets, B, T), gpuAfter = gpu.forward(inputs, targets, B, T);
             checks.add(new Check("model loss after AdamW step " + step, Math.abs(cpuAfter - gpuAfter), Math.abs(cpuAfter), FORWARD_TOL));
             cpu.backward(1f);

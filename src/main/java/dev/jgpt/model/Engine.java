@@ -8,7 +8,12 @@ import java.util.Arrays;
  * A GPT-2 being trained, whichever engine holds it: the forward and backward over a micro-batch, the
  * gradient's norms and an AdamW step with clipping, on one parameter buffer in {@link GptLayout}'s
  * layout. The CPU's {@link Gpt} with its optimizer ({@link #cpu}) and the GPU's CudaGpt are the two
- * engines; the PyTorch parity step, the benchmark and evaluation run on either through this seam.
+ * engines; training, the PyTorch parity step, the benchmark and evaluation run on either through
+ * this seam.
+ *
+ * <p>An engine is made from a host model (and its optimizer): the weights, AdamW's moments and step
+ * count that checkpoints write and samples read. The CPU engine works on them in place; the GPU's
+ * works on its own copy, and {@link #toHost} and {@link #fromHost} move the state between the two.
  */
 public interface Engine {
     GptConfig config();
@@ -37,14 +42,35 @@ public interface Engine {
 
     /**
      * One AdamW update at {@code lr}, the gradient clipped to {@code maxNorm} as torch's
-     * clip_grad_norm_ does (0 = no clipping); leaves the gradient zeroed. Returns the norm before clipping.
+     * clip_grad_norm_ does (0 = no clipping), {@code norm} being its {@link #gradNorm()} (measured
+     * first, so a caller can refuse a non-finite one); leaves the gradient zeroed.
      */
-    double step(float lr, double maxNorm);
+    void step(float lr, double maxNorm, double norm);
 
-    /** An optimizer's update: {@link #step}'s contract. */
+    /** {@link #step(float, double, double)} with the norm measured here; returns it. */
+    default double step(float lr, double maxNorm) {
+        double norm = gradNorm();
+        step(lr, maxNorm, norm);
+        return norm;
+    }
+
+    /**
+     * Copies the training state (the weights, AdamW's moments and step count) into the host model and
+     * optimizer this engine was made with, where checkpoints and samples read it. The CPU engine's
+     * state is the host's own: nothing moves.
+     */
+    void toHost();
+
+    /** The reverse of {@link #toHost}: the host's state (a resumed checkpoint's, a group's) becomes the engine's. */
+    void fromHost();
+
+    /** Waits until the work asked of the engine is done (a GPU queues it), so it can be timed. */
+    void sync();
+
+    /** An optimizer's update: {@link #step(float, double, double)}'s contract. */
     @FunctionalInterface
     interface Update {
-        double step(float lr, double maxNorm);
+        void step(float lr, double maxNorm, double norm);
     }
 
     /** The CPU engine for evaluation only: {@code model}, no optimizer ({@link #step} is refused). */
@@ -92,9 +118,18 @@ public interface Engine {
                 return model.gradNorm(view);
             }
 
-            public double step(float lr, double maxNorm) {
+            public void step(float lr, double maxNorm, double norm) {
                 if (update == null) throw new IllegalStateException("an engine for evaluation has no optimizer");
-                return update.step(lr, maxNorm);
+                update.step(lr, maxNorm, norm);
+            }
+
+            public void toHost() {
+            }
+
+            public void fromHost() {
+            }
+
+            public void sync() {
             }
         };
     }

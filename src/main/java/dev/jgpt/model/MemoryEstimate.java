@@ -39,6 +39,17 @@ public record MemoryEstimate(long parameters, long gradients, long optimizer, lo
         return new MemoryEstimate(params, params, 2 * params, activations, logits, sampling);
     }
 
+    /**
+     * The heap of training {@code cfg} on a GPU: the host copies of the parameters and of AdamW's
+     * moments that checkpoints are written from, and the sampler's; gradients and activations live on
+     * the GPU (its own check counts them).
+     */
+    public static MemoryEstimate trainingOnGpu(GptConfig cfg, int samples) {
+        long params = 4 * cfg.parameterCount();
+        long sampling = samples > 0 ? Inference.bytes(cfg, Inference.Precision.FP32, samples) : 0;
+        return new MemoryEstimate(params, 0, 2 * params, 0, 0, sampling);
+    }
+
     public long total() {
         return parameters + gradients + optimizer + activations + logits + sampling;
     }
@@ -69,11 +80,13 @@ public record MemoryEstimate(long parameters, long gradients, long optimizer, lo
     }
 
     private String parts() {
-        return "parameters " + gb(parameters) + ", gradients " + gb(gradients) + ", AdamW " + gb(optimizer) + ", activations "
-                + gb(activations) + ", logits " + gb(logits) + (sampling > 0 ? ", sampling " + gb(sampling) : "");
+        return "parameters " + gb(parameters) + (gradients > 0 ? ", gradients " + gb(gradients) : "") + ", AdamW " + gb(optimizer)
+                + (activations > 0 ? ", activations " + gb(activations) + ", logits " + gb(logits) : "")
+                + (sampling > 0 ? ", sampling " + gb(sampling) : "");
     }
 
-    static String gb(long bytes) {
+    /** "1.2 GB", "35 MB", "4.1 MB". */
+    public static String gb(long bytes) {
         if (bytes >= 100_000_000L || bytes == 0) return String.format(Locale.ROOT, "%.1f GB", bytes / 1e9);
         return String.format(Locale.ROOT, bytes >= 10_000_000L ? "%.0f MB" : "%.1f MB", bytes / 1e6);
     }

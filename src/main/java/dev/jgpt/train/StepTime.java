@@ -1,6 +1,6 @@
 package dev.jgpt.train;
 
-import dev.jgpt.model.Gpt;
+import dev.jgpt.model.Engine;
 import dev.jgpt.track.ProgressBar;
 
 import java.util.Locale;
@@ -40,12 +40,12 @@ record StepTime(double secondsPerPass, int rowsPerPass, long rowsPerStep, boolea
     /** A pass expected to take longer is announced, so the start of a large run is not silent. */
     private static final double ANNOUNCED_SECONDS = 10;
 
-    static StepTime measure(Gpt model, int B, int T, int accum) {
+    static StepTime measure(Engine model, int B, int T, int accum) {
         return measure(model, B, T, accum, line -> { });
     }
 
     /** As above; a pass that will be long (a large model on a CPU) is announced through {@code say} first. */
-    static StepTime measure(Gpt model, int B, int T, int accum, Consumer<String> say) {
+    static StepTime measure(Engine model, int B, int T, int accum, Consumer<String> say) {
         int[] tokens = new int[B * T];
         int few = Math.min(T, 8);
         double warm = Double.POSITIVE_INFINITY;
@@ -86,10 +86,11 @@ record StepTime(double secondsPerPass, int rowsPerPass, long rowsPerStep, boolea
     }
 
     /** Seconds of one forward+backward pass on {@code rows} rows of {@code T} tokens. */
-    private static double pass(Gpt model, int[] tokens, int rows, int T) {
+    private static double pass(Engine model, int[] tokens, int rows, int T) {
         long t0 = System.nanoTime();
         model.forward(tokens, tokens, rows, T);
         model.backward(1f);
+        model.sync();
         return (System.nanoTime() - t0) / 1e9;
     }
 

@@ -9,9 +9,9 @@ import dev.jgpt.eval.Evaluator;
 import dev.jgpt.eval.HellaSwag;
 import dev.jgpt.io.ModelCard;
 import dev.jgpt.io.TrainingCheckpoint;
+import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
-import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.track.ProgressBar;
 import dev.jgpt.track.RunDirectory;
 
@@ -26,6 +26,10 @@ import java.util.Map;
  * samples, checkpoint), then accumulate gradients over micro-batches up to the token budget, clip,
  * set the learning rate from the schedule and take one AdamW step. Evaluations at step s see the
  * model after s updates, so the last round (s = max_steps) sees the finished model.
+ *
+ * <p>The passes, the evaluations' forwards and the update run on the {@link Engine} (the CPU's or
+ * the GPU's); samples and checkpoints read the host model and optimizer, which the engine's state is
+ * copied into first ({@link Engine#toHost}: nothing to copy on the CPU).
  */
 public final class Trainer {
     private final RunConfig cfg;
@@ -33,6 +37,9 @@ public final class Trainer {
     private final DataParallel group;
     private final Gpt model;
     private final Optimizer optimizer;
+    private final Engine engine;
+    private final List<String> deviceLines;
+    private boolean hostCurrent; // the host model and optimizer hold the engine's state as of now
     private final TokenDataset train, val;
     private final List<HellaSwag.Example> hellaswag;
     private final LrSchedule schedule;
@@ -47,18 +54,21 @@ public final class Trainer {
 
     /**
      * The loop over a run's parts, which the command has built and checked (see TrainCommand): the
-     * model and its optimizer, the training data at its position and the validation data, the
-     * HellaSwag items (none when off), and {@code resumed}, where a resumed run goes on from (null
-     * for a new run). In a data-parallel {@code group} every rank passes its own; they take rank
-     * 0's when {@link #run} starts.
+     * host model and its optimizer, the engine that trains them and the lines that say where (the
+     * device, its memory), the training data at its position and the validation data, the HellaSwag
+     * items (none when off), and {@code resumed}, where a resumed run goes on from (null for a new
+     * run). In a data-parallel {@code group} every rank passes its own; they take rank 0's when
+     * {@link #run} starts.
      */
-    public Trainer(RunConfig cfg, RunDirectory run, DataParallel group, Gpt model, Optimizer optimizer,
-                   TokenDataset train, TokenDataset val, List<HellaSwag.Example> hellaswag, Resume resumed) {
+    public Trainer(RunConfig cfg, RunDirectory run, DataParallel group, Gpt model, Optimizer optimizer, Engine engine,
+                   List<String> deviceLines, TokenDataset train, TokenDataset val, List<HellaSwag.Example> hellaswag, Resume resumed) {
         this.cfg = cfg;
         this.run = run;
         this.group = group;
         this.model = model;
         this.optimizer = optimizer;
+        this.engine = engine;
+        this.deviceLines = deviceLines;
         this.train = train;
         this.val = val;
         this.hellaswag = hellaswag;
@@ -99,19 +109,21 @@ public final class Trainer {
         int B = t.microBatchSize(), T = t.seqLen(), ranks = group.size(), accum = cfg.gradAccumSteps(ranks), maxSteps = t.maxSteps();
         int[] inputs = new int[B * T], targets = new int[B * T];
         TrainingCheckpoint.State start = Resume.joinGroup(group, model, optimizer, train, position());
+        engine.fromHost();
+        hostCurrent = true;
         step = start.step();
         lastValLoss = start.valLoss();
         if (resumed != null) {
             run.dropMetricsFrom(step);
             run.println("resuming " + run.name() + " at step " + step + " from " + resumed.checkpoint());
         }
+        deviceLines.forEach(run::println);
         String hellaswagOff = HellaSwag.offInTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile());
         if (hellaswagOff != null) run.println(hellaswagOff);
         run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation%s; %d steps",
                 model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 t.totalBatchSize(), B, T, accum, ranks > 1 ? " x " + ranks + " processes" : "", maxSteps));
-        run.println(cfg.memoryEstimate().describe(MemoryEstimate.heap()));
-        if (group.isMain() && step < maxSteps) run.println(StepTime.measure(model, B, T, accum, run::println).describe(maxSteps - step, T));
+        if (group.isMain() && step < maxSteps) run.println(StepTime.measure(engine, B, T, accum, run::println).describe(maxSteps - step, T));
         double loss = Double.NaN;
         int firstStep = step;
         long started = System.nanoTime();
@@ -131,8 +143,8 @@ public final class Trainer {
             try {
                 for (; micro < accum && !stopAgreed(); micro++) {
                     train.nextBatch(inputs, targets);
-                    lossAccum += model.forward(inputs, targets, B, T) / accum;
-                    model.backward(1f / (accum * ranks)); // the ranks' gradients are summed below
+                    lossAccum += engine.forward(inputs, targets, B, T) / accum;
+                    engine.backward(1f / (accum * ranks)); // the ranks' gradients are summed below
                     if (bar != null) {
                         bar.add("tokens", (long) B * T * ranks);
                         bar.add(1);
@@ -142,17 +154,19 @@ public final class Trainer {
                 if (bar != null) bar.clear(); // the step's own line follows
             }
             if (micro < accum) {
-                model.zeroGrad();
+                engine.zeroGrad();
                 train.restore(stepStart);
                 stop(false, micro, accum);
                 break;
             }
-            group.sumGradients(model.grads()); // once per step, as DDP with no_sync on all but the last micro-batch
+            // once per step, as DDP with no_sync on all but the last micro-batch (data-parallel runs train on the CPU)
+            if (ranks > 1) group.sumGradients(model.grads());
             lossAccum = group.mean(lossAccum);
             double lr = schedule.lr(step);
-            double norm = model.gradNorm();
+            double norm = engine.gradNorm();
             requireFinite(lossAccum, lr, norm);
-            optimizer.step((float) lr, t.gradClip(), norm);
+            engine.step((float) lr, t.gradClip(), norm);
+            hostCurrent = false;
             stepsTrained++;
             double ms = (System.nanoTime() - t0) / 1e6;
             double tokensPerSec = t.totalBatchSize() / (ms / 1000);
@@ -225,7 +239,7 @@ public final class Trainer {
             group.checkSameWeights(model.params());
             ProgressBar bar = progress(String.format("step %5d validation", step), e.valSteps(), "batches");
             try {
-                lastValLoss = group.mean(Evaluator.validationLoss(model, val, e.valSteps(), t.microBatchSize(), t.seqLen(), () -> bar.add(1)));
+                lastValLoss = group.mean(Evaluator.validationLoss(engine, val, e.valSteps(), t.microBatchSize(), t.seqLen(), () -> bar.add(1)));
             } finally {
                 bar.clear();
             }
@@ -238,6 +252,7 @@ public final class Trainer {
             run.println(String.format("step %5d | HellaSwag acc_norm %d/%d = %.4f", step, s.correctNorm(), s.total(), s.accNorm()));
         }
         if (sampleDue(cfg, step) && !stopping && group.isMain()) {
+            toHost(); // the samples are decoded on the CPU, from the host model
             if (inference == null) inference = new Inference(model);
             ProgressBar bar = progress(String.format("step %5d samples", step), (long) e.numSamples() * e.sampleMaxTokens(), "tokens");
             List<String> samples;
@@ -266,7 +281,15 @@ public final class Trainer {
                 + cfg.train().maxLr() + ") or enable train.grad_clip");
     }
 
+    /** The engine's state into the host model and optimizer, once per step at most. */
+    private void toHost() {
+        if (hostCurrent) return;
+        engine.toHost();
+        hostCurrent = true;
+    }
+
     private void saveCheckpoint() throws IOException {
+        toHost();
         if (!Double.isFinite(dev.jgpt.kernels.AdamW.sumOfSquares(model.params(), 0, model.params().length))) {
             // an update with finite gradients can still overflow the weights (a huge learning rate)
             throw new JgptException("training diverged before step " + step + " (the weights overflowed), so they are not"
@@ -321,7 +344,7 @@ public final class Trainer {
         ProgressBar bar = progress(String.format("step %5d HellaSwag", step), mine.size(), "items");
         HellaSwag.Score s;
         try {
-            s = mine.isEmpty() ? HellaSwag.Score.ZERO : Evaluator.hellaswag(model, mine, () -> bar.add(1));
+            s = mine.isEmpty() ? HellaSwag.Score.ZERO : Evaluator.hellaswag(engine, mine, () -> bar.add(1));
         } finally {
             bar.clear();
         }

@@ -54,6 +54,16 @@ class BadInputTest {
     }
 
     @Test
+    void trainingOnADeviceThatIsNotThereSaysSoInOneLineAndLeavesNoRun(@TempDir Path tmp) throws Exception {
+        Path yaml = tinyConfig(tmp);
+        assertOneLine(run("train", "-c", yaml.toString(), "--set", "train.device=tpu"), "train.device", "tpu", "auto", "cpu", "cuda");
+        String why = dev.jgpt.cuda.Cuda.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why != null, "a GPU is here: train.device cuda trains");
+        assertOneLine(run("train", "-c", yaml.toString(), "--set", "train.device=cuda"), "jgpt train: " + why);
+        assertFalse(Files.exists(tmp.resolve("runs")), "no run directory is made when the device is refused");
+    }
+
+    @Test
     void generateStreamsWithTheLargestMaxTokens() {
         // the buffer of generated tokens was sized by --max-tokens (2^31 - 1 overflowed it); now it is a window,
         // so generation starts and runs until it is stopped: here by an output that takes 200 bytes only

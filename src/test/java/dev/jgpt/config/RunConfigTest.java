@@ -35,11 +35,23 @@ class RunConfigTest {
     }
 
     @Test
-    void aMicroBatchWhoseLogitsOverflowOneArrayIsRefused() {
+    void onTheCpuAMicroBatchWhoseLogitsOverflowOneArrayIsRefused() {
         String msg = assertThrows(JgptException.class,
-                () -> RunConfig.defaults().withOverrides(List.of("train.micro_batch_size=64"))).getMessage();
+                () -> RunConfig.defaults().withOverrides(List.of("train.device=cpu", "train.micro_batch_size=64"))).getMessage();
         assertContains(msg, "train.micro_batch_size = 64 with train.seq_len = 1024");
         assertContains(msg, "use train.micro_batch_size <= 41");
+        // on the GPU (and with auto, until the device is known) build-nanogpt's B=64 is allowed
+        RunConfig gpu = RunConfig.defaults().withOverrides(List.of("train.device=cuda", "train.micro_batch_size=64"));
+        assertEquals(TrainConfig.Device.CUDA, gpu.train().device());
+        assertTrue(gpu.cpuLimit() != null, "the CPU's limit is still known");
+        RunConfig auto = RunConfig.defaults().withOverrides(List.of("train.micro_batch_size=64"));
+        assertEquals(TrainConfig.Device.AUTO, auto.train().device());
+        assertContains(auto.cpuLimit(), "use train.micro_batch_size <= 41");
+    }
+
+    @Test
+    void anUnknownDeviceIsRefusedNamingTheChoices() {
+        assertContains(error("train: {device: tpu}\n"), "train.device", "tpu", "cpu", "cuda", "auto");
     }
 
     @Test

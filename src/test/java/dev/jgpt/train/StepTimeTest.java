@@ -50,7 +50,7 @@ class StepTimeTest {
             model.backward(1f);
         }
         model.zeroGrad();
-        StepTime estimate = StepTime.measure(model, B, T, accum);
+        StepTime estimate = StepTime.measure(dev.jgpt.model.Engine.cpu(model), B, T, accum);
         assertArrayEquals(new float[model.grads().length], model.grads(), "the timing passes leave no gradient behind");
 
         double fastest = Double.POSITIVE_INFINITY;
