@@ -83,7 +83,7 @@ public final class Cublas implements AutoCloseable {
         }
     }
 
-    private static void check(String call, int status) {
+    static void check(String call, int status) {
         if (status != 0) throw new CudaException(call + " failed: " + statusName(status) + " (" + status + ")");
     }
 

@@ -36,6 +36,7 @@ public final class Cuda implements AutoCloseable {
     private Nvrtc nvrtc;
     private KernelCache cache;
     private Cublas cublas;
+    private CublasLt cublasLt;
 
     private Cuda(CudaLibraries libraries, Driver driver, int ordinal) {
         this.libraries = libraries;
@@ -112,6 +113,12 @@ public final class Cuda implements AutoCloseable {
     public Cublas cublas() {
         if (cublas == null) cublas = new Cublas(libraries.cublas(), stream);
         return cublas;
+    }
+
+    /** cuBLASLt on the same stream, with its workspace on this GPU. */
+    public CublasLt cublasLt() {
+        if (cublasLt == null) cublasLt = new CublasLt(libraries.cublasLt(), driver, stream);
+        return cublasLt;
     }
 
     /** Compiles (or takes from the cache) and loads every kernel file now, rather than on first use. */
@@ -279,6 +286,7 @@ public final class Cuda implements AutoCloseable {
             sync();
         } finally {
             if (cublas != null) cublas.close();
+            if (cublasLt != null) cublasLt.close();
             for (DeviceBuffer b : allocations) driver.free(b.address);
             allocations.clear();
             for (MemorySegment m : modules.values()) driver.unloadModule(m);

@@ -52,6 +52,11 @@ public final class CudaLibraries {
         return findWithCompanion("cuBLAS", List.of("libcublas.so.13", "libcublas.so.12", "libcublas.so"), "libcublasLt.so.");
     }
 
+    /** cuBLASLt, which ships beside cuBLAS (the same toolkit folder, the same pip package). */
+    NativeLibrary cublasLt() {
+        return findWithCompanion("cuBLASLt", List.of("libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"), null);
+    }
+
     private NativeLibrary findWithCompanion(String what, List<String> names, String companionPrefix) {
         List<Path> dirs = new ArrayList<>(userDirs());
         dirs.addAll(toolkitDirs());
