@@ -125,6 +125,7 @@ public final class BenchCommand implements Runnable {
                     Map<String, Object> r = new LinkedHashMap<>();
                     r.put("model", machine.model);
                     if (cuda != null) r.put("device", cuda.deviceName);
+                    if (gpu != null) r.put("matmul", gpu.kernels().matmulPath().id());
                     r.put("batch", batch);
                     r.put("seq", seq);
                     if (cuda == null) r.put("threads", machine.pool.threads());
@@ -144,7 +145,8 @@ public final class BenchCommand implements Runnable {
                     if (json) {
                         System.out.println(new Gson().toJson(r));
                     } else {
-                        String where = cuda == null ? "threads=" + machine.pool.threads() : "on " + cuda.deviceName;
+                        String where = cuda == null ? "threads=" + machine.pool.threads()
+                                : "on " + cuda.deviceName + " (matmul: " + gpu.kernels().matmulPath().id() + ")";
                         System.out.printf("%s B=%d T=%d %s: %.1f ms/step, %.1f tokens/s, %.1f GFLOP/s (MFU %.1f%% of %.0f), peak RSS %d MB (initial loss %.4f)%n",
                                 machine.model, batch, seq, where, median, tokens / (median / 1000),
                                 flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, Measure.peakRssMb(), firstLoss);

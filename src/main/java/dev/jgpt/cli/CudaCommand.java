@@ -5,6 +5,7 @@ import dev.jgpt.cuda.Cuda;
 import dev.jgpt.cuda.KernelCache;
 import dev.jgpt.cuda.KernelParity;
 import dev.jgpt.cuda.KernelSources;
+import dev.jgpt.cuda.MatmulPath;
 import dev.jgpt.cuda.Nvrtc;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -31,7 +32,7 @@ public final class CudaCommand implements Runnable {
         new picocli.CommandLine(this).usage(System.out);
     }
 
-    @Command(name = "info", mixinStandardHelpOptions = true, description = "The GPU, the driver, NVRTC and cuBLAS as found.")
+    @Command(name = "info", mixinStandardHelpOptions = true, description = "The GPU, the driver, NVRTC and cuBLAS as found, and the matmul path JGPT_MATMUL selects.")
     public static final class Info implements Callable<Integer> {
         @Override
         public Integer call() {
@@ -42,6 +43,10 @@ public final class CudaCommand implements Runnable {
                 System.out.println("nvrtc:  " + v[0] + "." + v[1] + " from " + nvrtc.origin);
                 cuda.cublas();
                 System.out.println("cublas: loaded");
+                MatmulPath matmul = MatmulPath.selected();
+                if (matmul == MatmulPath.CUBLASLT) cuda.cublasLt(); // its library, handle and workspace, or the error
+                System.out.println("matmul: " + matmul.id() + (matmul == MatmulPath.CUBLASLT ? " (cuBLASLt loaded)" : "")
+                        + "; JGPT_MATMUL=cublas|cublaslt selects it");
                 long[] mem = cuda.memoryInfo();
                 System.out.printf("memory: %d MiB free of %d MiB%n", mem[0] >> 20, mem[1] >> 20);
                 System.out.println("kernel cache: " + KernelCache.defaultDir(System.getenv()));
@@ -88,8 +93,9 @@ public final class CudaCommand implements Runnable {
     }
 
     @Command(name = "parity", mixinStandardHelpOptions = true,
-            description = "Run every CUDA kernel and cuBLAS's sgemm on seeded random inputs of odd shapes, and a whole small GPT "
-                    + "(loss, logits, gradients, AdamW steps), against the CPU kernels; with --fixtures, debug-step against PyTorch. "
+            description = "Run every CUDA kernel and the matmuls (cuBLAS and cuBLASLt) on seeded random inputs of odd shapes, and a "
+                    + "whole small GPT (loss, logits, gradients, AdamW steps; matmuls on the JGPT_MATMUL path), against the CPU "
+                    + "kernels; with --fixtures, debug-step against PyTorch. "
                     + "Prints the largest errors; exit 1 on any failure.")
     public static final class Parity implements Callable<Integer> {
         @Option(names = "--fixtures", paramLabel = "DIR",
@@ -101,9 +107,12 @@ public final class CudaCommand implements Runnable {
             if (fixtures != null && !Files.isDirectory(fixtures)) throw new JgptException(fixtures + ": no such folder");
             try (Cuda cuda = Cuda.open()) {
                 System.out.println(cuda.describe());
+                System.out.println("matmul path of the model and fixture checks: " + MatmulPath.selected().id()
+                        + " (JGPT_MATMUL); the matmul checks run both");
                 KernelParity parity = new KernelParity(cuda);
                 List<KernelParity.Check> checks = new java.util.ArrayList<>(parity.runAll(c -> System.out.println("  " + c)));
                 if (fixtures != null) checks.addAll(parity.fixtures(fixtures, c -> System.out.println("  " + c)));
+                for (String note : cuda.cublasLt().unfused()) System.out.println("  cuBLASLt did not fuse: " + note);
                 long failed = checks.stream().filter(c -> !c.passed()).count();
                 System.out.println(failed == 0 ? "parity: all " + checks.size() + " checks passed"
                         : "parity: " + failed + " of " + checks.size() + " checks FAILED");

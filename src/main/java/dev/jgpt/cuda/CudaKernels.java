@@ -7,8 +7,9 @@ import java.util.Arrays;
 /**
  * The GPU twin of dev.jgpt.kernels: the same operations with the same arguments and meaning (buffers
  * as device addresses; "+=" where the CPU kernel adds), each one launch or a few of the kernels in
- * resources/cuda, plus cuBLAS for the matmuls. Scratch space (partial sums, attention's row terms,
- * the token buckets of the embedding backward) is owned here and grows as needed.
+ * resources/cuda, plus cuBLAS or cuBLASLt for the matmuls ({@link MatmulPath}). Scratch space (partial
+ * sums, attention's row terms, the token buckets of the embedding backward) is owned here and grows as
+ * needed.
  */
 public final class CudaKernels {
     private static final int BLOCK = 256;
@@ -18,10 +19,21 @@ public final class CudaKernels {
     static final int MAX_HEAD_SIZE = 32 * 8;         // attention.cu's HS_PER_LANE lanes of 32
 
     private final Cuda cuda;
-    private DeviceBuffer partial, rowTerms, normPartial, bucketTokens, bucketStarts, positions;
+    private final MatmulPath matmulPath;
+    private DeviceBuffer partial, rowTerms, normPartial, bucketTokens, bucketStarts, positions, biasGradient;
 
+    /** The matmuls on the path JGPT_MATMUL selects. */
     public CudaKernels(Cuda cuda) {
+        this(cuda, MatmulPath.selected());
+    }
+
+    public CudaKernels(Cuda cuda, MatmulPath matmulPath) {
         this.cuda = cuda;
+        this.matmulPath = matmulPath;
+    }
+
+    public MatmulPath matmulPath() {
+        return matmulPath;
     }
 
     public Cuda cuda() {
@@ -47,10 +59,10 @@ public final class CudaKernels {
 
     /** Frees the scratch buffers. */
     public void free() {
-        for (DeviceBuffer b : new DeviceBuffer[]{partial, rowTerms, normPartial, bucketTokens, bucketStarts, positions}) {
+        for (DeviceBuffer b : new DeviceBuffer[]{partial, rowTerms, normPartial, bucketTokens, bucketStarts, positions, biasGradient}) {
             if (b != null) cuda.free(b);
         }
-        partial = rowTerms = normPartial = bucketTokens = bucketStarts = positions = null;
+        partial = rowTerms = normPartial = bucketTokens = bucketStarts = positions = biasGradient = null;
     }
 
     // ---- encoder ----
@@ -112,24 +124,59 @@ public final class CudaKernels {
 
     // ---- matmul ----
 
-    /** out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c]; bias may be 0 (none). */
+    /**
+     * out[r, o] = bias[o] + Σ_c inp[r, c] · w[o, c]; bias may be 0 (none). cuBLAS: the bias is copied
+     * into every row, then the GEMM adds onto it. cuBLASLt: one GEMM with the bias epilogue (where the
+     * bias is aligned for it and an algorithm exists; otherwise as cuBLAS does).
+     */
     public void matmulForward(long out, long inp, long w, long bias, int rows, int C, int OC) {
-        if (bias != 0) {
-            cuda.launch("bias_broadcast", blocks((long) rows * OC, BLOCK), 1, BLOCK, out, bias, rows, OC);
+        if (matmulPath == MatmulPath.CUBLASLT) {
+            CublasLt lt = cuda.cublasLt();
+            if (bias != 0 && lt.forwardWithBias(out, inp, w, bias, rows, C, OC)) return;
+            if (bias != 0) biasBroadcast(out, bias, rows, OC);
+            lt.forward(out, inp, w, rows, C, OC, bias != 0);
+            return;
         }
+        if (bias != 0) biasBroadcast(out, bias, rows, OC);
         cuda.cublas().forward(out, inp, w, rows, C, OC, bias != 0);
     }
 
-    /** dinp += dout · W (skipped when dinp is 0), dw += doutᵀ · inp, dbias += Σ_r dout (skipped when 0). */
+    private void biasBroadcast(long out, long bias, int rows, int OC) {
+        cuda.launch("bias_broadcast", blocks((long) rows * OC, BLOCK), 1, BLOCK, out, bias, rows, OC);
+    }
+
+    /**
+     * dinp += dout · W (skipped when dinp is 0), dw += doutᵀ · inp, dbias += Σ_r dout (skipped when 0).
+     * cuBLAS: the bias gradient is two kernels of column sums over dout. cuBLASLt: the weight
+     * gradient's GEMM writes it with the BGRADB epilogue into scratch (the epilogue writes; gradients
+     * add, across micro-batches too), and one small kernel adds that to dbias.
+     */
     public void matmulBackward(long dinp, long dw, long dbias, long dout, long inp, long w, int rows, int C, int OC) {
+        if (matmulPath == MatmulPath.CUBLASLT) {
+            CublasLt lt = cuda.cublasLt();
+            if (dinp != 0) lt.backwardInput(dinp, dout, w, rows, C, OC);
+            if (dbias != 0) {
+                biasGradient = grow(biasGradient, OC);
+                if (lt.backwardWeightWithBias(dw, biasGradient.address, dout, inp, rows, C, OC)) {
+                    accumulate(dbias, biasGradient.address, OC);
+                    return;
+                }
+            }
+            lt.backwardWeight(dw, dout, inp, rows, C, OC);
+            if (dbias != 0) addColumnSums(dbias, dout, rows, OC);
+            return;
+        }
         if (dinp != 0) cuda.cublas().backwardInput(dinp, dout, w, rows, C, OC);
         cuda.cublas().backwardWeight(dw, dout, inp, rows, C, OC);
-        if (dbias != 0) {
-            int rowsPerChunk = rowsPerChunk(rows), chunks = blocks(rows, rowsPerChunk);
-            partial = grow(partial, (long) chunks * OC);
-            cuda.launch("column_sums_partial", blocks(OC, BLOCK), chunks, BLOCK, partial, dout, rows, OC, rowsPerChunk);
-            cuda.launch("add_column_partials", blocks(OC, BLOCK), 1, BLOCK, dbias, partial, chunks, OC, OC);
-        }
+        if (dbias != 0) addColumnSums(dbias, dout, rows, OC);
+    }
+
+    /** dbias[o] += Σ_r dout[r, o]: partial sums over chunks of rows, then the partials in chunk order. */
+    private void addColumnSums(long dbias, long dout, int rows, int OC) {
+        int rowsPerChunk = rowsPerChunk(rows), chunks = blocks(rows, rowsPerChunk);
+        partial = grow(partial, (long) chunks * OC);
+        cuda.launch("column_sums_partial", blocks(OC, BLOCK), chunks, BLOCK, partial, dout, rows, OC, rowsPerChunk);
+        cuda.launch("add_column_partials", blocks(OC, BLOCK), 1, BLOCK, dbias, partial, chunks, OC, OC);
     }
 
     // ---- attention ----

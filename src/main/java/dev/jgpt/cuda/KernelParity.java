@@ -27,9 +27,10 @@ import java.util.SplittableRandom;
 import java.util.function.Consumer;
 
 /**
- * Every CUDA kernel (and cuBLAS's sgemm) against its CPU twin in dev.jgpt.kernels, on seeded random
- * inputs of odd shapes (no dimension a multiple of a vector, a warp or a tile), then a whole small
- * GPT: forward, backward and AdamW steps. Gradients start from random values, so "+=" is checked too.
+ * Every CUDA kernel (and the matmuls on both paths, cuBLAS and cuBLASLt) against its CPU twin in
+ * dev.jgpt.kernels, on seeded random inputs of odd shapes (no dimension a multiple of a vector, a warp
+ * or a tile), then a whole small GPT, its matmuls on the path JGPT_MATMUL selects: forward, backward
+ * and AdamW steps. Gradients start from random values, so "+=" is checked too.
  *
  * <p>A result passes when max |gpu − cpu| ≤ tol × max |cpu|. Both sides compute in float32 and differ
  * only in summation order and in exp/tanh/sqrt's last bits, so the tolerances are the CPU parity
@@ -166,6 +167,20 @@ public final class KernelParity {
         return b;
     }
 
+    /** host's values {@code offset} floats into a device buffer of their own; the address of the first. */
+    private long dev(float[] host, int offset) {
+        DeviceBuffer b = cuda.floats(host.length + offset);
+        temporaries.add(b);
+        cuda.upload(b.at(offset), host, 0, host.length);
+        return b.at(offset);
+    }
+
+    private float[] host(long address, int count) {
+        float[] out = new float[count];
+        cuda.download(out, 0, address, count);
+        return out;
+    }
+
     private float[] host(DeviceBuffer b) {
         float[] out = new float[(int) b.count];
         cuda.download(out, b);
@@ -229,25 +244,41 @@ public final class KernelParity {
         compare("layernorm_backward dbias", db, gB, BACKWARD_TOL);
     }
 
+    /**
+     * Both matmul paths; each twice: on fresh buffers (aligned, so cuBLASLt fuses the bias and its
+     * gradient) and on addresses one float into their buffers (aligned to 4 bytes only: cuBLASLt
+     * must pick algorithms for that, and adds the bias as cuBLAS does).
+     */
     private void matmul() {
+        for (MatmulPath path : MatmulPath.values()) {
+            CudaKernels kernels = new CudaKernels(cuda, path);
+            matmul(kernels, path.id(), 0);
+            matmul(kernels, path.id() + ", +4 B", 1);
+            kernels.free();
+        }
+    }
+
+    private void matmul(CudaKernels kernels, String label, int offset) {
         int rows = 111, C = 75, OC = 67;
+        String on = " (" + label + ")";
         float[] inp = random(rows * C, 1), w = random(OC * C, 0.3), bias = random(OC, 0.3);
         float[] out = new float[rows * OC], outNoBias = new float[rows * OC];
-        DeviceBuffer dInp = dev(inp), dW = dev(w), dBias = dev(bias), dOut = dev(out), dOut2 = dev(outNoBias);
+        long dInp = dev(inp, offset), dW = dev(w, offset), dBias = dev(bias, offset);
+        long dOut = dev(out, offset), dOut2 = dev(outNoBias, offset);
         Matmul.forward(Slice.of(out), Slice.of(inp), Slice.of(w), Slice.of(bias), rows, C, OC);
         Matmul.forward(Slice.of(outNoBias), Slice.of(inp), Slice.of(w), null, rows, C, OC);
-        k.matmulForward(dOut.address, dInp.address, dW.address, dBias.address, rows, C, OC);
-        k.matmulForward(dOut2.address, dInp.address, dW.address, 0L, rows, C, OC);
-        compare("matmul forward (sgemm + bias)", out, dOut, FORWARD_TOL);
-        compare("matmul forward (sgemm, no bias)", outNoBias, dOut2, FORWARD_TOL);
+        kernels.matmulForward(dOut, dInp, dW, dBias, rows, C, OC);
+        kernels.matmulForward(dOut2, dInp, dW, 0L, rows, C, OC);
+        compare("matmul forward + bias" + on, out, host(dOut, out.length), FORWARD_TOL);
+        compare("matmul forward, no bias" + on, outNoBias, host(dOut2, outNoBias.length), FORWARD_TOL);
 
         float[] dout = random(rows * OC, 1), dinp = random(rows * C, 1), dw = random(OC * C, 1), db = random(OC, 1);
-        DeviceBuffer gOut = dev(dout), gInp = dev(dinp), gW = dev(dw), gB = dev(db);
+        long gOut = dev(dout, offset), gInp = dev(dinp, offset), gW = dev(dw, offset), gB = dev(db, offset);
         Matmul.backward(Slice.of(dinp), Slice.of(dw), Slice.of(db), Slice.of(dout), Slice.of(inp), Slice.of(w), rows, C, OC);
-        k.matmulBackward(gInp.address, gW.address, gB.address, gOut.address, dInp.address, dW.address, rows, C, OC);
-        compare("matmul backward dinp", dinp, gInp, BACKWARD_TOL);
-        compare("matmul backward dweight", dw, gW, BACKWARD_TOL);
-        compare("matmul backward dbias", db, gB, BACKWARD_TOL);
+        kernels.matmulBackward(gInp, gW, gB, gOut, dInp, dW, rows, C, OC);
+        compare("matmul backward dinp" + on, dinp, host(gInp, dinp.length), BACKWARD_TOL);
+        compare("matmul backward dweight" + on, dw, host(gW, dw.length), BACKWARD_TOL);
+        compare("matmul backward dbias" + on, db, host(gB, db.length), BACKWARD_TOL);
     }
 
     private void attention(int B, int T, int C, int NH) {
