@@ -36,6 +36,7 @@ public final class CudaCommand implements Runnable {
     public static final class Info implements Callable<Integer> {
         @Override
         public Integer call() {
+            MatmulPath matmul = MatmulPath.selected();
             try (Cuda cuda = Cuda.open()) {
                 System.out.println("gpu:    " + cuda.describe());
                 Nvrtc nvrtc = cuda.nvrtc();
@@ -43,7 +44,6 @@ public final class CudaCommand implements Runnable {
                 System.out.println("nvrtc:  " + v[0] + "." + v[1] + " from " + nvrtc.origin);
                 cuda.cublas();
                 System.out.println("cublas: loaded");
-                MatmulPath matmul = MatmulPath.selected();
                 if (matmul == MatmulPath.CUBLASLT) cuda.cublasLt(); // its library, handle and workspace, or the error
                 System.out.println("matmul: " + matmul.id() + (matmul == MatmulPath.CUBLASLT ? " (cuBLASLt loaded)" : "")
                         + "; JGPT_MATMUL=cublas|cublaslt selects it");
@@ -105,9 +105,10 @@ public final class CudaCommand implements Runnable {
         @Override
         public Integer call() throws IOException {
             if (fixtures != null && !Files.isDirectory(fixtures)) throw new JgptException(fixtures + ": no such folder");
+            MatmulPath matmul = MatmulPath.selected();
             try (Cuda cuda = Cuda.open()) {
                 System.out.println(cuda.describe());
-                System.out.println("matmul path of the model and fixture checks: " + MatmulPath.selected().id()
+                System.out.println("matmul path of the model and fixture checks: " + matmul.id()
                         + " (JGPT_MATMUL); the matmul checks run both");
                 KernelParity parity = new KernelParity(cuda);
                 List<KernelParity.Check> checks = new java.util.ArrayList<>(parity.runAll(c -> System.out.println("  " + c)));
@@ -124,6 +125,7 @@ public final class CudaCommand implements Runnable {
     /** For --device on other commands: the GPU, or one clear error saying why there is none. */
     static Cuda openForDevice(String device) {
         if (!device.equals("cpu") && !device.equals("cuda")) throw new JgptException("--device must be cpu or cuda, got " + device);
+        if (device.equals("cuda")) MatmulPath.selected(); // a bad JGPT_MATMUL stops here, before the GPU is opened
         return device.equals("cuda") ? Cuda.open() : null;
     }
 }
