@@ -9,6 +9,7 @@
 #   resume   that run resumed on the GPU from its step-150 checkpoint: the same losses, bit for bit
 #   exchange its checkpoint resumed on the CPU, and a CPU-written one on the GPU: the same losses to ~1e-5
 #   bench    GPT-2 124M, B=16, T=1024: forward + backward + AdamW       (jgpt bench train --device cuda)
+# parity-lt and bench-lt run parity and bench again with JGPT_MATMUL=cublaslt (the bias in cuBLASLt's epilogue).
 # and prints a summary. Logs go to $OUT when it is set, else to logs/ beside this script.
 # Without a GPU the GPU steps are skipped and the summary ends with the reason (compile then targets
 # sm_90 if NVRTC is found). Exit status: 0 all passed, 1 a check failed, 3 no GPU (nothing failed).
@@ -49,7 +50,7 @@ step() {
   local last
   last=$(grep -v '^==' "$logs/$name.log" | tail -n 1)
   if [ "$rc" -eq 0 ]; then status=ok; elif [ "$rc" -eq 124 ]; then status="FAIL (timed out after ${limit}s)"; else status="FAIL (exit $rc)"; fi
-  summary+=("$(printf '%-8s %-28s %4ds  %s' "$name" "$status" $((SECONDS - t0)) "$last")")
+  summary+=("$(printf '%-9s %-28s %4ds  %s' "$name" "$status" $((SECONDS - t0)) "$last")")
   return "$rc"
 }
 
@@ -82,12 +83,12 @@ jgpt_quietly() {
 
 # fail NAME: the summary's last line (NAME's) says it failed, with the last line of its log
 fail() {
-  summary[${#summary[@]}-1]="$(printf '%-8s %-28s' "$1" "FAIL") $(tail -n 1 "$logs/$1.log")"
+  summary[${#summary[@]}-1]="$(printf '%-9s %-28s' "$1" "FAIL") $(tail -n 1 "$logs/$1.log")"
 }
 
 # passed NAME: the summary's last line (NAME's) ends with the last comparison in its log
 passed() {
-  summary[${#summary[@]}-1]="$(printf '%-8s %-28s' "$1" ok) $(tail -n 1 "$logs/$1.log" | sed 's/^== [a-z]*: //')"
+  summary[${#summary[@]}-1]="$(printf '%-9s %-28s' "$1" ok) $(tail -n 1 "$logs/$1.log" | sed 's/^== [a-z]*: //')"
 }
 
 # train_checks: jgpt train on the GPU, that run resumed on the GPU, and checkpoints crossing between GPU and CPU
@@ -107,7 +108,7 @@ YAML
   if awk -v f="$first" -v l="$last" 'BEGIN { exit !(l < f - 1.0) }'; then
     summary[${#summary[@]}-1]+="; validation loss $first -> $last"
   else
-    summary[${#summary[@]}-1]="$(printf '%-8s %-28s' train "FAIL (loss did not fall)") validation loss $first -> $last"
+    summary[${#summary[@]}-1]="$(printf '%-9s %-28s' train "FAIL (loss did not fall)") validation loss $first -> $last"
   fi
 
   # the run "interrupted" after its step-150 checkpoint, resumed on the GPU: the same losses, bit for bit
@@ -142,21 +143,27 @@ if ! step gpu 120 cuda info; then
   if grep -q "no CUDA driver found\|sees no GPU" "$logs/gpu.log"; then
     gpu=no
     unset 'summary[${#summary[@]}-1]'
-    summary+=("$(printf '%-8s %-28s' gpu "skipped (no GPU)")")
+    summary+=("$(printf '%-9s %-28s' gpu "skipped (no GPU)")")
   fi
 fi
 if [ "$gpu" = yes ]; then
   step compile 300 cuda compile
   step parity 300 cuda parity --fixtures "$bundle/fixtures"
+  export JGPT_MATMUL=cublaslt # the other matmul path: the bias fused into cuBLASLt's epilogue
+  step parity-lt 300 cuda parity --fixtures "$bundle/fixtures"
+  unset JGPT_MATMUL
   train_checks
   step bench 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
+  export JGPT_MATMUL=cublaslt
+  step bench-lt 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
+  unset JGPT_MATMUL
 else
   # without a GPU the kernels can still be compiled, for sm_90, where NVRTC is found
   if ! step compile 300 cuda compile --arch sm_90 && grep -q "no NVRTC found" "$logs/compile.log"; then
     unset 'summary[${#summary[@]}-1]'
-    summary+=("$(printf '%-8s %-28s' compile "skipped (no NVRTC)")")
+    summary+=("$(printf '%-9s %-28s' compile "skipped (no NVRTC)")")
   fi
-  for s in parity train resume exchange bench; do summary+=("$(printf '%-8s %-28s' "$s" "skipped (no GPU)")"); done
+  for s in parity parity-lt train resume exchange bench bench-lt; do summary+=("$(printf '%-9s %-28s' "$s" "skipped (no GPU)")"); done
 fi
 
 echo

@@ -6,6 +6,7 @@ import dev.jgpt.config.TrainConfig;
 import dev.jgpt.cuda.Cuda;
 import dev.jgpt.cuda.CudaException;
 import dev.jgpt.cuda.CudaGpt;
+import dev.jgpt.cuda.MatmulPath;
 import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.MemoryEstimate;
@@ -31,9 +32,19 @@ record TrainDevice(Cuda cuda, String line, BiFunction<Gpt, Optimizer, Engine> en
         return new TrainDevice(null, "device: cpu (" + why + ")", (model, optimizer) -> Engine.cpu(model, optimizer::step));
     }
 
-    /** The GPU engine works on a copy, uploaded when it is made (the trainer brings the state back for checkpoints). */
+    /**
+     * The GPU engine works on a copy, uploaded when it is made (the trainer brings the state back for
+     * checkpoints); its matmuls run on the library JGPT_MATMUL names, checked now, before the run starts.
+     */
     static TrainDevice gpu(Cuda cuda, String why) {
-        return new TrainDevice(cuda, "device: cuda, " + cuda.describe() + " (" + why + ")",
+        MatmulPath matmul;
+        try {
+            matmul = MatmulPath.selected();
+        } catch (RuntimeException e) {
+            cuda.close();
+            throw e;
+        }
+        return new TrainDevice(cuda, "device: cuda, " + cuda.describe() + ", matmuls by " + matmul.id() + " (" + why + ")",
                 (model, optimizer) -> new CudaGpt(cuda, model).engine(optimizer));
     }
 
