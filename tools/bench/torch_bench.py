@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch peer for jgpt's benchmarks: the same GPT-2, the same measurements, on the same CPU.
+"""PyTorch peer for jgpt's benchmarks: the same GPT-2, the same measurements, on the same CPU or GPU.
 
 A small nanoGPT-style GPT-2 in plain PyTorch (fp32): learned position embeddings, pre-LayerNorm
 blocks (eps 1e-5), causal self-attention written out with matmuls (torch 1.13 has no
@@ -9,6 +9,9 @@ llm.c and jgpt do); only the first 50257 logits take part in the loss. --no-pad-
 
   train     forward + backward + clip_grad_norm_(1.0) + AdamW step + zero_grad(set_to_none=True)
             on a random token batch; median ms/step, tokens/s, achieved GFLOP/s, peak RSS.
+            --device cuda runs it on the GPU in float32 with TF32 off (as jgpt's CUDA engine), with
+            what build-nanogpt uses there: F.scaled_dot_product_attention when torch has it, and
+            the fused AdamW; it adds the GPU's peak memory.
   generate  greedy decoding of --new-tokens after a random --prompt-tokens prompt, with a key/value
             cache (or, with --no-cache, recomputing the whole prefix for every token).
   check     print the torch version and the BLAS library torch is really using.
@@ -41,6 +44,7 @@ except ImportError:
              "(and run this with /usr/bin/python3).")
 
 GPT2_VOCAB = 50257
+FUSED_ATTENTION = False  # F.scaled_dot_product_attention in training: set for --device cuda when torch has it
 PRESETS = {  # n_layer, n_head, n_embd; block size 1024 for all
     "gpt2": (12, 12, 768),
     "gpt2-medium": (24, 16, 1024),
@@ -90,6 +94,9 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, hs).transpose(1, 2)
         v = v.view(B, T, self.n_head, hs).transpose(1, 2)
+        if FUSED_ATTENTION and self.k_cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
         past = 0
         if self.k_cache is not None:
             past = self.cache_len
@@ -167,7 +174,7 @@ class GPT(nn.Module):
         start = self.pos if self.h[0].attn.k_cache is not None else 0
         if start + T > self.block_size:
             raise ValueError(f"sequence of {start + T} exceeds the block size {self.block_size}")
-        pos = torch.arange(start, start + T, dtype=torch.long)
+        pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)
         x = self.wte(idx) + self.wpe(pos)
         for block in self.h:
             x = block(x)
@@ -280,32 +287,47 @@ def environment(blas):
             "peer": "pytorch " + torch.__version__}
 
 
-def make_optimizer(model, lr, weight_decay):
+def make_optimizer(model, lr, weight_decay, fused=False):
     # nanoGPT's groups: decay on matrices and embeddings, none on biases and LayerNorm.
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     kwargs = {"lr": lr, "betas": (0.9, 0.95), "eps": 1e-8}
-    # Plain per-tensor loop, as jgpt's: no foreach (multi-tensor) or fused kernels where torch has them.
+    # On the CPU a plain per-tensor loop, as jgpt's: no foreach (multi-tensor) or fused kernels where
+    # torch has them. On a GPU build-nanogpt's fused AdamW (one launch, as jgpt's AdamW kernel).
     import inspect
     sig = inspect.signature(torch.optim.AdamW.__init__).parameters
     if "foreach" in sig:
         kwargs["foreach"] = False
     if "fused" in sig:
-        kwargs["fused"] = False
+        kwargs["fused"] = fused
     return torch.optim.AdamW(groups, **kwargs)
+
+
+def use_cuda():
+    """The GPU in float32 as jgpt's CUDA engine computes: no TF32 in matmuls or convolutions."""
+    global FUSED_ATTENTION
+    if not torch.cuda.is_available():
+        sys.exit("torch_bench: --device cuda: torch sees no GPU (torch.cuda.is_available() is False)")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    if hasattr(torch, "set_float32_matmul_precision"):
+        torch.set_float32_matmul_precision("highest")
+    FUSED_ATTENTION = hasattr(F, "scaled_dot_product_attention")
+    return torch.device("cuda")
 
 
 def cmd_train(args):
     threads, blas = common(args)
+    device = use_cuda() if args.device == "cuda" else torch.device("cpu")
     model, (n_layer, _, n_embd) = build(args.model, args.pad_vocab, args.seed)
     if args.seq > model.block_size:
         sys.exit(f"torch_bench: --seq {args.seq} exceeds the block size {model.block_size}")
-    model.train()
-    opt = make_optimizer(model, args.lr, args.weight_decay)
+    model.to(device).train()
+    opt = make_optimizer(model, args.lr, args.weight_decay, fused=device.type == "cuda")
     g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, GPT2_VOCAB, (args.batch, args.seq), generator=g)
-    y = torch.randint(0, GPT2_VOCAB, (args.batch, args.seq), generator=g)
+    x = torch.randint(0, GPT2_VOCAB, (args.batch, args.seq), generator=g).to(device)
+    y = torch.randint(0, GPT2_VOCAB, (args.batch, args.seq), generator=g).to(device)
     env = environment(blas)  # load before this run adds to it
     times, first_loss = [], None
     for s in range(args.warmup + args.steps):
@@ -316,6 +338,8 @@ def cmd_train(args):
         opt.step()
         opt.zero_grad(set_to_none=True)
         loss_value = loss.item()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         ms = (time.perf_counter() - t0) * 1000
         if s == 0:
             first_loss = loss_value
@@ -338,10 +362,15 @@ def cmd_train(args):
         "params": sum(p.numel() for p in model.parameters()),
         **env,
     }
+    if device.type == "cuda":
+        r["device"] = torch.cuda.get_device_name()
+        r["device_memory_peak_mb"] = round(torch.cuda.max_memory_allocated() / 1e6)
+        r["attention"] = "scaled_dot_product_attention" if FUSED_ATTENTION else "matmul"
+        r["adamw"] = "fused"
     if args.json:
         print(json.dumps(r))
     else:
-        print(f"{args.model} B={args.batch} T={args.seq} threads={threads}: {r['ms_per_step']:.1f} ms/step, "
+        print(f"{args.model} B={args.batch} T={args.seq} {r.get('device', f'threads={threads}')}: {r['ms_per_step']:.1f} ms/step, "
               f"{r['tokens_per_s']:.1f} tokens/s, {r['gflops_per_s']:.1f} GFLOP/s, peak RSS {r['peak_rss_mb']} MB "
               f"(initial loss {first_loss:.4f}; {r['peer']}, {blas})")
 
@@ -434,6 +463,8 @@ def main(argv=None):
     t.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--weight-decay", type=float, default=0.1)
+    t.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cpu (default), or cuda: the GPU in float32, TF32 off")
     t.set_defaults(func=cmd_train)
 
     gen = sub.add_parser("generate", help="greedy decoding with (or without) a KV cache")

@@ -46,6 +46,6 @@ done
 # a corpus for the short training run: jgpt's own Java sources (a small GPT learns Java)
 find "$root/src/main/java" -name '*.java' | sort | xargs cat > "$out/corpus.txt"
 
-cp "$root/tools/device/check.sh" "$out/"
+cp "$root/tools/device/check.sh" "$root/tools/bench/torch_bench.py" "$out/"
 du -sh "$out" >&2
 echo "bundle: $out ($(du -sb "$out" | cut -f1) bytes); on the GPU machine run $out/check.sh" >&2

@@ -9,7 +9,8 @@
 #   resume   that run resumed on the GPU from its step-150 checkpoint: the same losses, bit for bit
 #   exchange its checkpoint resumed on the CPU, and a CPU-written one on the GPU: the same losses to ~1e-5
 #   bench    GPT-2 124M, B=16, T=1024: forward + backward + AdamW       (jgpt bench train --device cuda)
-# parity-lt and bench-lt run parity and bench again with JGPT_MATMUL=cublaslt (the bias in cuBLASLt's epilogue).
+# parity-lt and bench-lt run parity and bench again with JGPT_MATMUL=cublaslt (the bias in cuBLASLt's epilogue);
+#   pytorch  the same benchmark step in PyTorch on the same GPU (tools/bench/torch_bench.py), and the ratio
 # and prints a summary. Logs go to $OUT when it is set, else to logs/ beside this script.
 # Without a GPU the GPU steps are skipped and the summary ends with the reason (compile then targets
 # sm_90 if NVRTC is found). Exit status: 0 all passed, 1 a check failed, 3 no GPU (nothing failed).
@@ -42,10 +43,16 @@ summary=()
 # step NAME SECONDS ARGS...: runs jgpt with ARGS, logs to NAME.log, records ok/FAIL with the log's last line.
 step() {
   local name=$1 limit=$2; shift 2
-  local t0=$SECONDS
   echo "== $name: jgpt $*" | tee "$logs/$name.log"
-  timeout "$limit" "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
-    -jar "$bundle/jgpt.jar" "$@" 2>&1 | grep --line-buffered -v "incubator modules" | tee -a "$logs/$name.log"
+  run_step "$name" "$limit" "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
+    -jar "$bundle/jgpt.jar" "$@"
+}
+
+# run_step NAME SECONDS COMMAND...: as step, for any command (the caller starts NAME.log)
+run_step() {
+  local name=$1 limit=$2; shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" 2>&1 | grep --line-buffered -v "incubator modules" | tee -a "$logs/$name.log"
   local rc=${PIPESTATUS[0]}
   local last
   last=$(grep -v '^==' "$logs/$name.log" | tail -n 1)
@@ -157,13 +164,29 @@ if [ "$gpu" = yes ]; then
   export JGPT_MATMUL=cublaslt
   step bench-lt 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
   unset JGPT_MATMUL
+  # the peer on the same GPU, the same step: PyTorch in float32, TF32 off
+  torch_python=""
+  for py in python3 /usr/bin/python3 /usr/local/bin/python3 /opt/conda/bin/python3 "${VIRTUAL_ENV:-/nonexistent}/bin/python3"; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import torch; assert torch.cuda.is_available()' >/dev/null 2>&1; then torch_python=$py; break; fi
+  done
+  if [ -n "$torch_python" ]; then
+    echo "== pytorch: $torch_python torch_bench.py train --device cuda ..." | tee "$logs/pytorch.log"
+    run_step pytorch 300 "$torch_python" "$bundle/torch_bench.py" train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
+    jgpt_tps=$(grep -o '"tokens_per_s":[0-9.]*' "$logs/bench.log" | tail -n 1 | cut -d: -f2)
+    torch_tps=$(grep -o '"tokens_per_s": [0-9.]*' "$logs/pytorch.log" | tail -n 1 | cut -d' ' -f2)
+    if [ -n "$jgpt_tps" ] && [ -n "$torch_tps" ]; then
+      summary+=("$(printf '%-9s %-28s' ratio "jgpt / pytorch") $(awk -v j="$jgpt_tps" -v t="$torch_tps" 'BEGIN { printf "%.2f (%s / %s tokens/s)", j / t, j, t }')")
+    fi
+  else
+    summary+=("$(printf '%-9s %-28s' pytorch "skipped (no python3 with torch and a GPU)")")
+  fi
 else
   # without a GPU the kernels can still be compiled, for sm_90, where NVRTC is found
   if ! step compile 300 cuda compile --arch sm_90 && grep -q "no NVRTC found" "$logs/compile.log"; then
     unset 'summary[${#summary[@]}-1]'
     summary+=("$(printf '%-9s %-28s' compile "skipped (no NVRTC)")")
   fi
-  for s in parity parity-lt train resume exchange bench bench-lt; do summary+=("$(printf '%-9s %-28s' "$s" "skipped (no GPU)")"); done
+  for s in parity parity-lt train resume exchange bench bench-lt pytorch; do summary+=("$(printf '%-9s %-28s' "$s" "skipped (no GPU)")"); done
 fi
 
 echo
