@@ -5,6 +5,7 @@ import dev.jgpt.data.TokenDataset;
 import dev.jgpt.generate.Generator;
 import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
+import dev.jgpt.model.Decoder;
 import dev.jgpt.model.Inference;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 
@@ -91,23 +92,23 @@ public final class Evaluator {
      * seed + i so a round is reproducible. The samples are decoded together (each gets the tokens it
      * would get alone).
      */
-    public static List<String> samples(Inference inference, String prompt, int count, int maxTokens, int topK, long seed) {
-        return samples(inference, prompt, count, maxTokens, topK, seed, tokens -> { });
+    public static List<String> samples(Decoder decoder, String prompt, int count, int maxTokens, int topK, long seed) {
+        return samples(decoder, prompt, count, maxTokens, topK, seed, tokens -> { });
     }
 
     /**
      * As above, handing {@code progress} the samples' tokens so far, prompts included (count x maxTokens
      * at the end), after each decoding step (progress).
      */
-    public static List<String> samples(Inference inference, String prompt, int count, int maxTokens, int topK, long seed,
+    public static List<String> samples(Decoder decoder, String prompt, int count, int maxTokens, int topK, long seed,
                                        LongConsumer progress) {
         Gpt2Tokenizer tok = Gpt2Tokenizer.get();
         int[] promptTokens = tok.encode(prompt);
-        int V = inference.config().vocabSize();
-        int limit = Math.min(maxTokens, inference.config().blockSize());
+        int V = decoder.config().vocabSize();
+        int limit = Math.min(maxTokens, decoder.config().blockSize());
         // build-nanogpt samples to max_length whatever comes: <|endoftext|> is a token like any other
         Generator.Limits limits = new Generator.Limits(Math.max(0, limit - promptTokens.length), List.of(), false);
-        Generator generator = new Generator(inference, Math.clamp(count, 1, Inference.CHUNK));
+        Generator generator = new Generator(decoder, Math.clamp(count, 1, Inference.CHUNK));
         List<Generator.Sequence> sequences = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             sequences.add(generator.add(promptTokens, limits, new Sampler(V, 1.0f, topK, 1.0f, seed + i), null));

@@ -1,6 +1,7 @@
 package dev.jgpt.generate;
 
 import dev.jgpt.eval.Sampler;
+import dev.jgpt.model.Decoder;
 import dev.jgpt.model.Inference;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import dev.jgpt.tokenizer.StreamDecoder;
@@ -13,7 +14,7 @@ import java.util.List;
  * The generation loop: prompts in, tokens out, several sequences decoded together. {@link #add} queues
  * a prompt; each {@link #step} ends cancelled sequences, starts queued prompts while slots are free (a
  * prefill each), then picks one token for every running sequence with its own {@link Sampler} and
- * advances them all with one {@link Inference#step} over the weights. A sequence ends after {@code maxTokens} new tokens, at
+ * advances them all with one {@link Decoder#step} over the weights. A sequence ends after {@code maxTokens} new tokens, at
  * {@code <|endoftext|>} (unless told not to stop there), at one of its stop strings, or when
  * cancelled. Past {@code block_size} tokens its context slides: the last half is re-read and decoding
  * goes on.
@@ -22,9 +23,10 @@ import java.util.List;
  * character split over two tokens waits for its second half), and nothing that could still turn out
  * to begin a stop string. The stop string itself is never delivered.
  *
- * <p>Each sequence's tokens are those it would get alone: the step rounds every row as it rounds a
- * lone one (see {@link Inference}), and each sequence has its own sampler. A slot keeps the prompt of
- * its last sequence; a new sequence with the same prompt rewinds to it instead of prefilling it again.
+ * <p>Each sequence's tokens are those it would get alone: the CPU's step rounds every row as it rounds
+ * a lone one (see {@link Inference}; the GPU's does not promise that), and each sequence has its own
+ * sampler. A slot keeps the prompt of its last sequence; a new sequence with the same prompt rewinds to
+ * it instead of prefilling it again.
  *
  * <p>Not thread-safe: one thread adds and steps ({@link LanguageModel} is the thread-safe front).
  * {@link Sequence#cancel()} alone may be called from any thread.
@@ -156,39 +158,39 @@ public final class Generator {
         }
     }
 
-    private final Inference inference;
+    private final Decoder decoder;
     private final boolean cache;
     private final Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
     private final int maxT;
     // per slot: its decoder sequence (made on first use), the running sequence, the prompt it holds
-    private final Inference.Sequence[] caches;
+    private final Decoder.Sequence[] caches;
     private final Sequence[] running;
     private final int[][] heldPrompt;
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     // one step's batch
-    private final Inference.Sequence[] batch;
+    private final Decoder.Sequence[] batch;
     private final int[] batchTokens;
 
     /** A generator that decodes up to {@code slots} sequences together (at most {@link Inference#CHUNK}). */
-    public Generator(Inference inference, int slots) {
-        this(inference, slots, true);
+    public Generator(Decoder decoder, int slots) {
+        this(decoder, slots, true);
     }
 
     /**
      * With {@code cache} false every new token re-reads the whole context instead of using the key/value
      * cache (what decoding costs without one; for benchmarks).
      */
-    public Generator(Inference inference, int slots, boolean cache) {
+    public Generator(Decoder decoder, int slots, boolean cache) {
         if (slots < 1 || slots > Inference.CHUNK) {
             throw new IllegalArgumentException("slots must be in [1, " + Inference.CHUNK + "], got " + slots);
         }
-        this.inference = inference;
+        this.decoder = decoder;
         this.cache = cache;
-        this.maxT = inference.config().blockSize();
-        caches = new Inference.Sequence[slots];
+        this.maxT = decoder.config().blockSize();
+        caches = new Decoder.Sequence[slots];
         running = new Sequence[slots];
         heldPrompt = new int[slots][];
-        batch = new Inference.Sequence[slots];
+        batch = new Decoder.Sequence[slots];
         batchTokens = new int[slots];
     }
 
@@ -263,7 +265,7 @@ public final class Generator {
         }
         if (n > 0) {
             try {
-                inference.step(batch, batchTokens, n);
+                decoder.step(batch, batchTokens, n);
             } catch (RuntimeException e) {
                 for (Sequence s : running) if (s != null) fail(s, e);
             }
@@ -311,8 +313,8 @@ public final class Generator {
 
     private void start(Sequence s) {
         int slot = s.slot;
-        if (caches[slot] == null) caches[slot] = inference.newSequence();
-        Inference.Sequence c = caches[slot];
+        if (caches[slot] == null) caches[slot] = decoder.newSequence();
+        Decoder.Sequence c = caches[slot];
         s.started = System.nanoTime();
         s.history = Arrays.copyOf(s.prompt, s.prompt.length + Math.min(s.limits.maxTokens(), 1 << 16));
         s.length = s.prompt.length;
@@ -322,7 +324,7 @@ public final class Generator {
         } else {
             heldPrompt[slot] = null; // the cache is about to change
             c.reset();
-            inference.prefill(c, s.prompt, 0, s.prompt.length);
+            decoder.prefill(c, s.prompt, 0, s.prompt.length);
             s.prefilled = true;
             c.save();
             heldPrompt[slot] = s.prompt;
@@ -335,7 +337,7 @@ public final class Generator {
      * ended or was re-prefilled (its context slid, or there is no cache).
      */
     private boolean next(Sequence s) {
-        Inference.Sequence c = caches[s.slot];
+        Decoder.Sequence c = caches[s.slot];
         int token = s.sampler.sample(c.logits(), 0);
         if (token == Gpt2Tokenizer.EOT && s.limits.stopAtEndOfText()) {
             end(s, Finish.END_OF_TEXT);
@@ -354,7 +356,7 @@ public final class Generator {
         }
         if (!cache) {
             c.reset();
-            inference.prefill(c, s.history, Math.max(0, s.length - maxT), s.length);
+            decoder.prefill(c, s.history, Math.max(0, s.length - maxT), s.length);
             heldPrompt[s.slot] = null;
             return false;
         }
@@ -362,7 +364,7 @@ public final class Generator {
             // context full: re-read the last half and go on (positions restart at 0)
             int keep = Math.max(1, maxT / 2);
             c.reset();
-            inference.prefill(c, s.history, s.length - keep, s.length);
+            decoder.prefill(c, s.history, s.length - keep, s.length);
             heldPrompt[s.slot] = null;
             return false;
         }

@@ -3,6 +3,7 @@ package dev.jgpt.generate;
 import dev.jgpt.JgptException;
 import dev.jgpt.eval.Sampler;
 import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Decoder;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
@@ -150,12 +151,13 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     private final GptConfig config;
-    private final Inference.Precision precision;
+    private final Decoder decoder;
     private final Generator generator;
     private final Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
     private final LinkedBlockingQueue<Pending> incoming = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean closed;
+    private boolean decoderClosed;
     private volatile int active, waiting;
 
     /**
@@ -171,12 +173,20 @@ public final class LanguageModel implements AutoCloseable {
         return new LanguageModel(ModelFiles.load(path), precision, slots);
     }
 
-    /** A model already in memory (its weights are read, not copied: do not train it meanwhile). */
+    /** A model already in memory, decoded on the CPU (its weights are read, not copied: do not train it meanwhile). */
     public LanguageModel(Gpt model, Inference.Precision precision, int slots) {
+        this(new Inference(model, precision), slots);
+    }
+
+    /**
+     * A model behind any decoder (the GPU's, say), which this object then drives from its own thread
+     * and closes on {@link #close()}.
+     */
+    public LanguageModel(Decoder decoder, int slots) {
         if (slots < 1 || slots > Inference.CHUNK) throw new JgptException("slots must be in [1, " + Inference.CHUNK + "], got " + slots);
-        this.config = model.config;
-        this.precision = precision;
-        this.generator = new Generator(new Inference(model, precision), slots);
+        this.config = decoder.config();
+        this.decoder = decoder;
+        this.generator = new Generator(decoder, slots);
         thread = new Thread(this::decodeLoop, "jgpt-generate");
         thread.setDaemon(true);
         thread.start();
@@ -187,7 +197,7 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     public Inference.Precision precision() {
-        return precision;
+        return decoder.precision();
     }
 
     /** Requests decoded together at most; more wait for a free slot. */
@@ -286,15 +296,20 @@ public final class LanguageModel implements AutoCloseable {
         }
     }
 
-    /** Stops the decoding thread; continuations still running end as cancelled. */
+    /** Stops the decoding thread (continuations still running end as cancelled), then closes the decoder. */
     @Override
-    public void close() {
+    public synchronized void close() {
         closed = true;
         thread.interrupt();
         try {
             thread.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return; // the decoding thread may still be using the decoder: leave it open
+        }
+        if (!decoderClosed) {
+            decoderClosed = true;
+            decoder.close();
         }
     }
 }

@@ -14,10 +14,11 @@ import java.util.Arrays;
 import java.util.function.Function;
 
 /**
- * Incremental decoding with a key/value cache. A {@link Sequence} holds one sequence's cached keys
- * and values and the logits after its last token. {@link #prefill} runs a prompt (in chunks of up to
- * {@value #CHUNK} rows, through the same {@link Block} as training); {@link #step} then adds one token to
- * each of up to {@value #CHUNK} sequences at once, attending over each one's cached positions. A step
+ * Incremental decoding with a key/value cache, on the CPU (its {@link Decoder}). A {@link Sequence}
+ * holds one sequence's cached keys and values and the logits after its last token. {@link #prefill}
+ * runs a prompt (in chunks of up to {@value #CHUNK} rows, through the same {@link Block} as training);
+ * {@link #step} then adds one token to each of up to {@value #CHUNK} sequences at once, attending over
+ * each one's cached positions. A step
  * reads every weight once for all its sequences: decoding is bound by memory bandwidth, so n
  * sequences cost little more than one.
  *
@@ -44,7 +45,7 @@ import java.util.function.Function;
  *
  * <p>Not thread-safe: one thread drives a decoder and its sequences.
  */
-public final class Inference {
+public final class Inference implements Decoder {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = S.length();
 
@@ -65,7 +66,7 @@ public final class Inference {
     public static final int CHUNK = 64;
 
     /** One sequence being decoded: the keys and values of its positions and the logits after the last. */
-    public final class Sequence {
+    public final class Sequence implements Decoder.Sequence {
         // keys and values of every layer, head and position: [L][NH][maxT][hs]
         private final float[] keys, values;
         private final float[] logits;
@@ -81,43 +82,37 @@ public final class Inference {
             Arrays.fill(logits, V, Vp, Float.NEGATIVE_INFINITY); // padded columns never win
         }
 
-        /** Number of positions in the cache (tokens seen so far). */
+        @Override
         public int position() {
             return pos;
         }
 
-        /** Positions still free in the cache: how many more tokens a step accepts. */
+        @Override
         public int remaining() {
             return maxT - pos;
         }
 
-        /** Empties the cache. */
+        @Override
         public void reset() {
             pos = 0;
             savedPosition = -1;
         }
 
-        /** Remembers the position and the logits now (after a prompt, say), for {@link #restore()}. */
+        @Override
         public void save() {
             if (saved == null) saved = new float[logits.length];
             System.arraycopy(logits, 0, saved, 0, logits.length);
             savedPosition = pos;
         }
 
-        /**
-         * Goes back to what {@link #save()} remembered: the positions after it are forgotten and the
-         * logits are those it saw, so a prompt serves another sample without being read again.
-         */
+        @Override
         public void restore() {
             if (savedPosition < 0) throw new IllegalStateException("nothing saved, or the cache was reset since");
             pos = savedPosition;
             System.arraycopy(saved, 0, logits, 0, logits.length);
         }
 
-        /**
-         * Forgets every position from {@code length} on, keeping the first {@code length} (a shared
-         * prompt, for another sample). The logits are stale until the next prefill or step.
-         */
+        @Override
         public void rewind(int length) {
             if (length < 0 || length > pos) {
                 throw new IllegalArgumentException("rewind to " + length + " but the cache holds " + pos + " positions");
@@ -126,7 +121,7 @@ public final class Inference {
             if (length < savedPosition) savedPosition = -1;
         }
 
-        /** The logits after the last token: paddedVocabSize entries, the first vocabSize real, the rest -∞. */
+        @Override
         public float[] logits() {
             return logits;
         }
@@ -228,22 +223,24 @@ public final class Inference {
         return 4 * (floats + ints + sequences * perSequence) + half;
     }
 
+    @Override
     public GptConfig config() {
         return cfg;
     }
 
+    @Override
     public Precision precision() {
         return precision;
     }
 
-    /** A new, empty sequence of this decoder (its cache is allocated now). */
+    @Override
     public Sequence newSequence() {
         return new Sequence();
     }
 
-    /** Appends {@code tokens[from, to)} to {@code seq}; returns its logits after the last of them. */
-    public float[] prefill(Sequence seq, int[] tokens, int from, int to) {
-        checkOwner(seq);
+    @Override
+    public float[] prefill(Decoder.Sequence sequence, int[] tokens, int from, int to) {
+        Sequence seq = ours(sequence);
         int n = to - from;
         if (n <= 0) throw new IllegalArgumentException("prefill needs at least one token");
         if (n > seq.remaining()) {
@@ -270,16 +267,11 @@ public final class Inference {
         head(rows - 1, 1, seq.logits);
     }
 
-    /**
-     * Appends {@code tokens[i]} to {@code seqs[i]} for i < n, all in one pass over the weights; each
-     * sequence's {@link Sequence#logits()} then hold the logits after its new token. The sequences
-     * must be distinct, each with room for one more position.
-     */
-    public void step(Sequence[] seqs, int[] tokens, int n) {
+    @Override
+    public void step(Decoder.Sequence[] seqs, int[] tokens, int n) {
         if (n < 1 || n > CHUNK) throw new IllegalArgumentException("a step takes 1 to " + CHUNK + " sequences, got " + n);
         for (int i = 0; i < n; i++) {
-            Sequence seq = seqs[i];
-            checkOwner(seq);
+            Sequence seq = ours(seqs[i]);
             if (seq.pos >= maxT) {
                 throw new IllegalStateException("the context is full (block_size " + maxT + "); reset or re-prefill a shorter tail");
             }
@@ -289,8 +281,8 @@ public final class Inference {
             checkToken(tokens[i]);
         }
         for (int i = 0; i < n; i++) {
-            rowSequence[i] = seqs[i];
-            rowPosition[i] = seqs[i].pos;
+            rowSequence[i] = (Sequence) seqs[i];
+            rowPosition[i] = rowSequence[i].pos;
             rowToken[i] = tokens[i];
         }
         if (headOut.length < n * V) headOut = new float[n * V];
@@ -299,8 +291,8 @@ public final class Inference {
             head(0, n, headOut);
         });
         for (int i = 0; i < n; i++) {
-            System.arraycopy(headOut, i * V, seqs[i].logits, 0, V);
-            seqs[i].pos++;
+            System.arraycopy(headOut, i * V, rowSequence[i].logits, 0, V);
+            rowSequence[i].pos++;
         }
     }
 
@@ -354,8 +346,10 @@ public final class Inference {
         return own.logits;
     }
 
-    private void checkOwner(Sequence seq) {
-        if (seq.owner() != this) throw new IllegalArgumentException("the sequence belongs to another decoder");
+    /** seq as this decoder's own sequence; refused if another decoder made it. */
+    private Sequence ours(Decoder.Sequence seq) {
+        if (!(seq instanceof Sequence s) || s.owner() != this) throw new IllegalArgumentException("the sequence belongs to another decoder");
+        return s;
     }
 
     private void checkToken(int t) {
