@@ -16,7 +16,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * One GPU, ready to use: its primary context current on the opening thread, one stream that every
  * kernel and cuBLAS call is queued on, and jgpt's kernels compiled for its architecture (NVRTC, on
  * first use of each kernel file, cached on disk by {@link KernelCache}). Copies to and from the host
- * are synchronous. Not thread-safe: one thread drives a GPU.
+ * are synchronous. Not thread-safe: one thread at a time drives a GPU (see {@link #useOnThisThread}).
  */
 public final class Cuda implements AutoCloseable {
     public final String deviceName;
@@ -27,7 +27,7 @@ public final class Cuda implements AutoCloseable {
     final Driver driver;
     private final CudaLibraries libraries;
     private final int device;
-    private final MemorySegment stream;
+    private final MemorySegment context, stream;
     private final List<DeviceBuffer> allocations = new ArrayList<>();
     private final Map<String, String> fileOfKernel = new HashMap<>();
     private final Map<String, List<KernelSources.Param>> signatures = new HashMap<>();
@@ -51,7 +51,8 @@ public final class Cuda implements AutoCloseable {
         minor = driver.attribute(device, Driver.ATTR_COMPUTE_CAPABILITY_MINOR);
         multiprocessors = driver.attribute(device, Driver.ATTR_MULTIPROCESSOR_COUNT);
         totalMemory = driver.totalMemory(device);
-        driver.setCurrent(driver.retainPrimaryContext(device));
+        context = driver.retainPrimaryContext(device);
+        driver.setCurrent(context);
         stream = driver.createStream();
         for (String file : KernelSources.FILES) {
             KernelSources.signatures(file).forEach((kernel, params) -> {
@@ -74,6 +75,14 @@ public final class Cuda implements AutoCloseable {
         } catch (CudaException e) {
             return e.getMessage();
         }
+    }
+
+    /**
+     * Makes this GPU's context current on the calling thread, as it is on the opening thread: what
+     * drives the GPU from another thread (a decoding thread, a shutdown hook) calls this first.
+     */
+    public void useOnThisThread() {
+        driver.setCurrent(context);
     }
 
     /** "sm_90" for an H100. */
@@ -150,6 +159,11 @@ public final class Cuda implements AutoCloseable {
         return allocate(count, 8);
     }
 
+    /** 64-bit integers: device addresses, say. */
+    public DeviceBuffer longs(long count) {
+        return allocate(count, 8);
+    }
+
     private DeviceBuffer allocate(long count, int elementBytes) {
         DeviceBuffer b = new DeviceBuffer(driver.malloc(Math.max(1, count) * elementBytes), count, elementBytes);
         allocations.add(b);
@@ -186,6 +200,12 @@ public final class Cuda implements AutoCloseable {
         if (src.length > dst.count) throw new IndexOutOfBoundsException(src.length + " ints into a buffer of " + dst.count);
         sync();
         driver.copyToDevice(dst.address, MemorySegment.ofArray(src), 4L * src.length);
+    }
+
+    public void upload(DeviceBuffer dst, long[] src) {
+        if (src.length > dst.count) throw new IndexOutOfBoundsException(src.length + " longs into a buffer of " + dst.count);
+        sync();
+        driver.copyToDevice(dst.address, MemorySegment.ofArray(src), 8L * src.length);
     }
 
     public void download(float[] dst, DeviceBuffer src) {
@@ -282,6 +302,7 @@ public final class Cuda implements AutoCloseable {
 
     @Override
     public void close() {
+        useOnThisThread(); // a shutdown hook may close it
         try {
             sync();
         } finally {

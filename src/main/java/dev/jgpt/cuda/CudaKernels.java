@@ -16,7 +16,7 @@ public final class CudaKernels {
     private static final int ROW_WARPS = 4;          // rows per block for the one-warp-per-row kernels
     private static final int CLASSIFIER_BLOCK = 512;
     private static final int NORM_BLOCKS = 1024;
-    static final int MAX_HEAD_SIZE = 32 * 8;         // attention.cu's HS_PER_LANE lanes of 32
+    static final int MAX_HEAD_SIZE = 32 * 8;         // attention.cu's and decode.cu's HS_PER_LANE lanes of 32
 
     private final Cuda cuda;
     private final MatmulPath matmulPath;
@@ -201,6 +201,27 @@ public final class CudaKernels {
         cuda.launch("attention_backward_rowdot", gx, gy, block, rowTerms, dout, out, B, T, C, NH);
         cuda.launch("attention_backward_query", gx, gy, block, dqkv, dout, qkv, lse, rowTerms, B, T, C, NH);
         cuda.launch("attention_backward_key", gx, gy, block, dqkv, dout, qkv, lse, rowTerms, B, T, C, NH);
+    }
+
+    // ---- decoding with a key/value cache (decode.cu) ----
+    //
+    // n rows, row r a token of its own sequence: tokens[r] and positions[r] (int arrays on the device),
+    // caches[r] the device address of its sequence's cache (keys [L][NH][maxT][hs], then values).
+
+    /** out[r] = wte[tokens[r]] + wpe[positions[r]], n rows of C. */
+    public void decodeEmbed(long out, long tokens, long positions, long wte, long wpe, int n, int C) {
+        cuda.launch("decode_embed", blocks((long) n * C, BLOCK), 1, BLOCK, out, tokens, positions, wte, wpe, n, C);
+    }
+
+    /** Each row's key and value of {@code layer}, from qkv (n, 3C), into its cache at its position. */
+    public void kvStore(long caches, long positions, long qkv, int n, int L, int layer, int C, int NH, int maxT) {
+        cuda.launch("kv_store", blocks((long) n * C, BLOCK), 1, BLOCK, caches, positions, qkv, n, L, layer, C, NH, maxT);
+    }
+
+    /** out (n, C): each row's query from qkv (n, 3C) over its cache's positions 0 .. positions[r] of {@code layer}. */
+    public void decodeAttention(long out, long qkv, long caches, long positions, int n, int L, int layer, int C, int NH, int maxT) {
+        checkHeads(C, NH);
+        cuda.launch("decode_attention", blocks(n, ROW_WARPS), NH, 32 * ROW_WARPS, out, qkv, caches, positions, n, L, layer, C, NH, maxT);
     }
 
     // ---- elementwise ----

@@ -17,9 +17,9 @@ import java.util.regex.Pattern;
  * the names in the source.
  */
 public final class KernelSources {
-    /** Every kernel file, in the order of the network's data flow. */
+    /** Every kernel file: training's in the order of the network's data flow, then decoding's own. */
     public static final List<String> FILES = List.of("encoder.cu", "layernorm.cu", "matmul.cu", "attention.cu", "gelu.cu",
-            "residual.cu", "classifier.cu", "adamw.cu", "norm.cu");
+            "residual.cu", "classifier.cu", "adamw.cu", "norm.cu", "decode.cu");
 
     /** NVRTC options besides the architecture; part of the cache key. */
     public static final List<String> OPTIONS = List.of("--std=c++17");

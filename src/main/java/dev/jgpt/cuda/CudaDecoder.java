@@ -1,0 +1,308 @@
+package dev.jgpt.cuda;
+
+import dev.jgpt.JgptException;
+import dev.jgpt.model.Decoder;
+import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
+import dev.jgpt.model.GptLayout;
+import dev.jgpt.model.Inference;
+import dev.jgpt.tensor.View;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Decoding on the GPU with the key/value cache in device memory: model/Inference's prefill and step,
+ * op for op, with {@link CudaKernels} (cuBLAS for the matrix products, decode.cu for the embedding at
+ * each row's position, the cache writes and attention over each row's own cache). The model's float32
+ * weights are uploaded once; each {@link Sequence} holds its cache on the device
+ * (2·n_layer·block_size·n_embd floats, as on the CPU) and its logits on the host, downloaded after every
+ * prefill and step.
+ *
+ * <p>A pass runs up to {@link Inference#CHUNK} rows: a prompt chunk (consecutive positions of one
+ * sequence) or a step (one row per sequence, each at its own position), reading every weight once.
+ * The logits are those of float32 math on the model's weights, equal to the CPU's up to the order of
+ * the sums; unlike the CPU's, a row's rounding may depend on how many rows share its pass.
+ *
+ * <p>Only {@link Inference.Precision#FP32}: the kernels take their storage type as a parameter
+ * (floatX), but the bf16 weights and cache are not written yet. Every call makes the GPU's context
+ * current on the calling thread, so one thread may build the decoder and another drive it (one at a
+ * time). {@link #close()} frees the device memory of the weights, the buffers and every sequence's cache.
+ */
+public final class CudaDecoder implements Decoder {
+    private static final int CHUNK = Inference.CHUNK;
+
+    /** One sequence: its cache on the device, its logits (and those {@link #save()} keeps) on the host. */
+    public final class Sequence implements Decoder.Sequence {
+        private DeviceBuffer cache; // keys [L][NH][maxT][hs], then values in the same layout
+        private final float[] logits;
+        private int pos;
+        private float[] saved;
+        private int savedPosition = -1;
+
+        private Sequence(DeviceBuffer cache) {
+            this.cache = cache;
+            logits = new float[Vp];
+            Arrays.fill(logits, V, Vp, Float.NEGATIVE_INFINITY); // padded columns never win
+        }
+
+        @Override
+        public int position() {
+            return pos;
+        }
+
+        @Override
+        public int remaining() {
+            return maxT - pos;
+        }
+
+        @Override
+        public void reset() {
+            pos = 0;
+            savedPosition = -1;
+        }
+
+        @Override
+        public void save() {
+            if (saved == null) saved = new float[logits.length];
+            System.arraycopy(logits, 0, saved, 0, logits.length);
+            savedPosition = pos;
+        }
+
+        @Override
+        public void restore() {
+            if (savedPosition < 0) throw new IllegalStateException("nothing saved, or the cache was reset since");
+            pos = savedPosition;
+            System.arraycopy(saved, 0, logits, 0, logits.length);
+        }
+
+        @Override
+        public void rewind(int length) {
+            if (length < 0 || length > pos) {
+                throw new IllegalArgumentException("rewind to " + length + " but the cache holds " + pos + " positions");
+            }
+            pos = length;
+            if (length < savedPosition) savedPosition = -1;
+        }
+
+        @Override
+        public float[] logits() {
+            return logits;
+        }
+
+        private CudaDecoder owner() {
+            return CudaDecoder.this;
+        }
+    }
+
+    private final Cuda cuda;
+    private final CudaKernels k;
+    private final GptConfig cfg;
+    private final GptLayout w;
+    private final int L, C, NH, maxT, V, Vp;
+    private final List<DeviceBuffer> buffers = new ArrayList<>(); // everything but the caches, freed on close
+    private final List<Sequence> sequences = new ArrayList<>();
+    private final DeviceBuffer params;
+    // one pass's activations, CHUNK rows each; x is the residual stream, proj the output of a projection
+    private final DeviceBuffer x, ln, mean, rstd, qkv, atty, proj, fch, logits;
+    // the pass's rows: token then position (ints [2][CHUNK]), and the address of each row's cache
+    private final DeviceBuffer rowInts, rowCaches;
+    private final int[] hostInts = new int[2 * CHUNK];
+    private final long[] hostCaches = new long[CHUNK];
+    private final Sequence[] rowSequence = new Sequence[CHUNK];
+    private final float[] hostLogits;
+    private boolean closed;
+
+    /** The host model's float32 weights, uploaded to the GPU now (the host model is not used after). */
+    public CudaDecoder(Cuda cuda, Gpt model) {
+        this.cuda = cuda;
+        this.k = new CudaKernels(cuda);
+        this.cfg = model.config;
+        this.w = model.layout;
+        L = cfg.nLayer();
+        C = cfg.nEmbd();
+        NH = cfg.nHead();
+        maxT = cfg.blockSize();
+        V = cfg.vocabSize();
+        Vp = cfg.paddedVocabSize();
+        if (C / NH > CudaKernels.MAX_HEAD_SIZE) {
+            throw new JgptException("head size " + C / NH + " exceeds the CUDA attention kernel's " + CudaKernels.MAX_HEAD_SIZE);
+        }
+        cuda.useOnThisThread();
+        try {
+            params = floats(model.params().length);
+            cuda.upload(params, model.params());
+            x = floats((long) CHUNK * C);
+            ln = floats((long) CHUNK * C);
+            mean = floats(CHUNK);
+            rstd = floats(CHUNK);
+            qkv = floats((long) CHUNK * 3 * C);
+            atty = floats((long) CHUNK * C);
+            proj = floats((long) CHUNK * C);
+            fch = floats((long) CHUNK * 4 * C);
+            logits = floats((long) CHUNK * V);
+            rowInts = cuda.ints(2 * CHUNK);
+            buffers.add(rowInts);
+            rowCaches = cuda.longs(CHUNK);
+            buffers.add(rowCaches);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        hostLogits = new float[CHUNK * V];
+    }
+
+    private DeviceBuffer floats(long count) {
+        DeviceBuffer b = cuda.floats(count);
+        buffers.add(b);
+        return b;
+    }
+
+    @Override
+    public GptConfig config() {
+        return cfg;
+    }
+
+    @Override
+    public Inference.Precision precision() {
+        return Inference.Precision.FP32;
+    }
+
+    @Override
+    public Sequence newSequence() {
+        checkOpen();
+        cuda.useOnThisThread();
+        DeviceBuffer cache = cuda.floats(2L * L * maxT * C);
+        cuda.zero(cache);
+        Sequence s = new Sequence(cache);
+        sequences.add(s);
+        return s;
+    }
+
+    @Override
+    public float[] prefill(Decoder.Sequence sequence, int[] tokens, int from, int to) {
+        Sequence seq = ours(sequence);
+        int n = to - from;
+        if (n <= 0) throw new IllegalArgumentException("prefill needs at least one token");
+        if (n > seq.remaining()) {
+            throw new JgptException(n + " tokens do not fit: the context holds " + maxT
+                    + " (block_size) and " + seq.pos + " are used");
+        }
+        for (int i = from; i < to; i++) checkToken(tokens[i]);
+        cuda.useOnThisThread();
+        int rows = 0;
+        for (int start = from; start < to; start += rows) {
+            rows = Math.min(CHUNK, to - start);
+            for (int i = 0; i < rows; i++) {
+                hostInts[i] = tokens[start + i];
+                hostInts[CHUNK + i] = seq.pos + i;
+                hostCaches[i] = seq.cache.address;
+            }
+            forwardRows(rows);
+            seq.pos += rows;
+        }
+        head(rows - 1, 1);
+        System.arraycopy(hostLogits, 0, seq.logits, 0, V);
+        return seq.logits;
+    }
+
+    @Override
+    public void step(Decoder.Sequence[] seqs, int[] tokens, int n) {
+        if (n < 1 || n > CHUNK) throw new IllegalArgumentException("a step takes 1 to " + CHUNK + " sequences, got " + n);
+        for (int i = 0; i < n; i++) {
+            Sequence seq = ours(seqs[i]);
+            if (seq.pos >= maxT) {
+                throw new IllegalStateException("the context is full (block_size " + maxT + "); reset or re-prefill a shorter tail");
+            }
+            for (int j = 0; j < i; j++) {
+                if (seqs[j] == seq) throw new IllegalArgumentException("sequence " + j + " and " + i + " of a step are the same");
+            }
+            checkToken(tokens[i]);
+        }
+        cuda.useOnThisThread();
+        for (int i = 0; i < n; i++) {
+            rowSequence[i] = (Sequence) seqs[i];
+            hostInts[i] = tokens[i];
+            hostInts[CHUNK + i] = rowSequence[i].pos;
+            hostCaches[i] = rowSequence[i].cache.address;
+        }
+        forwardRows(n);
+        head(0, n);
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(hostLogits, i * V, rowSequence[i].logits, 0, V);
+            rowSequence[i].pos++;
+        }
+    }
+
+    private long p(View view) {
+        return params.at(view.start());
+    }
+
+    /**
+     * Runs the n rows set in hostInts/hostCaches through the blocks, storing their keys and values in
+     * their caches; x then holds their residual stream after the last block.
+     */
+    private void forwardRows(int n) {
+        cuda.upload(rowInts, hostInts);
+        cuda.upload(rowCaches, hostCaches);
+        long tokens = rowInts.address, positions = rowInts.at(CHUNK), caches = rowCaches.address;
+        long rowsC = (long) n * C;
+        k.decodeEmbed(x.address, tokens, positions, p(w.wte), p(w.wpe), n, C);
+        for (int l = 0; l < L; l++) {
+            // x = x + attn(ln_1(x))
+            k.layernormForward(ln.address, mean.address, rstd.address, x.address, p(w.ln1Weight[l]), p(w.ln1Bias[l]), n, C);
+            k.matmulForward(qkv.address, ln.address, p(w.qkvWeight[l]), p(w.qkvBias[l]), n, C, 3 * C);
+            k.kvStore(caches, positions, qkv.address, n, L, l, C, NH, maxT);
+            k.decodeAttention(atty.address, qkv.address, caches, positions, n, L, l, C, NH, maxT);
+            k.matmulForward(proj.address, atty.address, p(w.attnProjWeight[l]), p(w.attnProjBias[l]), n, C, C);
+            k.accumulate(x.address, proj.address, rowsC);
+            // x = x + mlp(ln_2(x))
+            k.layernormForward(ln.address, mean.address, rstd.address, x.address, p(w.ln2Weight[l]), p(w.ln2Bias[l]), n, C);
+            k.matmulForward(fch.address, ln.address, p(w.fcWeight[l]), p(w.fcBias[l]), n, C, 4 * C);
+            k.geluForward(fch.address, fch.address, 4 * rowsC); // in place: each element reads itself only
+            k.matmulForward(proj.address, fch.address, p(w.fcProjWeight[l]), p(w.fcProjBias[l]), n, 4 * C, C);
+            k.accumulate(x.address, proj.address, rowsC);
+        }
+    }
+
+    /**
+     * Final LayerNorm and the LM head (tied to wte, the real vocabulary only) for rows [row, row + n)
+     * of the pass just run, downloaded into hostLogits [n][V].
+     */
+    private void head(int row, int n) {
+        k.layernormForward(ln.address, mean.address, rstd.address, x.at((long) row * C), p(w.lnfWeight), p(w.lnfBias), n, C);
+        k.matmulForward(logits.address, ln.address, p(w.wte), 0L, n, C, V);
+        cuda.download(hostLogits, 0, logits.address, n * V);
+    }
+
+    private Sequence ours(Decoder.Sequence seq) {
+        if (!(seq instanceof Sequence s) || s.owner() != this) throw new IllegalArgumentException("the sequence belongs to another decoder");
+        checkOpen();
+        return s;
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("the decoder is closed");
+    }
+
+    private void checkToken(int t) {
+        if (t < 0 || t >= V) throw new JgptException("token id " + t + " is outside the model's vocabulary [0, " + V + ")");
+    }
+
+    /** Frees the device memory of the weights, the buffers and every sequence's cache (the {@link Cuda} stays open). */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        cuda.useOnThisThread();
+        for (Sequence s : sequences) {
+            if (s.cache != null) cuda.free(s.cache);
+            s.cache = null;
+        }
+        sequences.clear();
+        for (DeviceBuffer b : buffers) cuda.free(b);
+        buffers.clear();
+        k.free();
+    }
+}
