@@ -8,8 +8,10 @@ import dev.jgpt.kernels.Gelu;
 import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.kernels.Matmul;
 import dev.jgpt.kernels.Residual;
+import dev.jgpt.model.Decoder;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
+import dev.jgpt.model.Inference;
 import dev.jgpt.tensor.Slice;
 import dev.jgpt.tensor.View;
 
@@ -36,9 +38,14 @@ import java.util.function.Consumer;
  * only in summation order and in exp/tanh/sqrt's last bits, so the tolerances are the CPU parity
  * tests' own: 1e-5 (ParityTest's bound on logits and losses) for forward ops and the optimizer, 1e-4
  * (its bound on gradient norms) for gradients, whose sums are longer.
+ *
+ * <p>Then the decoder: {@link CudaDecoder} against the CPU's {@link Inference} (fp32) on a small random
+ * GPT, every logits vector of prompts and steps within 1e-4 of its largest |logit|, a bound that leaves
+ * room for the differences that whole passes through the blocks add up (the whole model's logits above
+ * meet 1e-5), and the same greedy tokens.
  */
 public final class KernelParity {
-    static final double FORWARD_TOL = 1e-5, BACKWARD_TOL = 1e-4;
+    static final double FORWARD_TOL = 1e-5, BACKWARD_TOL = 1e-4, DECODER_TOL = 1e-4;
 
     /** One compared output. */
     public record Check(String name, double maxError, double scale, double tolerance) {
@@ -68,7 +75,8 @@ public final class KernelParity {
     public List<Check> runAll(Consumer<Check> report) {
         int before = 0;
         Runnable[] groups = {this::encoder, this::layernorm, this::matmul, () -> attention(3, 37, 60, 4), () -> attention(2, 70, 144, 2),
-                this::gelu, this::residual, this::classifier, this::adamw, this::sumOfSquares, this::model};
+                this::gelu, this::residual, this::classifier, this::adamw, this::sumOfSquares, this::model,
+                () -> decode(60, 4), () -> decode(144, 2), this::decoder};
         for (Runnable group : groups) {
             group.run();
             for (DeviceBuffer b : temporaries) cuda.free(b);
@@ -179,6 +187,13 @@ public final class KernelParity {
         float[] out = new float[count];
         cuda.download(out, 0, address, count);
         return out;
+    }
+
+    private DeviceBuffer dev(long[] host) {
+        DeviceBuffer b = cuda.longs(host.length);
+        temporaries.add(b);
+        cuda.upload(b, host);
+        return b;
     }
 
     private float[] host(DeviceBuffer b) {
@@ -419,5 +434,180 @@ public final class KernelParity {
             gpu.backward(1f);
         }
         gpu.close();
+    }
+
+    /**
+     * decode.cu's kernels against plain loops: three sequences' caches (random, so positions no row
+     * writes must stay as they were, and earlier positions stand for earlier tokens), first a step
+     * (a row per sequence, positions 0, 7 and the last), then a prompt chunk (six consecutive
+     * positions of one sequence, each row seeing the rows before it).
+     */
+    private void decode(int C, int NH) {
+        int L = 2, layer = 1, maxT = 23, V = 13, hs = C / NH;
+        String shape = " (hs" + hs + ")";
+        int cacheSize = 2 * L * maxT * C;
+        float[][] caches = {random(cacheSize, 1), random(cacheSize, 1), random(cacheSize, 1)};
+        DeviceBuffer[] dCaches = {dev(caches[0]), dev(caches[1]), dev(caches[2])};
+        float[] wte = random(V * C, 1), wpe = random(maxT * C, 1);
+        DeviceBuffer dWte = dev(wte), dWpe = dev(wpe);
+        int[][] rowSequences = {{0, 1, 2}, {1, 1, 1, 1, 1, 1}};
+        int[][] rowPositions = {{0, 7, maxT - 1}, {8, 9, 10, 11, 12, 13}};
+        String[] passes = {" step", " chunk"};
+        for (int pass = 0; pass < 2; pass++) {
+            int[] seq = rowSequences[pass], positions = rowPositions[pass];
+            int n = seq.length;
+            int[] tokens = new int[n];
+            long[] addresses = new long[n];
+            for (int r = 0; r < n; r++) {
+                tokens[r] = rng.nextInt(V);
+                addresses[r] = dCaches[seq[r]].address;
+            }
+            DeviceBuffer dTokens = dev(tokens), dPositions = dev(positions), dAddresses = dev(addresses);
+
+            float[] embedded = new float[n * C];
+            for (int r = 0; r < n; r++) {
+                for (int c = 0; c < C; c++) embedded[r * C + c] = wte[tokens[r] * C + c] + wpe[positions[r] * C + c];
+            }
+            DeviceBuffer dEmbedded = dev(new float[n * C]);
+            k.decodeEmbed(dEmbedded.address, dTokens.address, dPositions.address, dWte.address, dWpe.address, n, C);
+            compare("decode_embed" + passes[pass], embedded, dEmbedded, FORWARD_TOL);
+
+            float[] qkv = random(n * 3 * C, 1);
+            DeviceBuffer dQkv = dev(qkv);
+            for (int r = 0; r < n; r++) {
+                for (int c = 0; c < C; c++) {
+                    int at = ((layer * NH + c / hs) * maxT + positions[r]) * hs + c % hs;
+                    caches[seq[r]][at] = qkv[r * 3 * C + C + c];
+                    caches[seq[r]][L * maxT * C + at] = qkv[r * 3 * C + 2 * C + c];
+                }
+            }
+            k.kvStore(dAddresses.address, dPositions.address, dQkv.address, n, L, layer, C, NH, maxT);
+            for (int i = 0; i < 3; i++) compare("kv_store" + passes[pass] + " cache " + i + shape, caches[i], dCaches[i], FORWARD_TOL);
+
+            float[] out = new float[n * C];
+            for (int r = 0; r < n; r++) {
+                float[] cache = caches[seq[r]];
+                for (int h = 0; h < NH; h++) {
+                    int keys = (layer * NH + h) * maxT * hs, values = L * maxT * C + keys;
+                    double[] p = new double[positions[r] + 1];
+                    double max = Double.NEGATIVE_INFINITY, sum = 0;
+                    for (int j = 0; j < p.length; j++) {
+                        double dot = 0;
+                        for (int d = 0; d < hs; d++) dot += (double) qkv[r * 3 * C + h * hs + d] * cache[keys + j * hs + d];
+                        p[j] = dot / Math.sqrt(hs);
+                        max = Math.max(max, p[j]);
+                    }
+                    for (int j = 0; j < p.length; j++) {
+                        p[j] = Math.exp(p[j] - max);
+                        sum += p[j];
+                    }
+                    for (int d = 0; d < hs; d++) {
+                        double acc = 0;
+                        for (int j = 0; j < p.length; j++) acc += p[j] * cache[values + j * hs + d];
+                        out[r * C + h * hs + d] = (float) (acc / sum);
+                    }
+                }
+            }
+            DeviceBuffer dOut = dev(new float[n * C]);
+            k.decodeAttention(dOut.address, dQkv.address, dAddresses.address, dPositions.address, n, L, layer, C, NH, maxT);
+            compare("decode_attention" + passes[pass] + shape, out, dOut, FORWARD_TOL);
+        }
+    }
+
+    /**
+     * The GPU decoder against the CPU's, fp32, on a random GPT of 2 layers, 4 heads, 64 channels and
+     * block 96: three prompts (70 tokens: two chunks; 5; 1), eight steps of all three together at their
+     * different positions (each fed the CPU's greedy token), then one sequence restored to its prompt
+     * and stepped on another token, and one rewound and prefilled again (cache positions written a
+     * second time). Every logits vector is compared, padded columns included (-inf on both).
+     */
+    private void decoder() {
+        GptConfig cfg = new GptConfig(2, 4, 64, 96, 301, 384);
+        Gpt model = new Gpt(cfg);
+        model.initialize(5);
+        int V = cfg.vocabSize();
+        Inference cpu = new Inference(model);
+        Worst prefills = new Worst(), steps = new Worst();
+        int mismatches = 0, tokensCompared = 0;
+        try (CudaDecoder gpu = new CudaDecoder(cuda, model)) {
+            int[] lengths = {70, 5, 1};
+            Decoder.Sequence[] cs = new Decoder.Sequence[3], gs = new Decoder.Sequence[3];
+            int[][] prompts = new int[3][];
+            for (int i = 0; i < 3; i++) {
+                prompts[i] = new int[lengths[i]];
+                for (int t = 0; t < lengths[i]; t++) prompts[i][t] = rng.nextInt(V);
+                cs[i] = cpu.newSequence();
+                gs[i] = gpu.newSequence();
+                prefills.add(cpu.prefill(cs[i], prompts[i], 0, lengths[i]), gpu.prefill(gs[i], prompts[i], 0, lengths[i]));
+            }
+            cs[1].save();
+            gs[1].save();
+            int[] tokens = new int[3];
+            for (int step = 0; step < 8; step++) {
+                for (int i = 0; i < 3; i++) {
+                    tokens[i] = argmax(cs[i].logits(), V);
+                    if (!sameGreedy(cs[i].logits(), gs[i].logits(), V)) mismatches++;
+                    tokensCompared++;
+                }
+                cpu.step(cs, tokens, 3);
+                gpu.step(gs, tokens, 3);
+                for (int i = 0; i < 3; i++) steps.add(cs[i].logits(), gs[i].logits());
+            }
+            cs[1].restore();
+            gs[1].restore();
+            int other = (argmax(cs[1].logits(), V) + 1) % V;
+            cpu.step(new Decoder.Sequence[]{cs[1]}, new int[]{other}, 1);
+            gpu.step(new Decoder.Sequence[]{gs[1]}, new int[]{other}, 1);
+            steps.add(cs[1].logits(), gs[1].logits());
+            cs[0].rewind(40);
+            gs[0].rewind(40);
+            prefills.add(cpu.prefill(cs[0], prompts[0], 50, 60), gpu.prefill(gs[0], prompts[0], 50, 60));
+        }
+        checks.add(prefills.check("decoder prefill logits vs Inference fp32", DECODER_TOL));
+        checks.add(steps.check("decoder step logits vs Inference fp32", DECODER_TOL));
+        checks.add(new Check("decoder greedy tokens: mismatches of " + tokensCompared, mismatches, 1, 0));
+    }
+
+    /** The index of the largest of the first V logits (the first, on a tie). */
+    private static int argmax(float[] logits, int V) {
+        int best = 0;
+        for (int v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
+        return best;
+    }
+
+    /**
+     * Whether the GPU's greedy token is the CPU's, or one the CPU scores within the decoder tolerance
+     * of its best (a near tie, which float32 rounding may break either way).
+     */
+    private static boolean sameGreedy(float[] cpu, float[] gpu, int V) {
+        int c = argmax(cpu, V), g = argmax(gpu, V);
+        double scale = 0;
+        for (int v = 0; v < V; v++) scale = Math.max(scale, Math.abs(cpu[v]));
+        return c == g || cpu[c] - cpu[g] <= DECODER_TOL * scale;
+    }
+
+    /** The worst of several compared vectors: the largest max |gpu − cpu| relative to the vector's max |cpu|. */
+    private static final class Worst {
+        private double error = Double.NaN, scale = 1, ratio = -1;
+        private int vectors;
+
+        void add(float[] cpu, float[] gpu) {
+            double err = 0, max = 1e-30;
+            for (int i = 0; i < cpu.length; i++) {
+                if (Float.isFinite(cpu[i])) max = Math.max(max, Math.abs(cpu[i]));
+                if (cpu[i] != gpu[i]) err = Math.max(err, Math.abs((double) cpu[i] - gpu[i])); // -inf on both is equal; NaN stays
+            }
+            double r = err / max;
+            if (!Double.isNaN(ratio) && !(r <= ratio)) { // the first NaN is kept: it fails
+                ratio = r;
+                error = err;
+                scale = max;
+            }
+            vectors++;
+        }
+
+        Check check(String name, double tolerance) {
+            return new Check(name + " (worst of " + vectors + ")", error, scale, tolerance);
+        }
     }
 }
