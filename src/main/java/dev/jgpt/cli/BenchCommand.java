@@ -9,6 +9,7 @@ import dev.jgpt.cuda.Cuda;
 import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.eval.Sampler;
 import dev.jgpt.generate.Generator;
+import dev.jgpt.model.Decoder;
 import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
@@ -180,60 +181,74 @@ public final class BenchCommand implements Runnable {
                 description = "sequences decoded together, each with its own random prompt; tokens/s counts all of them (default: ${DEFAULT-VALUE})")
         int batch;
 
-        @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "bf16|fp32",
-                description = "how the weight matrices are stored for decoding (default: ${DEFAULT-VALUE})")
+        @Option(names = "--dtype", paramLabel = "bf16|fp32",
+                description = "how the weight matrices are stored for decoding (default: bf16; the GPU decodes fp32 only)")
         String dtype;
+
+        @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
+                description = "cpu, or cuda: the GPU decoder, fp32, the key/value cache in device memory (adds device memory) "
+                        + "(default: ${DEFAULT-VALUE})")
+        String device;
 
         @Option(names = "--json", description = "print one JSON object")
         boolean json;
 
         @Override
         public Integer call() {
-            Inference.Precision precision = GenerateCommand.precision(dtype);
+            Inference.Precision precision = GenerateCommand.precision(dtype, device);
             if (promptTokens < 1 || newTokens < 1) throw new JgptException("--prompt-tokens and --new-tokens must be >= 1");
             if (batch < 1 || batch > Inference.CHUNK) throw new JgptException("--batch must be in [1, " + Inference.CHUNK + "], got " + batch);
             GptConfig cfg = machine.apply();
             if (promptTokens + newTokens - 1 > cfg.blockSize()) {
                 throw new JgptException("--prompt-tokens + --new-tokens exceed the block size " + cfg.blockSize());
             }
-            Gpt gpt = new Gpt(cfg);
-            gpt.runOn(machine.pool);
-            gpt.initialize(1337);
-            Inference inference = new Inference(gpt, precision);
-            SplittableRandom rng = new SplittableRandom(0);
-            int[][] prompts = new int[batch][promptTokens];
-            for (int[] prompt : prompts) for (int i = 0; i < promptTokens; i++) prompt[i] = rng.nextInt(cfg.vocabSize());
-            decode(inference, prompts, newTokens, !noCache); // warm up: the JIT compiles the decode path on the first pass
-            long[] times = decode(inference, prompts, newTokens, !noCache);
-            double prefillMs = times[0] / 1e6, decodeS = times[1] / 1e9;
-            long tokens = (long) batch * newTokens;
-            Map<String, Object> r = new LinkedHashMap<>();
-            r.put("model", machine.model);
-            r.put("threads", machine.pool.threads());
-            r.put("prompt_tokens", promptTokens);
-            r.put("new_tokens", newTokens);
-            r.put("batch", batch);
-            r.put("cache", !noCache);
-            r.put("dtype", precision.toString());
-            r.put("prefill_ms", Measure.round(prefillMs, 1));
-            r.put("decode_ms", Measure.round(decodeS * 1000, 1));
-            r.put("tokens_per_s", Measure.round(tokens / decodeS, 1));
-            r.put("peak_rss_mb", Measure.peakRssMb());
-            if (json) System.out.println(new Gson().toJson(r));
-            else System.out.printf("%s %s%s: %d new tokens%s at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %d threads%n",
-                    machine.model, precision, noCache ? " without the KV cache" : "", newTokens,
-                    batch > 1 ? " in each of " + batch + " sequences decoded together" : "", tokens / decodeS, promptTokens, prefillMs,
-                    machine.pool.threads());
-            return 0;
+            try (Cuda cuda = CudaCommand.openForDevice(device)) {
+                Gpt gpt = new Gpt(cfg);
+                gpt.runOn(machine.pool);
+                gpt.initialize(1337);
+                SplittableRandom rng = new SplittableRandom(0);
+                int[][] prompts = new int[batch][promptTokens];
+                for (int[] prompt : prompts) for (int i = 0; i < promptTokens; i++) prompt[i] = rng.nextInt(cfg.vocabSize());
+                long[] times;
+                long deviceBytes = 0;
+                try (Decoder decoder = GenerateCommand.decoder(gpt, precision, cuda)) {
+                    // warm up: the JIT compiles the decode path on the first pass (and NVRTC the GPU's kernels)
+                    decode(decoder, prompts, newTokens, !noCache);
+                    times = decode(decoder, prompts, newTokens, !noCache);
+                    if (cuda != null) deviceBytes = cuda.allocatedBytes();
+                }
+                double prefillMs = times[0] / 1e6, decodeS = times[1] / 1e9;
+                long tokens = (long) batch * newTokens;
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("model", machine.model);
+                if (cuda != null) r.put("device", cuda.deviceName);
+                else r.put("threads", machine.pool.threads());
+                r.put("prompt_tokens", promptTokens);
+                r.put("new_tokens", newTokens);
+                r.put("batch", batch);
+                r.put("cache", !noCache);
+                r.put("dtype", precision.toString());
+                r.put("prefill_ms", Measure.round(prefillMs, 1));
+                r.put("decode_ms", Measure.round(decodeS * 1000, 1));
+                r.put("tokens_per_s", Measure.round(tokens / decodeS, 1));
+                r.put("peak_rss_mb", Measure.peakRssMb());
+                if (cuda != null) r.put("device_memory_mb", deviceBytes >> 20);
+                if (json) System.out.println(new Gson().toJson(r));
+                else System.out.printf("%s %s%s: %d new tokens%s at %.1f tokens/s (prompt %d tokens, prefill %.1f ms), %s%n",
+                        machine.model, precision, noCache ? " without the KV cache" : "", newTokens,
+                        batch > 1 ? " in each of " + batch + " sequences decoded together" : "", tokens / decodeS, promptTokens, prefillMs,
+                        cuda == null ? machine.pool.threads() + " threads" : "on " + cuda.deviceName);
+                return 0;
+            }
         }
 
         /**
          * Greedy, through the generator (a fresh one: no prompt held from the warm-up): returns
          * {prefill ns, decode ns}, the prompts' prefill time summed and the rest of the wall time.
          */
-        private static long[] decode(Inference inference, int[][] prompts, int newTokens, boolean cache) {
-            int V = inference.config().vocabSize();
-            Generator generator = new Generator(inference, prompts.length, cache);
+        private static long[] decode(Decoder decoder, int[][] prompts, int newTokens, boolean cache) {
+            int V = decoder.config().vocabSize();
+            Generator generator = new Generator(decoder, prompts.length, cache);
             // a random model may well pick <|endoftext|>: decode the full count, as torch_bench.py does
             Generator.Limits limits = new Generator.Limits(newTokens, List.of(), false);
             List<Generator.Sequence> sequences = new ArrayList<>();

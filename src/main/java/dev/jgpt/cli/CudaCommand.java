@@ -124,8 +124,13 @@ public final class CudaCommand implements Runnable {
 
     /** For --device on other commands: the GPU, or one clear error saying why there is none. */
     static Cuda openForDevice(String device) {
+        return onGpu(device) ? Cuda.open() : null;
+    }
+
+    /** Whether --device asks for the GPU (cuda) rather than the CPU; any other value is an error naming the option. */
+    static boolean onGpu(String device) {
         if (!device.equals("cpu") && !device.equals("cuda")) throw new JgptException("--device must be cpu or cuda, got " + device);
         if (device.equals("cuda")) MatmulPath.selected(); // a bad JGPT_MATMUL stops here, before the GPU is opened
-        return device.equals("cuda") ? Cuda.open() : null;
+        return device.equals("cuda");
     }
 }

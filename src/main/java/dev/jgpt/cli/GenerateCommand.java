@@ -1,9 +1,12 @@
 package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.cuda.Cuda;
+import dev.jgpt.cuda.CudaDecoder;
 import dev.jgpt.eval.Sampler;
 import dev.jgpt.generate.Generator;
 import dev.jgpt.io.ModelFiles;
+import dev.jgpt.model.Decoder;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
@@ -35,6 +38,7 @@ import java.util.concurrent.Callable;
                 "Examples:",
                 "  jgpt generate --model models/gpt2 --prompt \"Hello, I'm a language model,\" --num-samples 4",
                 "  jgpt generate --model model.bin --prompt-file prompt.txt --temperature 0.8 --top-p 0.95 --seed 1",
+                "  jgpt generate --model models/gpt2 --prompt \"Hello\" --device cuda",
         })
 public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "PATH",
@@ -76,11 +80,15 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "Threads for the model. Default: all cores. On a busy machine fewer can be faster.")
     Integer threads;
 
-    @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "bf16|fp32",
+    @Option(names = "--dtype", paramLabel = "bf16|fp32",
             description = "How the weight matrices are read while decoding: bf16 (half the memory traffic, about "
                     + "twice the tokens/s; logits within 2%% of the largest) or fp32 (the model's exact float32 logits). "
-                    + "Default: ${DEFAULT-VALUE}.")
+                    + "Default: bf16 on the CPU; the GPU decodes fp32 only.")
     String dtype;
+
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
+            description = "Where to decode: cpu, or cuda (the GPU, fp32, the key/value cache in its memory). Default: ${DEFAULT-VALUE}.")
+    String device;
 
     @Option(names = "--ignore-eot", description = "Keep going past <|endoftext|> instead of ending the sample.")
     boolean ignoreEot;
@@ -88,7 +96,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         validateOptions();
-        Inference.Precision precision = precision(dtype);
+        Inference.Precision precision = precision(dtype, device);
         Parallel pool = threads == null ? Parallel.allCores() : new Parallel(Parallel.threadsFor(threads, "--threads", System.err::println));
         String text = promptText();
         Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
@@ -97,7 +105,14 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new JgptException(promptOption() + ": the prompt is empty (use " + Gpt2Tokenizer.EOT_TEXT
                     + " for an unconditional sample)");
         }
+        try (Cuda cuda = CudaCommand.openForDevice(device)) {
+            return generate(text, ids, precision, pool, cuda);
+        }
+    }
 
+    /** Loads the model and prints its samples of the prompt's tokens, decoding on the GPU when {@code cuda} is open. */
+    private int generate(String text, int[] ids, Inference.Precision precision, Parallel pool, Cuda cuda) throws IOException {
+        Gpt2Tokenizer tokenizer = Gpt2Tokenizer.get();
         Gpt gpt = ModelFiles.load(model);
         gpt.runOn(pool);
         GptConfig cfg = gpt.config;
@@ -115,7 +130,6 @@ public final class GenerateCommand implements Callable<Integer> {
         // Only ids the tokenizer can print take part (a model may pad its vocabulary past GPT-2's).
         int vocab = Math.min(cfg.vocabSize(), Gpt2Tokenizer.VOCAB_SIZE);
         Sampler sampler = new Sampler(vocab, temperature, topK, topP, seedValue);
-        Generator generator = new Generator(new Inference(gpt, precision), 1);
         Generator.Limits limits = new Generator.Limits(maxTokens, List.of(), !ignoreEot);
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
         PrintStream err = System.err;
@@ -123,38 +137,57 @@ public final class GenerateCommand implements Callable<Integer> {
 
         long prefillNanos = 0, decodeNanos = 0;
         int generated = 0, prefilled = 0;
-        for (int s = 0; s < numSamples; s++) {
-            if (numSamples > 1) out.println((s > 0 ? "\n" : "") + "--- sample " + (s + 1) + " of " + numSamples + " ---");
-            out.print(text);
-            out.flush();
-            // one sampler for all samples: sample 2 continues sample 1's random stream
-            Generator.Sequence sample = generator.add(ids, limits, sampler, piece -> {
-                out.print(piece);
+        try (Decoder decoder = decoder(gpt, precision, cuda)) {
+            Generator generator = new Generator(decoder, 1);
+            for (int s = 0; s < numSamples; s++) {
+                if (numSamples > 1) out.println((s > 0 ? "\n" : "") + "--- sample " + (s + 1) + " of " + numSamples + " ---");
+                out.print(text);
                 out.flush();
-            });
-            generator.run();
-            if (sample.finish() == Generator.Finish.ERROR) throw sample.error();
-            out.println();
-            out.flush();
-            prefillNanos += sample.prefillNanos();
-            decodeNanos += sample.decodeNanos();
-            generated += sample.generated();
-            if (sample.prefilled()) prefilled += ids.length;
+                // one sampler for all samples: sample 2 continues sample 1's random stream
+                Generator.Sequence sample = generator.add(ids, limits, sampler, piece -> {
+                    out.print(piece);
+                    out.flush();
+                });
+                generator.run();
+                if (sample.finish() == Generator.Finish.ERROR) throw sample.error();
+                out.println();
+                out.flush();
+                prefillNanos += sample.prefillNanos();
+                decodeNanos += sample.decodeNanos();
+                generated += sample.generated();
+                if (sample.prefilled()) prefilled += ids.length;
+            }
         }
 
         double decodeSeconds = decodeNanos / 1e9, prefillSeconds = prefillNanos / 1e9;
-        err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s, %s weights (prompt: %d tokens, prefill %.2f s%s)%n",
-                generated, decodeSeconds, generated / Math.max(decodeSeconds, 1e-9), precision, ids.length, prefillSeconds,
+        err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s, %s weights%s (prompt: %d tokens, prefill %.2f s%s)%n",
+                generated, decodeSeconds, generated / Math.max(decodeSeconds, 1e-9), precision,
+                cuda == null ? "" : " on " + cuda.deviceName, ids.length, prefillSeconds,
                 prefilled > ids.length ? ", " + prefilled + " tokens prefilled in all" : "");
         return 0;
     }
 
-    /** The --dtype option of generate and bench generate. */
-    static Inference.Precision precision(String dtype) {
+    /**
+     * The --dtype of generate, bench generate and serve, given their --device: on the CPU bf16 unless
+     * told fp32; on the GPU fp32, the only precision its decoder has.
+     */
+    static Inference.Precision precision(String dtype, String device) {
+        if (CudaCommand.onGpu(device)) {
+            if (dtype != null && !dtype.equals("fp32")) {
+                throw new JgptException("--dtype " + dtype + ": the GPU decoder (--device cuda) runs fp32 only; give --dtype fp32 or leave --dtype out");
+            }
+            return Inference.Precision.FP32;
+        }
+        if (dtype == null) return Inference.Precision.BF16;
         for (Inference.Precision p : Inference.Precision.values()) {
             if (p.toString().equals(dtype)) return p;
         }
         throw new JgptException("--dtype must be bf16 or fp32, got '" + dtype + "'");
+    }
+
+    /** The decoder of --device: the CPU's at {@code precision}, or the GPU's when {@code cuda} is open. */
+    static Decoder decoder(Gpt gpt, Inference.Precision precision, Cuda cuda) {
+        return cuda == null ? new Inference(gpt, precision) : new CudaDecoder(cuda, gpt);
     }
 
     private void validateOptions() {

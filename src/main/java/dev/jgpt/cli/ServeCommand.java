@@ -1,6 +1,7 @@
 package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.cuda.Cuda;
 import dev.jgpt.generate.LanguageModel;
 import dev.jgpt.io.ModelFiles;
 import dev.jgpt.model.Gpt;
@@ -56,40 +57,57 @@ public final class ServeCommand implements Callable<Integer> {
             description = "The largest max_tokens a request may ask for (and a chat request's default). Default: ${DEFAULT-VALUE}.")
     int maxTokens;
 
-    @Option(names = "--dtype", defaultValue = "bf16", paramLabel = "bf16|fp32",
-            description = "How the weight matrices are read while decoding, as for generate. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dtype", paramLabel = "bf16|fp32",
+            description = "How the weight matrices are read while decoding, as for generate. Default: bf16 on the CPU; "
+                    + "the GPU decodes fp32 only.")
     String dtype;
+
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
+            description = "Where to decode: cpu, or cuda (the GPU, fp32, the key/value caches in its memory). Default: ${DEFAULT-VALUE}.")
+    String device;
 
     @Option(names = "--threads", paramLabel = "N", description = "Threads for the model. Default: all cores.")
     Integer threads;
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Inference.Precision precision = GenerateCommand.precision(dtype);
+        Inference.Precision precision = GenerateCommand.precision(dtype, device);
         if (batch < 1 || batch > Inference.CHUNK) throw new JgptException("--batch must be in [1, " + Inference.CHUNK + "], got " + batch);
         if (port < 0 || port > 65535) throw new JgptException("--port must be in [0, 65535], got " + port);
         if (threads != null && threads < 1) throw new JgptException("--threads must be >= 1, got " + threads);
         if (queue < 0) throw new JgptException("--queue must be >= 0, got " + queue);
         if (maxTokens < 1) throw new JgptException("--max-tokens must be >= 1, got " + maxTokens);
         String id = name != null ? name : defaultName(model);
-        Gpt gpt = ModelFiles.load(model);
-        if (threads != null) gpt.runOn(new Parallel(threads));
-        LanguageModel lm = new LanguageModel(gpt, precision, batch);
+        Cuda cuda = CudaCommand.openForDevice(device);
+        LanguageModel lm;
+        try {
+            Gpt gpt = ModelFiles.load(model);
+            if (threads != null) gpt.runOn(new Parallel(threads));
+            lm = new LanguageModel(GenerateCommand.decoder(gpt, precision, cuda), batch);
+        } catch (IOException | RuntimeException e) {
+            if (cuda != null) cuda.close();
+            throw e;
+        }
+        // the decoder first (it frees its device memory), then the GPU
+        Runnable release = () -> {
+            lm.close();
+            if (cuda != null) cuda.close();
+        };
         Server server;
         try {
             server = new Server(lm, id, host, port, new Server.Limits(queue, maxTokens, 1 << 20));
         } catch (BindException e) {
-            lm.close();
+            release.run();
             throw new JgptException("--host " + host + " --port " + port + ": cannot listen there (" + e.getMessage() + ")");
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
-            lm.close();
+            release.run();
             stopped.countDown();
         }));
-        System.out.printf("serving %s (%s, %s weights, %d sequences together, %d may wait) at http://%s:%d/v1%n",
-                id, model, precision, batch, queue, host, server.port());
+        System.out.printf("serving %s (%s, %s weights%s, %d sequences together, %d may wait) at http://%s:%d/v1%n",
+                id, model, precision, cuda == null ? "" : " on " + cuda.deviceName, batch, queue, host, server.port());
         System.out.flush();
         stopped.await();
         return 0;

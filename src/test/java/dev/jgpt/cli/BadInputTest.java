@@ -137,6 +137,22 @@ class BadInputTest {
     }
 
     @Test
+    void decodingOnADeviceThatIsNotThereSaysSoInOneLine() {
+        String hf = EngineCommandsTest.TINY.resolve("hf").toString();
+        assertOneLine(run("generate", "--model", hf, "--prompt", "!", "--device", "tpu"), "jgpt generate: --device must be cpu or cuda, got tpu");
+        assertOneLine(run("serve", "--model", hf, "--device", "tpu"), "jgpt serve: --device must be cpu or cuda, got tpu");
+        // the GPU decoder is fp32 only: bf16 is refused before any GPU is looked for
+        assertOneLine(run("generate", "--model", hf, "--prompt", "!", "--device", "cuda", "--dtype", "bf16"),
+                "jgpt generate: --dtype bf16: the GPU decoder (--device cuda) runs fp32 only");
+        assertOneLine(run("serve", "--model", hf, "--device", "cuda", "--dtype", "bf16"), "jgpt serve: --dtype bf16", "fp32 only");
+        String why = dev.jgpt.cuda.Cuda.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why != null, "a GPU is here: generate --device cuda runs");
+        assertOneLine(run("generate", "--model", hf, "--prompt", "!", "--device", "cuda"), "jgpt generate: " + why);
+        assertOneLine(run("generate", "--model", hf, "--prompt", "!", "--device", "cuda", "--dtype", "fp32"), "jgpt generate: " + why);
+        assertOneLine(run("serve", "--model", hf, "--device", "cuda"), "jgpt serve: " + why);
+    }
+
+    @Test
     void aFullDiskNamesTheFileAndTheReason(@TempDir Path tmp) throws Exception {
         Path devFull = Path.of("/dev/full"); // writes to it fail with ENOSPC, as on a full disk
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(devFull), "needs Linux's /dev/full");

@@ -60,6 +60,23 @@ class BenchCommandTest {
         EngineCommandsTest.Run device = run("bench", "train", "--device", "tpu");
         assertEquals(1, device.exit());
         assertTrue(device.err().contains("--device must be cpu or cuda, got tpu"), device.err());
+        EngineCommandsTest.Run generateDevice = run("bench", "generate", "--device", "tpu");
+        assertEquals(1, generateDevice.exit());
+        assertTrue(generateDevice.err().contains("--device must be cpu or cuda, got tpu"), generateDevice.err());
+        EngineCommandsTest.Run gpuBf16 = run("bench", "generate", "--device", "cuda", "--dtype", "bf16");
+        assertEquals(1, gpuBf16.exit());
+        assertEquals(1, gpuBf16.err().strip().lines().count(), gpuBf16.err());
+        assertTrue(gpuBf16.err().contains("--dtype bf16: the GPU decoder (--device cuda) runs fp32 only"), gpuBf16.err());
+    }
+
+    @Test
+    void generateOnTheGpuWithoutOneSaysWhyInOneLine() {
+        String why = dev.jgpt.cuda.Cuda.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why != null, "a GPU is here: the GPU decoder runs in cuda parity");
+        EngineCommandsTest.Run r = run("bench", "generate", "--device", "cuda");
+        assertEquals(1, r.exit());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().startsWith("jgpt bench generate: ") && r.err().contains(why), r.err());
     }
 
     @Test
