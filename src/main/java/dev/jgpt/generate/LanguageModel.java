@@ -33,6 +33,14 @@ import java.util.function.Consumer;
  * {@link Options#defaults()} a continuation samples 100 tokens with top-k 50 at temperature 1 and ends
  * at {@code <|endoftext|>}, as {@code jgpt generate} does; at temperature 0 it is greedy and its tokens
  * are exactly those {@code jgpt generate --temperature 0} prints.
+ *
+ * <p>On a GPU the model takes the GPU's decoder, which it closes with itself (the GPU after it):
+ * <pre>{@code
+ * try (Cuda cuda = Cuda.open();
+ *      LanguageModel model = new LanguageModel(new CudaDecoder(cuda, ModelFiles.load(path)), LanguageModel.DEFAULT_SLOTS)) {
+ *     ...
+ * }
+ * }</pre>
  */
 public final class LanguageModel implements AutoCloseable {
     /** Sequences decoded together by {@link #load(Path)}. */

@@ -1,6 +1,8 @@
 package dev.jgpt.generate;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.model.Decoder;
+import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
 import org.junit.jupiter.api.Test;
 
@@ -44,6 +46,49 @@ class LanguageModelTest {
             assertEquals(1, c.promptTokens());
             assertEquals(Generator.Finish.LENGTH, c.finish());
         }
+    }
+
+    @Test
+    void aModelDrivesTheDecoderItIsGivenAndClosesIt() throws Exception {
+        Inference inference = new Inference(TestModels.random(32, 4), Inference.Precision.FP32);
+        int[] closed = new int[1];
+        Decoder counting = new Decoder() { // the CPU's decoder, counting how often it is closed
+            public GptConfig config() {
+                return inference.config();
+            }
+
+            public Inference.Precision precision() {
+                return inference.precision();
+            }
+
+            public Sequence newSequence() {
+                return inference.newSequence();
+            }
+
+            public float[] prefill(Sequence seq, int[] tokens, int from, int to) {
+                return inference.prefill(seq, tokens, from, to);
+            }
+
+            public void step(Sequence[] seqs, int[] tokens, int n) {
+                inference.step(seqs, tokens, n);
+            }
+
+            @Override
+            public void close() {
+                closed[0]++;
+            }
+        };
+        LanguageModel.Options greedy = LanguageModel.Options.defaults().withMaxTokens(12).withTemperature(0);
+        String expected;
+        try (LanguageModel cpu = new LanguageModel(TestModels.random(32, 4), Inference.Precision.FP32, 2)) {
+            expected = cpu.generate("Hello", greedy);
+        }
+        LanguageModel model = new LanguageModel(counting, 2);
+        assertEquals(expected, model.generate("Hello", greedy));
+        assertEquals(0, closed[0]);
+        model.close();
+        model.close();
+        assertEquals(1, closed[0], "closed once, however often the model is");
     }
 
     @Test
