@@ -6,11 +6,14 @@
 #   compile  every kernel compiled for the GPU and loaded               (jgpt cuda compile)
 #   parity   every kernel and a small GPT against the CPU, debug-step against PyTorch (jgpt cuda parity)
 #   train    jgpt train on the GPU: a small GPT learns jgpt's sources; its validation loss must fall
+#   generate greedy decoding of that model on the GPU (KV cache there) gives the CPU's fp32 text
 #   resume   that run resumed on the GPU from its step-150 checkpoint: the same losses, bit for bit
 #   exchange its checkpoint resumed on the CPU, and a CPU-written one on the GPU: the same losses to ~1e-5
 #   bench    GPT-2 124M, B=16, T=1024: forward + backward + AdamW       (jgpt bench train --device cuda)
-# parity-lt and bench-lt run parity and bench again with JGPT_MATMUL=cublaslt (the bias in cuBLASLt's epilogue);
-#   pytorch  the same benchmark step in PyTorch on the same GPU (tools/bench/torch_bench.py), and the ratio
+#   pytorch  the same step in PyTorch on the same GPU (torch_bench.py train --device cuda), and the ratio
+#   bench-gen  GPT-2 124M decoding on the GPU                            (jgpt bench generate --device cuda)
+#   parity-lt, bench-lt  parity and bench with JGPT_MATMUL=cublaslt (the bias in cuBLASLt's epilogue)
+#   bench-gen8 decoding 8 sequences together on the GPU
 # and prints a summary. Logs go to $OUT when it is set, else to logs/ beside this script.
 # Without a GPU the GPU steps are skipped and the summary ends with the reason (compile then targets
 # sm_90 if NVRTC is found). Exit status: 0 all passed, 1 a check failed, 3 no GPU (nothing failed).
@@ -57,7 +60,8 @@ run_step() {
   local last
   last=$(grep -v '^==' "$logs/$name.log" | tail -n 1)
   if [ "$rc" -eq 0 ]; then status=ok; elif [ "$rc" -eq 124 ]; then status="FAIL (timed out after ${limit}s)"; else status="FAIL (exit $rc)"; fi
-  summary+=("$(printf '%-9s %-28s %4ds  %s' "$name" "$status" $((SECONDS - t0)) "$last")")
+  summary+=("$(printf '%-10s %-28s %4ds  %s' "$name" "$status" $((SECONDS - t0)) "$last")")
+  printf '%s\n' "${summary[@]}" > "$logs/summary.txt" # so far: what a killed check still tells
   return "$rc"
 }
 
@@ -90,12 +94,33 @@ jgpt_quietly() {
 
 # fail NAME: the summary's last line (NAME's) says it failed, with the last line of its log
 fail() {
-  summary[${#summary[@]}-1]="$(printf '%-9s %-28s' "$1" "FAIL") $(tail -n 1 "$logs/$1.log")"
+  summary[${#summary[@]}-1]="$(printf '%-10s %-28s' "$1" "FAIL") $(tail -n 1 "$logs/$1.log")"
 }
 
 # passed NAME: the summary's last line (NAME's) ends with the last comparison in its log
 passed() {
-  summary[${#summary[@]}-1]="$(printf '%-9s %-28s' "$1" ok) $(tail -n 1 "$logs/$1.log" | sed 's/^== [a-z]*: //')"
+  summary[${#summary[@]}-1]="$(printf '%-10s %-28s' "$1" ok) $(tail -n 1 "$logs/$1.log" | sed 's/^== [a-z]*: //')"
+}
+
+# generate_check RUN: greedy decoding of RUN's model on the GPU (the key/value cache there) gives the
+# CPU's fp32 text
+generate_check() {
+  local t0=$SECONDS
+  echo "== generate: jgpt generate --device cuda|cpu --model $1 --temperature 0 ..." | tee "$logs/generate.log"
+  local args=(generate --model "$1" --prompt "public static" --max-tokens 48 --temperature 0 --ignore-eot)
+  local java_args=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar "$bundle/jgpt.jar")
+  if timeout 120 "$java" "${java_args[@]}" "${args[@]}" --device cuda > "$work/generated-gpu.txt" 2>> "$logs/generate.log" \
+     && timeout 120 "$java" "${java_args[@]}" "${args[@]}" --device cpu --dtype fp32 > "$work/generated-cpu.txt" 2>> "$logs/generate.log"; then
+    cat "$work/generated-gpu.txt" >> "$logs/generate.log"
+    if cmp -s "$work/generated-gpu.txt" "$work/generated-cpu.txt"; then
+      summary+=("$(printf '%-10s %-28s %4ds  %s' generate ok $((SECONDS - t0)) "48 greedy tokens on the GPU are the CPU's fp32 ones")")
+    else
+      summary+=("$(printf '%-10s %-28s %4ds  %s' generate FAIL $((SECONDS - t0)) "the GPU's greedy text differs from the CPU's (both in generate.log)")")
+      { echo "-- cpu:"; cat "$work/generated-cpu.txt"; } >> "$logs/generate.log"
+    fi
+  else
+    summary+=("$(printf '%-10s %-28s %4ds  %s' generate FAIL $((SECONDS - t0)) "$(tail -n 1 "$logs/generate.log")")")
+  fi
 }
 
 # train_checks: jgpt train on the GPU, that run resumed on the GPU, and checkpoints crossing between GPU and CPU
@@ -115,8 +140,10 @@ YAML
   if awk -v f="$first" -v l="$last" 'BEGIN { exit !(l < f - 1.0) }'; then
     summary[${#summary[@]}-1]+="; validation loss $first -> $last"
   else
-    summary[${#summary[@]}-1]="$(printf '%-9s %-28s' train "FAIL (loss did not fall)") validation loss $first -> $last"
+    summary[${#summary[@]}-1]="$(printf '%-10s %-28s' train "FAIL (loss did not fall)") validation loss $first -> $last"
   fi
+
+  generate_check "$runs/gpu"
 
   # the run "interrupted" after its step-150 checkpoint, resumed on the GPU: the same losses, bit for bit
   cp -r "$runs/gpu" "$runs/gpu-resumed"
@@ -150,20 +177,15 @@ if ! step gpu 120 cuda info; then
   if grep -q "no CUDA driver found\|sees no GPU" "$logs/gpu.log"; then
     gpu=no
     unset 'summary[${#summary[@]}-1]'
-    summary+=("$(printf '%-9s %-28s' gpu "skipped (no GPU)")")
+    summary+=("$(printf '%-10s %-28s' gpu "skipped (no GPU)")")
   fi
 fi
 if [ "$gpu" = yes ]; then
+  # most important first: a command killed at its time limit still leaves every finished step's log
   step compile 300 cuda compile
   step parity 300 cuda parity --fixtures "$bundle/fixtures"
-  export JGPT_MATMUL=cublaslt # the other matmul path: the bias fused into cuBLASLt's epilogue
-  step parity-lt 300 cuda parity --fixtures "$bundle/fixtures"
-  unset JGPT_MATMUL
   train_checks
   step bench 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
-  export JGPT_MATMUL=cublaslt
-  step bench-lt 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
-  unset JGPT_MATMUL
   # the peer on the same GPU, the same step: PyTorch in float32, TF32 off
   torch_python=""
   for py in python3 /usr/bin/python3 /usr/local/bin/python3 /opt/conda/bin/python3 "${VIRTUAL_ENV:-/nonexistent}/bin/python3"; do
@@ -175,18 +197,24 @@ if [ "$gpu" = yes ]; then
     jgpt_tps=$(grep -o '"tokens_per_s":[0-9.]*' "$logs/bench.log" | tail -n 1 | cut -d: -f2)
     torch_tps=$(grep -o '"tokens_per_s": [0-9.]*' "$logs/pytorch.log" | tail -n 1 | cut -d' ' -f2)
     if [ -n "$jgpt_tps" ] && [ -n "$torch_tps" ]; then
-      summary+=("$(printf '%-9s %-28s' ratio "jgpt / pytorch") $(awk -v j="$jgpt_tps" -v t="$torch_tps" 'BEGIN { printf "%.2f (%s / %s tokens/s)", j / t, j, t }')")
+      summary+=("$(printf '%-10s %-28s' ratio "jgpt / pytorch") $(awk -v j="$jgpt_tps" -v t="$torch_tps" 'BEGIN { printf "%.2f (%s / %s tokens/s)", j / t, j, t }')")
     fi
   else
-    summary+=("$(printf '%-9s %-28s' pytorch "skipped (no python3 with torch and a GPU)")")
+    summary+=("$(printf '%-10s %-28s' pytorch "skipped (no python3 with torch and a GPU)")")
   fi
+  step bench-gen 300 bench generate --device cuda --model gpt2 --json
+  export JGPT_MATMUL=cublaslt # the other matmul path: the bias fused into cuBLASLt's epilogue
+  step parity-lt 300 cuda parity --fixtures "$bundle/fixtures"
+  step bench-lt 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 5 --warmup 2 --json
+  unset JGPT_MATMUL
+  step bench-gen8 300 bench generate --device cuda --model gpt2 --batch 8 --json
 else
   # without a GPU the kernels can still be compiled, for sm_90, where NVRTC is found
   if ! step compile 300 cuda compile --arch sm_90 && grep -q "no NVRTC found" "$logs/compile.log"; then
     unset 'summary[${#summary[@]}-1]'
-    summary+=("$(printf '%-9s %-28s' compile "skipped (no NVRTC)")")
+    summary+=("$(printf '%-10s %-28s' compile "skipped (no NVRTC)")")
   fi
-  for s in parity parity-lt train resume exchange bench bench-lt pytorch; do summary+=("$(printf '%-9s %-28s' "$s" "skipped (no GPU)")"); done
+  for s in parity train generate resume exchange bench pytorch bench-gen parity-lt bench-lt bench-gen8; do summary+=("$(printf '%-10s %-28s' "$s" "skipped (no GPU)")"); done
 fi
 
 echo
