@@ -186,7 +186,8 @@ public final class RunsCommand implements Callable<Integer> {
                 String commit = o.has("git_commit") ? ", commit " + text(o, "git_commit").substring(0, Math.min(12, text(o, "git_commit").length()))
                         + (o.has("git_dirty") && o.get("git_dirty").getAsBoolean() ? " (with uncommitted changes)" : "") : "";
                 line(sb, "session", text(o, "started") + " on " + text(o, "host") + ": jgpt " + text(o, "jgpt_version") + commit
-                        + ", " + text(o, "jvm") + ", " + text(o, "threads") + " threads of " + text(o, "cores") + " cores, " + text(o, "os"));
+                        + ", " + text(o, "jvm") + ", " + text(o, "threads") + " threads of " + text(o, "cores") + " cores, " + text(o, "os")
+                        + (o.has("device") ? "; trained on " + text(o, "device") : ""));
             }
         }
         if (rec != null && rec.get("config_file") instanceof JsonObject file) {

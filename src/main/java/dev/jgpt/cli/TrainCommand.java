@@ -224,8 +224,8 @@ public final class TrainCommand implements Callable<Integer> {
         Optimizer optimizer = new Optimizer(model, (float) t.weightDecay(), (float) t.beta1(), (float) t.beta2(), (float) t.eps());
         if (resume != null) resume.restore(model, optimizer, train);
         List<HellaSwag.Example> hellaswag = HellaSwag.forTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile(), cfg.eval().hellaswagLimit());
-        List<String> deviceLines = List.of(device.line(), device.memoryLine(cfg, MemoryEstimate.heap()));
-        return new Trainer(cfg, run, group, model, optimizer, device.engines().apply(model, optimizer), deviceLines, train, val, hellaswag, resume);
+        return new Trainer(cfg, run, group, model, optimizer, device.engines().apply(model, optimizer), device.description(),
+                device.memoryLine(cfg, MemoryEstimate.heap()), train, val, hellaswag, resume);
     }
 
     /** As above, on the device the config's train.device picks here. */

@@ -21,15 +21,15 @@ import java.util.function.Supplier;
  * GPU is one clear error. Data-parallel runs (mpirun) train on the CPU: each rank would need its own
  * GPU and the gradients summed on it, which is not built. The run's first line says which and why.
  *
- * @param cuda    the GPU, or null for the CPU
- * @param line    what the run's log says: "device: cuda, NVIDIA H100 ... (train.device auto: a GPU is usable)"
- * @param engines the engine that trains a host model with its optimizer on this device
+ * @param cuda        the GPU, or null for the CPU
+ * @param description what the run's log and run.json say: "cuda, NVIDIA H100 ... (train.device auto: a GPU is usable)"
+ * @param engines     the engine that trains a host model with its optimizer on this device
  */
-record TrainDevice(Cuda cuda, String line, BiFunction<Gpt, Optimizer, Engine> engines) implements AutoCloseable {
+record TrainDevice(Cuda cuda, String description, BiFunction<Gpt, Optimizer, Engine> engines) implements AutoCloseable {
 
     /** The CPU engine works on the host model and optimizer in place. */
     static TrainDevice cpu(String why) {
-        return new TrainDevice(null, "device: cpu (" + why + ")", (model, optimizer) -> Engine.cpu(model, optimizer::step));
+        return new TrainDevice(null, "cpu (" + why + ")", (model, optimizer) -> Engine.cpu(model, optimizer::step));
     }
 
     /**
@@ -44,7 +44,7 @@ record TrainDevice(Cuda cuda, String line, BiFunction<Gpt, Optimizer, Engine> en
             cuda.close();
             throw e;
         }
-        return new TrainDevice(cuda, "device: cuda, " + cuda.describe() + ", matmuls by " + matmul.id() + " (" + why + ")",
+        return new TrainDevice(cuda, "cuda, " + cuda.describe() + ", matmuls by " + matmul.id() + " (" + why + ")",
                 (model, optimizer) -> new CudaGpt(cuda, model).engine(optimizer));
     }
 
@@ -92,7 +92,7 @@ record TrainDevice(Cuda cuda, String line, BiFunction<Gpt, Optimizer, Engine> en
     void requireFits(RunConfig cfg, long heap) {
         if (!onGpu()) {
             String limit = cfg.cpuLimit();
-            if (limit != null) throw new JgptException("on the CPU " + line.substring("device: cpu ".length()) + ", " + limit);
+            if (limit != null) throw new JgptException("on the CPU " + description.substring("cpu ".length()) + ", " + limit);
         }
         cfg.memoryEstimate(onGpu()).requireFits(heap);
         if (onGpu()) {

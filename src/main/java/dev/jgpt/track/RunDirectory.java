@@ -354,6 +354,11 @@ public final class RunDirectory implements AutoCloseable {
         config = changed;
     }
 
+    /** Records in run.json where this process trains the run: "cuda, NVIDIA H100 ... (why)", "cpu (why)". */
+    public void recordDevice(String device) {
+        if (writes) RunRecord.device(dir, device);
+    }
+
     /** Records in status.json that this process is running the run (see {@link RunStatus}). */
     public void markRunning() {
         if (!writes) return;

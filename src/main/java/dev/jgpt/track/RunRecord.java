@@ -32,7 +32,8 @@ import java.util.concurrent.TimeUnit;
  *  "config": {the run's resolved config, as config.yaml holds it},
  *  "sessions": [{"started": "...", "pid": 4242, "host": "box", "jgpt_version": "0.1.0",
  *                "git_commit": "3f2a...", "git_dirty": false, "os": "Linux 6.1 (amd64)",
- *                "jvm": "Eclipse Adoptium 25+36-LTS", "cores": 2, "threads": 2, "max_heap_mb": 18432}]}
+ *                "jvm": "Eclipse Adoptium 25+36-LTS", "cores": 2, "threads": 2, "max_heap_mb": 18432,
+ *                "device": "cpu (train.device auto: no usable GPU: ...)"}]}
  * </pre>
  *
  * The record is for people and for {@code jgpt runs}; training never reads it, so failing to
@@ -95,6 +96,17 @@ public final class RunRecord {
         sessions.add(mine);
         o.add("sessions", sessions);
         o.add("config", ConfigTree.toJson(config.toYaml()));
+        write(dir, o);
+    }
+
+    /** Adds where this process trains (train.device as decided) to its session, the last one in run.json. */
+    static void device(Path dir, String device) {
+        JsonObject o = read(dir);
+        if (o == null || !(o.get("sessions") instanceof JsonArray sessions) || sessions.isEmpty()
+                || !(sessions.get(sessions.size() - 1) instanceof JsonObject last)) {
+            return;
+        }
+        last.addProperty("device", device);
         write(dir, o);
     }
 

@@ -38,7 +38,7 @@ public final class Trainer {
     private final Gpt model;
     private final Optimizer optimizer;
     private final Engine engine;
-    private final List<String> deviceLines;
+    private final String device, memory;
     private boolean hostCurrent; // the host model and optimizer hold the engine's state as of now
     private final TokenDataset train, val;
     private final List<HellaSwag.Example> hellaswag;
@@ -54,21 +54,22 @@ public final class Trainer {
 
     /**
      * The loop over a run's parts, which the command has built and checked (see TrainCommand): the
-     * host model and its optimizer, the engine that trains them and the lines that say where (the
-     * device, its memory), the training data at its position and the validation data, the HellaSwag
+     * host model and its optimizer, the engine that trains them, where it runs ({@code device}: "cpu
+     * (why)", "cuda, its GPU (why)") and the run's memory estimate line, the training data at its position and the validation data, the HellaSwag
      * items (none when off), and {@code resumed}, where a resumed run goes on from (null for a new
      * run). In a data-parallel {@code group} every rank passes its own; they take rank 0's when
      * {@link #run} starts.
      */
     public Trainer(RunConfig cfg, RunDirectory run, DataParallel group, Gpt model, Optimizer optimizer, Engine engine,
-                   List<String> deviceLines, TokenDataset train, TokenDataset val, List<HellaSwag.Example> hellaswag, Resume resumed) {
+                   String device, String memory, TokenDataset train, TokenDataset val, List<HellaSwag.Example> hellaswag, Resume resumed) {
         this.cfg = cfg;
         this.run = run;
         this.group = group;
         this.model = model;
         this.optimizer = optimizer;
         this.engine = engine;
-        this.deviceLines = deviceLines;
+        this.device = device;
+        this.memory = memory;
         this.train = train;
         this.val = val;
         this.hellaswag = hellaswag;
@@ -117,7 +118,9 @@ public final class Trainer {
             run.dropMetricsFrom(step);
             run.println("resuming " + run.name() + " at step " + step + " from " + resumed.checkpoint());
         }
-        deviceLines.forEach(run::println);
+        run.println("device: " + device);
+        run.println(memory);
+        run.recordDevice(device);
         String hellaswagOff = HellaSwag.offInTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile());
         if (hellaswagOff != null) run.println(hellaswagOff);
         run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation%s; %d steps",

@@ -89,6 +89,10 @@ class RunsCommandTest {
         Path dir = RunInfoTest.trainedRun(runs, "full", "train.max_steps=20", "train.warmup_steps=5");
         Files.createDirectories(dir.resolve("checkpoints/step_000010"));
         Files.writeString(dir.resolve("checkpoints/step_000010/state.json"), "{\"step\":10,\"optimizerSteps\":10,\"dataState\":\"{}\",\"valLoss\":6.2}");
+        try (RunDirectory run = RunDirectory.open(dir, new PrintStream(new ByteArrayOutputStream()))) {
+            run.markRunning(); // a resumed session, which training tells where it trains
+            run.recordDevice("cpu (train.device auto: no usable GPU: no CUDA driver found)");
+        }
         EngineCommandsTest.Run r = run("runs", "show", "full", "--dir", runs.toString());
         assertEquals(0, r.exit(), r.err());
         String out = r.out();
@@ -99,6 +103,7 @@ class RunsCommandTest {
         assertTrue(out.contains("latest samples (step 10)\n  --- sample 0\n  public static void main\n  --- sample 1\n  class Foo {}"), out);
         assertTrue(out.contains("  train.max_steps: 20\n"), out);
         assertTrue(out.contains("session      "), out);
+        assertTrue(out.contains("; trained on cpu (train.device auto: no usable GPU: no CUDA driver found)\n"), out);
 
         EngineCommandsTest.Run j = run("runs", "show", dir.toString(), "--json"); // a path works as well as a name
         assertEquals(0, j.exit(), j.err());

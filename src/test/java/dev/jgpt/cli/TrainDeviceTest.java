@@ -64,8 +64,8 @@ class TrainDeviceTest {
     void autoWithoutAGpuTrainsOnTheCpuAndSaysWhy() {
         TrainDevice d = TrainDevice.of(TrainConfig.Device.AUTO, 1, NO_GPU);
         assertNull(d.cuda());
-        assertEquals("device: cpu (train.device auto: no usable GPU: " + NO_DRIVER + ")", d.line());
-        assertEquals("device: cpu (train.device: cpu)", TrainDevice.of(TrainConfig.Device.CPU, 1, MUST_NOT_OPEN).line());
+        assertEquals("cpu (train.device auto: no usable GPU: " + NO_DRIVER + ")", d.description());
+        assertEquals("cpu (train.device: cpu)", TrainDevice.of(TrainConfig.Device.CPU, 1, MUST_NOT_OPEN).description());
     }
 
     @Test
@@ -75,8 +75,8 @@ class TrainDeviceTest {
 
     @Test
     void dataParallelRunsTrainOnTheCpu() {
-        assertEquals("device: cpu (train.device auto: data-parallel runs train on the CPU)",
-                TrainDevice.of(TrainConfig.Device.AUTO, 2, MUST_NOT_OPEN).line());
+        assertEquals("cpu (train.device auto: data-parallel runs train on the CPU)",
+                TrainDevice.of(TrainConfig.Device.AUTO, 2, MUST_NOT_OPEN).description());
         String msg = assertThrows(JgptException.class, () -> TrainDevice.of(TrainConfig.Device.CUDA, 2, MUST_NOT_OPEN)).getMessage();
         assertTrue(msg.contains("train.device: cuda trains in one process") && msg.contains("mpirun"), msg);
     }
@@ -186,7 +186,7 @@ class TrainDeviceTest {
     @Test
     void anEngineWhoseStateLivesApartTrainsSamplesCheckpointsAndResumesAsTheCpusDoes() throws Exception {
         Path cpu = train(config("cpu"), TrainDevice.of(TrainConfig.Device.CPU, 1, MUST_NOT_OPEN), null, null);
-        TrainDevice detached = new TrainDevice(null, "device: detached", DetachedEngine::new);
+        TrainDevice detached = new TrainDevice(null, "detached (an engine apart from the host)", DetachedEngine::new);
         Path apart = train(config("apart"), detached, null, null);
 
         for (String kind : List.of("train", "val")) {
@@ -199,7 +199,9 @@ class TrainDeviceTest {
                         Files.readAllBytes(apart.resolve("checkpoints").resolve(step).resolve(file)), step + "/" + file);
             }
         }
-        assertTrue(Files.readString(apart.resolve("console.log")).contains("device: detached"));
+        assertTrue(Files.readString(apart.resolve("console.log")).contains("device: detached (an engine apart from the host)"));
+        var sessions = dev.jgpt.track.RunRecord.read(apart).getAsJsonArray("sessions");
+        assertEquals("detached (an engine apart from the host)", sessions.get(sessions.size() - 1).getAsJsonObject().get("device").getAsString());
 
         // resumed from step 5 on the detached engine: the rest of the run is the CPU's, bit for bit
         Path resumed = tmp.resolve("runs/resumed");
