@@ -9,7 +9,6 @@ import dev.jgpt.model.Inference;
 import dev.jgpt.tensor.View;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -33,62 +32,13 @@ import java.util.List;
 public final class CudaDecoder implements Decoder {
     private static final int CHUNK = Inference.CHUNK;
 
-    /** One sequence: its cache on the device, its logits (and those {@link #save()} keeps) on the host. */
-    public final class Sequence implements Decoder.Sequence {
+    /** One sequence: its cache on the device, its logits (and those save() keeps) on the host. */
+    public final class Sequence extends Decoder.Sequence {
         private DeviceBuffer cache; // keys [L][NH][maxT][hs], then values in the same layout
-        private final float[] logits;
-        private int pos;
-        private float[] saved;
-        private int savedPosition = -1;
 
         private Sequence(DeviceBuffer cache) {
+            super(cfg);
             this.cache = cache;
-            logits = new float[Vp];
-            Arrays.fill(logits, V, Vp, Float.NEGATIVE_INFINITY); // padded columns never win
-        }
-
-        @Override
-        public int position() {
-            return pos;
-        }
-
-        @Override
-        public int remaining() {
-            return maxT - pos;
-        }
-
-        @Override
-        public void reset() {
-            pos = 0;
-            savedPosition = -1;
-        }
-
-        @Override
-        public void save() {
-            if (saved == null) saved = new float[logits.length];
-            System.arraycopy(logits, 0, saved, 0, logits.length);
-            savedPosition = pos;
-        }
-
-        @Override
-        public void restore() {
-            if (savedPosition < 0) throw new IllegalStateException("nothing saved, or the cache was reset since");
-            pos = savedPosition;
-            System.arraycopy(saved, 0, logits, 0, logits.length);
-        }
-
-        @Override
-        public void rewind(int length) {
-            if (length < 0 || length > pos) {
-                throw new IllegalArgumentException("rewind to " + length + " but the cache holds " + pos + " positions");
-            }
-            pos = length;
-            if (length < savedPosition) savedPosition = -1;
-        }
-
-        @Override
-        public float[] logits() {
-            return logits;
         }
 
         private CudaDecoder owner() {
@@ -187,7 +137,7 @@ public final class CudaDecoder implements Decoder {
         if (n <= 0) throw new IllegalArgumentException("prefill needs at least one token");
         if (n > seq.remaining()) {
             throw new JgptException(n + " tokens do not fit: the context holds " + maxT
-                    + " (block_size) and " + seq.pos + " are used");
+                    + " (block_size) and " + seq.position() + " are used");
         }
         for (int i = from; i < to; i++) checkToken(tokens[i]);
         cuda.useOnThisThread();
@@ -196,15 +146,15 @@ public final class CudaDecoder implements Decoder {
             rows = Math.min(CHUNK, to - start);
             for (int i = 0; i < rows; i++) {
                 hostInts[i] = tokens[start + i];
-                hostInts[CHUNK + i] = seq.pos + i;
+                hostInts[CHUNK + i] = seq.position() + i;
                 hostCaches[i] = seq.cache.address;
             }
             forwardRows(rows);
-            seq.pos += rows;
+            seq.advance(rows);
         }
         head(rows - 1, 1);
-        System.arraycopy(hostLogits, 0, seq.logits, 0, V);
-        return seq.logits;
+        System.arraycopy(hostLogits, 0, seq.logits(), 0, V);
+        return seq.logits();
     }
 
     @Override
@@ -212,7 +162,7 @@ public final class CudaDecoder implements Decoder {
         if (n < 1 || n > CHUNK) throw new IllegalArgumentException("a step takes 1 to " + CHUNK + " sequences, got " + n);
         for (int i = 0; i < n; i++) {
             Sequence seq = ours(seqs[i]);
-            if (seq.pos >= maxT) {
+            if (seq.position() >= maxT) {
                 throw new IllegalStateException("the context is full (block_size " + maxT + "); reset or re-prefill a shorter tail");
             }
             for (int j = 0; j < i; j++) {
@@ -224,14 +174,14 @@ public final class CudaDecoder implements Decoder {
         for (int i = 0; i < n; i++) {
             rowSequence[i] = (Sequence) seqs[i];
             hostInts[i] = tokens[i];
-            hostInts[CHUNK + i] = rowSequence[i].pos;
+            hostInts[CHUNK + i] = rowSequence[i].position();
             hostCaches[i] = rowSequence[i].cache.address;
         }
         forwardRows(n);
         head(0, n);
         for (int i = 0; i < n; i++) {
-            System.arraycopy(hostLogits, i * V, rowSequence[i].logits, 0, V);
-            rowSequence[i].pos++;
+            System.arraycopy(hostLogits, i * V, rowSequence[i].logits(), 0, V);
+            rowSequence[i].advance(1);
         }
     }
 

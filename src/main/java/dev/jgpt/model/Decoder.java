@@ -1,5 +1,7 @@
 package dev.jgpt.model;
 
+import java.util.Arrays;
+
 /**
  * What decoding with a key/value cache needs from an engine, whichever device holds the cache: the
  * CPU's {@link Inference}, or the GPU's decoder in dev.jgpt.cuda. {@link #prefill} appends a prompt
@@ -12,34 +14,77 @@ package dev.jgpt.model;
  */
 public interface Decoder extends AutoCloseable {
 
-    /** One sequence being decoded: its cached positions and the logits after the last of them. */
-    interface Sequence {
+    /**
+     * One sequence being decoded: how many positions its cache holds and the logits after the last of
+     * them (a host array). The bookkeeping is here, once; each decoder's subclass holds the cache itself.
+     */
+    abstract class Sequence {
+        private final float[] logits;
+        private final int capacity;
+        private int pos;
+        private float[] saved; // save()'s logits, allocated on first use
+        private int savedPosition = -1;
+
+        protected Sequence(GptConfig cfg) {
+            logits = new float[cfg.paddedVocabSize()];
+            Arrays.fill(logits, cfg.vocabSize(), logits.length, Float.NEGATIVE_INFINITY); // padded columns never win
+            capacity = cfg.blockSize();
+        }
+
         /** Number of positions in the cache (tokens seen so far). */
-        int position();
+        public final int position() {
+            return pos;
+        }
 
         /** Positions still free in the cache: how many more tokens a step accepts. */
-        int remaining();
+        public final int remaining() {
+            return capacity - pos;
+        }
 
         /** Empties the cache. */
-        void reset();
+        public final void reset() {
+            pos = 0;
+            savedPosition = -1;
+        }
 
         /** Remembers the position and the logits now (after a prompt, say), for {@link #restore()}. */
-        void save();
+        public final void save() {
+            if (saved == null) saved = new float[logits.length];
+            System.arraycopy(logits, 0, saved, 0, logits.length);
+            savedPosition = pos;
+        }
 
         /**
          * Goes back to what {@link #save()} remembered: the positions after it are forgotten and the
          * logits are those it saw, so a prompt serves another sample without being read again.
          */
-        void restore();
+        public final void restore() {
+            if (savedPosition < 0) throw new IllegalStateException("nothing saved, or the cache was reset since");
+            pos = savedPosition;
+            System.arraycopy(saved, 0, logits, 0, logits.length);
+        }
 
         /**
          * Forgets every position from {@code length} on, keeping the first {@code length} (a shared
          * prompt, for another sample). The logits are stale until the next prefill or step.
          */
-        void rewind(int length);
+        public final void rewind(int length) {
+            if (length < 0 || length > pos) {
+                throw new IllegalArgumentException("rewind to " + length + " but the cache holds " + pos + " positions");
+            }
+            pos = length;
+            if (length < savedPosition) savedPosition = -1;
+        }
 
         /** The logits after the last token: paddedVocabSize entries, the first vocabSize real, the rest -∞. */
-        float[] logits();
+        public final float[] logits() {
+            return logits;
+        }
+
+        /** For the decoder that wrote them: {@code n} more positions are now in the cache. */
+        public final void advance(int n) {
+            pos += n;
+        }
     }
 
     GptConfig config();

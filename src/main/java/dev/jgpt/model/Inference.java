@@ -10,7 +10,6 @@ import dev.jgpt.tensor.View;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
-import java.util.Arrays;
 import java.util.function.Function;
 
 /**
@@ -66,64 +65,15 @@ public final class Inference implements Decoder {
     public static final int CHUNK = 64;
 
     /** One sequence being decoded: the keys and values of its positions and the logits after the last. */
-    public final class Sequence implements Decoder.Sequence {
+    public final class Sequence extends Decoder.Sequence {
         // keys and values of every layer, head and position: [L][NH][maxT][hs]
         private final float[] keys, values;
-        private final float[] logits;
-        private int pos;
-        private float[] saved; // save()'s logits, allocated on first use
-        private int savedPosition = -1;
 
         private Sequence() {
+            super(cfg);
             int cacheSize = Math.toIntExact((long) L * maxT * C);
             keys = new float[cacheSize];
             values = new float[cacheSize];
-            logits = new float[Vp];
-            Arrays.fill(logits, V, Vp, Float.NEGATIVE_INFINITY); // padded columns never win
-        }
-
-        @Override
-        public int position() {
-            return pos;
-        }
-
-        @Override
-        public int remaining() {
-            return maxT - pos;
-        }
-
-        @Override
-        public void reset() {
-            pos = 0;
-            savedPosition = -1;
-        }
-
-        @Override
-        public void save() {
-            if (saved == null) saved = new float[logits.length];
-            System.arraycopy(logits, 0, saved, 0, logits.length);
-            savedPosition = pos;
-        }
-
-        @Override
-        public void restore() {
-            if (savedPosition < 0) throw new IllegalStateException("nothing saved, or the cache was reset since");
-            pos = savedPosition;
-            System.arraycopy(saved, 0, logits, 0, logits.length);
-        }
-
-        @Override
-        public void rewind(int length) {
-            if (length < 0 || length > pos) {
-                throw new IllegalArgumentException("rewind to " + length + " but the cache holds " + pos + " positions");
-            }
-            pos = length;
-            if (length < savedPosition) savedPosition = -1;
-        }
-
-        @Override
-        public float[] logits() {
-            return logits;
         }
 
         private Inference owner() {
@@ -245,11 +195,11 @@ public final class Inference implements Decoder {
         if (n <= 0) throw new IllegalArgumentException("prefill needs at least one token");
         if (n > seq.remaining()) {
             throw new JgptException(n + " tokens do not fit: the context holds " + maxT
-                    + " (block_size) and " + seq.pos + " are used");
+                    + " (block_size) and " + seq.position() + " are used");
         }
         for (int i = from; i < to; i++) checkToken(tokens[i]);
         pool.run(() -> prefillChunks(seq, tokens, from, to));
-        return seq.logits;
+        return seq.logits();
     }
 
     private void prefillChunks(Sequence seq, int[] tokens, int from, int to) {
@@ -258,13 +208,13 @@ public final class Inference implements Decoder {
             rows = Math.min(CHUNK, to - start);
             for (int i = 0; i < rows; i++) {
                 rowSequence[i] = seq;
-                rowPosition[i] = seq.pos + i;
+                rowPosition[i] = seq.position() + i;
                 rowToken[i] = tokens[start + i];
             }
             forwardRows(rows, false);
-            seq.pos += rows;
+            seq.advance(rows);
         }
-        head(rows - 1, 1, seq.logits);
+        head(rows - 1, 1, seq.logits());
     }
 
     @Override
@@ -272,7 +222,7 @@ public final class Inference implements Decoder {
         if (n < 1 || n > CHUNK) throw new IllegalArgumentException("a step takes 1 to " + CHUNK + " sequences, got " + n);
         for (int i = 0; i < n; i++) {
             Sequence seq = ours(seqs[i]);
-            if (seq.pos >= maxT) {
+            if (seq.position() >= maxT) {
                 throw new IllegalStateException("the context is full (block_size " + maxT + "); reset or re-prefill a shorter tail");
             }
             for (int j = 0; j < i; j++) {
@@ -282,7 +232,7 @@ public final class Inference implements Decoder {
         }
         for (int i = 0; i < n; i++) {
             rowSequence[i] = (Sequence) seqs[i];
-            rowPosition[i] = rowSequence[i].pos;
+            rowPosition[i] = rowSequence[i].position();
             rowToken[i] = tokens[i];
         }
         if (headOut.length < n * V) headOut = new float[n * V];
@@ -291,8 +241,8 @@ public final class Inference implements Decoder {
             head(0, n, headOut);
         });
         for (int i = 0; i < n; i++) {
-            System.arraycopy(headOut, i * V, rowSequence[i].logits, 0, V);
-            rowSequence[i].pos++;
+            System.arraycopy(headOut, i * V, rowSequence[i].logits(), 0, V);
+            rowSequence[i].advance(1);
         }
     }
 
@@ -325,7 +275,7 @@ public final class Inference implements Decoder {
 
     /** The logits of the last call: paddedVocabSize entries, the first vocabSize real, the rest -∞. */
     public float[] logits() {
-        return own().logits;
+        return own().logits();
     }
 
     /** Appends all of {@code tokens}; returns the logits that follow the last of them. */
@@ -343,7 +293,7 @@ public final class Inference implements Decoder {
         ownRow[0] = own();
         ownToken[0] = token;
         step(ownRow, ownToken, 1);
-        return own.logits;
+        return own.logits();
     }
 
     /** seq as this decoder's own sequence; refused if another decoder made it. */
