@@ -170,8 +170,16 @@ public final class Cuda implements AutoCloseable {
         return b;
     }
 
+    /**
+     * Frees b once the work queued on the stream is done: that work may still read or write it (scratch
+     * that grows mid-step, a model closed after its backward), and cuMemFree is documented only to
+     * possibly wait for it.
+     */
     public void free(DeviceBuffer b) {
-        if (allocations.remove(b)) driver.free(b.address);
+        if (!allocations.contains(b)) return;
+        sync();
+        allocations.remove(b);
+        driver.free(b.address);
     }
 
     /** Bytes allocated through this object and not freed. */
