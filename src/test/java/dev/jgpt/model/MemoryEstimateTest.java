@@ -24,10 +24,12 @@ class MemoryEstimateTest {
 
     private static long arrayBytes(Object o, Object except, Set<Object> seen) throws IllegalAccessException {
         long bytes = 0;
-        for (Field f : o.getClass().getDeclaredFields()) {
-            if (Modifier.isStatic(f.getModifiers())) continue;
-            f.setAccessible(true);
-            bytes += bytesOf(f.get(o), except, seen);
+        for (Class<?> c = o.getClass(); c != Object.class; c = c.getSuperclass()) { // a sequence's logits are its superclass's
+            for (Field f : c.getDeclaredFields()) {
+                if (Modifier.isStatic(f.getModifiers())) continue;
+                f.setAccessible(true);
+                bytes += bytesOf(f.get(o), except, seen);
+            }
         }
         return bytes;
     }
