@@ -9,7 +9,9 @@
 #   tools/fakegpu/build.sh
 #   JGPT_CUDA_LIBS=target/fakegpu/lib JGPT_CUDA_CACHE=target/fakegpu/cache ./jgpt cuda parity
 #
-# FAKE_REVERSE=1 runs blocks and threads in reverse order; FAKE_LT_NO_EPILOGUE=1 makes cuBLASLt refuse
+# FAKE_REVERSE=1 runs blocks and threads in reverse order; FAKE_FREE_NO_SYNC=1 makes cuMemFree not wait
+# for queued work (the driver only says it may) and reports each free that queued work could still
+# touch; FAKE_LT_NO_EPILOGUE=1 makes cuBLASLt refuse
 # its epilogues (the unfused route). What it cannot show: races between threads of different blocks
 # or warps (blocks run one after another), real cuBLAS/cuBLASLt restrictions, speed.
 set -euo pipefail

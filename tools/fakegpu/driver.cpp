@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 extern "C" void fakeDrain();
+extern "C" size_t fakeQueued();
 static void* const PRIMARY = (void*) 0xC0C0;
 static thread_local void* currentCtx = nullptr;
 static int retained = 0;
@@ -46,10 +47,17 @@ int cuMemAlloc_v2(uintptr_t* p, size_t bytes) {
     allocs[(uintptr_t) m] = bytes; *p = (uintptr_t) m; return 0;
 }
 int cuMemFree_v2(uintptr_t p) {
-    NEED_CTX("cuMemFree"); fakeDrain();
+    NEED_CTX("cuMemFree");
+    // The driver documents only that cuMemFree "may" synchronize. FAKE_FREE_NO_SYNC=1 frees without
+    // waiting for the queued work: the block becomes NaNs at once (and is kept, so nothing crashes),
+    // so work still queued that reads it computes NaNs.
+    bool noSync = getenv("FAKE_FREE_NO_SYNC") != nullptr;
+    if (!noSync) fakeDrain();
     std::lock_guard<std::mutex> g(mu);
     auto it = allocs.find(p); if (it == allocs.end()) { fprintf(stderr, "FAKEGPU: cuMemFree of %lx, not allocated\n", p); return 1; }
-    allocs.erase(it); free((void*) p); return 0;
+    if (noSync && fakeQueued() > 0) fprintf(stderr, "FAKEGPU: cuMemFree of %zu bytes while %zu operations are queued\n", it->second, fakeQueued());
+    if (noSync) memset((void*) p, 0xff, it->second); else free((void*) p);
+    allocs.erase(it); return 0;
 }
 int cuMemGetInfo_v2(size_t* f, size_t* t) { NEED_CTX("cuMemGetInfo"); *f = 79ull << 30; *t = 80ull << 30; return 0; }
 int cuMemcpyHtoD_v2(uintptr_t dst, const void* src, size_t bytes) {

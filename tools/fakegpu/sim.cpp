@@ -96,3 +96,4 @@ extern "C" void fakeDrain() {
     std::vector<std::function<void()>> q; q.swap(queue);
     for (auto& f : q) f();
 }
+extern "C" size_t fakeQueued() { std::lock_guard<std::recursive_mutex> g(lock); return queue.size(); }
