@@ -14,6 +14,11 @@
 # touch; FAKE_LT_NO_EPILOGUE=1 makes cuBLASLt refuse
 # its epilogues (the unfused route). What it cannot show: races between threads of different blocks
 # or warps (blocks run one after another), real cuBLAS/cuBLASLt restrictions, speed.
+#
+# ASAN=1 tools/fakegpu/build.sh compiles the kernels with AddressSanitizer, so a kernel that reads or
+# writes outside its device buffer stops with the line; run jgpt with
+#   LD_PRELOAD=$(gcc -print-file-name=libasan.so) \
+#   ASAN_OPTIONS=handle_segv=0:detect_leaks=0:allow_user_segv_handler=1:detect_stack_use_after_return=0
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -21,8 +26,10 @@ out="$root/target/fakegpu"
 mkdir -p "$out/lib" "$out/obj"
 python3 "$here/gen.py" "$root/src/main/resources/cuda" > "$out/obj/kernels.cpp"
 for f in sim driver blas; do g++ -O2 -fPIC -std=c++17 -w -I "$here" -c "$here/$f.cpp" -o "$out/obj/$f.o"; done
-g++ -O2 -fPIC -std=c++17 -w -I "$here" -I "$root/src/main/resources/cuda" -c "$out/obj/kernels.cpp" -o "$out/obj/kernels.o"
-g++ -shared -o "$out/lib/libfakegpu.so" "$out"/obj/{sim,driver,blas,kernels}.o
+asan=()
+if [ "${ASAN:-}" = 1 ]; then asan=(-fsanitize=address -fno-omit-frame-pointer -g); fi
+g++ -O2 -fPIC -std=c++17 -w "${asan[@]}" -I "$here" -I "$root/src/main/resources/cuda" -c "$out/obj/kernels.cpp" -o "$out/obj/kernels.o"
+g++ -shared "${asan[@]}" -o "$out/lib/libfakegpu.so" "$out"/obj/{sim,driver,blas,kernels}.o
 for lib in libcuda.so.1 libcublas.so.13 libcublasLt.so.13; do
   g++ -shared -o "$out/lib/$lib" -Wl,-rpath,'$ORIGIN' -L "$out/lib" -Wl,--no-as-needed -lfakegpu
 done
