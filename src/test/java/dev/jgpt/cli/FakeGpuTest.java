@@ -1,0 +1,115 @@
+package dev.jgpt.cli;
+
+import dev.jgpt.io.TrainingCheckpoint;
+import dev.jgpt.track.Metrics;
+import dev.jgpt.track.MetricsSeries;
+import dev.jgpt.track.RunDirectory;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static dev.jgpt.TestFiles.copyTree;
+import static dev.jgpt.io.AtomicFiles.deleteTree;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The CUDA engine's commands end to end on tools/fakegpu, a GPU simulated on the CPU (fake libcuda,
+ * cuBLAS and cuBLASLt running jgpt's own kernels compiled by g++, beside the real NVRTC): every
+ * binding, buffer, launch and copy of the host code runs as on a GPU, where this suite has none.
+ * What a simulation cannot show (races between blocks, the real libraries' limits, speed) is the GPU
+ * check's (tools/device). Needs g++, python3 and NVRTC from org.bytedeco:cuda-redist (the Maven
+ * profile cuda-kernels, which .ci/run turns on); skipped, with the reason, without them.
+ */
+class FakeGpuTest {
+    @TempDir
+    static Path tmp;
+    static Launcher jgpt;
+    static List<String> onFakeGpu;
+    static Path data;
+
+    @BeforeAll
+    static void buildTheFakeGpu() throws Exception {
+        assumeTrue(FakeGpuTest.class.getClassLoader().getResource("org/bytedeco/cuda/linux-x86_64/libnvrtc.so.13") != null,
+                "NVRTC is not on the test class path: run the suite with -Pcuda-kernels (as .ci/run does)");
+        for (String tool : List.of("g++", "python3")) {
+            assumeTrue(new ProcessBuilder("sh", "-c", "command -v " + tool).start().waitFor() == 0, tool + " is not installed");
+        }
+        Process build = new ProcessBuilder("tools/fakegpu/build.sh").redirectErrorStream(true).start();
+        String log = new String(build.getInputStream().readAllBytes());
+        assertTrue(build.waitFor(300, TimeUnit.SECONDS) && build.exitValue() == 0, "tools/fakegpu/build.sh failed:\n" + log);
+        jgpt = Launcher.install(tmp.resolve("launcher"));
+        onFakeGpu = List.of("env", "JGPT_CUDA_LIBS=" + Path.of("target/fakegpu/lib").toAbsolutePath(),
+                "JGPT_CUDA_CACHE=" + tmp.resolve("kernel-cache"));
+        data = TrainProcessTest.prepareCorpus(tmp);
+    }
+
+    private static Launcher.Child run(String... args) throws Exception {
+        Launcher.Child c = jgpt.start(tmp, onFakeGpu, null, args);
+        assertEquals(0, c.waitFor(300), String.join(" ", args) + ":\n" + c.out() + c.err());
+        return c;
+    }
+
+    @Test
+    void everyKernelAndTheModelMatchTheCpuOnBothMatmulPaths() throws Exception {
+        String out = run("cuda", "parity").out();
+        assertTrue(out.contains("Fake GPU") && out.matches("(?s).*parity: all \\d+ checks passed.*"), out);
+    }
+
+    @Test
+    void trainingOnTheGpuResumesBitForBitAndItsCheckpointCrossesToTheCpu() throws Exception {
+        Path config = tmp.resolve("gpu.yaml");
+        Files.writeString(config, TrainProcessTest.tinyConfig(data, 6).replace("max_steps: 6,", "max_steps: 6, device: cuda,")
+                .replace("total_batch_size: 128", "total_batch_size: 64").replace("checkpoint_every: 5", "checkpoint_every: 3")
+                .replace("val_every: 5", "val_every: 3").replace("sample_every: 0", "sample_every: 3, sample_prompt: public"));
+        run("train", "-c", config.toString(), "--name", "gpu");
+        Path gpu = tmp.resolve("runs/gpu");
+        assertTrue(Files.readString(gpu.resolve("console.log")).contains("device: cuda, Fake GPU"));
+        double[] straight = losses(gpu, "train");
+        assertEquals(6, straight.length);
+
+        // cut after step 3's checkpoint: resumed on the GPU, the same losses bit for bit
+        Path resumed = cutAt3(gpu, "resumed");
+        run("train", "--resume", resumed.toString());
+        assertArrayEquals(straight, losses(resumed, "train"));
+
+        // resumed on the CPU: the checkpoint's validation loss and the first step's loss to float32 rounding
+        Path onCpu = cutAt3(gpu, "on-cpu");
+        run("train", "--resume", onCpu.toString(), "--set", "train.device=cpu");
+        assertTrue(Files.readString(onCpu.resolve("console.log")).contains("device: cpu (train.device: cpu)"));
+        assertEquals(losses(gpu, "val")[1], losses(onCpu, "val")[1], 1e-5 * losses(gpu, "val")[1], "validation loss at step 3");
+        assertEquals(straight[3], losses(onCpu, "train")[3], 1e-5 * straight[3], "step 3's loss");
+    }
+
+    @Test
+    void greedyDecodingOnTheGpuIsTheCpusFp32Text() throws Exception {
+        String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
+        List<String> args = List.of("generate", "--model", model, "--prompt", "!", "--max-tokens", "40", "--temperature", "0", "--ignore-eot");
+        String gpu = run(concat(args, "--device", "cuda")).out();
+        String cpu = run(concat(args, "--device", "cpu", "--dtype", "fp32")).out();
+        assertTrue(gpu.length() > 10, gpu);
+        assertEquals(cpu, gpu);
+    }
+
+    private static String[] concat(List<String> args, String... more) {
+        return java.util.stream.Stream.concat(args.stream(), java.util.Arrays.stream(more)).toArray(String[]::new);
+    }
+
+    private static Path cutAt3(Path run, String name) throws Exception {
+        Path cut = tmp.resolve("runs").resolve(name);
+        copyTree(run, cut);
+        deleteTree(TrainingCheckpoint.dirFor(cut.resolve("checkpoints"), 6));
+        return cut;
+    }
+
+    private static double[] losses(Path run, String type) throws Exception {
+        return MetricsSeries.series(Metrics.read(run.resolve(RunDirectory.METRICS_FILE)), type, "loss");
+    }
+}
