@@ -3,10 +3,8 @@
 // with an online softmax (running max and sum), so no (T x T) matrix is ever stored; the forward keeps
 // each row's log-sum-exp (B, NH, T) and the backward recomputes the probabilities from it.
 //
-// A warp's 32 lanes split the head dimension: lane l holds dimensions l, l+32, ... (up to
-// HS_PER_LANE of them, so head sizes up to 32·HS_PER_LANE). Grid (ceil(T / warps per block), B·NH).
-
-#define HS_PER_LANE 8
+// A warp's 32 lanes split the head dimension (HS_PER_LANE in common.cuh). Grid (ceil(T / warps per
+// block), B·NH).
 
 // out (B, T, C), lse (B, NH, T) from qkv (B, T, 3C).
 extern "C" __global__ void attention_forward(floatX* out, float* lse, const floatX* qkv, int B, int T, int C, int NH) {
@@ -16,35 +14,13 @@ extern "C" __global__ void attention_forward(floatX* out, float* lse, const floa
     int bh = blockIdx.y, b = bh / NH, h = bh % NH, hs = C / NH;
     float scale = 1.0f / sqrtf((float) hs);
     const floatX* base = qkv + (u64) b * T * 3 * C + h * hs; // q of position 0; k at +C, v at +2C
-    float q[HS_PER_LANE], o[HS_PER_LANE];
+    float q[HS_PER_LANE], o[HS_PER_LANE], m, l;
 #pragma unroll
     for (int i = 0; i < HS_PER_LANE; i++) {
         int d = lane + 32 * i;
         q[i] = d < hs ? toF(base[(u64) t * 3 * C + d]) : 0.0f;
-        o[i] = 0.0f;
     }
-    float m = NEG_INF, l = 0.0f;
-    for (int j = 0; j <= t; j++) {
-        const floatX* k = base + (u64) j * 3 * C + C;
-        const floatX* v = k + C;
-        float s = 0.0f;
-#pragma unroll
-        for (int i = 0; i < HS_PER_LANE; i++) {
-            int d = lane + 32 * i;
-            if (d < hs) s += q[i] * toF(k[d]);
-        }
-        s = warpSum(s) * scale;
-        float mNew = fmaxf(m, s);
-        float correction = expf(m - mNew); // 0 for the first key (m = -inf)
-        float p = expf(s - mNew);
-        l = l * correction + p;
-#pragma unroll
-        for (int i = 0; i < HS_PER_LANE; i++) {
-            int d = lane + 32 * i;
-            if (d < hs) o[i] = o[i] * correction + p * toF(v[d]);
-        }
-        m = mNew;
-    }
+    attendOnline(q, base + C, base + 2 * C, 3 * (u64) C, t, hs, lane, scale, o, &m, &l);
     floatX* y = out + ((u64) b * T + t) * C + h * hs;
 #pragma unroll
     for (int i = 0; i < HS_PER_LANE; i++) {

@@ -36,10 +36,8 @@ extern "C" __global__ void kv_store(const u64* caches, const int* positions, con
 
 // out (n, C): row r's query (in qkv (n, 3C)) attends over positions 0 .. positions[r] of its cache at
 // layer `layer` (kv_store has put the row's own key and value there), scale 1/sqrt(hs), with the
-// online softmax of attention_forward: no score is stored. One warp per (row, head), its lanes
-// splitting the head dimension as attention.cu's do (so head sizes up to 32·HS_PER_LANE, the
-// CudaKernels.MAX_HEAD_SIZE both share); grid (ceil(n / warps per block), NH).
-#define HS_PER_LANE 8
+// online softmax of attention_forward (attendOnline): no score is stored. One warp per (row, head),
+// its lanes splitting the head dimension as attention.cu's do; grid (ceil(n / warps per block), NH).
 
 extern "C" __global__ void decode_attention(floatX* out, const floatX* qkv, const u64* caches, const int* positions,
                                             int n, int L, int layer, int C, int NH, int maxT) {
@@ -56,31 +54,9 @@ extern "C" __global__ void decode_attention(floatX* out, const floatX* qkv, cons
     for (int i = 0; i < HS_PER_LANE; i++) {
         int d = lane + 32 * i;
         q[i] = d < hs ? toF(query[d]) : 0.0f;
-        o[i] = 0.0f;
     }
-    float m = NEG_INF, l = 0.0f;
-    int last = positions[r];
-    for (int j = 0; j <= last; j++) {
-        const floatX* k = keys + (u64) j * hs;
-        const floatX* v = values + (u64) j * hs;
-        float s = 0.0f;
-#pragma unroll
-        for (int i = 0; i < HS_PER_LANE; i++) {
-            int d = lane + 32 * i;
-            if (d < hs) s += q[i] * toF(k[d]);
-        }
-        s = warpSum(s) * scale;
-        float mNew = fmaxf(m, s);
-        float correction = expf(m - mNew); // 0 for the first position (m = -inf)
-        float p = expf(s - mNew);
-        l = l * correction + p;
-#pragma unroll
-        for (int i = 0; i < HS_PER_LANE; i++) {
-            int d = lane + 32 * i;
-            if (d < hs) o[i] = o[i] * correction + p * toF(v[d]);
-        }
-        m = mNew;
-    }
+    float m, l;
+    attendOnline(q, keys, values, hs, positions[r], hs, lane, scale, o, &m, &l);
     floatX* y = out + (u64) r * C + h * hs;
 #pragma unroll
     for (int i = 0; i < HS_PER_LANE; i++) {
