@@ -133,13 +133,7 @@ public final class CudaDecoder implements Decoder {
     @Override
     public float[] prefill(Decoder.Sequence sequence, int[] tokens, int from, int to) {
         Sequence seq = ours(sequence);
-        int n = to - from;
-        if (n <= 0) throw new IllegalArgumentException("prefill needs at least one token");
-        if (n > seq.remaining()) {
-            throw new JgptException(n + " tokens do not fit: the context holds " + maxT
-                    + " (block_size) and " + seq.position() + " are used");
-        }
-        for (int i = from; i < to; i++) checkToken(tokens[i]);
+        Decoder.checkPrefill(seq, tokens, from, to, V);
         cuda.useOnThisThread();
         int rows = 0;
         for (int start = from; start < to; start += rows) {
@@ -159,17 +153,8 @@ public final class CudaDecoder implements Decoder {
 
     @Override
     public void step(Decoder.Sequence[] seqs, int[] tokens, int n) {
-        if (n < 1 || n > CHUNK) throw new IllegalArgumentException("a step takes 1 to " + CHUNK + " sequences, got " + n);
-        for (int i = 0; i < n; i++) {
-            Sequence seq = ours(seqs[i]);
-            if (seq.position() >= maxT) {
-                throw new IllegalStateException("the context is full (block_size " + maxT + "); reset or re-prefill a shorter tail");
-            }
-            for (int j = 0; j < i; j++) {
-                if (seqs[j] == seq) throw new IllegalArgumentException("sequence " + j + " and " + i + " of a step are the same");
-            }
-            checkToken(tokens[i]);
-        }
+        for (int i = 0; i < Math.min(n, seqs.length); i++) ours(seqs[i]);
+        Decoder.checkStep(seqs, tokens, n, V);
         cuda.useOnThisThread();
         for (int i = 0; i < n; i++) {
             rowSequence[i] = (Sequence) seqs[i];
@@ -236,9 +221,6 @@ public final class CudaDecoder implements Decoder {
         if (closed) throw new IllegalStateException("the decoder is closed");
     }
 
-    private void checkToken(int t) {
-        if (t < 0 || t >= V) throw new JgptException("token id " + t + " is outside the model's vocabulary [0, " + V + ")");
-    }
 
     /** Frees the device memory of the weights, the buffers and every sequence's cache (the {@link Cuda} stays open). */
     @Override

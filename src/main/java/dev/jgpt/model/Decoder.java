@@ -1,5 +1,7 @@
 package dev.jgpt.model;
 
+import dev.jgpt.JgptException;
+
 import java.util.Arrays;
 
 /**
@@ -104,6 +106,41 @@ public interface Decoder extends AutoCloseable {
      * must be distinct, each with room for one more position.
      */
     void step(Sequence[] seqs, int[] tokens, int n);
+
+    /**
+     * Refuses a prefill of {@code tokens[from, to)} into {@code seq} that is empty, does not fit in its
+     * cache, or holds an id outside the vocabulary of {@code vocabSize} tokens: every decoder's check.
+     */
+    static void checkPrefill(Sequence seq, int[] tokens, int from, int to, int vocabSize) {
+        int n = to - from;
+        if (n <= 0) throw new IllegalArgumentException("prefill needs at least one token");
+        if (n > seq.remaining()) {
+            throw new JgptException(n + " tokens do not fit: the context holds " + seq.capacity
+                    + " (block_size) and " + seq.position() + " are used");
+        }
+        for (int i = from; i < to; i++) checkToken(tokens[i], vocabSize);
+    }
+
+    /**
+     * Refuses a step that cannot run: not 1 to {@link Inference#CHUNK} sequences, a full one, one
+     * sequence twice, an id outside the vocabulary: every decoder's check.
+     */
+    static void checkStep(Sequence[] seqs, int[] tokens, int n, int vocabSize) {
+        if (n < 1 || n > Inference.CHUNK) throw new IllegalArgumentException("a step takes 1 to " + Inference.CHUNK + " sequences, got " + n);
+        for (int i = 0; i < n; i++) {
+            if (seqs[i].remaining() == 0) {
+                throw new IllegalStateException("the context is full (block_size " + seqs[i].capacity + "); reset or re-prefill a shorter tail");
+            }
+            for (int j = 0; j < i; j++) {
+                if (seqs[j] == seqs[i]) throw new IllegalArgumentException("sequence " + j + " and " + i + " of a step are the same");
+            }
+            checkToken(tokens[i], vocabSize);
+        }
+    }
+
+    private static void checkToken(int t, int vocabSize) {
+        if (t < 0 || t >= vocabSize) throw new JgptException("token id " + t + " is outside the model's vocabulary [0, " + vocabSize + ")");
+    }
 
     /** Frees what the decoder holds outside the Java heap. */
     @Override

@@ -191,13 +191,7 @@ public final class Inference implements Decoder {
     @Override
     public float[] prefill(Decoder.Sequence sequence, int[] tokens, int from, int to) {
         Sequence seq = ours(sequence);
-        int n = to - from;
-        if (n <= 0) throw new IllegalArgumentException("prefill needs at least one token");
-        if (n > seq.remaining()) {
-            throw new JgptException(n + " tokens do not fit: the context holds " + maxT
-                    + " (block_size) and " + seq.position() + " are used");
-        }
-        for (int i = from; i < to; i++) checkToken(tokens[i]);
+        Decoder.checkPrefill(seq, tokens, from, to, V);
         pool.run(() -> prefillChunks(seq, tokens, from, to));
         return seq.logits();
     }
@@ -219,17 +213,8 @@ public final class Inference implements Decoder {
 
     @Override
     public void step(Decoder.Sequence[] seqs, int[] tokens, int n) {
-        if (n < 1 || n > CHUNK) throw new IllegalArgumentException("a step takes 1 to " + CHUNK + " sequences, got " + n);
-        for (int i = 0; i < n; i++) {
-            Sequence seq = ours(seqs[i]);
-            if (seq.position() >= maxT) {
-                throw new IllegalStateException("the context is full (block_size " + maxT + "); reset or re-prefill a shorter tail");
-            }
-            for (int j = 0; j < i; j++) {
-                if (seqs[j] == seq) throw new IllegalArgumentException("sequence " + j + " and " + i + " of a step are the same");
-            }
-            checkToken(tokens[i]);
-        }
+        for (int i = 0; i < Math.min(n, seqs.length); i++) ours(seqs[i]);
+        Decoder.checkStep(seqs, tokens, n, V);
         for (int i = 0; i < n; i++) {
             rowSequence[i] = (Sequence) seqs[i];
             rowPosition[i] = rowSequence[i].position();
@@ -302,9 +287,6 @@ public final class Inference implements Decoder {
         return s;
     }
 
-    private void checkToken(int t) {
-        if (t < 0 || t >= V) throw new JgptException("token id " + t + " is outside the model's vocabulary [0, " + V + ")");
-    }
 
     /**
      * Runs the n rows set in rowSequence/rowPosition/rowToken through the blocks, caching their keys
