@@ -1,6 +1,5 @@
 package dev.jgpt.model;
 
-import dev.jgpt.JgptException;
 import dev.jgpt.kernels.Bf16;
 import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.tensor.Parallel;
