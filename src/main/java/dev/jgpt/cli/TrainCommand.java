@@ -90,7 +90,7 @@ public final class TrainCommand implements Callable<Integer> {
             String file = config == null ? "quickstart" : config;
             RunConfig cfg = loadConfig(file, overrides);
             if (name != null) cfg = cfg.withRunName(name, "--name");
-            device = TrainDevice.of(cfg.train().device(), group.size());
+            device = TrainDevice.of(cfg.train().device());
             try {
                 device.requireFits(cfg, MemoryEstimate.heap()); // before the run directory exists
                 run = RunDirectory.create(cfg, configFile(file, overrides));
@@ -112,7 +112,7 @@ public final class TrainCommand implements Callable<Integer> {
                 cfg = resumeConfig(run.config());
                 checkpoint = TrainingCheckpoint.newestWhole(run.checkpointsDir(), damaged::add);
                 if (checkpoint == null) throw new JgptException("--resume " + resume + ": the run has no checkpoint to resume from");
-                device = TrainDevice.of(cfg.train().device(), group.size());
+                device = TrainDevice.of(cfg.train().device());
             }
             // every check happens here, before the run's files change: a refused resume leaves the run as it was
             trainer = trainer(cfg, run, checkpoint, group, device);
@@ -174,10 +174,12 @@ public final class TrainCommand implements Callable<Integer> {
             RunConfig cfg = RunConfig.parse(plan.substring(plan.indexOf('\n') + 1), dir.resolve(RunDirectory.CONFIG_FILE).toString(), List.of());
             RunDirectory run = RunDirectory.follower(dir, cfg);
             signals.setUp(run);
-            Trainer trainer = trainer(cfg, run, null, group, TrainDevice.of(cfg.train().device(), group.size()));
-            signals.training(trainer);
-            trainer.run();
-            return trainer.finished() ? 0 : signals.exitCode();
+            try (TrainDevice device = TrainDevice.of(cfg.train().device())) {
+                Trainer trainer = trainer(cfg, run, null, group, device);
+                signals.training(trainer);
+                trainer.run();
+                return trainer.finished() ? 0 : signals.exitCode();
+            }
         } finally {
             signals.restore();
         }
@@ -230,7 +232,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     /** As above, on the device the config's train.device picks here. */
     public static Trainer trainer(RunConfig cfg, RunDirectory run, Path checkpoint, DataParallel group) throws IOException {
-        return trainer(cfg, run, checkpoint, group, TrainDevice.of(cfg.train().device(), group.size()));
+        return trainer(cfg, run, checkpoint, group, TrainDevice.of(cfg.train().device()));
     }
 
     /** The resumed run's config with the --set overrides; the run's folder (log.name, log.runs_dir) stays. */

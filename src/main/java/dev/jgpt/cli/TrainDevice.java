@@ -7,19 +7,21 @@ import dev.jgpt.cuda.Cuda;
 import dev.jgpt.cuda.CudaException;
 import dev.jgpt.cuda.CudaGpt;
 import dev.jgpt.cuda.MatmulPath;
+import dev.jgpt.dist.Mpi;
 import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.train.Optimizer;
 
 import java.util.function.BiFunction;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 
 /**
- * Where a run trains: train.device decided on this machine. {@code auto} takes the first GPU when
- * one can be used (a driver, a GPU, the CUDA libraries) and the CPU otherwise; {@code cuda} without a
- * GPU is one clear error. Data-parallel runs (mpirun) train on the CPU: each rank would need its own
- * GPU and the gradients summed on it, which is not built. The run's first line says which and why.
+ * Where a run trains: train.device decided on this machine. {@code auto} takes a GPU when one can be
+ * used (a driver, a GPU, the CUDA libraries) and the CPU otherwise; {@code cuda} without a GPU is one
+ * clear error. Each rank of a data-parallel run (mpirun) decides for itself and takes the GPU of its
+ * local rank (local rank mod the GPUs it sees). The run's first line says which and why.
  *
  * @param cuda        the GPU, or null for the CPU
  * @param description what the run's log and run.json say: "cuda, NVIDIA H100 ... (train.device auto: a GPU is usable)"
@@ -48,24 +50,23 @@ record TrainDevice(Cuda cuda, String description, BiFunction<Gpt, Optimizer, Eng
                 (model, optimizer) -> new CudaGpt(cuda, model).engine(optimizer));
     }
 
-    /** train.device for a run of {@code processes} processes; {@code openGpu} is how a GPU is opened (Cuda::open). */
-    static TrainDevice of(TrainConfig.Device wanted, int processes, Supplier<Cuda> openGpu) {
+    /**
+     * train.device for this process, the {@code localRank}th rank on its host (0 without mpirun);
+     * {@code openGpu} opens the GPU of a local rank (Cuda::forLocalRank).
+     */
+    static TrainDevice of(TrainConfig.Device wanted, int localRank, IntFunction<Cuda> openGpu) {
+        Supplier<Cuda> open = () -> openGpu.apply(localRank);
         switch (wanted) {
             case CPU -> {
                 return cpu("train.device: cpu");
             }
             case CUDA -> {
-                if (processes > 1) {
-                    throw new JgptException("train.device: cuda trains in one process; data-parallel training on GPUs is not"
-                            + " built yet: run without mpirun, or set train.device: cpu to train on the CPUs of " + processes + " processes");
-                }
-                return gpu(openGpu.get(), "train.device: cuda");
+                return gpu(open.get(), "train.device: cuda");
             }
             default -> {
-                if (processes > 1) return cpu("train.device auto: data-parallel runs train on the CPU");
                 Cuda cuda;
                 try {
-                    cuda = openGpu.get();
+                    cuda = open.get();
                 } catch (CudaException e) {
                     // the reason's first clause: where it searched is for train.device cuda's error to list
                     String why = e.getMessage().split("; ", 2)[0];
@@ -76,8 +77,9 @@ record TrainDevice(Cuda cuda, String description, BiFunction<Gpt, Optimizer, Eng
         }
     }
 
-    static TrainDevice of(TrainConfig.Device wanted, int processes) {
-        return of(wanted, processes, Cuda::open);
+    /** train.device for this process, on this machine. */
+    static TrainDevice of(TrainConfig.Device wanted) {
+        return of(wanted, Mpi.localRank(), Cuda::forLocalRank);
     }
 
     boolean onGpu() {

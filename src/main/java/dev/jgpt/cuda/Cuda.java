@@ -64,8 +64,18 @@ public final class Cuda implements AutoCloseable {
 
     /** The first GPU, with libraries found as {@link CudaLibraries} describes. */
     public static Cuda open() {
+        return forLocalRank(0);
+    }
+
+    /**
+     * The GPU of the data-parallel rank that is {@code localRank}th on its host: GPU localRank mod
+     * the GPUs the driver sees, so each rank of a host gets its own while there are enough.
+     */
+    public static Cuda forLocalRank(int localRank) {
         CudaLibraries libs = CudaLibraries.fromEnvironment();
-        return new Cuda(libs, Driver.load(libs), 0);
+        Driver driver = Driver.load(libs);
+        int count = driver.deviceCount();
+        return new Cuda(libs, driver, count == 0 ? 0 : localRank % count); // none: the constructor says so
     }
 
     /** Why no GPU can be used here, or null when one can (for tests and {@code --device auto}). */

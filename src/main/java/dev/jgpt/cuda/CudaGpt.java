@@ -417,6 +417,13 @@ public final class CudaGpt implements AutoCloseable {
             public void sync() {
                 cuda.sync();
             }
+
+            public void reduceGradients(java.util.function.Consumer<float[]> allReduce) {
+                float[] hostGrads = host.grads();
+                cuda.download(hostGrads, grads);
+                allReduce.accept(hostGrads);
+                cuda.upload(grads, hostGrads);
+            }
         };
     }
 }

@@ -61,6 +61,17 @@ public final class Mpi implements AutoCloseable {
         return env.containsKey("OMPI_COMM_WORLD_SIZE") || env.containsKey("PMIX_RANK") || env.containsKey("PMI_SIZE");
     }
 
+    /** This rank's index among the ranks on its host, from the launcher's variables (0 when not launched by MPI). */
+    public static int localRank() {
+        String s = System.getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+        if (s == null) s = System.getenv("MPI_LOCALRANKID");
+        try {
+            return s == null ? 0 : Math.max(0, Integer.parseInt(s.strip()));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
     /** Ranks on this host, from the launcher's variables (1 when not launched by MPI). */
     public static int localSize() {
         String s = System.getenv("OMPI_COMM_WORLD_LOCAL_SIZE");

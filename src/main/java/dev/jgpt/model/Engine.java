@@ -3,6 +3,7 @@ package dev.jgpt.model;
 import dev.jgpt.tensor.View;
 
 import java.util.Arrays;
+import java.util.function.Consumer;
 
 /**
  * A GPT-2 being trained, whichever engine holds it: the forward and backward over a micro-batch, the
@@ -67,6 +68,13 @@ public interface Engine {
     /** Waits until the work asked of the engine is done (a GPU queues it), so it can be timed. */
     void sync();
 
+    /**
+     * Sums the gradient across a data-parallel group: hands it to {@code allReduce} as a host array in
+     * the parameters' layout (the host model's gradient buffer: the CPU engine's own, a copy of the
+     * GPU's) and takes the sum back.
+     */
+    void reduceGradients(Consumer<float[]> allReduce);
+
     /** An optimizer's update: {@link #step(float, double, double)}'s contract. */
     @FunctionalInterface
     interface Update {
@@ -130,6 +138,10 @@ public interface Engine {
             }
 
             public void sync() {
+            }
+
+            public void reduceGradients(Consumer<float[]> allReduce) {
+                allReduce.accept(model.grads());
             }
         };
     }

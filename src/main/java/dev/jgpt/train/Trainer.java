@@ -162,8 +162,8 @@ public final class Trainer {
                 stop(false, micro, accum);
                 break;
             }
-            // once per step, as DDP with no_sync on all but the last micro-batch (data-parallel runs train on the CPU)
-            if (ranks > 1) group.sumGradients(model.grads());
+            // once per step, as DDP with no_sync on all but the last micro-batch
+            if (ranks > 1) engine.reduceGradients(group::sumGradients);
             lossAccum = group.mean(lossAccum);
             double lr = schedule.lr(step);
             double norm = engine.gradNorm();
@@ -239,7 +239,10 @@ public final class Trainer {
         savedThisStep = false;
         boolean stopping = stopAgreed(); // the evaluations are collective: every rank skips the same ones
         if (valDue(cfg, step) && !stopping) {
-            group.checkSameWeights(model.params());
+            if (group.size() > 1) {
+                toHost();
+                group.checkSameWeights(model.params());
+            }
             ProgressBar bar = progress(String.format("step %5d validation", step), e.valSteps(), "batches");
             try {
                 lastValLoss = group.mean(Evaluator.validationLoss(engine, val, e.valSteps(), t.microBatchSize(), t.seqLen(), () -> bar.add(1)));

@@ -89,6 +89,25 @@ class FakeGpuTest {
     }
 
     @Test
+    void twoRanksEachOnAGpuTrainAsOneProcessWithTheSameGlobalBatch() throws Exception {
+        assumeTrue(new ProcessBuilder("sh", "-c", "command -v mpirun").start().waitFor() == 0,
+                "mpirun is not installed (Debian: openmpi-bin libopenmpi-dev)");
+        Path config = tmp.resolve("data-parallel.yaml");
+        Files.writeString(config, TrainProcessTest.tinyConfig(data, 4).replace("max_steps: 4,", "max_steps: 4, device: cuda,")
+                .replace("total_batch_size: 128", "total_batch_size: 64"));
+        run("train", "-c", config.toString(), "--name", "one");
+        List<String> mpirun = new java.util.ArrayList<>(onFakeGpu);
+        mpirun.addAll(List.of("mpirun", "-np", "2", "--oversubscribe", "--allow-run-as-root"));
+        Launcher.Child two = jgpt.start(tmp, mpirun, null, "train", "-c", config.toString(), "--name", "two");
+        assertEquals(0, two.waitFor(300), two.out() + two.err());
+        assertTrue(two.out().contains("x 1 accumulation x 2 processes") && two.out().contains("device: cuda, Fake GPU"), two.out());
+        double[] one = losses(tmp.resolve("runs/one"), "train"), twoRanks = losses(tmp.resolve("runs/two"), "train");
+        assertEquals(4, twoRanks.length);
+        // the same windows each step, the gradients summed through the host; only the order of the float sums differs
+        for (int i = 0; i < one.length; i++) assertEquals(one[i], twoRanks[i], 1e-5 * one[i], "step " + i);
+    }
+
+    @Test
     void greedyDecodingOnTheGpuIsTheCpusFp32Text() throws Exception {
         String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
         List<String> args = List.of("generate", "--model", model, "--prompt", "!", "--max-tokens", "40", "--temperature", "0", "--ignore-eot");

@@ -26,7 +26,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.util.List;
-import java.util.function.Supplier;
+import java.util.function.IntFunction;
 
 import static dev.jgpt.TestFiles.copyTree;
 import static dev.jgpt.io.AtomicFiles.deleteTree;
@@ -48,10 +48,10 @@ class TrainDeviceTest {
 
     private static final String NO_DRIVER = "no CUDA driver found (libcuda.so.1 or libcuda.so)";
     private static final String NO_DRIVER_WHERE = NO_DRIVER + "; searched the loader path";
-    private static final Supplier<Cuda> NO_GPU = () -> {
+    private static final IntFunction<Cuda> NO_GPU = localRank -> {
         throw new CudaException(NO_DRIVER_WHERE);
     };
-    private static final Supplier<Cuda> MUST_NOT_OPEN = () -> {
+    private static final IntFunction<Cuda> MUST_NOT_OPEN = localRank -> {
         throw new AssertionError("a GPU was opened");
     };
 
@@ -62,29 +62,36 @@ class TrainDeviceTest {
 
     @Test
     void autoWithoutAGpuTrainsOnTheCpuAndSaysWhy() {
-        TrainDevice d = TrainDevice.of(TrainConfig.Device.AUTO, 1, NO_GPU);
+        TrainDevice d = TrainDevice.of(TrainConfig.Device.AUTO, 0, NO_GPU);
         assertNull(d.cuda());
         assertEquals("cpu (train.device auto: no usable GPU: " + NO_DRIVER + ")", d.description());
-        assertEquals("cpu (train.device: cpu)", TrainDevice.of(TrainConfig.Device.CPU, 1, MUST_NOT_OPEN).description());
+        assertEquals("cpu (train.device: cpu)", TrainDevice.of(TrainConfig.Device.CPU, 0, MUST_NOT_OPEN).description());
     }
 
     @Test
     void cudaWithoutAGpuIsTheDriversOneError() {
-        assertEquals(NO_DRIVER_WHERE, assertThrows(CudaException.class, () -> TrainDevice.of(TrainConfig.Device.CUDA, 1, NO_GPU)).getMessage());
+        assertEquals(NO_DRIVER_WHERE, assertThrows(CudaException.class, () -> TrainDevice.of(TrainConfig.Device.CUDA, 0, NO_GPU)).getMessage());
     }
 
     @Test
-    void dataParallelRunsTrainOnTheCpu() {
-        assertEquals("cpu (train.device auto: data-parallel runs train on the CPU)",
-                TrainDevice.of(TrainConfig.Device.AUTO, 2, MUST_NOT_OPEN).description());
-        String msg = assertThrows(JgptException.class, () -> TrainDevice.of(TrainConfig.Device.CUDA, 2, MUST_NOT_OPEN)).getMessage();
-        assertTrue(msg.contains("train.device: cuda trains in one process") && msg.contains("mpirun"), msg);
+    void eachRankOfADataParallelRunOpensTheGpuOfItsLocalRank() {
+        int[] asked = {-1};
+        IntFunction<Cuda> noGpuForThisRank = localRank -> {
+            asked[0] = localRank;
+            throw new CudaException(NO_DRIVER_WHERE);
+        };
+        assertEquals("cpu (train.device auto: no usable GPU: " + NO_DRIVER + ")",
+                TrainDevice.of(TrainConfig.Device.AUTO, 3, noGpuForThisRank).description());
+        assertEquals(3, asked[0]);
+        asked[0] = -1;
+        assertThrows(CudaException.class, () -> TrainDevice.of(TrainConfig.Device.CUDA, 2, noGpuForThisRank));
+        assertEquals(2, asked[0]);
     }
 
     @Test
     void onTheCpuAMicroBatchWhoseLogitsOverflowOneArrayIsRefusedOnceTheDeviceIsKnown() {
         RunConfig b64 = RunConfig.defaults().withOverrides(List.of("train.micro_batch_size=64")); // auto: allowed until now
-        TrainDevice cpu = TrainDevice.of(TrainConfig.Device.AUTO, 1, NO_GPU);
+        TrainDevice cpu = TrainDevice.of(TrainConfig.Device.AUTO, 0, NO_GPU);
         String msg = assertThrows(JgptException.class, () -> cpu.requireFits(b64, Long.MAX_VALUE)).getMessage();
         assertTrue(msg.startsWith("on the CPU (train.device auto: no usable GPU: " + NO_DRIVER + "), train.micro_batch_size = 64"), msg);
         assertTrue(msg.contains("train.micro_batch_size <= 41") && msg.contains("train.device: cuda"), msg);
@@ -168,6 +175,10 @@ class TrainDeviceTest {
 
         public void sync() {
         }
+
+        public void reduceGradients(java.util.function.Consumer<float[]> allReduce) {
+            engine.reduceGradients(allReduce);
+        }
     }
 
     private static RunConfig config(String name) {
@@ -185,7 +196,7 @@ class TrainDeviceTest {
 
     @Test
     void anEngineWhoseStateLivesApartTrainsSamplesCheckpointsAndResumesAsTheCpusDoes() throws Exception {
-        Path cpu = train(config("cpu"), TrainDevice.of(TrainConfig.Device.CPU, 1, MUST_NOT_OPEN), null, null);
+        Path cpu = train(config("cpu"), TrainDevice.of(TrainConfig.Device.CPU, 0, MUST_NOT_OPEN), null, null);
         TrainDevice detached = new TrainDevice(null, "detached (an engine apart from the host)", DetachedEngine::new);
         Path apart = train(config("apart"), detached, null, null);
 
