@@ -63,23 +63,22 @@ public final class Mpi implements AutoCloseable {
 
     /** This rank's index among the ranks on its host, from the launcher's variables (0 when not launched by MPI). */
     public static int localRank() {
-        String s = System.getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-        if (s == null) s = System.getenv("MPI_LOCALRANKID");
-        try {
-            return s == null ? 0 : Math.max(0, Integer.parseInt(s.strip()));
-        } catch (NumberFormatException e) {
-            return 0;
-        }
+        return launcherNumber("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", 0);
     }
 
     /** Ranks on this host, from the launcher's variables (1 when not launched by MPI). */
     public static int localSize() {
-        String s = System.getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-        if (s == null) s = System.getenv("MPI_LOCALNRANKS");
+        return launcherNumber("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", 1);
+    }
+
+    /** Open MPI's variable, else MPICH's, at least {@code fallback}; {@code fallback} when neither is a number. */
+    private static int launcherNumber(String openMpi, String mpich, int fallback) {
+        String s = System.getenv(openMpi);
+        if (s == null) s = System.getenv(mpich);
         try {
-            return s == null ? 1 : Math.max(1, Integer.parseInt(s.strip()));
+            return s == null ? fallback : Math.max(fallback, Integer.parseInt(s.strip()));
         } catch (NumberFormatException e) {
-            return 1;
+            return fallback;
         }
     }
 
