@@ -1,20 +1,21 @@
 package dev.jgpt.cuda;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.model.Block;
 import dev.jgpt.model.Decoder;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.GptLayout;
 import dev.jgpt.model.Inference;
-import dev.jgpt.tensor.View;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Decoding on the GPU with the key/value cache in device memory: model/Inference's prefill and step,
- * op for op, with {@link CudaKernels} (cuBLAS for the matrix products, decode.cu for the embedding at
- * each row's position, the cache writes and attention over each row's own cache). The model's float32
+ * each layer the one {@link Block#forward} run with {@link CudaKernels} (cuBLAS for the matrix
+ * products; decode.cu for the embedding at each row's position, the cache writes and attention over
+ * each row's own cache). The model's float32
  * weights are uploaded once; each {@link Sequence} holds its cache on the device
  * (2·n_layer·block_size·n_embd floats, as on the CPU) and its logits on the host, downloaded after every
  * prefill and step.
@@ -56,6 +57,8 @@ public final class CudaDecoder implements Decoder {
     private final DeviceBuffer params;
     // one pass's activations, CHUNK rows each; x is the residual stream, proj the output of a projection
     private final DeviceBuffer x, ln, mean, rstd, qkv, atty, proj, fch, logits;
+    private final Block.Buffers<DeviceBuffer> chunk; // the buffers above as a block reads and writes them
+    private final CudaBlockOps ops;
     // the pass's rows: token then position (ints [2][CHUNK]), and the address of each row's cache
     private final DeviceBuffer rowInts, rowCaches;
     private final int[] hostInts = new int[2 * CHUNK];
@@ -96,6 +99,9 @@ public final class CudaDecoder implements Decoder {
             buffers.add(rowInts);
             rowCaches = cuda.longs(CHUNK);
             buffers.add(rowCaches);
+            // as the CPU's decoder: the block adds each residual into x and runs GELU in place
+            chunk = new Block.Buffers<>(x, ln, mean, rstd, qkv, atty, null, proj, x, ln, mean, rstd, fch, fch, proj, x);
+            ops = new CudaBlockOps(k, params);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -170,10 +176,6 @@ public final class CudaDecoder implements Decoder {
         }
     }
 
-    private long p(View view) {
-        return params.at(view.start());
-    }
-
     /**
      * Runs the n rows set in hostInts/hostCaches through the blocks, storing their keys and values in
      * their caches; x then holds their residual stream after the last block.
@@ -182,22 +184,13 @@ public final class CudaDecoder implements Decoder {
         cuda.upload(rowInts, hostInts);
         cuda.upload(rowCaches, hostCaches);
         long tokens = rowInts.address, positions = rowInts.at(CHUNK), caches = rowCaches.address;
-        long rowsC = (long) n * C;
-        k.decodeEmbed(x.address, tokens, positions, p(w.wte), p(w.wpe), n, C);
+        k.decodeEmbed(x.address, tokens, positions, ops.p(w.wte), ops.p(w.wpe), n, C);
         for (int l = 0; l < L; l++) {
-            // x = x + attn(ln_1(x))
-            k.layernormForward(ln.address, mean.address, rstd.address, x.address, p(w.ln1Weight[l]), p(w.ln1Bias[l]), n, C);
-            k.matmulForward(qkv.address, ln.address, p(w.qkvWeight[l]), p(w.qkvBias[l]), n, C, 3 * C);
-            k.kvStore(caches, positions, qkv.address, n, L, l, C, NH, maxT);
-            k.decodeAttention(atty.address, qkv.address, caches, positions, n, L, l, C, NH, maxT);
-            k.matmulForward(proj.address, atty.address, p(w.attnProjWeight[l]), p(w.attnProjBias[l]), n, C, C);
-            k.accumulate(x.address, proj.address, rowsC);
-            // x = x + mlp(ln_2(x))
-            k.layernormForward(ln.address, mean.address, rstd.address, x.address, p(w.ln2Weight[l]), p(w.ln2Bias[l]), n, C);
-            k.matmulForward(fch.address, ln.address, p(w.fcWeight[l]), p(w.fcBias[l]), n, C, 4 * C);
-            k.geluForward(fch.address, fch.address, 4 * rowsC); // in place: each element reads itself only
-            k.matmulForward(proj.address, fch.address, p(w.fcProjWeight[l]), p(w.fcProjBias[l]), n, 4 * C, C);
-            k.accumulate(x.address, proj.address, rowsC);
+            int layer = l;
+            Block.forward(ops, w, l, chunk, (out, qkvRows) -> {
+                k.kvStore(caches, positions, qkvRows.address, n, L, layer, C, NH, maxT);
+                k.decodeAttention(out.address, qkvRows.address, caches, positions, n, L, layer, C, NH, maxT);
+            }, n, C);
         }
     }
 
@@ -206,8 +199,8 @@ public final class CudaDecoder implements Decoder {
      * of the pass just run, downloaded into hostLogits [n][V].
      */
     private void head(int row, int n) {
-        k.layernormForward(ln.address, mean.address, rstd.address, x.at((long) row * C), p(w.lnfWeight), p(w.lnfBias), n, C);
-        k.matmulForward(logits.address, ln.address, p(w.wte), 0L, n, C, V);
+        k.layernormForward(ln.address, mean.address, rstd.address, x.at((long) row * C), ops.p(w.lnfWeight), ops.p(w.lnfBias), n, C);
+        k.matmulForward(logits.address, ln.address, ops.p(w.wte), 0L, n, C, V);
         cuda.download(hostLogits, 0, logits.address, n * V);
     }
 

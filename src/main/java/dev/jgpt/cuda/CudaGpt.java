@@ -1,18 +1,25 @@
 package dev.jgpt.cuda;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.model.Block;
 import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.GptLayout;
+import dev.jgpt.model.Network;
+import dev.jgpt.model.TrainingOps;
 import dev.jgpt.tensor.View;
 import dev.jgpt.train.Optimizer;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
 /**
- * GPT-2 on the GPU: model.Gpt's forward and backward, op for op in the same order, on device buffers
- * in the same layout (one parameter buffer, one gradient buffer, AdamW's m and v), with
- * {@link CudaKernels} in place of dev.jgpt.kernels. Parameters are uploaded from a host {@link Gpt}
- * and downloaded back into it for what reads them there (checkpoints, samples).
+ * GPT-2 on the GPU: the network's one description ({@link Network}, {@link Block}) run with
+ * {@link CudaKernels} on device buffers in the host's layout (one parameter buffer, one gradient
+ * buffer, AdamW's m and v), so every operation comes in the CPU's order. Parameters are uploaded from a
+ * host {@link Gpt} and downloaded back into it for what reads them there (checkpoints, samples).
  */
 public final class CudaGpt implements AutoCloseable {
     public final GptConfig config;
@@ -24,7 +31,7 @@ public final class CudaGpt implements AutoCloseable {
     private DeviceBuffer m, v;
     private long step;
     private Activations acts;
-    private int validTargets;
+    private final GpuOps ops;
 
     /**
      * Device bytes a training step of B×T tokens allocates: the parameters, gradients and AdamW's two
@@ -39,11 +46,12 @@ public final class CudaGpt implements AutoCloseable {
         final int capacity;
         int B, T;
         int[] inputs;
-        boolean hasTargets;
+        int[] hostTargets; // the last forward's, until its backward
         final DeviceBuffer tokens, targets, encoded, fchGelu, lnf, lnfMean, lnfRstd, logits, losses;
         final DeviceBuffer[] ln1, ln1Mean, ln1Rstd, qkv, atty, attLse, residual2, ln2, ln2Mean, ln2Rstd, fch, residual3;
         final DeviceBuffer dResidual, dLn, dAtty, dQkv, dFch, dFchGelu;
         final float[] hostLosses;
+        final Network.Buffers<DeviceBuffer> network; // the buffers above as the network reads and writes them
 
         Activations(Cuda cuda, GptConfig cfg, int B, int T) {
             capacity = B * T;
@@ -78,6 +86,15 @@ public final class CudaGpt implements AutoCloseable {
             dFch = cuda.floats(BT * 4 * C);
             dFchGelu = cuda.floats(BT * 4 * C);
             hostLosses = new float[(int) BT];
+            List<Block.Buffers<DeviceBuffer>> blocks = new ArrayList<>();
+            for (int l = 0; l < L; l++) {
+                // as on the CPU: each residual is added into the projection's output
+                blocks.add(new Block.Buffers<>(l == 0 ? encoded : residual3[l - 1], ln1[l], ln1Mean[l], ln1Rstd[l], qkv[l],
+                        atty[l], attLse[l], residual2[l], residual2[l], ln2[l], ln2Mean[l], ln2Rstd[l], fch[l], fchGelu,
+                        residual3[l], residual3[l]));
+            }
+            network = new Network.Buffers<>(encoded, blocks, lnf, lnfMean, lnfRstd, logits,
+                    new Block.Gradients<>(dResidual, dLn, dAtty, dQkv, dFch, dFchGelu));
             long allocated = cuda.allocatedBytes() - allocatedBefore;
             if (allocated != 4 * floats(cfg, B, T)) { // the memory check before a run trusts the count
                 throw new IllegalStateException("device activations: allocated " + allocated + " bytes, counted " + 4 * floats(cfg, B, T));
@@ -123,18 +140,11 @@ public final class CudaGpt implements AutoCloseable {
         grads = cuda.floats(host.params().length);
         cuda.upload(params, host.params());
         cuda.zero(grads);
+        ops = new GpuOps();
     }
 
     public CudaKernels kernels() {
         return k;
-    }
-
-    private long p(View view) {
-        return params.at(view.start());
-    }
-
-    private long g(View view) {
-        return grads.at(view.start());
     }
 
     /** Same contract as {@link Gpt#forward}: the mean loss over counted targets, NaN without targets. */
@@ -143,8 +153,7 @@ public final class CudaGpt implements AutoCloseable {
         if (T > cfg.blockSize()) {
             throw new JgptException("sequence length " + T + " exceeds the model's block_size " + cfg.blockSize());
         }
-        int L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), V = cfg.vocabSize(), Vp = cfg.paddedVocabSize();
-        int BT = B * T;
+        int BT = B * T, V = cfg.vocabSize();
         checkTokens("input", inputs, BT, V, false);
         if (targets != null) checkTokens("target", targets, BT, V, true);
         if (acts == null || acts.capacity < BT) {
@@ -155,49 +164,8 @@ public final class CudaGpt implements AutoCloseable {
         a.B = B;
         a.T = T;
         a.inputs = inputs.clone();
-        a.hasTargets = targets != null;
-        cuda.upload(a.tokens, java.util.Arrays.copyOf(inputs, BT));
-        GptLayout w = layout;
-
-        k.encoderForward(a.encoded.address, a.tokens.address, p(w.wte), p(w.wpe), B, T, C);
-        for (int l = 0; l < L; l++) {
-            DeviceBuffer residual = l == 0 ? a.encoded : a.residual3[l - 1];
-            // x = x + attn(ln_1(x))
-            k.layernormForward(a.ln1[l].address, a.ln1Mean[l].address, a.ln1Rstd[l].address, residual.address,
-                    p(w.ln1Weight[l]), p(w.ln1Bias[l]), BT, C);
-            k.matmulForward(a.qkv[l].address, a.ln1[l].address, p(w.qkvWeight[l]), p(w.qkvBias[l]), BT, C, 3 * C);
-            k.attentionForward(a.atty[l].address, a.attLse[l].address, a.qkv[l].address, B, T, C, NH);
-            k.matmulForward(a.residual2[l].address, a.atty[l].address, p(w.attnProjWeight[l]), p(w.attnProjBias[l]), BT, C, C);
-            k.accumulate(a.residual2[l].address, residual.address, (long) BT * C);
-            // x = x + mlp(ln_2(x))
-            k.layernormForward(a.ln2[l].address, a.ln2Mean[l].address, a.ln2Rstd[l].address, a.residual2[l].address,
-                    p(w.ln2Weight[l]), p(w.ln2Bias[l]), BT, C);
-            k.matmulForward(a.fch[l].address, a.ln2[l].address, p(w.fcWeight[l]), p(w.fcBias[l]), BT, C, 4 * C);
-            k.geluForward(a.fchGelu.address, a.fch[l].address, (long) BT * 4 * C);
-            k.matmulForward(a.residual3[l].address, a.fchGelu.address, p(w.fcProjWeight[l]), p(w.fcProjBias[l]), BT, 4 * C, C);
-            k.accumulate(a.residual3[l].address, a.residual2[l].address, (long) BT * C);
-        }
-        k.layernormForward(a.lnf.address, a.lnfMean.address, a.lnfRstd.address, a.residual3[L - 1].address,
-                p(w.lnfWeight), p(w.lnfBias), BT, C);
-        k.matmulForward(a.logits.address, a.lnf.address, p(w.wte), 0L, BT, C, Vp);
-
-        if (targets == null) {
-            validTargets = 0;
-            return Float.NaN;
-        }
-        cuda.upload(a.targets, java.util.Arrays.copyOf(targets, BT));
-        k.crossEntropyForward(a.losses.address, a.logits.address, a.targets.address, BT, V, Vp);
-        cuda.download(a.hostLosses, 0, a.losses.address, BT);
-        double sum = 0;
-        int count = 0;
-        for (int i = 0; i < BT; i++) {
-            if (targets[i] >= 0) {
-                sum += a.hostLosses[i];
-                count++;
-            }
-        }
-        validTargets = count;
-        return count == 0 ? 0f : (float) (sum / count);
+        a.hostTargets = targets == null ? null : targets.clone();
+        return Network.forward(ops, cfg, layout, a.network, a.inputs, a.hostTargets, B, T);
     }
 
     /** Logits of rows [row, row + rows) of the last forward (paddedVocabSize each), into a host array. */
@@ -212,52 +180,9 @@ public final class CudaGpt implements AutoCloseable {
     /** Same contract as {@link Gpt#backward}: accumulates the gradient of lossScale × mean loss; overwrites the logits. */
     public void backward(float lossScale) {
         Activations a = acts;
-        if (a == null || !a.hasTargets) throw new IllegalStateException("backward needs a forward with targets");
-        GptConfig cfg = config;
-        int B = a.B, T = a.T, L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead();
-        int V = cfg.vocabSize(), Vp = cfg.paddedVocabSize();
-        int BT = B * T;
-        GptLayout w = layout;
-        float dloss = validTargets == 0 ? 0f : lossScale / validTargets;
-        long btc = (long) BT * C;
-
-        k.classifierFused(a.logits.address, a.losses.address, a.targets.address, dloss, BT, V, Vp);
-        long dlogits = a.logits.address;
-        cuda.zero(a.dLn.address, btc);
-        k.matmulBackward(a.dLn.address, g(w.wte), 0L, dlogits, a.lnf.address, p(w.wte), BT, C, Vp);
-        cuda.zero(a.dResidual.address, btc);
-        k.layernormBackward(a.dResidual.address, g(w.lnfWeight), g(w.lnfBias), a.dLn.address, a.residual3[L - 1].address,
-                p(w.lnfWeight), a.lnfMean.address, a.lnfRstd.address, BT, C);
-
-        for (int l = L - 1; l >= 0; l--) {
-            DeviceBuffer residual = l == 0 ? a.encoded : a.residual3[l - 1];
-            // MLP: dResidual is d(residual3) here; it becomes d(residual2) after ln_2's backward.
-            k.geluForward(a.fchGelu.address, a.fch[l].address, 4 * btc);
-            cuda.zero(a.dFchGelu.address, 4 * btc);
-            k.matmulBackward(a.dFchGelu.address, g(w.fcProjWeight[l]), g(w.fcProjBias[l]), a.dResidual.address,
-                    a.fchGelu.address, p(w.fcProjWeight[l]), BT, 4 * C, C);
-            cuda.zero(a.dFch.address, 4 * btc);
-            k.geluBackward(a.dFch.address, a.fch[l].address, a.dFchGelu.address, 4 * btc);
-            cuda.zero(a.dLn.address, btc);
-            k.matmulBackward(a.dLn.address, g(w.fcWeight[l]), g(w.fcBias[l]), a.dFch.address, a.ln2[l].address,
-                    p(w.fcWeight[l]), BT, C, 4 * C);
-            k.layernormBackward(a.dResidual.address, g(w.ln2Weight[l]), g(w.ln2Bias[l]), a.dLn.address,
-                    a.residual2[l].address, p(w.ln2Weight[l]), a.ln2Mean[l].address, a.ln2Rstd[l].address, BT, C);
-            // attention: dResidual becomes d(block input) after ln_1's backward.
-            cuda.zero(a.dAtty.address, btc);
-            k.matmulBackward(a.dAtty.address, g(w.attnProjWeight[l]), g(w.attnProjBias[l]), a.dResidual.address,
-                    a.atty[l].address, p(w.attnProjWeight[l]), BT, C, C);
-            cuda.zero(a.dQkv.address, 3 * btc);
-            k.attentionBackward(a.dQkv.address, a.dAtty.address, a.qkv[l].address, a.atty[l].address, a.attLse[l].address,
-                    B, T, C, NH);
-            cuda.zero(a.dLn.address, btc);
-            k.matmulBackward(a.dLn.address, g(w.qkvWeight[l]), g(w.qkvBias[l]), a.dQkv.address, a.ln1[l].address,
-                    p(w.qkvWeight[l]), BT, C, 3 * C);
-            k.layernormBackward(a.dResidual.address, g(w.ln1Weight[l]), g(w.ln1Bias[l]), a.dLn.address, residual.address,
-                    p(w.ln1Weight[l]), a.ln1Mean[l].address, a.ln1Rstd[l].address, BT, C);
-        }
-        k.encoderBackward(g(w.wte), g(w.wpe), a.dResidual.address, a.inputs, B, T, C);
-        a.hasTargets = false; // the logits are gone; a second backward would be wrong
+        if (a == null || a.hostTargets == null) throw new IllegalStateException("backward needs a forward with targets");
+        Network.backward(ops, config, layout, a.network, a.inputs, a.hostTargets, lossScale, a.B, a.T);
+        a.hostTargets = null; // the logits are gone; a second backward would be wrong
     }
 
     public void zeroGrad() {
@@ -271,7 +196,7 @@ public final class CudaGpt implements AutoCloseable {
 
     /** L2 norm of one tensor's gradient. */
     public double gradNorm(View view) {
-        return Math.sqrt(k.sumOfSquares(g(view), view.size()));
+        return Math.sqrt(k.sumOfSquares(ops.g(view), view.size()));
     }
 
     /**
@@ -381,7 +306,7 @@ public final class CudaGpt implements AutoCloseable {
             }
 
             public float[] losses(int n) {
-                if (gpu.acts == null || !gpu.acts.hasTargets) throw new IllegalStateException("no forward pass with targets yet");
+                if (gpu.acts == null || gpu.acts.hostTargets == null) throw new IllegalStateException("no forward pass with targets yet");
                 return java.util.Arrays.copyOf(gpu.acts.hostLosses, n);
             }
 
@@ -425,5 +350,68 @@ public final class CudaGpt implements AutoCloseable {
                 cuda.upload(grads, hostGrads);
             }
         };
+    }
+
+    /** The network's operations on the GPU: the block's, and training's on this model's gradients and activations. */
+    private final class GpuOps extends CudaBlockOps implements TrainingOps<DeviceBuffer> {
+        GpuOps() {
+            super(CudaGpt.this.k, params);
+        }
+
+        /** The device address of a parameter's gradient; 0 (none) for null. */
+        long g(View view) {
+            return view == null ? 0L : grads.at(view.start());
+        }
+
+        /** Uploads the tokens; the backward's embedding gradient takes them from the host. */
+        public void encoder(DeviceBuffer out, int[] tokens, View wte, View wpe, int B, int T, int C) {
+            cuda.upload(acts.tokens, Arrays.copyOf(tokens, B * T));
+            k.encoderForward(out.address, acts.tokens.address, p(wte), p(wpe), B, T, C);
+        }
+
+        public void attention(DeviceBuffer out, DeviceBuffer lse, DeviceBuffer qkv, int B, int T, int C, int NH) {
+            k.attentionForward(out.address, lse.address, qkv.address, B, T, C, NH);
+        }
+
+        /** Uploads the targets, which the backward reads too, and downloads the losses. */
+        public float[] crossEntropy(DeviceBuffer logits, int[] targets, int n, int V, int Vp) {
+            cuda.upload(acts.targets, Arrays.copyOf(targets, n));
+            k.crossEntropyForward(acts.losses.address, logits.address, acts.targets.address, n, V, Vp);
+            cuda.download(acts.hostLosses, 0, acts.losses.address, n);
+            return acts.hostLosses;
+        }
+
+        public void zero(DeviceBuffer x, long n) {
+            cuda.zero(x.address, n);
+        }
+
+        /** The losses again and the gradient in one pass over the logits (classifier.cu). */
+        public void crossEntropyBackward(DeviceBuffer logits, int[] targets, float dloss, int n, int V, int Vp) {
+            k.classifierFused(logits.address, acts.losses.address, acts.targets.address, dloss, n, V, Vp);
+        }
+
+        public void matmulBackward(DeviceBuffer dinp, View weight, View bias, DeviceBuffer dout, DeviceBuffer inp,
+                                   int n, int C, int OC) {
+            k.matmulBackward(dinp == null ? 0L : dinp.address, g(weight), g(bias), dout.address, inp.address, p(weight), n, C, OC);
+        }
+
+        public void layernormBackward(DeviceBuffer dinp, View weight, View bias, DeviceBuffer dout, DeviceBuffer inp,
+                                      DeviceBuffer mean, DeviceBuffer rstd, int n, int C) {
+            k.layernormBackward(dinp.address, g(weight), g(bias), dout.address, inp.address, p(weight), mean.address,
+                    rstd.address, n, C);
+        }
+
+        public void attentionBackward(DeviceBuffer dqkv, DeviceBuffer dout, DeviceBuffer qkv, DeviceBuffer out,
+                                      DeviceBuffer lse, int B, int T, int C, int NH) {
+            k.attentionBackward(dqkv.address, dout.address, qkv.address, out.address, lse.address, B, T, C, NH);
+        }
+
+        public void geluBackward(DeviceBuffer dinp, DeviceBuffer inp, DeviceBuffer dout, long n) {
+            k.geluBackward(dinp.address, inp.address, dout.address, n);
+        }
+
+        public void encoderBackward(View wte, View wpe, DeviceBuffer dout, int[] tokens, int B, int T, int C) {
+            k.encoderBackward(g(wte), g(wpe), dout.address, tokens, B, T, C);
+        }
     }
 }

@@ -2,6 +2,9 @@ package dev.jgpt.model;
 
 import dev.jgpt.tensor.Slice;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * Everything the forward pass saves for the backward pass, for batches of up to B×T tokens, plus the
  * scratch gradients of one layer (the backward walks the layers one at a time, so one layer's worth
@@ -30,7 +33,7 @@ final class Activations {
     // one layer's activation gradients, reused across layers
     final Slice dResidual, dLn, dAtty, dQkv, dFch, dFchGelu;
 
-    final Block.Buffers[] blocks;          // each layer's buffers above, as its block reads and writes them
+    final Network.Buffers<Slice> network;  // the buffers above as the network reads and writes them
 
     Activations(GptConfig cfg, int B, int T) {
         this.capacity = B * T;
@@ -70,12 +73,14 @@ final class Activations {
         dQkv = floats(BT * 3 * C);
         dFch = floats(BT * 4 * C);
         dFchGelu = floats(BT * 4 * C);
-        blocks = new Block.Buffers[L];
+        List<Block.Buffers<Slice>> blocks = new ArrayList<>();
         for (int l = 0; l < L; l++) {
             // each residual is added into the projection's output, which the backward does not need
-            blocks[l] = new Block.Buffers(l == 0 ? encoded : residual3[l - 1], ln1[l], ln1Mean[l], ln1Rstd[l], qkv[l], atty[l],
-                    residual2[l], residual2[l], ln2[l], ln2Mean[l], ln2Rstd[l], fch[l], fchGelu, residual3[l], residual3[l]);
+            blocks.add(new Block.Buffers<>(l == 0 ? encoded : residual3[l - 1], ln1[l], ln1Mean[l], ln1Rstd[l], qkv[l], atty[l],
+                    attLse[l], residual2[l], residual2[l], ln2[l], ln2Mean[l], ln2Rstd[l], fch[l], fchGelu, residual3[l], residual3[l]));
         }
+        network = new Network.Buffers<>(encoded, blocks, lnf, lnfMean, lnfRstd, Slice.of(logits),
+                new Block.Gradients<>(dResidual, dLn, dAtty, dQkv, dFch, dFchGelu));
     }
 
     /**

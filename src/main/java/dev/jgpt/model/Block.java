@@ -1,72 +1,82 @@
 package dev.jgpt.model;
 
-import dev.jgpt.kernels.Gelu;
-import dev.jgpt.kernels.LayerNorm;
-import dev.jgpt.kernels.Residual;
-import dev.jgpt.tensor.Slice;
-import dev.jgpt.tensor.View;
-
-import java.util.function.Function;
-
 /**
- * One transformer block, written once: training's forward, a prompt's prefill and a decode step all
- * run their layers through {@link #forward}. What differs between them is passed in: where the
+ * One transformer block, written once for every engine and every pass: training's forward and
+ * backward, a prompt's prefill and a decode step, on the CPU and on the GPU. What differs is passed
+ * in: the engine's operations on its own buffers ({@link BlockOps}, {@link TrainingOps}), where the
  * activations go ({@link Buffers}: training keeps every layer's for the backward, a decoder reuses one
- * chunk's), how attention finds its keys ({@link SelfAttention}: the batch's own rows, or a key/value
- * cache) and how the weights are stored ({@link Weight}).
+ * chunk's) and how attention finds its keys ({@link SelfAttention}: the batch's own rows, or a
+ * key/value cache).
  */
-final class Block {
+public final class Block {
     private Block() {
-    }
-
-    /** A block's parameters: LayerNorm's and the biases as float32 slices, the four matrices as the engine stores them. */
-    record Weights(Slice ln1w, Slice ln1b, Weight qkvw, Slice qkvb, Weight attprojw, Slice attprojb,
-                   Slice ln2w, Slice ln2b, Weight fcw, Slice fcb, Weight fcprojw, Slice fcprojb) {
-
-        /** Layer l's parameters in {@code params}, its matrices stored by {@code matrix}. */
-        static Weights of(GptLayout w, int l, float[] params, Function<View, Weight> matrix) {
-            return new Weights(w.ln1Weight[l].in(params), w.ln1Bias[l].in(params),
-                    matrix.apply(w.qkvWeight[l]), w.qkvBias[l].in(params),
-                    matrix.apply(w.attnProjWeight[l]), w.attnProjBias[l].in(params),
-                    w.ln2Weight[l].in(params), w.ln2Bias[l].in(params),
-                    matrix.apply(w.fcWeight[l]), w.fcBias[l].in(params),
-                    matrix.apply(w.fcProjWeight[l]), w.fcProjBias[l].in(params));
-        }
     }
 
     /**
      * Where a block reads its input and writes each activation, for n rows. Buffers may be shared
      * where nothing later needs the earlier value: a decoder's block adds into its input
      * (input = residual2 = output) and runs GELU in place (fch = fchGelu); training's adds each
-     * residual into the projection's output (attproj = residual2, fcproj = output).
+     * residual into the projection's output (attproj = residual2, fcproj = output) and keeps one
+     * layer's fchGelu, recomputed by the backward. {@code lse} (attention's log-sum-exp of each score
+     * row) is training's only.
      */
-    record Buffers(Slice input, Slice ln1, Slice ln1Mean, Slice ln1Rstd, Slice qkv, Slice atty, Slice attproj,
-                   Slice residual2, Slice ln2, Slice ln2Mean, Slice ln2Rstd, Slice fch, Slice fchGelu, Slice fcproj,
-                   Slice output) {
+    public record Buffers<A>(A input, A ln1, A ln1Mean, A ln1Rstd, A qkv, A atty, A lse, A attproj,
+                             A residual2, A ln2, A ln2Mean, A ln2Rstd, A fch, A fchGelu, A fcproj, A output) {
+    }
+
+    /** One layer's activation gradients; the backward walks the layers one at a time and reuses them. */
+    public record Gradients<A>(A dResidual, A dLn, A dAtty, A dQkv, A dFch, A dFchGelu) {
     }
 
     /** Causal self-attention of the block's rows: out (n, C) from qkv (n, 3C). */
     @FunctionalInterface
-    interface SelfAttention {
-        void forward(Slice out, Slice qkv);
+    public interface SelfAttention<A> {
+        void forward(A out, A qkv);
+    }
+
+    /** Layer l on n rows of C channels: x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x)). */
+    public static <A> void forward(BlockOps<A> ops, GptLayout w, int l, Buffers<A> a, SelfAttention<A> attention, int n, int C) {
+        long nC = (long) n * C;
+        // x = x + attn(ln_1(x))
+        ops.layernorm(a.ln1(), a.ln1Mean(), a.ln1Rstd(), a.input(), w.ln1Weight[l], w.ln1Bias[l], n, C);
+        ops.matmul(a.qkv(), a.ln1(), w.qkvWeight[l], w.qkvBias[l], n, C, 3 * C);
+        attention.forward(a.atty(), a.qkv());
+        ops.matmul(a.attproj(), a.atty(), w.attnProjWeight[l], w.attnProjBias[l], n, C, C);
+        ops.residual(a.residual2(), a.input(), a.attproj(), nC);
+        // x = x + mlp(ln_2(x))
+        ops.layernorm(a.ln2(), a.ln2Mean(), a.ln2Rstd(), a.residual2(), w.ln2Weight[l], w.ln2Bias[l], n, C);
+        ops.matmul(a.fch(), a.ln2(), w.fcWeight[l], w.fcBias[l], n, C, 4 * C);
+        ops.gelu(a.fchGelu(), a.fch(), 4 * nC);
+        ops.matmul(a.fcproj(), a.fchGelu(), w.fcProjWeight[l], w.fcProjBias[l], n, 4 * C, C);
+        ops.residual(a.output(), a.residual2(), a.fcproj(), nC);
     }
 
     /**
-     * The block on n rows of C channels: x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x)).
-     * {@code rowWise}: each row must round as it would alone (see {@link Weight#forward}).
+     * Layer l's backward over B×T rows, given d.dResidual = ∂L/∂(its output); leaves ∂L/∂(its input)
+     * there, and adds its parameters' gradients. Each activation gradient is zeroed before its
+     * backward adds into it.
      */
-    static void forward(Weights w, Buffers a, SelfAttention attention, int n, int C, boolean rowWise) {
-        // x = x + attn(ln_1(x))
-        LayerNorm.forward(a.ln1(), a.ln1Mean(), a.ln1Rstd(), a.input(), w.ln1w(), w.ln1b(), n, C);
-        w.qkvw().forward(a.qkv(), a.ln1(), w.qkvb(), n, C, 3 * C, rowWise);
-        attention.forward(a.atty(), a.qkv());
-        w.attprojw().forward(a.attproj(), a.atty(), w.attprojb(), n, C, C, rowWise);
-        Residual.forward(a.residual2(), a.input(), a.attproj(), n * C);
-        // x = x + mlp(ln_2(x))
-        LayerNorm.forward(a.ln2(), a.ln2Mean(), a.ln2Rstd(), a.residual2(), w.ln2w(), w.ln2b(), n, C);
-        w.fcw().forward(a.fch(), a.ln2(), w.fcb(), n, C, 4 * C, rowWise);
-        Gelu.forward(a.fchGelu(), a.fch(), n * 4 * C);
-        w.fcprojw().forward(a.fcproj(), a.fchGelu(), w.fcprojb(), n, 4 * C, C, rowWise);
-        Residual.forward(a.output(), a.residual2(), a.fcproj(), n * C);
+    public static <A> void backward(TrainingOps<A> ops, GptLayout w, int l, Buffers<A> a, Gradients<A> d,
+                                    int B, int T, int C, int NH) {
+        int n = B * T;
+        long nC = (long) n * C;
+        // MLP: dResidual is d(output) here; it becomes d(residual2) after ln_2's backward.
+        // GELU's output is recomputed rather than kept for every layer: 4C floats a token a layer saved.
+        ops.gelu(a.fchGelu(), a.fch(), 4 * nC);
+        ops.zero(d.dFchGelu(), 4 * nC);
+        ops.matmulBackward(d.dFchGelu(), w.fcProjWeight[l], w.fcProjBias[l], d.dResidual(), a.fchGelu(), n, 4 * C, C);
+        ops.zero(d.dFch(), 4 * nC);
+        ops.geluBackward(d.dFch(), a.fch(), d.dFchGelu(), 4 * nC);
+        ops.zero(d.dLn(), nC);
+        ops.matmulBackward(d.dLn(), w.fcWeight[l], w.fcBias[l], d.dFch(), a.ln2(), n, C, 4 * C);
+        ops.layernormBackward(d.dResidual(), w.ln2Weight[l], w.ln2Bias[l], d.dLn(), a.residual2(), a.ln2Mean(), a.ln2Rstd(), n, C);
+        // attention: dResidual becomes d(input) after ln_1's backward.
+        ops.zero(d.dAtty(), nC);
+        ops.matmulBackward(d.dAtty(), w.attnProjWeight[l], w.attnProjBias[l], d.dResidual(), a.atty(), n, C, C);
+        ops.zero(d.dQkv(), 3 * nC);
+        ops.attentionBackward(d.dQkv(), d.dAtty(), a.qkv(), a.atty(), a.lse(), B, T, C, NH);
+        ops.zero(d.dLn(), nC);
+        ops.matmulBackward(d.dLn(), w.qkvWeight[l], w.qkvBias[l], d.dQkv(), a.ln1(), n, C, 3 * C);
+        ops.layernormBackward(d.dResidual(), w.ln1Weight[l], w.ln1Bias[l], d.dLn(), a.input(), a.ln1Mean(), a.ln1Rstd(), n, C);
     }
 }

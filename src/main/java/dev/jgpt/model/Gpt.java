@@ -16,20 +16,19 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * GPT-2: token and position embeddings, n_layer pre-LayerNorm transformer blocks (causal
- * self-attention, then a GELU MLP, each added to the residual stream), a final LayerNorm and an LM
- * head tied to the token embedding. Each layer runs {@link Block#forward} (the one description of a
- * block, which decoding runs too) on buffers that keep what the backward needs; the backward
- * accumulates into {@link #grads()}. The kernels run on the model's {@link #pool()}.
+ * GPT-2 on the CPU: the parameters in one float32 buffer laid out by {@link GptLayout}, the gradient
+ * buffer beside it, and the {@link Network}'s forward and backward (the one description of the
+ * network, which the GPU's engine runs too) with dev.jgpt.kernels on activations that keep what the
+ * backward needs. The backward accumulates into {@link #grads()}. The kernels run on the model's
+ * {@link #pool()}.
  */
 public final class Gpt {
     public final GptConfig config;
     public final GptLayout layout;
     private final float[] params;
-    private final Block.Weights[] blocks; // each layer's parameters, as its block reads them
+    private final CpuOps ops;
     private float[] grads;
     private Activations acts;
-    private int validTargets;
     private Parallel pool = Parallel.allCores();
 
     /**
@@ -40,8 +39,7 @@ public final class Gpt {
         this.config = config;
         this.layout = new GptLayout(config);
         this.params = new float[Math.toIntExact(layout.layout.size())];
-        this.blocks = new Block.Weights[config.nLayer()];
-        for (int l = 0; l < blocks.length; l++) blocks[l] = Block.Weights.of(layout, l, params, v -> new F32Weight(p(v)));
+        this.ops = new CpuOps();
     }
 
     /** Runs this model's kernels (and those of a decoder made from it afterwards) on {@code pool}. */
@@ -90,16 +88,11 @@ public final class Gpt {
      * without, it returns NaN. The logits stay readable through {@link #logits()} until the backward.
      */
     public float forward(int[] inputs, int[] targets, int B, int T) {
-        return pool.call(() -> forwardOnPool(inputs, targets, B, T));
-    }
-
-    private float forwardOnPool(int[] inputs, int[] targets, int B, int T) {
         GptConfig cfg = config;
         if (T > cfg.blockSize()) {
             throw new JgptException("sequence length " + T + " exceeds the model's block_size " + cfg.blockSize());
         }
-        int L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead(), V = cfg.vocabSize(), Vp = cfg.paddedVocabSize();
-        int BT = B * T;
+        int BT = B * T, V = cfg.vocabSize();
         checkTokens("input", inputs, BT, V, false);
         if (targets != null) checkTokens("target", targets, BT, V, true);
         if (acts == null || acts.capacity < BT) acts = new Activations(cfg, B, T);
@@ -108,31 +101,7 @@ public final class Gpt {
         a.T = T;
         a.inputs = inputs;
         a.targets = targets;
-        GptLayout w = layout;
-
-        Encoder.forward(a.encoded, inputs, p(w.wte), p(w.wpe), B, T, C);
-        for (int l = 0; l < L; l++) {
-            Slice lse = a.attLse[l];
-            Block.forward(blocks[l], a.blocks[l], (out, qkv) -> Attention.forward(out, lse, qkv, B, T, C, NH), BT, C, false);
-        }
-        LayerNorm.forward(a.lnf, a.lnfMean, a.lnfRstd, a.residual3[L - 1], p(w.lnfWeight), p(w.lnfBias), BT, C);
-        Matmul.forward(Slice.of(a.logits), a.lnf, p(w.wte), null, BT, C, Vp);
-
-        if (targets == null) {
-            validTargets = 0;
-            return Float.NaN;
-        }
-        CrossEntropy.forward(a.losses, a.logitMax, a.logitSumExp, a.logits, targets, BT, V, Vp);
-        double sum = 0;
-        int count = 0;
-        for (int i = 0; i < BT; i++) {
-            if (targets[i] >= 0) {
-                sum += a.losses[i];
-                count++;
-            }
-        }
-        validTargets = count;
-        return count == 0 ? 0f : (float) (sum / count);
+        return pool.call(() -> Network.forward(ops, cfg, layout, a.network, inputs, targets, B, T));
     }
 
     /** Logits (B·T rows of paddedVocabSize; the first vocabSize columns are real) of the last forward. */
@@ -154,50 +123,10 @@ public final class Gpt {
      * 1/accumulation steps when accumulating). Overwrites the logits.
      */
     public void backward(float lossScale) {
-        pool.run(() -> backwardOnPool(lossScale));
-    }
-
-    private void backwardOnPool(float lossScale) {
         Activations a = acts;
         if (a == null || a.targets == null) throw new IllegalStateException("backward needs a forward with targets");
-        GptConfig cfg = config;
-        int B = a.B, T = a.T, L = cfg.nLayer(), C = cfg.nEmbd(), NH = cfg.nHead();
-        int V = cfg.vocabSize(), Vp = cfg.paddedVocabSize();
-        int BT = B * T;
-        GptLayout w = layout;
-        float dloss = validTargets == 0 ? 0f : lossScale / validTargets;
-
-        CrossEntropy.backwardInPlace(a.logits, a.logitMax, a.logitSumExp, a.targets, dloss, BT, V, Vp);
-        Slice dlogits = Slice.of(a.logits);
-        zero(a.dLn, BT * C);
-        Matmul.backward(a.dLn, g(w.wte), null, dlogits, a.lnf, p(w.wte), BT, C, Vp);
-        zero(a.dResidual, BT * C);
-        LayerNorm.backward(a.dResidual, g(w.lnfWeight), g(w.lnfBias), a.dLn, a.residual3[L - 1], p(w.lnfWeight), a.lnfMean, a.lnfRstd, BT, C);
-
-        for (int l = L - 1; l >= 0; l--) {
-            Slice residual = l == 0 ? a.encoded : a.residual3[l - 1];
-            // MLP: dResidual is d(residual3) here; it becomes d(residual2) after ln_2's backward.
-            // GELU's output is recomputed rather than kept for every layer: 4C floats a token a layer saved.
-            Gelu.forward(a.fchGelu, a.fch[l], BT * 4 * C);
-            zero(a.dFchGelu, BT * 4 * C);
-            Matmul.backward(a.dFchGelu, g(w.fcProjWeight[l]), g(w.fcProjBias[l]), a.dResidual, a.fchGelu, p(w.fcProjWeight[l]), BT, 4 * C, C);
-            zero(a.dFch, BT * 4 * C);
-            Gelu.backward(a.dFch, a.fch[l], a.dFchGelu, BT * 4 * C);
-            zero(a.dLn, BT * C);
-            Matmul.backward(a.dLn, g(w.fcWeight[l]), g(w.fcBias[l]), a.dFch, a.ln2[l], p(w.fcWeight[l]), BT, C, 4 * C);
-            LayerNorm.backward(a.dResidual, g(w.ln2Weight[l]), g(w.ln2Bias[l]), a.dLn, a.residual2[l], p(w.ln2Weight[l]),
-                    a.ln2Mean[l], a.ln2Rstd[l], BT, C);
-            // attention: dResidual becomes d(block input) after ln_1's backward.
-            zero(a.dAtty, BT * C);
-            Matmul.backward(a.dAtty, g(w.attnProjWeight[l]), g(w.attnProjBias[l]), a.dResidual, a.atty[l], p(w.attnProjWeight[l]), BT, C, C);
-            zero(a.dQkv, BT * 3 * C);
-            Attention.backward(a.dQkv, a.dAtty, a.qkv[l], a.atty[l], a.attLse[l], B, T, C, NH);
-            zero(a.dLn, BT * C);
-            Matmul.backward(a.dLn, g(w.qkvWeight[l]), g(w.qkvBias[l]), a.dQkv, a.ln1[l], p(w.qkvWeight[l]), BT, C, 3 * C);
-            LayerNorm.backward(a.dResidual, g(w.ln1Weight[l]), g(w.ln1Bias[l]), a.dLn, residual, p(w.ln1Weight[l]),
-                    a.ln1Mean[l], a.ln1Rstd[l], BT, C);
-        }
-        Encoder.backward(g(w.wte), g(w.wpe), a.dResidual, a.inputs, B, T, C);
+        grads();
+        pool.run(() -> Network.backward(ops, config, layout, a.network, a.inputs, a.targets, lossScale, a.B, a.T));
         a.targets = null; // the logits are gone; a second backward would be wrong
     }
 
@@ -227,17 +156,62 @@ public final class Gpt {
         }
     }
 
-    /** A parameter tensor in the parameter buffer. */
-    private Slice p(View v) {
-        return v.in(params);
-    }
-
     /** A parameter's gradient in the gradient buffer. */
     private Slice g(View v) {
         return v.in(grads());
     }
 
-    private static void zero(Slice a, int n) {
-        Arrays.fill(a.array(), a.offset(), a.offset() + n, 0f);
+    /** The network's operations on the CPU: dev.jgpt.kernels on this model's parameters, gradients and activations. */
+    private final class CpuOps extends CpuBlockOps implements TrainingOps<Slice> {
+        CpuOps() {
+            super(params);
+        }
+
+        public void matmul(Slice out, Slice inp, View weight, View bias, int n, int C, int OC) {
+            Matmul.forward(out, inp, p(weight), p(bias), n, C, OC);
+        }
+
+        public void encoder(Slice out, int[] tokens, View wte, View wpe, int B, int T, int C) {
+            Encoder.forward(out, tokens, p(wte), p(wpe), B, T, C);
+        }
+
+        public void attention(Slice out, Slice lse, Slice qkv, int B, int T, int C, int NH) {
+            Attention.forward(out, lse, qkv, B, T, C, NH);
+        }
+
+        /** Keeps each row's largest logit and Σ exp for the backward. */
+        public float[] crossEntropy(Slice logits, int[] targets, int n, int V, int Vp) {
+            CrossEntropy.forward(acts.losses, acts.logitMax, acts.logitSumExp, logits.array(), targets, n, V, Vp);
+            return acts.losses;
+        }
+
+        public void zero(Slice x, long n) {
+            Arrays.fill(x.array(), x.offset(), Math.toIntExact(x.offset() + n), 0f);
+        }
+
+        public void crossEntropyBackward(Slice logits, int[] targets, float dloss, int n, int V, int Vp) {
+            CrossEntropy.backwardInPlace(logits.array(), acts.logitMax, acts.logitSumExp, targets, dloss, n, V, Vp);
+        }
+
+        public void matmulBackward(Slice dinp, View weight, View bias, Slice dout, Slice inp, int n, int C, int OC) {
+            Matmul.backward(dinp, g(weight), bias == null ? null : g(bias), dout, inp, p(weight), n, C, OC);
+        }
+
+        public void layernormBackward(Slice dinp, View weight, View bias, Slice dout, Slice inp, Slice mean, Slice rstd,
+                                      int n, int C) {
+            LayerNorm.backward(dinp, g(weight), g(bias), dout, inp, p(weight), mean, rstd, n, C);
+        }
+
+        public void attentionBackward(Slice dqkv, Slice dout, Slice qkv, Slice out, Slice lse, int B, int T, int C, int NH) {
+            Attention.backward(dqkv, dout, qkv, out, lse, B, T, C, NH);
+        }
+
+        public void geluBackward(Slice dinp, Slice inp, Slice dout, long n) {
+            Gelu.backward(dinp, inp, dout, Math.toIntExact(n));
+        }
+
+        public void encoderBackward(View wte, View wpe, Slice dout, int[] tokens, int B, int T, int C) {
+            Encoder.backward(g(wte), g(wpe), dout, tokens, B, T, C);
+        }
     }
 }

@@ -9,6 +9,8 @@ import dev.jgpt.tensor.View;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.util.IdentityHashMap;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -81,12 +83,14 @@ public final class Inference implements Decoder {
     }
 
     private final GptConfig cfg;
+    private final GptLayout layout;
     private final Precision precision;
     private final Parallel pool;
     // the weight matrices as this decoder reads them: the model's own (FP32) or a bf16 copy
     private final Weight wte, wpe;
-    private final Block.Weights[] blocks;
     private final Slice lnfw, lnfb;
+    // a block's operations on a chunk: the rows tiled, or each row rounding as it would alone
+    private final ChunkOps tiled, rowWise;
     private final int L, C, NH, hs, maxT, V, Vp;
     private final float scale;
 
@@ -94,7 +98,7 @@ public final class Inference implements Decoder {
     private final float[] x, ln, qkv, atty, tmp, fch, mean, rstd;
     // attention scores: [CHUNK][NH][maxT]
     private final float[] scores;
-    private final Block.Buffers chunk; // the buffers above as a block reads and writes them
+    private final Block.Buffers<Slice> chunk; // the buffers above as a block reads and writes them
     // the sequence and position of each row of the chunk being run
     private final Sequence[] rowSequence = new Sequence[CHUNK];
     private final int[] rowPosition = new int[CHUNK];
@@ -120,8 +124,13 @@ public final class Inference implements Decoder {
                 : v -> new F32Weight(v.in(p));
         wte = matrix.apply(w.wte);
         wpe = matrix.apply(w.wpe);
-        blocks = new Block.Weights[cfg.nLayer()];
-        for (int l = 0; l < blocks.length; l++) blocks[l] = Block.Weights.of(w, l, p, matrix);
+        Map<View, Weight> matrices = new IdentityHashMap<>();
+        for (int l = 0; l < cfg.nLayer(); l++) {
+            for (View m : new View[]{w.qkvWeight[l], w.attnProjWeight[l], w.fcWeight[l], w.fcProjWeight[l]}) matrices.put(m, matrix.apply(m));
+        }
+        layout = w;
+        tiled = new ChunkOps(p, matrices, false);
+        rowWise = new ChunkOps(p, matrices, true);
         lnfw = w.lnfWeight.in(p);
         lnfb = w.lnfBias.in(p);
         L = cfg.nLayer();
@@ -145,7 +154,7 @@ public final class Inference implements Decoder {
         zeros = new float[V];
         // the block adds each residual into x and runs GELU in place: nothing later needs the values it overwrites
         Slice xs = Slice.of(x), lns = Slice.of(ln), fchs = Slice.of(fch), tmps = Slice.of(tmp);
-        chunk = new Block.Buffers(xs, lns, Slice.of(mean), Slice.of(rstd), Slice.of(qkv), Slice.of(atty), tmps,
+        chunk = new Block.Buffers<>(xs, lns, Slice.of(mean), Slice.of(rstd), Slice.of(qkv), Slice.of(atty), null, tmps,
                 xs, lns, Slice.of(mean), Slice.of(rstd), fchs, fchs, tmps, xs);
     }
 
@@ -299,10 +308,10 @@ public final class Inference implements Decoder {
             wpe.addRow(rowPosition[i], C, x, i * C);
         }
         // a lone row (a one-token prompt chunk) takes the row kernels too, and rounds as a step does
-        boolean rowWise = separate || n == 1;
+        ChunkOps ops = separate || n == 1 ? rowWise : tiled;
         for (int l = 0; l < L; l++) {
             int layer = l;
-            Block.forward(blocks[l], chunk, (out, qkv) -> attention(layer, n, out, qkv), n, C, rowWise);
+            Block.forward(ops, layout, l, chunk, (out, qkv) -> attention(layer, n, out, qkv), n, C);
         }
     }
 
@@ -383,6 +392,23 @@ public final class Inference implements Decoder {
             float acc = 0;
             for (int u = 0, v = cache + d; u < n; u++, v += hs) acc += values[v] * s[sOff + u];
             out[outOff + d] = acc * inv;
+        }
+    }
+
+    /** A block's operations on one chunk: the matrices as this decoder stores them (float32 or bf16), multiplied tiled or row by row. */
+    private static final class ChunkOps extends CpuBlockOps {
+        private final Map<View, Weight> matrices;
+        private final boolean rowWise;
+
+        ChunkOps(float[] params, Map<View, Weight> matrices, boolean rowWise) {
+            super(params);
+            this.matrices = matrices;
+            this.rowWise = rowWise;
+        }
+
+        @Override
+        public void matmul(Slice out, Slice inp, View weight, View bias, int n, int C, int OC) {
+            matrices.get(weight).forward(out, inp, p(bias), n, C, OC, rowWise);
         }
     }
 }
