@@ -364,16 +364,19 @@ public final class CudaGpt implements AutoCloseable {
         }
 
         /** Uploads the tokens; the backward's embedding gradient takes them from the host. */
+        @Override
         public void encoder(DeviceBuffer out, int[] tokens, View wte, View wpe, int B, int T, int C) {
             cuda.upload(acts.tokens, Arrays.copyOf(tokens, B * T));
             k.encoderForward(out.address, acts.tokens.address, p(wte), p(wpe), B, T, C);
         }
 
+        @Override
         public void attention(DeviceBuffer out, DeviceBuffer lse, DeviceBuffer qkv, int B, int T, int C, int NH) {
             k.attentionForward(out.address, lse.address, qkv.address, B, T, C, NH);
         }
 
         /** Uploads the targets, which the backward reads too, and downloads the losses. */
+        @Override
         public float[] crossEntropy(DeviceBuffer logits, int[] targets, int n, int V, int Vp) {
             cuda.upload(acts.targets, Arrays.copyOf(targets, n));
             k.crossEntropyForward(acts.losses.address, logits.address, acts.targets.address, n, V, Vp);
@@ -381,35 +384,42 @@ public final class CudaGpt implements AutoCloseable {
             return acts.hostLosses;
         }
 
+        @Override
         public void zero(DeviceBuffer x, long n) {
             cuda.zero(x.address, n);
         }
 
         /** The losses again and the gradient in one pass over the logits (classifier.cu). */
+        @Override
         public void crossEntropyBackward(DeviceBuffer logits, int[] targets, float dloss, int n, int V, int Vp) {
             k.classifierFused(logits.address, acts.losses.address, acts.targets.address, dloss, n, V, Vp);
         }
 
+        @Override
         public void matmulBackward(DeviceBuffer dinp, View weight, View bias, DeviceBuffer dout, DeviceBuffer inp,
                                    int n, int C, int OC) {
             k.matmulBackward(dinp == null ? 0L : dinp.address, g(weight), g(bias), dout.address, inp.address, p(weight), n, C, OC);
         }
 
+        @Override
         public void layernormBackward(DeviceBuffer dinp, View weight, View bias, DeviceBuffer dout, DeviceBuffer inp,
                                       DeviceBuffer mean, DeviceBuffer rstd, int n, int C) {
             k.layernormBackward(dinp.address, g(weight), g(bias), dout.address, inp.address, p(weight), mean.address,
                     rstd.address, n, C);
         }
 
+        @Override
         public void attentionBackward(DeviceBuffer dqkv, DeviceBuffer dout, DeviceBuffer qkv, DeviceBuffer out,
                                       DeviceBuffer lse, int B, int T, int C, int NH) {
             k.attentionBackward(dqkv.address, dout.address, qkv.address, out.address, lse.address, B, T, C, NH);
         }
 
+        @Override
         public void geluBackward(DeviceBuffer dinp, DeviceBuffer inp, DeviceBuffer dout, long n) {
             k.geluBackward(dinp.address, inp.address, dout.address, n);
         }
 
+        @Override
         public void encoderBackward(View wte, View wpe, DeviceBuffer dout, int[] tokens, int B, int T, int C) {
             k.encoderBackward(g(wte), g(wpe), dout.address, tokens, B, T, C);
         }

@@ -11,30 +11,28 @@ import dev.jgpt.tensor.View;
  * float32 buffer laid out by {@link GptLayout}; the matrix product is the engine's, which decides how
  * its matrices are stored and multiplied.
  */
-abstract class CpuBlockOps implements BlockOps<Slice> {
-    private final float[] params;
+interface CpuBlockOps extends BlockOps<Slice> {
 
-    CpuBlockOps(float[] params) {
-        this.params = params;
-    }
+    /** The float32 parameter buffer. */
+    float[] params();
 
     /** A parameter tensor in the parameter buffer; null for none. */
-    final Slice p(View v) {
-        return v == null ? null : v.in(params);
+    default Slice p(View v) {
+        return v == null ? null : v.in(params());
     }
 
     @Override
-    public void layernorm(Slice out, Slice mean, Slice rstd, Slice inp, View weight, View bias, int n, int C) {
+    default void layernorm(Slice out, Slice mean, Slice rstd, Slice inp, View weight, View bias, int n, int C) {
         LayerNorm.forward(out, mean, rstd, inp, p(weight), p(bias), n, C);
     }
 
     @Override
-    public void gelu(Slice out, Slice inp, long n) {
+    default void gelu(Slice out, Slice inp, long n) {
         Gelu.forward(out, inp, Math.toIntExact(n));
     }
 
     @Override
-    public void residual(Slice out, Slice a, Slice b, long n) {
+    default void residual(Slice out, Slice a, Slice b, long n) {
         Residual.forward(out, a, b, Math.toIntExact(n));
     }
 }

@@ -88,6 +88,10 @@ public final class Gpt {
      * without, it returns NaN. The logits stay readable through {@link #logits()} until the backward.
      */
     public float forward(int[] inputs, int[] targets, int B, int T) {
+        return pool.call(() -> forwardOnPool(inputs, targets, B, T));
+    }
+
+    private float forwardOnPool(int[] inputs, int[] targets, int B, int T) {
         GptConfig cfg = config;
         if (T > cfg.blockSize()) {
             throw new JgptException("sequence length " + T + " exceeds the model's block_size " + cfg.blockSize());
@@ -101,7 +105,7 @@ public final class Gpt {
         a.T = T;
         a.inputs = inputs;
         a.targets = targets;
-        return pool.call(() -> Network.forward(ops, cfg, layout, a.network, inputs, targets, B, T));
+        return Network.forward(ops, cfg, layout, a.network, inputs, targets, B, T);
     }
 
     /** Logits (B·T rows of paddedVocabSize; the first vocabSize columns are real) of the last forward. */
@@ -125,7 +129,6 @@ public final class Gpt {
     public void backward(float lossScale) {
         Activations a = acts;
         if (a == null || a.targets == null) throw new IllegalStateException("backward needs a forward with targets");
-        grads();
         pool.run(() -> Network.backward(ops, config, layout, a.network, a.inputs, a.targets, lossScale, a.B, a.T));
         a.targets = null; // the logits are gone; a second backward would be wrong
     }
@@ -156,60 +159,72 @@ public final class Gpt {
         }
     }
 
-    /** A parameter's gradient in the gradient buffer. */
+    /** A parameter's gradient in the gradient buffer; null for none. */
     private Slice g(View v) {
-        return v.in(grads());
+        return v == null ? null : v.in(grads());
     }
 
     /** The network's operations on the CPU: dev.jgpt.kernels on this model's parameters, gradients and activations. */
-    private final class CpuOps extends CpuBlockOps implements TrainingOps<Slice> {
-        CpuOps() {
-            super(params);
+    private final class CpuOps implements CpuBlockOps, TrainingOps<Slice> {
+        @Override
+        public float[] params() {
+            return params;
         }
 
+        @Override
         public void matmul(Slice out, Slice inp, View weight, View bias, int n, int C, int OC) {
             Matmul.forward(out, inp, p(weight), p(bias), n, C, OC);
         }
 
+        @Override
         public void encoder(Slice out, int[] tokens, View wte, View wpe, int B, int T, int C) {
             Encoder.forward(out, tokens, p(wte), p(wpe), B, T, C);
         }
 
+        @Override
         public void attention(Slice out, Slice lse, Slice qkv, int B, int T, int C, int NH) {
             Attention.forward(out, lse, qkv, B, T, C, NH);
         }
 
         /** Keeps each row's largest logit and Σ exp for the backward. */
+        @Override
         public float[] crossEntropy(Slice logits, int[] targets, int n, int V, int Vp) {
             CrossEntropy.forward(acts.losses, acts.logitMax, acts.logitSumExp, logits.array(), targets, n, V, Vp);
             return acts.losses;
         }
 
+        @Override
         public void zero(Slice x, long n) {
             Arrays.fill(x.array(), x.offset(), Math.toIntExact(x.offset() + n), 0f);
         }
 
+        @Override
         public void crossEntropyBackward(Slice logits, int[] targets, float dloss, int n, int V, int Vp) {
             CrossEntropy.backwardInPlace(logits.array(), acts.logitMax, acts.logitSumExp, targets, dloss, n, V, Vp);
         }
 
+        @Override
         public void matmulBackward(Slice dinp, View weight, View bias, Slice dout, Slice inp, int n, int C, int OC) {
-            Matmul.backward(dinp, g(weight), bias == null ? null : g(bias), dout, inp, p(weight), n, C, OC);
+            Matmul.backward(dinp, g(weight), g(bias), dout, inp, p(weight), n, C, OC);
         }
 
+        @Override
         public void layernormBackward(Slice dinp, View weight, View bias, Slice dout, Slice inp, Slice mean, Slice rstd,
                                       int n, int C) {
             LayerNorm.backward(dinp, g(weight), g(bias), dout, inp, p(weight), mean, rstd, n, C);
         }
 
+        @Override
         public void attentionBackward(Slice dqkv, Slice dout, Slice qkv, Slice out, Slice lse, int B, int T, int C, int NH) {
             Attention.backward(dqkv, dout, qkv, out, lse, B, T, C, NH);
         }
 
+        @Override
         public void geluBackward(Slice dinp, Slice inp, Slice dout, long n) {
             Gelu.backward(dinp, inp, dout, Math.toIntExact(n));
         }
 
+        @Override
         public void encoderBackward(View wte, View wpe, Slice dout, int[] tokens, int B, int T, int C) {
             Encoder.backward(g(wte), g(wpe), dout, tokens, B, T, C);
         }

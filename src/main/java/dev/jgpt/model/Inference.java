@@ -396,16 +396,7 @@ public final class Inference implements Decoder {
     }
 
     /** A block's operations on one chunk: the matrices as this decoder stores them (float32 or bf16), multiplied tiled or row by row. */
-    private static final class ChunkOps extends CpuBlockOps {
-        private final Map<View, Weight> matrices;
-        private final boolean rowWise;
-
-        ChunkOps(float[] params, Map<View, Weight> matrices, boolean rowWise) {
-            super(params);
-            this.matrices = matrices;
-            this.rowWise = rowWise;
-        }
-
+    private record ChunkOps(float[] params, Map<View, Weight> matrices, boolean rowWise) implements CpuBlockOps {
         @Override
         public void matmul(Slice out, Slice inp, View weight, View bias, int n, int C, int OC) {
             matrices.get(weight).forward(out, inp, p(bias), n, C, OC, rowWise);

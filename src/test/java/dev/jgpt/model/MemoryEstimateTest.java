@@ -6,6 +6,7 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.Map;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -47,6 +48,11 @@ class MemoryEstimateTest {
                 yield sum;
             }
             case Record r when isOurs(r.getClass()) -> arrayBytes(r, except, seen);
+            case Map<?, ?> m -> { // a decoder's matrices by name
+                long sum = 0;
+                for (Object e : m.values()) sum += bytesOf(e, except, seen);
+                yield sum;
+            }
             default -> 0;
         };
     }
