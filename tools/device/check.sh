@@ -11,6 +11,7 @@
 #   exchange its checkpoint resumed on the CPU, and a CPU-written one on the GPU: the same losses to ~1e-5
 #   bench    GPT-2 124M, B=16, T=1024: forward + backward + AdamW       (jgpt bench train --device cuda)
 #   pytorch  the same step in PyTorch on the same GPU (torch_bench.py train --device cuda), and the ratio
+#   profile  where that step's time goes, operation by operation         (jgpt bench train --profile)
 #   bench-gen  GPT-2 124M decoding on the GPU                            (jgpt bench generate --device cuda)
 #   parity-lt, bench-lt  parity and bench with JGPT_MATMUL=cublaslt (the bias in cuBLASLt's epilogue)
 #   bench-gen8 decoding 8 sequences together on the GPU
@@ -202,6 +203,13 @@ if [ "$gpu" = yes ]; then
   else
     summary+=("$(printf '%-10s %-28s' pytorch "skipped (no python3 with torch and a GPU)")")
   fi
+  # where the GPU's step goes: every operation of the network timed by events on the stream
+  if step profile 300 bench train --device cuda --model gpt2 --batch 16 --seq 1024 --steps 3 --warmup 1 --profile; then
+    top=$(grep -A3 "operation .*calls/step" "$logs/profile.log" | tail -n 3 \
+      | awk '{ n = ""; for (i = 1; i <= NF - 3; i++) n = n (i > 1 ? " " : "") $i; printf "%s%s %s", (NR > 1 ? ", " : ""), n, $NF }')
+    summary[${#summary[@]}-1]="$(printf '%-10s %-28s' profile ok) largest: $top"
+    printf '%s\n' "${summary[@]}" > "$logs/summary.txt"
+  fi
   step bench-gen 300 bench generate --device cuda --model gpt2 --json
   export JGPT_MATMUL=cublaslt # the other matmul path: the bias fused into cuBLASLt's epilogue
   step parity-lt 300 cuda parity --fixtures "$bundle/fixtures"
@@ -214,7 +222,7 @@ else
     unset 'summary[${#summary[@]}-1]'
     summary+=("$(printf '%-10s %-28s' compile "skipped (no NVRTC)")")
   fi
-  for s in parity train generate resume exchange bench pytorch bench-gen parity-lt bench-lt bench-gen8; do summary+=("$(printf '%-10s %-28s' "$s" "skipped (no GPU)")"); done
+  for s in parity train generate resume exchange bench pytorch profile bench-gen parity-lt bench-lt bench-gen8; do summary+=("$(printf '%-10s %-28s' "$s" "skipped (no GPU)")"); done
 fi
 
 echo

@@ -15,6 +15,7 @@ import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Inference;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.MemoryEstimate;
+import dev.jgpt.model.OpProfile;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.train.Optimizer;
 import picocli.CommandLine.Command;
@@ -86,6 +87,10 @@ public final class BenchCommand implements Runnable {
                 + "(adds device memory; MFU against the GPU's fp32 peak) (default: ${DEFAULT-VALUE})")
         String device;
 
+        @Option(names = "--profile", description = "then as many steps again with every operation timed (GPU: by events "
+                + "on its stream), and where the step's time goes: each operation's ms per step and share")
+        boolean profile;
+
         @Override
         public Integer call() {
             if (batch < 1) throw new JgptException("--batch must be >= 1, got " + batch);
@@ -110,16 +115,26 @@ public final class BenchCommand implements Runnable {
                     float firstLoss = Float.NaN;
                     for (int s = 0; s < warmup + steps; s++) {
                         long t0 = System.nanoTime();
-                        float loss = engine.forward(inputs, targets, batch, seq);
-                        engine.backward(1f);
-                        engine.step(1e-4f, 1.0); // clips, steps and zeroes the gradient
-                        engine.sync();
+                        float loss = trainingStep(engine, inputs, targets);
                         double elapsed = (System.nanoTime() - t0) / 1e6;
                         if (s == 0) firstLoss = loss;
                         if (s >= warmup) ms[s - warmup] = elapsed;
                         if (!json) System.err.printf("step %d: loss %.4f, %.0f ms%s%n", s, loss, elapsed, s < warmup ? " (warm-up)" : "");
                     }
                     double median = Measure.median(ms);
+                    OpProfile opProfile = null;
+                    double profiledMs = 0;
+                    if (profile) {
+                        opProfile = new OpProfile(cuda == null ? OpProfile.hostClock() : cuda.streamClock());
+                        if (gpu == null) gpt.profile(opProfile);
+                        else gpu.profile(opProfile);
+                        for (int s = 0; s < steps; s++) {
+                            long t0 = System.nanoTime();
+                            trainingStep(engine, inputs, targets);
+                            profiledMs += (System.nanoTime() - t0) / 1e6 / steps;
+                            opProfile.collect();
+                        }
+                    }
                     double peak = cuda == null ? PeakFlops.measure(machine.pool, 0.5) : cuda.fp32PeakFlops();
                     long tokens = (long) batch * seq;
                     double flops = Measure.trainingFlops(cfg, batch, seq);
@@ -143,6 +158,17 @@ public final class BenchCommand implements Runnable {
                         r.put("device_memory_mb", cuda.allocatedBytes() >> 20);
                         r.put("device_memory_used_mb", (free[1] - free[0]) >> 20);
                     }
+                    if (opProfile != null) {
+                        Map<String, Object> perStep = new LinkedHashMap<>();
+                        double inOps = 0;
+                        for (OpProfile.Op op : opProfile.ops()) {
+                            perStep.put(op.name(), Measure.round(op.ms() / steps, 2));
+                            inOps += op.ms() / steps;
+                        }
+                        perStep.put("rest", Measure.round(profiledMs - inOps, 2));
+                        r.put("profiled_ms_per_step", Measure.round(profiledMs, 1));
+                        r.put("profile_ms_per_step", perStep);
+                    }
                     if (json) {
                         System.out.println(new Gson().toJson(r));
                     } else {
@@ -153,10 +179,34 @@ public final class BenchCommand implements Runnable {
                                 flops / (median / 1000) / 1e9, 100 * flops / (median / 1000) / peak, peak / 1e9, Measure.peakRssMb(), firstLoss);
                         if (memory != null) System.out.println(memory.describe(MemoryEstimate.heap()));
                         else System.out.printf("device memory: %d MiB allocated by jgpt%n", cuda.allocatedBytes() >> 20);
+                        if (opProfile != null) printProfile(opProfile, steps, profiledMs);
                     }
                     return 0;
                 }
             }
+        }
+
+        /** One training step on random tokens: forward, backward, AdamW (clipping at 1.0), then waits for the engine. */
+        private float trainingStep(Engine engine, int[] inputs, int[] targets) {
+            float loss = engine.forward(inputs, targets, batch, seq);
+            engine.backward(1f);
+            engine.step(1e-4f, 1.0); // clips, steps and zeroes the gradient
+            engine.sync();
+            return loss;
+        }
+
+        /** Each operation's ms per step and share of the profiled step; the rest is AdamW, the gradient norm and the host. */
+        private static void printProfile(OpProfile profile, int steps, double stepMs) {
+            System.out.printf("where a step's time goes (%d steps with every operation timed: %.1f ms/step):%n", steps, stepMs);
+            System.out.printf("  %-34s %10s %10s %7s%n", "operation", "calls/step", "ms/step", "share");
+            double inOps = 0;
+            for (OpProfile.Op op : profile.ops()) {
+                double ms = op.ms() / steps;
+                inOps += ms;
+                System.out.printf("  %-34s %10d %10.2f %6.1f%%%n", op.name(), op.calls() / steps, ms, 100 * ms / stepMs);
+            }
+            System.out.printf("  %-34s %10s %10.2f %6.1f%%%n", "rest (AdamW, gradient norm, host)", "", stepMs - inOps,
+                    100 * (stepMs - inOps) / stepMs);
         }
     }
 

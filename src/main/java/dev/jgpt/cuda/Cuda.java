@@ -1,5 +1,7 @@
 package dev.jgpt.cuda;
 
+import dev.jgpt.model.OpProfile;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -316,6 +318,29 @@ public final class Cuda implements AutoCloseable {
             driver.destroyEvent(start);
             driver.destroyEvent(end);
         }
+    }
+
+    /**
+     * A clock for work queued on the stream: a mark is an event recorded there; the time between two
+     * marks is read once the later one is reached (and both events are then destroyed).
+     */
+    public OpProfile.Clock streamClock() {
+        return new OpProfile.Clock() {
+            public Object mark() {
+                MemorySegment event = driver.createEvent();
+                driver.record(event, stream);
+                return event;
+            }
+
+            public double ms(Object from, Object to) {
+                try {
+                    return driver.elapsedMs((MemorySegment) from, (MemorySegment) to);
+                } finally {
+                    driver.destroyEvent((MemorySegment) from);
+                    driver.destroyEvent((MemorySegment) to);
+                }
+            }
+        };
     }
 
     @Override

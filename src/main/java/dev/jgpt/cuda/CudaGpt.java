@@ -7,6 +7,7 @@ import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.GptLayout;
 import dev.jgpt.model.Network;
+import dev.jgpt.model.OpProfile;
 import dev.jgpt.model.TrainingOps;
 import dev.jgpt.tensor.View;
 import dev.jgpt.train.Optimizer;
@@ -32,6 +33,7 @@ public final class CudaGpt implements AutoCloseable {
     private long step;
     private Activations acts;
     private final GpuOps ops;
+    private TrainingOps<DeviceBuffer> opsRun; // ops, or ops timed by a profile
 
     /**
      * Device bytes a training step of B×T tokens allocates: the parameters, gradients and AdamW's two
@@ -141,6 +143,12 @@ public final class CudaGpt implements AutoCloseable {
         cuda.upload(params, host.params());
         cuda.zero(grads);
         ops = new GpuOps();
+        opsRun = ops;
+    }
+
+    /** Times every operation of the following forwards and backwards in {@code profile} (a {@link Cuda#streamClock}'s); null stops. */
+    public void profile(OpProfile profile) {
+        opsRun = profile == null ? ops : profile.wrap(ops);
     }
 
     public CudaKernels kernels() {
@@ -165,7 +173,7 @@ public final class CudaGpt implements AutoCloseable {
         a.T = T;
         a.inputs = inputs.clone();
         a.hostTargets = targets == null ? null : targets.clone();
-        return Network.forward(ops, cfg, layout, a.network, a.inputs, a.hostTargets, B, T);
+        return Network.forward(opsRun, cfg, layout, a.network, a.inputs, a.hostTargets, B, T);
     }
 
     /** Logits of rows [row, row + rows) of the last forward (paddedVocabSize each), into a host array. */
@@ -181,7 +189,7 @@ public final class CudaGpt implements AutoCloseable {
     public void backward(float lossScale) {
         Activations a = acts;
         if (a == null || a.hostTargets == null) throw new IllegalStateException("backward needs a forward with targets");
-        Network.backward(ops, config, layout, a.network, a.inputs, a.hostTargets, lossScale, a.B, a.T);
+        Network.backward(opsRun, config, layout, a.network, a.inputs, a.hostTargets, lossScale, a.B, a.T);
         a.hostTargets = null; // the logits are gone; a second backward would be wrong
     }
 

@@ -27,6 +27,7 @@ public final class Gpt {
     public final GptLayout layout;
     private final float[] params;
     private final CpuOps ops;
+    private TrainingOps<Slice> opsRun; // ops, or ops timed by a profile
     private float[] grads;
     private Activations acts;
     private Parallel pool = Parallel.allCores();
@@ -40,6 +41,12 @@ public final class Gpt {
         this.layout = new GptLayout(config);
         this.params = new float[Math.toIntExact(layout.layout.size())];
         this.ops = new CpuOps();
+        this.opsRun = ops;
+    }
+
+    /** Times every operation of the following forwards and backwards in {@code profile}; null stops. */
+    public void profile(OpProfile profile) {
+        opsRun = profile == null ? ops : profile.wrap(ops);
     }
 
     /** Runs this model's kernels (and those of a decoder made from it afterwards) on {@code pool}. */
@@ -105,7 +112,7 @@ public final class Gpt {
         a.T = T;
         a.inputs = inputs;
         a.targets = targets;
-        return Network.forward(ops, cfg, layout, a.network, inputs, targets, B, T);
+        return Network.forward(opsRun, cfg, layout, a.network, inputs, targets, B, T);
     }
 
     /** Logits (B·T rows of paddedVocabSize; the first vocabSize columns are real) of the last forward. */
@@ -129,7 +136,7 @@ public final class Gpt {
     public void backward(float lossScale) {
         Activations a = acts;
         if (a == null || a.targets == null) throw new IllegalStateException("backward needs a forward with targets");
-        pool.run(() -> Network.backward(ops, config, layout, a.network, a.inputs, a.targets, lossScale, a.B, a.T));
+        pool.run(() -> Network.backward(opsRun, config, layout, a.network, a.inputs, a.targets, lossScale, a.B, a.T));
         a.targets = null; // the logits are gone; a second backward would be wrong
     }
 

@@ -32,6 +32,30 @@ class BenchCommandTest {
     }
 
     @Test
+    void trainProfileTimesEveryOperationOfTheStep() {
+        JsonObject o = json(run("bench", "train", "--steps", "1", "--warmup", "0", "--batch", "1", "--seq", "16", "--profile", "--json"));
+        JsonObject ops = o.getAsJsonObject("profile_ms_per_step");
+        java.util.List<String> expected = new java.util.ArrayList<>(java.util.List.of("encoder", "attention", "gelu", "residual",
+                "crossEntropy", "zero", "crossEntropyBackward", "attentionBackward", "geluBackward", "encoderBackward", "rest"));
+        for (String w : new String[]{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "wte"}) {
+            expected.add("matmul " + w);
+            expected.add("matmulBackward " + w);
+        }
+        for (String ln : new String[]{"ln_1", "ln_2", "ln_f"}) {
+            expected.add("layernorm " + ln);
+            expected.add("layernormBackward " + ln);
+        }
+        assertEquals(new java.util.TreeSet<>(expected), new java.util.TreeSet<>(ops.keySet()));
+        double sum = 0;
+        for (String op : ops.keySet()) {
+            assertTrue(ops.get(op).getAsDouble() >= 0, op + ": " + ops.get(op));
+            sum += ops.get(op).getAsDouble();
+        }
+        // the operations and the rest are the whole profiled step
+        assertEquals(o.get("profiled_ms_per_step").getAsDouble(), sum, 0.2);
+    }
+
+    @Test
     void generatePrintsTokensPerSecondInEitherPrecision() {
         for (String dtype : new String[]{"bf16", "fp32"}) {
             JsonObject o = json(run("bench", "generate", "--prompt-tokens", "3", "--new-tokens", "3", "--dtype", dtype, "--json"));
