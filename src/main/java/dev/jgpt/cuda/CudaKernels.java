@@ -77,15 +77,16 @@ public final class CudaKernels {
      */
     public void encoderBackward(long dwte, long dwpe, long dout, int[] tokens, int B, int T, int C) {
         int BT = B * T;
-        Integer[] order = new Integer[BT];
-        for (int i = 0; i < BT; i++) order[i] = i;
-        Arrays.sort(order, (x, y) -> tokens[x] != tokens[y] ? Integer.compare(tokens[x], tokens[y]) : Integer.compare(x, y));
+        long[] order = new long[BT]; // token in the high half, position in the low: one sort of primitives
+        for (int i = 0; i < BT; i++) order[i] = (long) tokens[i] << 32 | i;
+        Arrays.sort(order);
         int[] pos = new int[BT], starts = new int[BT + 1], toks = new int[BT];
         int buckets = 0;
         for (int i = 0; i < BT; i++) {
-            pos[i] = order[i];
-            if (i == 0 || tokens[order[i]] != tokens[order[i - 1]]) {
-                toks[buckets] = tokens[order[i]];
+            pos[i] = (int) order[i];
+            int token = (int) (order[i] >>> 32);
+            if (i == 0 || token != toks[buckets - 1]) {
+                toks[buckets] = token;
                 starts[buckets++] = i;
             }
         }
