@@ -180,8 +180,15 @@ public final class CudaGpt implements AutoCloseable {
     public float[] logits(int row, int rows) {
         if (acts == null) throw new IllegalStateException("no forward pass yet");
         int Vp = config.paddedVocabSize();
-        float[] out = new float[rows * Vp];
-        cuda.download(out, 0, acts.logits.at((long) row * Vp), rows * Vp);
+        if (row < 0 || rows < 0 || (long) row + rows > acts.capacity) {
+            throw new IndexOutOfBoundsException("logits rows [" + row + ", " + ((long) row + rows) + ") of " + acts.capacity);
+        }
+        long count = (long) rows * Vp;
+        if (count > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException(rows + " rows of logits (" + count + " floats) are more than one Java array holds; ask for fewer");
+        }
+        float[] out = new float[(int) count];
+        cuda.download(out, 0, acts.logits.at((long) row * Vp), (int) count);
         return out;
     }
 
