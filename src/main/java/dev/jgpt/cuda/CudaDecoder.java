@@ -15,10 +15,9 @@ import java.util.List;
  * Decoding on the GPU with the key/value cache in device memory: model/Inference's prefill and step,
  * each layer the one {@link Block#forward} run with {@link CudaKernels} (cuBLAS for the matrix
  * products; decode.cu for the embedding at each row's position, the cache writes and attention over
- * each row's own cache). The model's float32
- * weights are uploaded once; each {@link Sequence} holds its cache on the device
- * (2·n_layer·block_size·n_embd floats, as on the CPU) and its logits on the host, downloaded after every
- * prefill and step.
+ * each row's own cache). The model's float32 weights are uploaded once; each {@link Sequence} holds
+ * its cache on the device (2·n_layer·block_size·n_embd floats, as on the CPU) and its logits on the
+ * host, downloaded after every prefill and step.
  *
  * <p>A pass runs up to {@link Inference#CHUNK} rows: a prompt chunk (consecutive positions of one
  * sequence) or a step (one row per sequence, each at its own position), reading every weight once.
