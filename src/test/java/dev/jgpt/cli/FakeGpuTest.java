@@ -117,6 +117,26 @@ class FakeGpuTest {
         assertEquals(cpu, gpu);
     }
 
+    @Test
+    void evaluationOnTheGpuIsTheCpus() throws Exception {
+        // a model with GPT-2's vocabulary and room for HellaSwag's items: two steps of training on the CPU make one
+        Path config = tmp.resolve("eval.yaml");
+        Files.writeString(config, TrainProcessTest.tinyConfig(data, 2).replace("block_size: 16", "block_size: 128")
+                .replace("max_steps: 2,", "max_steps: 2, device: cpu,").replace("total_batch_size: 128", "total_batch_size: 32"));
+        run("train", "-c", config.toString(), "--name", "for-eval");
+        List<String> args = List.of("eval", "--model", tmp.resolve("runs/for-eval").toString(), "--data", data.toString(),
+                "--steps", "2", "--batch", "2", "--seq", "16", "--hellaswag",
+                Path.of("src/test/resources/hellaswag/hellaswag_val_head10.jsonl").toAbsolutePath().toString(), "--limit", "10");
+        String gpu = run(concat(args, "--device", "cuda")).out(), cpu = run(concat(args, "--device", "cpu")).out();
+        java.util.regex.Pattern loss = java.util.regex.Pattern.compile("validation loss ([0-9.]+)");
+        java.util.regex.Matcher g = loss.matcher(gpu), c = loss.matcher(cpu);
+        assertTrue(g.find() && c.find(), gpu + "\n" + cpu);
+        assertEquals(Double.parseDouble(c.group(1)), Double.parseDouble(g.group(1)), 2e-4, "validation loss");
+        // the completions' scores differ by float32 rounding at most: the same choices
+        String hellaswag = cpu.lines().filter(l -> l.startsWith("HellaSwag:")).findFirst().orElseThrow();
+        assertTrue(gpu.lines().anyMatch(hellaswag::equals), gpu + "\n" + cpu);
+    }
+
     private static String[] concat(List<String> args, String... more) {
         return java.util.stream.Stream.concat(args.stream(), java.util.Arrays.stream(more)).toArray(String[]::new);
     }
