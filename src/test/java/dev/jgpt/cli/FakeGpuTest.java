@@ -59,8 +59,12 @@ class FakeGpuTest {
 
     @Test
     void everyKernelAndTheModelMatchTheCpuOnBothMatmulPaths() throws Exception {
-        String out = run("cuda", "parity").out();
+        // and debug-step on one PyTorch fixture (its loss, logits and gradients on the GPU against the CPU's)
+        Path fixtures = tmp.resolve("fixtures");
+        copyTree(EngineCommandsTest.TINY, fixtures.resolve("tiny"));
+        String out = run("cuda", "parity", "--fixtures", fixtures.toString()).out();
         assertTrue(out.contains("Fake GPU") && out.matches("(?s).*parity: all \\d+ checks passed.*"), out);
+        assertTrue(out.matches("(?s).*tiny logits row 0 .*ok.*"), out);
     }
 
     @Test
