@@ -13,8 +13,9 @@ import java.util.Map;
  * timer around every call an engine's {@link TrainingOps} receives from {@link Network}, and
  * {@link #collect} adds up each operation's time once the step's work is done. The CPU's operations
  * return when their work is done, so the host's clock times them; the GPU's are queued on a stream,
- * so events recorded on it do ({@link Clock}). Matrix products and LayerNorms are told apart by their
- * weight (attn.c_attn, mlp.c_fc, ..., wte for the LM head; ln_1, ln_2, ln_f).
+ * so events recorded on it do ({@link Clock}); {@link #time} times other work the same way. Matrix
+ * products and LayerNorms are told apart by their weight (attn.c_attn, mlp.c_fc, ..., wte for the LM
+ * head; ln_1, ln_2, ln_f).
  */
 public final class OpProfile {
 
@@ -70,6 +71,16 @@ public final class OpProfile {
                         pending.add(new Span(name(method.getName(), args), from, clock.mark()));
                     }
                 });
+    }
+
+    /** Times {@code work} under {@code name}, as a wrapped operation is timed (the optimizer's step, say). */
+    public void time(String name, Runnable work) {
+        Object from = clock.mark();
+        try {
+            work.run();
+        } finally {
+            pending.add(new Span(name, from, clock.mark()));
+        }
     }
 
     /** "matmulBackward attn.c_proj" for a product with h.N.attn.c_proj.weight; the method's name for the others. */

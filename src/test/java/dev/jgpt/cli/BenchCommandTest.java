@@ -36,7 +36,8 @@ class BenchCommandTest {
         JsonObject o = json(run("bench", "train", "--steps", "1", "--warmup", "0", "--batch", "1", "--seq", "16", "--profile", "--json"));
         JsonObject ops = o.getAsJsonObject("profile_ms_per_step");
         java.util.List<String> expected = new java.util.ArrayList<>(java.util.List.of("encoder", "attention", "gelu", "residual",
-                "crossEntropy", "zero", "crossEntropyBackward", "attentionBackward", "geluBackward", "encoderBackward", "rest"));
+                "crossEntropy", "zero", "crossEntropyBackward", "attentionBackward", "geluBackward", "encoderBackward", "gradient norm",
+                "AdamW", "rest"));
         for (String w : new String[]{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "wte"}) {
             expected.add("matmul " + w);
             expected.add("matmulBackward " + w);
