@@ -2,8 +2,10 @@ package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.cuda.Cuda;
+import dev.jgpt.cuda.CudaKernels;
 import dev.jgpt.cuda.KernelCache;
 import dev.jgpt.cuda.KernelParity;
+import dev.jgpt.cuda.KernelResources;
 import dev.jgpt.cuda.KernelSources;
 import dev.jgpt.cuda.MatmulPath;
 import dev.jgpt.cuda.Nvrtc;
@@ -13,7 +15,9 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -76,19 +80,38 @@ public final class CudaCommand implements Runnable {
             return 0;
         }
 
+        /**
+         * Compiles every kernel file with ptxas's resource report and prints each kernel's registers,
+         * shared memory, stack and spills; a kernel whose registers do not allow the largest block
+         * jgpt launches (it would fail only at launch, on a GPU) is an error.
+         */
         private static void compileAll(Nvrtc nvrtc, String arch) {
             int[] v = nvrtc.version();
             System.out.println("NVRTC " + v[0] + "." + v[1] + " (" + nvrtc.origin + "), target " + arch);
+            List<String> options = new ArrayList<>(KernelSources.OPTIONS);
+            options.add(Nvrtc.PTXAS_VERBOSE);
+            List<String> tooLarge = new ArrayList<>();
             int kernels = 0;
             for (String file : KernelSources.FILES) {
                 long t0 = System.nanoTime();
-                byte[] cubin = nvrtc.compile(KernelSources.source(file), file, arch, KernelSources.OPTIONS);
+                Nvrtc.Compiled compiled = nvrtc.compileWithLog(KernelSources.source(file), file, arch, options);
                 List<String> names = KernelSources.kernelNames(file);
                 kernels += names.size();
-                System.out.printf("  %-14s %2d kernels, %7d bytes, %5.0f ms: %s%n", file, names.size(), cubin.length,
-                        (System.nanoTime() - t0) / 1e6, String.join(" ", names));
+                System.out.printf("  %-14s %2d kernels, %7d bytes, %5.0f ms%n", file, names.size(), compiled.cubin().length,
+                        (System.nanoTime() - t0) / 1e6);
+                Map<String, KernelResources> resources = KernelResources.parse(compiled.log());
+                for (String name : names) {
+                    KernelResources r = resources.get(name);
+                    if (r == null) throw new JgptException(file + ": ptxas reported no resources for kernel " + name);
+                    System.out.println("    " + r);
+                    if (!r.fitsBlock(CudaKernels.LARGEST_BLOCK)) tooLarge.add(name + " (" + r.registers() + " registers)");
+                }
             }
-            System.out.println(kernels + " kernels compiled");
+            if (!tooLarge.isEmpty()) {
+                throw new JgptException("too many registers for a block of " + CudaKernels.LARGEST_BLOCK + " threads on " + arch
+                        + ": " + String.join(", ", tooLarge));
+            }
+            System.out.println(kernels + " kernels compiled; each fits a block of " + CudaKernels.LARGEST_BLOCK + " threads");
         }
     }
 

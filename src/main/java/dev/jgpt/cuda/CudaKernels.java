@@ -15,6 +15,8 @@ public final class CudaKernels {
     private static final int BLOCK = 256;
     private static final int ROW_WARPS = 4;          // rows per block for the one-warp-per-row kernels
     private static final int CLASSIFIER_BLOCK = 512;
+    /** The most threads per block any launch here asks for: every kernel's registers must allow it. */
+    public static final int LARGEST_BLOCK = Math.max(BLOCK, Math.max(32 * ROW_WARPS, CLASSIFIER_BLOCK));
     private static final int NORM_BLOCKS = 1024;
     static final int MAX_HEAD_SIZE = 32 * 8;         // attention.cu's and decode.cu's HS_PER_LANE lanes of 32
 

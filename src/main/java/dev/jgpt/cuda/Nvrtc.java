@@ -84,6 +84,18 @@ public final class Nvrtc {
      * "sm_90"). A compile error throws with the compiler's log.
      */
     public byte[] compile(String source, String name, String arch, List<String> options) {
+        return compileWithLog(source, name, arch, options).cubin();
+    }
+
+    /** A cubin and the compiler's log (warnings; with {@link #PTXAS_VERBOSE}, each kernel's resources). */
+    public record Compiled(byte[] cubin, String log) {
+    }
+
+    /** The option that makes ptxas log each kernel's registers, spills and shared memory ({@link KernelResources#parse}). */
+    public static final String PTXAS_VERBOSE = "--ptxas-options=-v";
+
+    /** As {@link #compile}, keeping the compiler's log. */
+    public Compiled compileWithLog(String source, String name, String arch, List<String> options) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment prog = a.allocate(ADDRESS);
             check("nvrtcCreateProgram(" + name + ")", (int) nvrtcCreateProgram.invokeExact(prog, a.allocateFrom(source),
@@ -104,7 +116,7 @@ public final class Nvrtc {
                 check("nvrtcGetCUBINSize(" + name + ")", (int) nvrtcGetCUBINSize.invokeExact(p, size));
                 MemorySegment cubin = a.allocate(size.get(JAVA_LONG, 0));
                 check("nvrtcGetCUBIN(" + name + ")", (int) nvrtcGetCUBIN.invokeExact(p, cubin));
-                return cubin.toArray(JAVA_BYTE);
+                return new Compiled(cubin.toArray(JAVA_BYTE), log(a, p));
             } finally {
                 int ignored = (int) nvrtcDestroyProgram.invokeExact(prog);
             }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -47,6 +48,30 @@ class KernelCompileTest {
             }
         }
         assertTrue(kernels >= 2 * 20, "compiled " + kernels + " kernels");
+    }
+
+    /**
+     * Too many registers for a launch's block fails only at launch time, on a GPU; spills to local
+     * memory only show as lost speed there. Both are read here from ptxas's report, for both targets.
+     */
+    @Test
+    void everyKernelFitsTheLargestBlockWithoutSpilling() {
+        Nvrtc nvrtc = Nvrtc.load(nvrtcFolder.resolve("libnvrtc.so.13"));
+        List<String> options = new java.util.ArrayList<>(KernelSources.OPTIONS);
+        options.add(Nvrtc.PTXAS_VERBOSE);
+        for (String arch : List.of("sm_80", "sm_90")) {
+            for (String file : KernelSources.FILES) {
+                var resources = KernelResources.parse(nvrtc.compileWithLog(KernelSources.source(file), file, arch, options).log());
+                assertEquals(KernelSources.kernelNames(file).stream().sorted().toList(), resources.keySet().stream().sorted().toList(),
+                        file + " for " + arch + ": ptxas's report names other kernels");
+                for (KernelResources r : resources.values()) {
+                    assertTrue(r.registers() > 0, arch + ": " + r);
+                    assertTrue(r.fitsBlock(CudaKernels.LARGEST_BLOCK), arch + ": too many registers for a block of "
+                            + CudaKernels.LARGEST_BLOCK + " threads: " + r);
+                    assertEquals(0, r.spillBytes(), arch + ": spills to local memory: " + r);
+                }
+            }
+        }
     }
 
     @Test
