@@ -68,6 +68,15 @@ class FakeGpuTest {
     }
 
     @Test
+    void cudaCompileReportsEachKernelsResourcesAndLoadsEveryModule() throws Exception {
+        // the GPU check's compile step: the GPU's architecture, ptxas's report per kernel, then every module loaded
+        String out = run("cuda", "compile").out();
+        assertTrue(out.contains("target sm_90") && out.contains("all modules load on Fake GPU"), out);
+        assertTrue(out.matches("(?s).*\\n    attention_backward_key +\\d+ registers, +\\d+ B shared.*"), out);
+        assertTrue(out.contains(" kernels compiled; each fits a block of 512 threads"), out);
+    }
+
+    @Test
     void trainingOnTheGpuResumesBitForBitAndItsCheckpointCrossesToTheCpu() throws Exception {
         Path config = tmp.resolve("gpu.yaml");
         Files.writeString(config, TrainProcessTest.tinyConfig(data, 6).replace("max_steps: 6,", "max_steps: 6, device: cuda,")
