@@ -158,12 +158,8 @@ public final class CudaGpt implements AutoCloseable {
     /** Same contract as {@link Gpt#forward}: the mean loss over counted targets, NaN without targets. */
     public float forward(int[] inputs, int[] targets, int B, int T) {
         GptConfig cfg = config;
-        if (T > cfg.blockSize()) {
-            throw new JgptException("sequence length " + T + " exceeds the model's block_size " + cfg.blockSize());
-        }
-        int BT = B * T, V = cfg.vocabSize();
-        checkTokens("input", inputs, BT, V, false);
-        if (targets != null) checkTokens("target", targets, BT, V, true);
+        cfg.checkBatch(inputs, targets, B, T);
+        int BT = B * T;
         if (acts == null || acts.capacity < BT) {
             if (acts != null) acts.free(cuda);
             acts = new Activations(cuda, cfg, B, T);
@@ -279,16 +275,6 @@ public final class CudaGpt implements AutoCloseable {
         acts = null;
         for (DeviceBuffer b : new DeviceBuffer[]{params, grads, m, v}) if (b != null) cuda.free(b);
         k.free();
-    }
-
-    private static void checkTokens(String what, int[] tokens, int n, int V, boolean allowIgnore) {
-        if (tokens.length < n) throw new IllegalArgumentException(what + " ids: expected " + n + ", got " + tokens.length);
-        for (int i = 0; i < n; i++) {
-            int t = tokens[i];
-            if (t >= V || t < (allowIgnore ? -1 : 0)) {
-                throw new JgptException(what + " id " + t + " at position " + i + " is outside the vocabulary [0, " + V + ")");
-            }
-        }
     }
 
     /** This model as an {@link Engine} for evaluation only (its step is refused). */

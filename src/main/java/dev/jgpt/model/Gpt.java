@@ -1,6 +1,5 @@
 package dev.jgpt.model;
 
-import dev.jgpt.JgptException;
 import dev.jgpt.kernels.AdamW;
 import dev.jgpt.kernels.Attention;
 import dev.jgpt.kernels.CrossEntropy;
@@ -100,12 +99,8 @@ public final class Gpt {
 
     private float forwardOnPool(int[] inputs, int[] targets, int B, int T) {
         GptConfig cfg = config;
-        if (T > cfg.blockSize()) {
-            throw new JgptException("sequence length " + T + " exceeds the model's block_size " + cfg.blockSize());
-        }
-        int BT = B * T, V = cfg.vocabSize();
-        checkTokens("input", inputs, BT, V, false);
-        if (targets != null) checkTokens("target", targets, BT, V, true);
+        cfg.checkBatch(inputs, targets, B, T);
+        int BT = B * T;
         if (acts == null || acts.capacity < BT) acts = new Activations(cfg, B, T);
         Activations a = acts;
         a.B = B;
@@ -154,16 +149,6 @@ public final class Gpt {
     public double gradNorm(View v) {
         float[] g = grads();
         return Math.sqrt(pool.call(() -> AdamW.sumOfSquares(g, v.start(), v.end())));
-    }
-
-    private void checkTokens(String what, int[] tokens, int n, int V, boolean allowIgnore) {
-        if (tokens.length < n) throw new IllegalArgumentException(what + " ids: expected " + n + ", got " + tokens.length);
-        for (int i = 0; i < n; i++) {
-            int t = tokens[i];
-            if (t >= V || t < (allowIgnore ? -1 : 0)) {
-                throw new JgptException(what + " id " + t + " at position " + i + " is outside the vocabulary [0, " + V + ")");
-            }
-        }
     }
 
     /** A parameter's gradient in the gradient buffer; null for none. */

@@ -71,6 +71,26 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int blockSize, int voc
         return parameterCount(nLayer, nEmbd, blockSize, vocabSize);
     }
 
+    /**
+     * Refuses a batch of B rows of T tokens this model cannot run: T beyond block_size, or an id outside
+     * the vocabulary (a target may also be -1, ignored). Both engines check their input through this.
+     */
+    public void checkBatch(int[] inputs, int[] targets, int B, int T) {
+        if (T > blockSize) throw new JgptException("sequence length " + T + " exceeds the model's block_size " + blockSize);
+        checkTokens("input", inputs, B * T, false);
+        if (targets != null) checkTokens("target", targets, B * T, true);
+    }
+
+    private void checkTokens(String what, int[] tokens, int n, boolean allowIgnore) {
+        if (tokens.length < n) throw new IllegalArgumentException(what + " ids: expected " + n + ", got " + tokens.length);
+        for (int i = 0; i < n; i++) {
+            int t = tokens[i];
+            if (t >= vocabSize || t < (allowIgnore ? -1 : 0)) {
+                throw new JgptException(what + " id " + t + " at position " + i + " is outside the vocabulary [0, " + vocabSize + ")");
+            }
+        }
+    }
+
     private static long parameterCount(long L, long C, long maxT, long Vp) {
         return Vp * C + maxT * C + L * (12 * C * C + 13 * C) + 2 * C;
     }
