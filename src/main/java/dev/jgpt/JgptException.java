@@ -1,5 +1,7 @@
 package dev.jgpt;
 
+import com.google.gson.JsonParseException;
+
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -47,5 +49,19 @@ public class JgptException extends RuntimeException {
             };
         }
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    /**
+     * What is wrong with a JSON text, in one line: where it broke ("at line 1 column 5 path $.a"),
+     * without the exception's class name, Gson's advice to parse leniently or its link to a
+     * troubleshooting page, none of which the person who wrote the file can act on.
+     */
+    public static String reason(JsonParseException e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause().getMessage() != null) t = t.getCause();
+        String m = t.getMessage() == null ? "" : t.getMessage().lines().findFirst().orElse("").strip();
+        m = m.replaceFirst("^[\\w.$]+(Exception|Error): ", "")
+                .replaceFirst("^Use JsonReader\\.setStrictness\\(Strictness\\.LENIENT\\) to accept malformed JSON", "malformed JSON");
+        return m.isEmpty() ? "malformed JSON" : m;
     }
 }
