@@ -7,12 +7,16 @@ import io.jhdf.api.Dataset;
 import io.jhdf.api.DatasetCreationOptions;
 import io.jhdf.api.Node;
 import io.jhdf.api.dataset.ContiguousDataset;
+import io.jhdf.dataset.chunked.Chunk;
+import io.jhdf.dataset.chunked.ChunkedDatasetBase;
 import io.jhdf.object.datatype.DataType;
 import io.jhdf.object.datatype.FixedPoint;
 
+import java.lang.reflect.Method;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * HDF5 token shards through jhdf (pure Java: no native HDF5 library to install, and it both writes
@@ -59,6 +63,7 @@ final class Hdf5Shard {
             if (count > Integer.MAX_VALUE - 16) {
                 throw new JgptException(path + ": " + count + " tokens is too many for one chunked HDF5 shard (max 2^31)");
             }
+            checkChunksInFile(file, ds, path);
             short[] tokens = new short[(int) count];
             for (long from = 0; from < count; from += SLICE_TOKENS) {
                 int n = (int) Math.min(SLICE_TOKENS, count - from);
@@ -72,6 +77,30 @@ final class Hdf5Shard {
             throw e;
         } catch (RuntimeException e) {
             throw corrupt(path, e);
+        }
+    }
+
+    /**
+     * jhdf reads a chunk that lies past the end of a cut-off file without complaint, zeros or stray
+     * bytes coming back as tokens; so every chunk must end inside the file. The chunks' places are
+     * jhdf's protected chunk index (read here by reflection: the whole classpath is one module);
+     * should a later jhdf move it, uncompressed tokens must at least fit in the file.
+     */
+    private static void checkChunksInFile(HdfFile file, Dataset ds, Path path) {
+        long end = 0;
+        try {
+            Method lookup = ChunkedDatasetBase.class.getDeclaredMethod("getChunkLookup");
+            lookup.setAccessible(true);
+            for (Object chunk : ((Map<?, ?>) lookup.invoke(ds)).values()) {
+                Chunk c = (Chunk) chunk;
+                end = Math.max(end, file.getUserBlockSize() + c.getAddress() + c.getSize());
+            }
+        } catch (ReflectiveOperationException | ClassCastException | SecurityException e) {
+            end = ds.getFilters().isEmpty() ? 2 * ds.getDimensionsAsLong()[0] : 0;
+        }
+        if (end > file.size()) {
+            throw new JgptException(path + ": truncated: dataset '" + ds.getName() + "' needs bytes up to " + end
+                    + " but the file has " + file.size());
         }
     }
 

@@ -101,7 +101,15 @@ class ShardFormatTest {
         Path npy = truncatedCopy(fixture("fixture_val_000000.npy"), dir, 1);
         assertRefused(npy, "truncated");
         Path h5 = truncatedCopy(fixture("fixture-chunked.h5"), dir, 4000);
-        assertRefused(h5, "HDF5");
+        assertRefused(h5, "truncated");
+        // a shard as jgpt writes it, its one chunk near the end of the file: cut into it, the missing
+        // bytes used to come back as made-up tokens
+        short[] tokens = new short[60_000];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = (short) (i % 50_000);
+        Path written = dir.resolve("jgpt_train_000001.h5");
+        ShardFormat.HDF5.write(written, tokens, tokens.length);
+        assertRefused(truncatedCopy(written, dir, 100), "truncated: dataset 'tokens' needs bytes up to");
+        assertRefused(truncatedCopy(written, dir, 40_000), "truncated: dataset 'tokens' needs bytes up to");
 
         Path magic = dir.resolve("magic_val.bin");
         Files.write(magic, header(12345, 1, 0));
