@@ -13,6 +13,7 @@ import dev.jgpt.io.Downloads;
 import dev.jgpt.io.HuggingFaceHub;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import dev.jgpt.track.ProgressBar;
+import dev.jgpt.track.RunLock;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -53,6 +54,12 @@ public final class Prepare {
      * where to go on.
      */
     public static final String JOURNAL = "prepare.partial";
+    /**
+     * Held by the process preparing the folder (a {@link RunLock}), so that two prepares never write
+     * into one folder at once: two trainings started together on one new data.dir take turns, the
+     * second then finding the first one's shards. The prepare removes it as it ends, finished or not.
+     */
+    public static final String LOCK = "prepare.lock";
     // Documents longer than this are cut (where the tokens cannot change) so one big file uses all cores.
     private static final int PIECE_CHARS = 1 << 17;
     // Characters per parallel task: large enough to amortize scheduling, small enough to balance cores.
@@ -177,22 +184,31 @@ public final class Prepare {
                             + "' in its name, like fineweb_" + split + "_000000.bin)");
                 }
             }
-            env.say().accept("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST + ": not written by jgpt prepare)");
+            if (!isPrepared(dir)) { // else a prepare of another process finished just now
+                env.say().accept("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST
+                        + ": not written by jgpt prepare)");
+            }
             return dir;
         }
-        env.say().accept("preparing " + source + " into " + dir + (Files.isRegularFile(dir.resolve(JOURNAL)) ? "" : " (first use)") + "...");
-        Options o = Options.defaults(source, dir);
-        Summary s;
-        try {
-            s = run(new Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), o.maxTokens(),
-                    true, o.threads(), o.textField(), o.downloads(), o.progress()), env, true);
+        boolean created = createOut(dir);
+        try (RunLock lock = RunLock.await(dir, LOCK, owner -> env.say().accept("data.dir " + dir + ": waiting for process " + owner
+                + ", which is preparing it..."))) {
+            if (lock == null) return ensureShards(dir, source, env); // that process failed and removed the folder it made
+            if (isPrepared(dir)) { // prepared by the process this one waited for
+                removeLockFile(dir);
+                return dir;
+            }
+            env.say().accept("preparing " + source + " into " + dir + (Files.isRegularFile(dir.resolve(JOURNAL)) ? "" : " (first use)") + "...");
+            Options o = Options.defaults(source, dir);
+            Summary s = prepareLocked(new Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), o.maxTokens(),
+                    true, o.threads(), o.textField(), o.downloads(), o.progress()), env, true, created);
+            env.say().accept(s.describe());
+            return dir;
         } catch (Corpus.Unreachable e) {
             boolean begun = Files.isRegularFile(dir.resolve(JOURNAL));
             throw new JgptException("data.source " + source + ": " + e.reason + ". " + (begun
                     ? "What is prepared in " + dir + " is kept: run again with network to go on from there. " : "") + offlineHint(source), e);
         }
-        env.say().accept(s.describe());
-        return dir;
     }
 
     /** What training can do when data.source cannot be downloaded: fetch it elsewhere, or use a corpus that is here. */
@@ -206,19 +222,37 @@ public final class Prepare {
                 + "sources), or --set data.source=FILE --set data.dir=data/NAME (a text, .jsonl or .parquet file, or a folder of them)";
     }
 
-    /** The files in {@code dir} whose headers say they are token shards, by name. */
+    /**
+     * The files in {@code dir} whose headers say they are token shards, by name. A file that the
+     * dataset would read as a shard (a shard's extension, "train" or "val" in its name) but whose first
+     * bytes are not a shard's is one error naming it: passed over, it would surface only as a split
+     * that seems to be missing.
+     */
     static List<Path> recognizedShards(Path dir) {
+        List<Path> named;
         try (Stream<Path> files = Files.list(dir)) {
-            return files.filter(ShardFormat::isShard).filter(p -> ShardFormat.sniff(p) != null).sorted().toList();
+            named = files.filter(ShardFormat::isShard).filter(Files::isRegularFile).sorted().toList();
         } catch (IOException e) {
             throw new JgptException("data.dir " + dir + ": cannot list (" + e.getMessage() + ")", e);
         }
+        List<Path> shards = new ArrayList<>();
+        for (Path p : named) {
+            String name = p.getFileName().toString();
+            if (ShardFormat.sniff(p) != null) {
+                shards.add(p);
+            } else if (name.contains("train") || name.contains("val")) {
+                throw new JgptException("data.dir " + dir + ": " + name + " is named as a token shard but is not one: its first bytes"
+                        + " are not a ." + ShardFormat.of(p).extension + " shard's header (damaged, or another kind of file)");
+            }
+        }
+        return shards;
     }
 
+    /** Missing, or holding nothing but the lock file a prepare leaves. */
     private static boolean isEmptyOrMissing(Path dir) {
         if (!Files.exists(dir)) return true;
         try (Stream<Path> files = Files.list(dir)) {
-            return files.findAny().isEmpty();
+            return files.noneMatch(f -> !f.getFileName().toString().equals(LOCK));
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot list (" + e.getMessage() + ")", e);
         }
@@ -232,79 +266,119 @@ public final class Prepare {
         return run(options, Environment.standard(options.progress()), !options.overwrite());
     }
 
-    /** As {@link #run(Options)}; {@code continueCutShort}: go on with a prepare of the same settings cut short in the output directory. */
+    /**
+     * As {@link #run(Options)}; {@code continueCutShort}: go on with a prepare of the same settings cut
+     * short in the output directory. Another process preparing into it is one error naming it.
+     */
     static Summary run(Options options, Environment env, boolean continueCutShort) {
         check(options);
-        Corpus corpus = Corpus.resolve(options.source(), options.textField(), options.downloads(), env.hub(), env.download());
-        int val = (int) validationTokens(options, corpus.estimatedBytes);
-        PrepareJournal.Settings settings = PrepareJournal.Settings.of(options, corpus, val);
-        List<ShardWriter.Done> kept = continueCutShort ? PrepareJournal.continuable(options.out(), settings) : null;
-        long keptTokens = kept == null ? 0 : kept.stream().mapToLong(ShardWriter.Done::tokens).sum();
-        PreparePlan plan = PreparePlan.of(options.source(), corpus, options.out(), keptTokens, options.maxTokens(), options.threads());
-        if (options.progress() && plan.downloads()) env.say().accept(plan.describe(env.freeSpace()));
-        plan.refuseIfNoRoom(env.freeSpace());
-        corpus.keepListing();
-        Path journal = options.out().resolve(JOURNAL);
-        ShardWriter.Position from = ShardWriter.Position.START;
+        boolean created = createOut(options.out());
+        try (RunLock lock = RunLock.acquire(options.out(), LOCK)) {
+            return prepareLocked(options, env, continueCutShort, created);
+        }
+    }
+
+    /**
+     * The prepare itself, in a folder this process holds. When it fails before its first whole shard
+     * (a bad input, most often) it leaves nothing behind: its journal goes, and the folder too when
+     * it made it ({@code created}), so the corrected command starts as if it were the first.
+     */
+    private static Summary prepareLocked(Options options, Environment env, boolean continueCutShort, boolean created) {
+        boolean fresh = false; // this prepare began the folder's journal: what it names is this prepare's own
+        ShardWriter writer = null;
         try {
-            if (kept == null) {
-                prepareOutput(options.out(), options.overwrite());
-                PrepareJournal.start(journal, settings);
-            } else {
-                from = kept.getLast().next();
-                removeUnfinished(options.out(), kept);
-                PrepareJournal.restart(journal, settings, kept);
-                if (options.progress()) {
-                    env.say().accept(String.format(Locale.ROOT, "continuing the prepare cut short in %s: %d whole shard%s (%,d tokens) kept",
-                            options.out(), kept.size(), kept.size() == 1 ? "" : "s", keptTokens));
+            Corpus corpus = Corpus.resolve(options.source(), options.textField(), options.downloads(), env.hub(), env.download());
+            int val = (int) validationTokens(options, corpus.estimatedBytes);
+            PrepareJournal.Settings settings = PrepareJournal.Settings.of(options, corpus, val);
+            List<ShardWriter.Done> kept = continueCutShort ? PrepareJournal.continuable(options.out(), settings) : null;
+            long keptTokens = kept == null ? 0 : kept.stream().mapToLong(ShardWriter.Done::tokens).sum();
+            PreparePlan plan = PreparePlan.of(options.source(), corpus, options.out(), keptTokens, options.maxTokens(), options.threads());
+            if (options.progress() && plan.downloads()) env.say().accept(plan.describe(env.freeSpace()));
+            plan.refuseIfNoRoom(env.freeSpace());
+            corpus.keepListing();
+            Path journal = options.out().resolve(JOURNAL);
+            ShardWriter.Position from = ShardWriter.Position.START;
+            try {
+                if (kept == null) {
+                    prepareOutput(options.out(), options.overwrite());
+                    PrepareJournal.start(journal, settings);
+                    fresh = true;
+                } else {
+                    from = kept.getLast().next();
+                    removeUnfinished(options.out(), kept);
+                    PrepareJournal.restart(journal, settings, kept);
+                    if (options.progress()) {
+                        env.say().accept(String.format(Locale.ROOT, "continuing the prepare cut short in %s: %d whole shard%s (%,d tokens) kept",
+                                options.out(), kept.size(), kept.size() == 1 ? "" : "s", keptTokens));
+                    }
+                }
+            } catch (IOException e) {
+                throw new JgptException("--out " + options.out() + ": cannot write (" + e.getMessage() + ")", e);
+            }
+            writer = new ShardWriter(options.out(), corpus.name, options.format(), val,
+                    (int) options.shardTokens(), options.maxTokens(), journal, kept == null ? List.of() : kept);
+            Thread cleanup = new Thread(() -> deleteTemporaries(options.out()));
+            Runtime.getRuntime().addShutdownHook(cleanup);
+            ExecutorService pool = Executors.newFixedThreadPool(options.threads(), r -> {
+                Thread t = new Thread(r, "prepare-tokenizer");
+                t.setDaemon(true);
+                return t;
+            });
+            ProgressBar bar = options.progress()
+                    ? ProgressBar.start("prepare " + options.source(), corpus.estimatedBytes, "B", "docs", "tokens")
+                    : null;
+            if (bar != null && env.record() != null) bar.recording(env.record(), 10);
+            Pipeline pipeline = new Pipeline(pool, writer, bar, 2 * options.threads(), from);
+            long start = System.nanoTime();
+            try {
+                try {
+                    corpus.forEachDocument(from, pipeline::document, pipeline::writeAll);
+                    pipeline.writeAll();
+                } catch (Pipeline.Stop stop) {
+                    // --max-tokens reached
+                }
+                List<Shard> shards = writer.finish(pipeline.position);
+                if (shards.isEmpty()) {
+                    throw new JgptException("--source " + options.source() + ": no documents found (binary files are skipped)");
+                }
+                if (shards.size() == 1) { // all in the validation shard: nothing to train on, so no prepare to keep
+                    if (fresh) discard(options.out(), true, created);
+                    throw new JgptException(String.format(Locale.ROOT, "--source %s: %,d token%s, all of them in the validation shard"
+                                    + " (%,d tokens): nothing is left to train on; give more text%s", options.source(), writer.totalTokens(),
+                            writer.totalTokens() == 1 ? "" : "s", val, options.valTokens() > 0 ? " or a smaller --val-tokens" : ""));
+                }
+                double seconds = (System.nanoTime() - start) / 1e9;
+                Summary summary = new Summary(options.source(), options.out().toString(), options.format().name().toLowerCase(Locale.ROOT),
+                        pipeline.position.documents(), writer.totalTokens(), pipeline.bytes, seconds, shards);
+                writeManifest(options.out(), summary);
+                Files.delete(journal);
+                if (bar != null) bar.finish();
+                return summary;
+            } catch (IOException e) {
+                throw JgptException.io(options.out(), "write shards", e);
+            } finally {
+                pool.shutdownNow();
+                if (bar != null) bar.abandon(); // after finish() a no-op: only a failed prepare gets here with the bar open
+                try {
+                    Runtime.getRuntime().removeShutdownHook(cleanup);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running already
                 }
             }
-        } catch (IOException e) {
-            throw new JgptException("--out " + options.out() + ": cannot write (" + e.getMessage() + ")", e);
-        }
-        ShardWriter writer = new ShardWriter(options.out(), corpus.name, options.format(), val,
-                (int) options.shardTokens(), options.maxTokens(), journal, kept == null ? List.of() : kept);
-        Thread cleanup = new Thread(() -> deleteTemporaries(options.out()));
-        Runtime.getRuntime().addShutdownHook(cleanup);
-        ExecutorService pool = Executors.newFixedThreadPool(options.threads(), r -> {
-            Thread t = new Thread(r, "prepare-tokenizer");
-            t.setDaemon(true);
-            return t;
-        });
-        ProgressBar bar = options.progress()
-                ? ProgressBar.start("prepare " + options.source(), corpus.estimatedBytes, "B", "docs", "tokens")
-                : null;
-        if (bar != null && env.record() != null) bar.recording(env.record(), 10);
-        Pipeline pipeline = new Pipeline(pool, writer, bar, 2 * options.threads(), from);
-        long start = System.nanoTime();
-        try {
-            try {
-                corpus.forEachDocument(from, pipeline::document, pipeline::writeAll);
-                pipeline.writeAll();
-            } catch (Pipeline.Stop stop) {
-                // --max-tokens reached
-            }
-            List<Shard> shards = writer.finish(pipeline.position);
-            if (shards.isEmpty()) {
-                throw new JgptException("--source " + options.source() + ": no documents found (binary files are skipped)");
-            }
-            double seconds = (System.nanoTime() - start) / 1e9;
-            Summary summary = new Summary(options.source(), options.out().toString(), options.format().name().toLowerCase(Locale.ROOT),
-                    pipeline.position.documents(), writer.totalTokens(), pipeline.bytes, seconds, shards);
-            writeManifest(options.out(), summary);
-            Files.delete(journal);
-            if (bar != null) bar.finish();
-            return summary;
-        } catch (IOException e) {
-            throw JgptException.io(options.out(), "write shards", e);
+        } catch (RuntimeException e) {
+            if (fresh ? writer == null || writer.shardsWritten() == 0 : created) discard(options.out(), fresh, created);
+            throw e;
         } finally {
-            pool.shutdownNow();
-            if (bar != null) bar.abandon(); // after finish() a no-op: only a failed prepare gets here with the bar open
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running already
-            }
+            removeLockFile(options.out());
+        }
+    }
+
+    /** Removes the folder's lock file while this process still holds it: one waiting for it then takes a new one. */
+    private static void removeLockFile(Path out) {
+        try {
+            Files.deleteIfExists(out.resolve(LOCK));
+        } catch (IOException e) {
+            // a lock file left behind is unlocked, and taken anew by the next prepare
         }
     }
 
@@ -346,6 +420,42 @@ public final class Prepare {
         return Math.max(1, Math.min(o.shardTokens(), estimatedTokens / 10));
     }
 
+    /** Makes the output folder (and those above it) where it is missing; true when it did. */
+    private static boolean createOut(Path out) {
+        if (Files.exists(out) && !Files.isDirectory(out)) throw new JgptException("--out " + out + ": exists and is not a directory");
+        boolean missing = !Files.exists(out);
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw JgptException.io(out, "create the folder", e);
+        }
+        return missing;
+    }
+
+    /**
+     * Removes what a failed prepare wrote: with {@code ownJournal}, the shards its journal names, their
+     * temporary files and the journal; with {@code createdOut}, the folder too when nothing else is
+     * left in it (the lock file, held by this process until it closes, goes with it).
+     */
+    private static void discard(Path out, boolean ownJournal, boolean createdOut) {
+        try {
+            if (ownJournal) {
+                for (String name : ownFiles(out)) {
+                    Files.deleteIfExists(out.resolve(name));
+                    AtomicFiles.removeLeftovers(out.resolve(name));
+                }
+                AtomicFiles.removeLeftovers(out.resolve(MANIFEST));
+                Files.deleteIfExists(out.resolve(JOURNAL));
+            }
+            if (createdOut && isEmptyOrMissing(out)) {
+                Files.deleteIfExists(out.resolve(LOCK));
+                Files.deleteIfExists(out);
+            }
+        } catch (IOException | RuntimeException e) {
+            // the failure that brought us here is the error to report; what is left, --overwrite removes
+        }
+    }
+
     /**
      * Refuses a non-empty output directory unless overwriting; then removes what an earlier prepare
      * wrote there (the shards its manifest or journal names, their temporary files, the manifest) and
@@ -353,10 +463,6 @@ public final class Prepare {
      */
     private static void prepareOutput(Path out, boolean overwrite) {
         try {
-            if (Files.exists(out) && !Files.isDirectory(out)) {
-                throw new JgptException("--out " + out + ": exists and is not a directory");
-            }
-            Files.createDirectories(out);
             if (isEmptyOrMissing(out)) {
                 return;
             }

@@ -119,6 +119,11 @@ final class ShardWriter {
         return total;
     }
 
+    /** Whole shards so far, those of the prepare this one continues included. */
+    int shardsWritten() {
+        return written.size();
+    }
+
     private int capacity() {
         return written.isEmpty() ? valTokens : shardTokens;
     }

@@ -82,6 +82,14 @@ class ForeignShardsTest {
         assertEquals("data.dir " + noVal + ": 1 shard but no validation shard (a file with 'val' in its name, like fineweb_val_000000.bin)",
                 e.getMessage());
 
+        // a validation shard that is not one (damaged, or another file by that name) is named, not passed over
+        Path badVal = Files.createDirectories(dir.resolve("badval"));
+        ShardFormat.BIN.write(badVal.resolve("x_train_000001.bin"), TOKENS, TOKENS.length);
+        Files.write(badVal.resolve("x_val_000000.bin"), new byte[4096]);
+        e = assertThrows(JgptException.class, () -> Prepare.ensureShards(badVal, Corpus.JDK_SRC));
+        assertEquals("data.dir " + badVal + ": x_val_000000.bin is named as a token shard but is not one: its first bytes are not"
+                + " a .bin shard's header (damaged, or another kind of file)", e.getMessage());
+
         Path other = Files.createDirectories(dir.resolve("other"));
         Files.writeString(other.resolve("book.txt"), "text");
         e = assertThrows(JgptException.class, () -> Prepare.ensureShards(other, Corpus.JDK_SRC));

@@ -87,6 +87,70 @@ class PrepareGuardsTest {
     }
 
     @Test
+    void aPrepareThatFailsOnItsInputLeavesNothingBehind(@TempDir Path tmp) throws IOException {
+        Path jsonl = tmp.resolve("docs.jsonl");
+        Files.writeString(jsonl, "{\"text\": \"fine\"}\n{\"text\": \"cut\n");
+        Path out = tmp.resolve("new/out");
+        JgptException e = refused(jsonl, out);
+        assertTrue(e.getMessage().startsWith(jsonl + ":2: bad JSON: "), e.getMessage());
+        assertFalse(e.getMessage().contains("\n") || e.getMessage().contains("http"), e.getMessage());
+        assertFalse(Files.exists(out), "the folder the failed prepare made is gone");
+
+        // a folder that was there stays, as empty as it was
+        Path mine = Files.createDirectories(tmp.resolve("mine"));
+        refused(jsonl, mine);
+        assertEquals(List.of(), Files.list(mine).toList());
+
+        // and the corrected command runs as a first one would: no --overwrite asked for
+        Files.writeString(jsonl, "{\"text\": \"" + TEXT.replace("\n", " ") + "\"}\n");
+        Prepare.run(options(jsonl.toString(), out, ShardFormat.BIN, 1000, 100));
+        assertTrue(Prepare.isPrepared(out));
+    }
+
+    @Test
+    void aCorpusTooSmallForATrainingShardIsRefusedAndLeavesNothing(@TempDir Path tmp) throws IOException {
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, TEXT);
+        Path out = tmp.resolve("out");
+        JgptException e = assertThrows(JgptException.class, () -> Prepare.run(options(text.toString(), out, ShardFormat.BIN, 1000, 100_000)));
+        assertTrue(e.getMessage().startsWith("--source " + text + ": ") && e.getMessage().contains("all of them in the validation shard")
+                && e.getMessage().endsWith("give more text or a smaller --val-tokens"), e.getMessage());
+        assertFalse(Files.exists(out));
+
+        Path empty = tmp.resolve("empty.txt");
+        Files.writeString(empty, "");
+        e = assertThrows(JgptException.class, () -> Prepare.run(options(empty.toString(), out, ShardFormat.BIN, 1000, 0)));
+        assertTrue(e.getMessage().contains("nothing is left to train on"), e.getMessage());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void aFolderBeingPreparedIsRefusedToASecondPrepareAndAwaitedByATraining(@TempDir Path tmp) throws Exception {
+        Path text = tmp.resolve("t.txt");
+        Files.writeString(text, TEXT);
+        Path out = Files.createDirectories(tmp.resolve("out"));
+        List<String> said = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.Future<Path> training;
+        try (var other = dev.jgpt.track.RunLock.acquire(out, Prepare.LOCK)) { // another prepare holds the folder
+            JgptException e = refused(text, out);
+            assertTrue(e.getMessage().startsWith(out + " is in use by process "), e.getMessage());
+            training = java.util.concurrent.Executors.newSingleThreadExecutor().submit(
+                    () -> Prepare.ensureShards(out, text.toString(), Prepare.Environment.standard(false).reporting(said::add, null)));
+            Thread.sleep(600);
+            assertFalse(training.isDone(), "the training waits for the folder");
+            assertFalse(Files.exists(out.resolve(Prepare.JOURNAL)));
+        }
+        assertEquals(out, training.get(60, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(Prepare.isPrepared(out));
+        assertTrue(said.getFirst().startsWith("data.dir " + out + ": waiting for process "), said.toString());
+        assertFalse(Files.exists(out.resolve(Prepare.LOCK)), "the lock file goes with the prepare");
+        // a second training finds the shards made and prepares nothing
+        said.clear();
+        Prepare.ensureShards(out, text.toString(), Prepare.Environment.standard(false).reporting(said::add, null));
+        assertEquals(List.of(), said);
+    }
+
+    @Test
     void shardsOfFewerThanAThousandTokensAreRefused(@TempDir Path tmp) throws IOException {
         Path text = tmp.resolve("t.txt");
         Files.writeString(text, TEXT);
