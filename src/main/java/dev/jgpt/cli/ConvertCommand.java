@@ -1,6 +1,7 @@
 package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.io.HfCheckpoint;
 import dev.jgpt.io.ModelCard;
 import dev.jgpt.io.ModelFiles;
 import dev.jgpt.model.Gpt;
@@ -28,6 +29,8 @@ public final class ConvertCommand implements Callable<Integer> {
         if (in.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
             throw new JgptException("--out must differ from --in");
         }
+        // refused before the weights are read: a folder of the user's files is never written into
+        if (!out.getFileName().toString().endsWith(".bin")) HfCheckpoint.checkOutputFolder(out, "--out " + out);
         Gpt model = ModelFiles.load(in);
         ModelFiles.save(model, out, ModelCard.of("Converted by `jgpt convert` from `" + in + "`."));
         System.err.printf("wrote %s (%,d parameters, %d layers, %d heads, n_embd %d, vocab %d)%n", out,

@@ -49,8 +49,11 @@ public final class DownloadCommand implements Callable<Integer> {
         }
         if (maxFiles != null && maxFiles < 1) throw new JgptException("--max-files must be at least 1, got " + maxFiles);
         Path dir = out != null ? out : Downloads.defaultOut(name);
-        Download download = Download.standard();
+        String option = out != null ? "--out " + out : dir.toString();
         HuggingFaceHub hub = HuggingFaceHub.fromEnvironment();
+        if (Downloads.MODELS.contains(name)) HfCheckpoint.checkOutputFolder(dir, option);
+        else if (Files.exists(dir) && !Files.isDirectory(dir)) throw new JgptException(option + ": exists and is not a folder");
+        Download download = Download.standard();
         if (Downloads.MODELS.contains(name)) {
             download.fetchAll(name, dir, Downloads.model(hub, download, name, dir));
             GptConfig cfg = HfCheckpoint.readConfig(dir);

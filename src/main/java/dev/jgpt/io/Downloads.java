@@ -28,8 +28,7 @@ public final class Downloads {
     /** The Hub keeps OpenAI's four GPT-2 sizes under this owner. */
     static final String MODEL_OWNER = "openai-community/";
     /** The files of a model repository that make a HuggingFace GPT-2 folder (the Hub's repos also hold other frameworks' weights). */
-    static final List<String> MODEL_FILES = List.of("config.json", "generation_config.json", "model.safetensors",
-            "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "README.md");
+    static final List<String> MODEL_FILES = HfCheckpoint.FILES;
     static final URI HELLASWAG_URL =
             URI.create("https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl");
     static final String FINEWEB_REPO = "HuggingFaceFW/fineweb-edu";

@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongConsumer;
+import java.util.stream.Stream;
 
 /**
  * A HuggingFace GPT-2 folder. Reading needs config.json and model.safetensors, tensors named
@@ -42,8 +43,59 @@ public final class HfCheckpoint {
     private HfCheckpoint() {
     }
 
+    /**
+     * Every file a GPT-2 model folder holds, jgpt's and the Hub's alike: what {@link #save} writes and
+     * {@code download} fetches, in this order, so a download cut short has config.json or its .part.
+     */
+    public static final List<String> FILES = Stream.of(List.of(CONFIG, GENERATION_CONFIG, WEIGHTS), HfTokenizerFiles.NAMES,
+            List.of(CARD)).flatMap(List::stream).toList();
+
     public static boolean isHfDirectory(Path dir) {
         return Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(CONFIG)) && Files.isRegularFile(dir.resolve(WEIGHTS));
+    }
+
+    /**
+     * Refuses to write a model folder into {@code dir} when that would replace files jgpt did not
+     * write: {@code dir} must be missing, empty, a GPT-2 model folder already (a config.json that reads
+     * as GPT-2's, beside model.safetensors or its .part), or a download of one cut short (a model
+     * folder's files and their .part only, config.json among them). Its files are then the model's,
+     * written by jgpt or the Hub, and rewriting them loses nothing of the user's; a README.md or
+     * config.json of a folder of notes would be lost. The error is one line that starts with
+     * {@code name} (the option, like {@code --out D}).
+     */
+    public static void checkOutputFolder(Path dir, String name) throws IOException {
+        if (!Files.exists(dir)) return;
+        if (!Files.isDirectory(dir)) throw new JgptException(name + ": exists and is not a folder");
+        List<String> entries;
+        try (Stream<Path> s = Files.list(dir)) {
+            entries = s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+        if (entries.isEmpty()) return;
+        boolean gpt2Config = isGpt2Config(dir);
+        if (gpt2Config && (Files.isRegularFile(dir.resolve(WEIGHTS)) || Files.isRegularFile(AtomicFiles.partFile(dir.resolve(WEIGHTS))))) {
+            return;
+        }
+        List<String> foreign = entries.stream()
+                .filter(n -> !FILES.contains(n) && !FILES.contains(n.replaceFirst("\\.part$", "")) && !AtomicFiles.isTemporary(n))
+                .toList();
+        boolean configBegun = gpt2Config || Files.isRegularFile(AtomicFiles.partFile(dir.resolve(CONFIG)));
+        if (foreign.isEmpty() && configBegun) return;
+        List<String> named = foreign.isEmpty() ? entries : foreign;
+        String listed = String.join(", ", named.subList(0, Math.min(named.size(), 5))) + (named.size() > 5 ? ", ..." : "");
+        String config = Files.exists(dir.resolve(CONFIG)) && !gpt2Config ? "; its " + CONFIG + " is not a GPT-2 config" : "";
+        throw new JgptException(name + ": not empty and not a GPT-2 model folder (it holds " + listed + config
+                + "), so jgpt will not write over it: give a new or empty folder");
+    }
+
+    /** Whether {@code dir}'s config.json reads as a GPT-2 config (jgpt's or the Hub's). */
+    private static boolean isGpt2Config(Path dir) {
+        if (!Files.isRegularFile(dir.resolve(CONFIG))) return false;
+        try {
+            readConfig(dir);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     public static GptConfig readConfig(Path dir) throws IOException {
@@ -142,7 +194,8 @@ public final class HfCheckpoint {
      * Writes a complete HuggingFace GPT-2 folder into {@code dir} (created if needed), each file
      * atomically: config.json, generation_config.json, model.safetensors, GPT-2's tokenizer
      * (vocab.json, merges.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json) and the
-     * card, README.md. A model whose vocabulary is smaller than GPT-2's cannot take GPT-2's token ids,
+     * card, README.md. A folder that holds anything but a model folder is refused ({@link #checkOutputFolder}).
+     * A model whose vocabulary is smaller than GPT-2's cannot take GPT-2's token ids,
      * so its folder has no tokenizer files.
      */
     public static void save(Gpt model, Path dir, ModelCard card) throws IOException {
@@ -152,6 +205,7 @@ public final class HfCheckpoint {
     /** As above, handing {@code written} the weights' bytes as they go out (progress). */
     public static void save(Gpt model, Path dir, ModelCard card, LongConsumer written) throws IOException {
         GptConfig cfg = model.config;
+        checkOutputFolder(dir, dir.toString());
         Files.createDirectories(dir);
         Safetensors.write(dir.resolve(WEIGHTS), tensors(model), Map.of("format", "pt"), written);
         AtomicFiles.writeString(dir.resolve(CONFIG), configJson(cfg));
@@ -162,7 +216,7 @@ public final class HfCheckpoint {
                 AtomicFiles.writeString(dir.resolve(f.getKey()), f.getValue());
             }
         } else {
-            // a model with GPT-2's vocabulary may have been saved here before
+            // a model with GPT-2's vocabulary may have been saved here before (checkOutputFolder: this is a model folder)
             for (String name : HfTokenizerFiles.NAMES) Files.deleteIfExists(dir.resolve(name));
         }
         AtomicFiles.writeString(dir.resolve(CARD), card.render(cfg, tokenizer));

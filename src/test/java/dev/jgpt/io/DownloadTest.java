@@ -366,4 +366,81 @@ class DownloadTest {
         assertEquals("jgpt download: no such download 'gpt3' (one of: gpt2, gpt2-medium, gpt2-large, gpt2-xl, hellaswag, fineweb-edu)\n"
                 + "jgpt download: --max-files applies to fineweb-edu only\n", err.toString().replace("\r", ""));
     }
+
+    /** {@code jgpt ARGS} in a child JVM in {@code cwd}, with HF_ENDPOINT set as a user sets it. */
+    record Cli(int exit, String out, String err) {
+        /** stderr without the JVM's note on the incubating Vector API. */
+        List<String> errLines() {
+            return err.lines().filter(l -> !l.contains("incubator modules")).toList();
+        }
+    }
+
+    static Cli jgpt(Path cwd, String endpoint, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "-cp", System.getProperty("java.class.path"), dev.jgpt.cli.Main.class.getName()));
+        cmd.addAll(List.of(args));
+        Path logs = Files.createTempDirectory("jgpt-cli");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile())
+                    .redirectOutput(logs.resolve("out").toFile()).redirectError(logs.resolve("err").toFile());
+            pb.environment().put("HF_ENDPOINT", endpoint);
+            pb.environment().remove("JGPT_TTY");
+            Process p = pb.start();
+            assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "jgpt " + String.join(" ", args) + " did not finish");
+            return new Cli(p.exitValue(), Files.readString(logs.resolve("out")), Files.readString(logs.resolve("err")));
+        } finally {
+            AtomicFiles.deleteTree(logs);
+        }
+    }
+
+    /** The stand-in Hub serves openai-community/gpt2 as the tiny fixture: config, weights and a card of the Hub's. */
+    void serveGpt2(boolean weightsThere) throws Exception {
+        Path fixture = Path.of("src/test/resources/fixtures/tiny/hf");
+        byte[] config = Files.readAllBytes(fixture.resolve("config.json"));
+        byte[] weights = Files.readAllBytes(fixture.resolve("model.safetensors"));
+        byte[] card = "# gpt2 from the Hub\n".getBytes(StandardCharsets.UTF_8);
+        served.put("/api/models/openai-community/gpt2/tree/main", new Served(("[" + String.join(",",
+                "{\"type\":\"file\",\"size\":" + config.length + ",\"path\":\"config.json\"}",
+                "{\"type\":\"file\",\"size\":" + weights.length + ",\"path\":\"model.safetensors\","
+                        + "\"lfs\":{\"oid\":\"" + sha256(weights) + "\",\"size\":" + weights.length + "}}",
+                "{\"type\":\"file\",\"size\":" + card.length + ",\"path\":\"README.md\"}") + "]").getBytes(StandardCharsets.UTF_8)));
+        served.put("/openai-community/gpt2/resolve/main/config.json", new Served(config));
+        served.put("/openai-community/gpt2/resolve/main/README.md", new Served(card));
+        if (weightsThere) served.put("/openai-community/gpt2/resolve/main/model.safetensors", new Served(weights));
+        else served.remove("/openai-community/gpt2/resolve/main/model.safetensors");
+    }
+
+    /** Files jgpt did not write are never replaced; a model folder it (or the Hub) wrote is downloaded into again. */
+    @Test
+    void aFolderOfOtherFilesIsRefusedAModelFolderIsRewritten(@TempDir Path tmp) throws Exception {
+        serveGpt2(true);
+        String hub = url("/").toString();
+        Path notes = Files.createDirectories(tmp.resolve("notes"));
+        Files.writeString(notes.resolve("README.md"), "notes\n");
+        Cli refused = jgpt(tmp, hub, "download", "gpt2", "--out", "notes");
+        assertEquals(1, refused.exit(), refused.err());
+        assertEquals(List.of("jgpt download: --out notes: not empty and not a GPT-2 model folder (it holds README.md), so jgpt"
+                + " will not write over it: give a new or empty folder"), refused.errLines());
+        assertEquals(Set.of("README.md"), files(notes));
+        assertEquals("notes\n", Files.readString(notes.resolve("README.md")));
+        assertTrue(requests.isEmpty(), requests.toString());
+
+        // a folder jgpt wrote: downloaded once, then again, and over a model convert wrote
+        Cli first = jgpt(tmp, hub, "download", "gpt2", "--out", "m");
+        assertEquals(0, first.exit(), first.err());
+        assertEquals(Set.of("README.md", "config.json", "model.safetensors"), files(tmp.resolve("m")));
+        Cli again = jgpt(tmp, hub, "download", "gpt2", "--out", "m");
+        assertEquals(0, again.exit(), again.err());
+        Path converted = tmp.resolve("converted");
+        ModelFiles.save(ModelFiles.load(Path.of("src/test/resources/fixtures/tiny/model.bin")), converted);
+        Cli over = jgpt(tmp, hub, "download", "gpt2", "--out", "converted");
+        assertEquals(0, over.exit(), over.err());
+        assertEquals("# gpt2 from the Hub\n", Files.readString(converted.resolve("README.md")));
+
+        Files.writeString(tmp.resolve("README.md"), "mine\n");
+        Cli file = jgpt(tmp, hub, "download", "gpt2", "--out", "README.md");
+        assertEquals(1, file.exit());
+        assertEquals(List.of("jgpt download: --out README.md: exists and is not a folder"), file.errLines());
+        assertEquals("mine\n", Files.readString(tmp.resolve("README.md")));
+    }
 }

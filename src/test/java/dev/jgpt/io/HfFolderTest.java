@@ -221,4 +221,73 @@ class HfFolderTest {
         assertEquals(new TreeSet<>(COMPLETE), files(dir));
         assertFalse(files(dir).stream().anyMatch(n -> n.contains(".tmp")));
     }
+
+    /** convert on the command line: stderr's last line, the exit code, and stdout (empty). */
+    record Convert(int exit, String lastLine) {
+    }
+
+    static Convert convert(String in, Path out) {
+        java.io.PrintStream oldErr = System.err;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        try {
+            // convert reports what it wrote on System.err, picocli its errors on the command line's writer
+            System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+            var cl = dev.jgpt.cli.Main.commandLine();
+            cl.setErr(new java.io.PrintWriter(System.err, true));
+            int exit = cl.execute("convert", "--in", in, "--out", out.toString());
+            List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+            assertEquals(1, lines.size(), lines.toString());
+            return new Convert(exit, lines.getFirst());
+        } finally {
+            System.setErr(oldErr);
+        }
+    }
+
+    static final String TINY_BIN = "src/test/resources/fixtures/tiny/model.bin";
+
+    /**
+     * A folder of someone's files is never written into, even when their names are a model folder's
+     * (a README.md, a config.json); a model folder jgpt wrote is written again.
+     */
+    @Test
+    void convertRefusesAFolderOfOtherFilesAndRewritesItsOwn(@TempDir Path tmp) throws IOException {
+        Path notes = Files.createDirectories(tmp.resolve("notes"));
+        Files.writeString(notes.resolve("README.md"), "notes\n");
+        Files.writeString(notes.resolve("config.json"), "{\"mine\":1}\n");
+        Convert refused = convert(TINY_BIN, notes);
+        assertEquals(1, refused.exit());
+        assertEquals("jgpt convert: --out " + notes + ": not empty and not a GPT-2 model folder (it holds README.md, config.json;"
+                + " its config.json is not a GPT-2 config), so jgpt will not write over it: give a new or empty folder", refused.lastLine());
+        assertEquals(Set.of("README.md", "config.json"), files(notes));
+        assertEquals("notes\n", Files.readString(notes.resolve("README.md")));
+        assertEquals("{\"mine\":1}\n", Files.readString(notes.resolve("config.json")));
+
+        // converting again to the same place, and over a model folder as the Hub has it (with a file of its own)
+        Path out = tmp.resolve("out");
+        assertEquals(0, convert(TINY_BIN, out).exit());
+        assertEquals(0, convert(TINY_BIN, out).exit());
+        Path hub = tmp.resolve("hub");
+        Files.createDirectories(hub);
+        for (String f : List.of("config.json", "model.safetensors")) {
+            Files.copy(Path.of("src/test/resources/fixtures/tiny/hf", f), hub.resolve(f));
+        }
+        Files.writeString(hub.resolve(".gitattributes"), "*.safetensors filter=lfs\n");
+        assertEquals(0, convert(TINY_BIN, hub).exit());
+        assertEquals("*.safetensors filter=lfs\n", Files.readString(hub.resolve(".gitattributes")));
+
+        Path file = Files.writeString(tmp.resolve("model"), "a file\n");
+        assertEquals("jgpt convert: --out " + file + ": exists and is not a folder", convert(TINY_BIN, file).lastLine());
+    }
+
+    /** Saving a model whose vocabulary GPT-2's tokenizer does not fit deletes no tokenizer file of the user's. */
+    @Test
+    void aSmallVocabularyModelDeletesNoTokenizerFileItDidNotWrite(@TempDir Path tmp) throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("tokenizer"));
+        Files.writeString(dir.resolve("vocab.json"), "{\"a\":0}\n");
+        Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\n");
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.jgpt.JgptException.class,
+                () -> ModelFiles.save(tinyGpt2Vocab(300), dir));
+        assertTrue(e.getMessage().startsWith(dir + ": not empty and not a GPT-2 model folder (it holds merges.txt, vocab.json)"), e.getMessage());
+        assertEquals(Set.of("merges.txt", "vocab.json"), files(dir));
+    }
 }
