@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.HttpURLConnection;
 import java.net.URI;
+import java.net.URLConnection;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -344,7 +345,14 @@ public final class Download {
     }
 
     private HttpURLConnection open(URI url, long from) throws IOException {
-        HttpURLConnection c = (HttpURLConnection) url.toURL().openConnection();
+        URLConnection opened;
+        try {
+            opened = url.toURL().openConnection();
+        } catch (IllegalArgumentException e) { // a relative URI
+            throw new JgptException("cannot download " + url + ": not an http(s) URL (" + e.getMessage() + ")");
+        }
+        // an ftp: or file: address opens another kind of connection, with no status code or Range
+        if (!(opened instanceof HttpURLConnection c)) throw new JgptException("cannot download " + url + ": not an http(s) URL");
         c.setConnectTimeout((int) timeout.toMillis());
         c.setReadTimeout((int) timeout.toMillis());
         c.setInstanceFollowRedirects(true);

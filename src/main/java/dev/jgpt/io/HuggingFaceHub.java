@@ -6,19 +6,30 @@ import com.google.gson.JsonParser;
 import dev.jgpt.JgptException;
 
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The HuggingFace Hub's file API: a folder's listing ({@code /api/models/REPO/tree/main/FOLDER}, each
  * file with its size, and for a Git LFS file its sha256) and a file's download address
  * ({@code /REPO/resolve/main/PATH}; datasets live under {@code /datasets/}).
  *
- * @param endpoint the Hub, or a mirror of it: {@code HF_ENDPOINT}, as HuggingFace's own tools read it
+ * @param endpoint the Hub, or a mirror of it: {@code HF_ENDPOINT}, as HuggingFace's own tools read it;
+ *                 null when {@code unusable}
+ * @param unusable why {@code HF_ENDPOINT} cannot name a Hub, one line reported by the first request
+ *                 rather than at once (a prepare of local files, or a HellaSwag download, never asks the
+ *                 Hub); null when it can
  */
-public record HuggingFaceHub(URI endpoint) {
+public record HuggingFaceHub(URI endpoint, String unusable) {
     public static final URI HUB = URI.create("https://huggingface.co");
     private static final String REVISION = "main";
+
+    /** A usable Hub at {@code endpoint}. */
+    public HuggingFaceHub(URI endpoint) {
+        this(endpoint, null);
+    }
 
     /** What a repository is; its files are under a different prefix for each. */
     public enum Kind {
@@ -39,7 +50,34 @@ public record HuggingFaceHub(URI endpoint) {
     /** The Hub at {@code HF_ENDPOINT} when set, else huggingface.co. */
     public static HuggingFaceHub fromEnvironment() {
         String env = System.getenv("HF_ENDPOINT");
-        return new HuggingFaceHub(env == null || env.isBlank() ? HUB : URI.create(env.strip()));
+        if (env == null || env.isBlank()) return new HuggingFaceHub(HUB);
+        try {
+            return fromEndpoint(env.strip());
+        } catch (JgptException e) {
+            return new HuggingFaceHub(null, e.getMessage());
+        }
+    }
+
+    /**
+     * The Hub at {@code endpoint}, which must be an http(s) URL with a host: anything else would fail
+     * deep in the first request (a relative URI, an ftp connection) instead of naming HF_ENDPOINT.
+     */
+    static HuggingFaceHub fromEndpoint(String endpoint) {
+        String problem;
+        try {
+            URI uri = new URI(endpoint);
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            if (!scheme.equals("http") && !scheme.equals("https")) {
+                problem = uri.getScheme() == null ? "not a URL" : "its scheme is " + uri.getScheme();
+            } else if (uri.getHost() == null) {
+                problem = "no host";
+            } else {
+                return new HuggingFaceHub(uri);
+            }
+        } catch (URISyntaxException e) {
+            problem = "not a URL: " + e.getReason() + (e.getIndex() >= 0 ? " at character " + (e.getIndex() + 1) : "");
+        }
+        throw new JgptException("HF_ENDPOINT '" + endpoint + "': " + problem + "; it must be an http(s) URL, like " + HUB);
     }
 
     /** The files (not subfolders) in {@code folder} ("" for the top) of a repository. */
@@ -71,6 +109,7 @@ public record HuggingFaceHub(URI endpoint) {
     }
 
     private String base() {
+        if (unusable != null) throw new JgptException(unusable);
         String s = endpoint.toString();
         return s.endsWith("/") ? s : s + "/";
     }

@@ -443,4 +443,23 @@ class DownloadTest {
         assertEquals(List.of("jgpt download: --out README.md: exists and is not a folder"), file.errLines());
         assertEquals("mine\n", Files.readString(tmp.resolve("README.md")));
     }
+
+    /** A bad HF_ENDPOINT is one line naming it, whatever is wrong with it; no stack trace. */
+    @Test
+    void aBadHfEndpointIsOneLineNamingIt(@TempDir Path tmp) throws Exception {
+        for (String[] bad : new String[][]{{"notaurl", "not a URL"}, {"ftp://127.0.0.1", "its scheme is ftp"},
+                {"http://a b", "not a URL: Illegal character in authority at character 9"}, {"http:///x", "no host"}}) {
+            JgptException e = assertThrows(JgptException.class, () -> HuggingFaceHub.fromEndpoint(bad[0]));
+            assertEquals("HF_ENDPOINT '" + bad[0] + "': " + bad[1] + "; it must be an http(s) URL, like https://huggingface.co",
+                    e.getMessage());
+        }
+        Cli cli = jgpt(tmp, "ftp://127.0.0.1", "download", "gpt2");
+        assertEquals(1, cli.exit());
+        assertEquals(List.of("jgpt download: HF_ENDPOINT 'ftp://127.0.0.1': its scheme is ftp; it must be an http(s) URL,"
+                + " like https://huggingface.co"), cli.errLines());
+        assertEquals(Set.of(), files(tmp));
+        // the downloader itself takes http(s) only: an ftp address is one error, not a failed cast
+        JgptException ftp = assertThrows(JgptException.class, () -> download.text(URI.create("ftp://127.0.0.1/x")));
+        assertEquals("cannot download ftp://127.0.0.1/x: not an http(s) URL", ftp.getMessage());
+    }
 }
