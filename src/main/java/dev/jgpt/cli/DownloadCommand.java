@@ -12,7 +12,9 @@ import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
@@ -53,6 +55,18 @@ public final class DownloadCommand implements Callable<Integer> {
         HuggingFaceHub hub = HuggingFaceHub.fromEnvironment();
         if (Downloads.MODELS.contains(name)) HfCheckpoint.checkOutputFolder(dir, option);
         else if (Files.exists(dir) && !Files.isDirectory(dir)) throw new JgptException(option + ": exists and is not a folder");
+        List<Path> created = missingFolders(dir);
+        try {
+            download(dir, hub);
+        } catch (RuntimeException | IOException e) {
+            // what was fetched stays for the next run to continue; folders left empty go
+            removeIfEmpty(created);
+            throw e;
+        }
+        return 0;
+    }
+
+    private void download(Path dir, HuggingFaceHub hub) throws IOException {
         Download download = Download.standard();
         if (Downloads.MODELS.contains(name)) {
             download.fetchAll(name, dir, Downloads.model(hub, download, name, dir));
@@ -78,6 +92,25 @@ public final class DownloadCommand implements Callable<Integer> {
             boolean all = maxFiles == null && dir.normalize().equals(Downloads.defaultOut(name));
             System.out.println("tokenize: jgpt prepare --source " + (all ? Downloads.FINEWEB_EDU : dir.toString()));
         }
-        return 0;
+    }
+
+    /** {@code dir} and the folders above it that do not exist yet, the deepest first. */
+    static List<Path> missingFolders(Path dir) {
+        List<Path> missing = new ArrayList<>();
+        for (Path p = dir.toAbsolutePath().normalize(); p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
+            missing.add(p);
+        }
+        return missing;
+    }
+
+    /** Deletes those of {@code folders} (deepest first) that are empty, stopping at the first that is not. */
+    static void removeIfEmpty(List<Path> folders) {
+        for (Path p : folders) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                return; // not empty (a .part to continue from), or not ours to remove: the folders above it stay too
+            }
+        }
     }
 }

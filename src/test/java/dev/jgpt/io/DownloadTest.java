@@ -444,6 +444,29 @@ class DownloadTest {
         assertEquals("mine\n", Files.readString(tmp.resolve("README.md")));
     }
 
+    /** A download that fails removes the folders it created and left empty, and only those. */
+    @Test
+    void aFailedDownloadLeavesNoFolderItCreated(@TempDir Path tmp) throws Exception {
+        serveGpt2(false); // the listing names model.safetensors, which is not there: HTTP 404
+        String hub = url("/").toString();
+        Cli failed = jgpt(tmp, hub, "download", "gpt2", "--out", tmp.resolve("new/a/b").toString());
+        assertEquals(1, failed.exit());
+        assertTrue(failed.errLines().getLast().endsWith("model.safetensors: HTTP 404 Not Found"), failed.err());
+        // config.json came before the failure: kept for the next run to go on from
+        assertEquals(Set.of("config.json"), files(tmp.resolve("new/a/b")));
+        AtomicFiles.deleteTree(tmp.resolve("new"));
+
+        served.remove("/openai-community/gpt2/resolve/main/config.json");
+        Files.createDirectories(tmp.resolve("kept"));
+        Cli nothing = jgpt(tmp, hub, "download", "gpt2", "--out", "kept/x/y");
+        assertEquals(1, nothing.exit());
+        assertEquals(Set.of(), files(tmp.resolve("kept")));
+        assertTrue(Files.isDirectory(tmp.resolve("kept")), "a folder that was there before stays");
+        Cli byDefault = jgpt(tmp, hub, "download", "gpt2");
+        assertEquals(1, byDefault.exit());
+        assertEquals(Set.of("kept"), files(tmp));
+    }
+
     /** A bad HF_ENDPOINT is one line naming it, whatever is wrong with it; no stack trace. */
     @Test
     void aBadHfEndpointIsOneLineNamingIt(@TempDir Path tmp) throws Exception {
