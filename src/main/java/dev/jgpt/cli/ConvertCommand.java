@@ -33,8 +33,9 @@ public final class ConvertCommand implements Callable<Integer> {
         if (!out.getFileName().toString().endsWith(".bin")) HfCheckpoint.checkOutputFolder(out, "--out " + out);
         Gpt model = ModelFiles.load(in);
         ModelFiles.save(model, out, ModelCard.of("Converted by `jgpt convert` from `" + in + "`."));
+        // the count transformers reports, as the card and download say: the padded vocabulary's extra rows hold no token
         System.err.printf("wrote %s (%,d parameters, %d layers, %d heads, n_embd %d, vocab %d)%n", out,
-                model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
+                model.config.realParameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 model.config.vocabSize());
         return 0;
     }

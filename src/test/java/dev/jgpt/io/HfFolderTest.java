@@ -290,4 +290,17 @@ class HfFolderTest {
         assertTrue(e.getMessage().startsWith(dir + ": not empty and not a GPT-2 model folder (it holds merges.txt, vocab.json)"), e.getMessage());
         assertEquals(Set.of("merges.txt", "vocab.json"), files(dir));
     }
+
+    /** convert says the parameter count transformers reports, as the card it writes does (the padded rows not counted). */
+    @Test
+    void convertAndTheCardSayTheSameParameterCount(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("hf");
+        Convert c = convert(TINY_BIN, out);
+        assertEquals(0, c.exit());
+        GptConfig cfg = HfCheckpoint.readConfig(out);
+        String count = String.format(java.util.Locale.ROOT, "%,d parameters", cfg.realParameterCount());
+        assertTrue(cfg.parameterCount() > cfg.realParameterCount(), "the fixture's vocabulary is padded");
+        assertTrue(c.lastLine().startsWith("wrote " + out + " (" + count + ", "), c.lastLine());
+        assertTrue(Files.readString(out.resolve("README.md")).contains("(" + count + ")."));
+    }
 }
