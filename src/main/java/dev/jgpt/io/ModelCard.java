@@ -1,7 +1,13 @@
 package dev.jgpt.io;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonParser;
+import dev.jgpt.data.Prepare;
 import dev.jgpt.model.GptConfig;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Locale;
 
 /**
@@ -16,6 +22,25 @@ import java.util.Locale;
  * @param valLoss   the last validation loss; NaN if unknown
  */
 public record ModelCard(String origin, String data, long steps, long tokens, double trainLoss, double valLoss) {
+
+    /**
+     * The card's words for training data read from {@code dir}: the folder and the source its
+     * {@code prepare.json} records (what {@code jgpt prepare} actually read, which a config's
+     * data.source need not be), or the folder alone for shards jgpt did not prepare.
+     */
+    public static String trainingData(Path dir) {
+        String folder = "`" + dir + "`";
+        Path manifest = dir.resolve(Prepare.MANIFEST);
+        if (!Files.isRegularFile(manifest)) return folder;
+        try {
+            JsonElement source = JsonParser.parseString(Files.readString(manifest)).getAsJsonObject()
+                    .getAsJsonObject("summary").get("source");
+            if (source != null && source.isJsonPrimitive()) return folder + " (source " + source.getAsString() + ")";
+        } catch (IOException | RuntimeException e) {
+            // training read the shards whatever the manifest says; the card names what it knows for sure
+        }
+        return folder;
+    }
 
     /** A card that only says where the weights come from. */
     public static ModelCard of(String origin) {

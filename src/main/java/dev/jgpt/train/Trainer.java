@@ -310,7 +310,7 @@ public final class Trainer {
             TrainingCheckpoint.save(dir, model, optimizer.m(), optimizer.v(),
                     position(),
                     new ModelCard("Trained with jgpt (run " + run.name() + ").",
-                            "`" + cfg.data().dir() + "` (source " + cfg.data().source() + ")", step,
+                            ModelCard.trainingData(cfg.data().dir()), step,
                             (long) step * cfg.train().totalBatchSize(), lastTrainLoss, lastValLoss), bar::add);
         } catch (IOException e) {
             throw JgptException.io(TrainingCheckpoint.dirFor(dir, step), "write checkpoint", e);

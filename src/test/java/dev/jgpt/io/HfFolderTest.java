@@ -303,4 +303,17 @@ class HfFolderTest {
         assertTrue(c.lastLine().startsWith("wrote " + out + " (" + count + ", "), c.lastLine());
         assertTrue(Files.readString(out.resolve("README.md")).contains("(" + count + ")."));
     }
+
+    /** The card names the source a data folder's prepare.json records, and only the folder for shards from elsewhere. */
+    @Test
+    void theCardNamesTheDataTrainingRead(@TempDir Path tmp) throws IOException {
+        Path prepared = Files.createDirectories(tmp.resolve("small"));
+        Files.writeString(prepared.resolve("prepare.json"), "{\"tokenizer\": \"gpt2 (r50k_base)\", \"summary\": {\"source\": \"src/main/java\"}}\n");
+        assertEquals("`" + prepared + "` (source src/main/java)", ModelCard.trainingData(prepared));
+        Path foreign = Files.createDirectories(tmp.resolve("foreign"));
+        Files.write(foreign.resolve("fineweb_train_000001.bin"), new byte[1024]);
+        assertEquals("`" + foreign + "`", ModelCard.trainingData(foreign));
+        Files.writeString(prepared.resolve("prepare.json"), "{not json");
+        assertEquals("`" + prepared + "`", ModelCard.trainingData(prepared));
+    }
 }

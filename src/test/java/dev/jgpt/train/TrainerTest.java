@@ -131,7 +131,8 @@ class TrainerTest {
         }
         String card = Files.readString(model.resolve("README.md"));
         double[] train = trainLosses(runDir);
-        for (String fact : List.of("| steps | 5 |", "| tokens | 1,280 |", "(source ",
+        // the source prepare read (prepare.json's), not the config's default data.source, which was never read
+        for (String fact : List.of("| steps | 5 |", "| tokens | 1,280 |", "| data | `" + data + "` (source " + tmp.resolve("corpus.txt") + ") |",
                 String.format(java.util.Locale.ROOT, "| final training loss | %.4f |", train[4]),
                 String.format(java.util.Locale.ROOT, "| final validation loss | %.4f |", val[val.length - 1]))) {
             assertTrue(card.contains(fact), "card lacks '" + fact + "':\n" + card);
