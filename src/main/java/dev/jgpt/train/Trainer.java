@@ -124,7 +124,7 @@ public final class Trainer {
         String hellaswagOff = HellaSwag.offInTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile());
         if (hellaswagOff != null) run.println(hellaswagOff);
         run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation%s; %d steps",
-                model.config.parameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
+                model.config.realParameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
                 t.totalBatchSize(), B, T, accum, ranks > 1 ? " x " + ranks + " processes" : "", maxSteps));
         if (group.isMain() && step < maxSteps) run.println(StepTime.measure(engine, B, T, accum, run::println).describe(maxSteps - step, T));
         double loss = Double.NaN;
