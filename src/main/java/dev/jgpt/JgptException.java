@@ -1,7 +1,5 @@
 package dev.jgpt;
 
-import com.google.gson.JsonParseException;
-
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -52,11 +50,12 @@ public class JgptException extends RuntimeException {
     }
 
     /**
-     * What is wrong with a JSON text, in one line: where it broke ("at line 1 column 5 path $.a"),
-     * without the exception's class name, Gson's advice to parse leniently or its link to a
-     * troubleshooting page, none of which the person who wrote the file can act on.
+     * What is wrong with a JSON text, in one line, from Gson's parse or mapping failure: where it broke
+     * ("at line 1 column 5 path $.a"), without the exception's class name, Gson's advice to parse
+     * leniently or its link to a troubleshooting page, none of which the person who wrote the file
+     * can act on.
      */
-    public static String reason(JsonParseException e) {
+    public static String jsonReason(RuntimeException e) {
         Throwable t = e;
         while (t.getCause() != null && t.getCause().getMessage() != null) t = t.getCause();
         String m = t.getMessage() == null ? "" : t.getMessage().lines().findFirst().orElse("").strip();

@@ -15,7 +15,7 @@ class JgptExceptionTest {
     @ValueSource(strings = {"not json", "{\"a\": ", "{\"a\": 1,,}", "[1, 2", "{\"text\": \"x\" \"y\"}", "{\"a\": }"})
     void aJsonErrorIsOneLineSayingWhere(String text) {
         JsonParseException e = assertThrows(JsonParseException.class, () -> JsonParser.parseString(text));
-        String reason = JgptException.reason(e);
+        String reason = JgptException.jsonReason(e);
         assertFalse(reason.contains("\n"), reason);
         assertFalse(reason.contains("http"), reason);
         assertFalse(reason.contains("JsonReader"), reason);

@@ -48,7 +48,7 @@ public final class DebugStep {
             try {
                 o = new Gson().fromJson(Files.readString(file), JsonObject.class);
             } catch (JsonParseException e) {
-                throw new JgptException(file + ": not valid JSON: " + JgptException.reason(e));
+                throw new JgptException(file + ": not valid JSON: " + JgptException.jsonReason(e));
             }
             if (o == null || !o.has("inputs") || !o.has("targets")) {
                 throw new JgptException(file + ": expected an object with \"inputs\" and \"targets\" (B rows of T ids each)");

@@ -367,7 +367,7 @@ final class Corpus {
                     }
                     value = json.getAsJsonObject().get(textField);
                 } catch (JsonParseException e) {
-                    throw new JgptException(path + ":" + lineNo + ": bad JSON: " + JgptException.reason(e));
+                    throw new JgptException(path + ":" + lineNo + ": bad JSON: " + JgptException.jsonReason(e));
                 }
                 if (value == null) {
                     throw new JgptException(path + ":" + lineNo + ": no field '" + textField + "' (choose one with --text-field)");

@@ -80,7 +80,7 @@ public final class TokenDataset {
                 }
                 return s;
             } catch (JsonParseException e) {
-                throw new JgptException("data state: bad JSON: " + JgptException.reason(e), e);
+                throw new JgptException("data state: bad JSON: " + JgptException.jsonReason(e), e);
             }
         }
     }

@@ -105,7 +105,7 @@ public final class HfCheckpoint {
         try {
             root = JsonParser.parseString(Files.readString(file));
         } catch (JsonParseException e) {
-            throw new JgptException(file + ": not valid JSON: " + e.getMessage());
+            throw new JgptException(file + ": not valid JSON: " + JgptException.jsonReason(e));
         }
         if (!root.isJsonObject()) throw new JgptException(file + ": not a JSON object");
         JsonObject o = root.getAsJsonObject();

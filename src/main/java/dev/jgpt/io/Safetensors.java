@@ -90,7 +90,7 @@ public final class Safetensors implements AutoCloseable {
         try {
             root = JsonParser.parseString(json);
         } catch (JsonParseException e) {
-            throw new JgptException(file + ": safetensors header is not valid JSON: " + e.getMessage());
+            throw new JgptException(file + ": safetensors header is not valid JSON: " + JgptException.jsonReason(e));
         }
         if (!root.isJsonObject()) throw new JgptException(file + ": safetensors header is not a JSON object");
         Map<String, Entry> entries = new LinkedHashMap<>();

@@ -150,7 +150,7 @@ public final class TrainingCheckpoint {
         try {
             s = new GsonBuilder().serializeSpecialFloatingPointValues().create().fromJson(Files.readString(file), State.class);
         } catch (JsonParseException | IllegalStateException | NumberFormatException e) {
-            throw new JgptException(file + ": not valid JSON: " + e.getMessage());
+            throw new JgptException(file + ": not valid JSON: " + JgptException.jsonReason(e));
         }
         if (s == null) throw new JgptException(file + ": empty");
         if (s.step() < 0 || s.optimizerSteps() < 0 || s.dataState() == null) {
