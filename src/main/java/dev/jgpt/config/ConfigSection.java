@@ -14,7 +14,9 @@ import java.util.Map;
  * defaults, and errors that name the key's full path, the bad value and what is allowed, prefixed
  * by where the value came from (the file, or the --set option that supplied it).
  *
- * <p>A missing key or an explicit {@code null} means "use the default".
+ * <p>A missing key means "use the default". A key given with no value ({@code max_steps:} in a file,
+ * {@code --set data.dir=}) is refused unless the key may be null (model.init_from, eval.hellaswag_file,
+ * log.name): a value left out by mistake must not quietly become the default.
  */
 final class ConfigSection {
     private final String name;
@@ -70,7 +72,7 @@ final class ConfigSection {
     }
 
     long longInteger(String key, long fallback) {
-        Object v = values.get(key);
+        Object v = value(key, fallback);
         if (v == null) return fallback;
         if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
             return ((Number) v).longValue();
@@ -87,7 +89,7 @@ final class ConfigSection {
     }
 
     double number(String key, double fallback) {
-        Object v = values.get(key);
+        Object v = value(key, fallback);
         if (v == null) return fallback;
         double d;
         if (v instanceof Number n) {
@@ -108,7 +110,7 @@ final class ConfigSection {
 
     /** A scalar as text (so a run named 2024 is accepted); null when absent. */
     String text(String key, String fallback) {
-        Object v = values.get(key);
+        Object v = value(key, fallback);
         if (v == null) return fallback;
         if (v instanceof Map || v instanceof List) throw error(key, "must be a single value, not a list or mapping");
         return v.toString();
@@ -123,14 +125,36 @@ final class ConfigSection {
     }
 
     Path path(String key, Path fallback) {
+        if (value(key, fallback) == null) return fallback;
         String v = text(key, null);
-        if (v == null) return fallback;
         if (v.isBlank()) throw error(key, "must be a path, not empty text");
         try {
             return Path.of(v);
         } catch (InvalidPathException e) {
             throw error(key, "is not a valid path (" + e.getReason() + ")");
         }
+    }
+
+    /**
+     * The key's value; null when it is absent, or given empty where the key may be null ({@code
+     * fallback} null). Given empty where it has a default, it is refused naming the key.
+     */
+    private Object value(String key, Object fallback) {
+        Object v = values.get(key);
+        if (v == null && fallback != null) requireValue(key, fallback);
+        return v;
+    }
+
+    /** Refuses a key that is given with no value; {@code fallback}, when known, is said as the default. */
+    void requireValue(String key, Object fallback) {
+        if (values.get(key) != null || !values.containsKey(key)) return;
+        String path = path(key);
+        String override = source.override(path);
+        String dflt = fallback == null ? "" : " (" + show(fallback) + ")";
+        if (override != null) {
+            throw new JgptException("--set " + override + ": " + path + " needs a value; leave the --set out for the default" + dflt);
+        }
+        throw new JgptException(source.where(path) + path + " has no value; give one, or remove the key for the default" + dflt);
     }
 
     /** Fails with "must be {rule}" when the check is false, naming this key and its value. */

@@ -51,6 +51,7 @@ public record ModelConfig(String preset, GptConfig shape, Path initFrom) {
             tree = expanded;
         }
         ConfigSection s = ConfigSection.of(tree, "model", KEYS, source);
+        for (String key : SHAPE_KEYS) s.requireValue(key, null); // their default depends on the preset
         boolean shapeGiven = SHAPE_KEYS.stream().anyMatch(s::has);
         String preset = s.choice("preset", shapeGiven ? CUSTOM : "gpt2", presetNames());
 

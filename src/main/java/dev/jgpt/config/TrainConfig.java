@@ -104,6 +104,7 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
 
     static TrainConfig from(Map<String, Object> tree, ConfigSource source) {
         ConfigSection s = SECTION.open(tree, source);
+        s.requireValue("min_lr", null); // read below, outside the table
         TrainConfig t = SECTION.read(s);
         int total = t.totalBatchSize, b = t.microBatchSize, seq = t.seqLen;
         if (total % ((long) b * seq) != 0) {

@@ -356,11 +356,39 @@ class RunConfigTest {
     }
 
     @Test
-    void emptyOverrideRestoresTheDefault() {
-        RunConfig named = RunConfig.defaults().withOverrides(List.of("log.name=abc", "train.seed=5"));
-        RunConfig reset = named.withOverrides(List.of("log.name=", "train.seed=null"));
+    void anEmptyValueClearsOnlyAKeyThatMayBeNull() {
+        RunConfig named = RunConfig.defaults().withOverrides(List.of("log.name=abc", "model.init_from=w.bin"));
+        RunConfig reset = named.withOverrides(List.of("log.name=", "model.init_from=null", "eval.hellaswag_file=~"));
         assertNull(reset.log().name());
-        assertEquals(1337, reset.train().seed());
+        assertNull(reset.model().initFrom());
+        assertNull(reset.eval().hellaswagFile());
+        // anywhere else an empty value is a mistake, not a request for the default
+        RunConfig d = RunConfig.defaults();
+        assertEquals("--set data.dir=: data.dir needs a value; leave the --set out for the default (data/jdk)",
+                assertThrows(JgptException.class, () -> d.withOverrides(List.of("data.dir="))).getMessage());
+        for (String set : List.of("train.seed=null", "train.max_steps=", "data.order=~", "model.preset=", "model.n_layer=",
+                "train.min_lr=", "eval.sample_prompt=", "log.runs_dir=")) {
+            String key = set.substring(0, set.indexOf('='));
+            assertContains(assertThrows(JgptException.class, () -> d.withOverrides(List.of(set)), set).getMessage(),
+                    "--set " + set + ": " + key + " needs a value");
+        }
+    }
+
+    @Test
+    void aKeyWithNoValueInTheFileIsRefusedNamingTheFileAndKey() {
+        assertEquals("run.yaml: train.max_steps has no value; give one, or remove the key for the default (19073)",
+                error("train:\n  max_steps:\n"));
+        assertEquals("run.yaml: data.dir has no value; give one, or remove the key for the default (data/jdk)",
+                error("data: {dir: }\n"));
+        assertContains(error("model: {preset: custom, n_layer: 2, n_head: 2, n_embd:}\n"), "run.yaml: model.n_embd has no value");
+        assertContains(error("model: {n_layer: ~}\n"), "run.yaml: model.n_layer has no value");
+        assertContains(error("model: {preset:}\n"), "run.yaml: model.preset has no value", "(gpt2)");
+        assertContains(error("train: {min_lr: null}\n"), "run.yaml: train.min_lr has no value");
+        assertContains(error("eval: {top_k:}\n"), "run.yaml: eval.top_k has no value", "(50)");
+        // keys that may be null, and the fully resolved YAML that writes them so, still read back
+        RunConfig c = parse("model: {init_from:}\neval: {hellaswag_file: null}\nlog: {name: ~}\n");
+        assertNull(c.model().initFrom());
+        assertEquals(c, parse(c.toYaml()));
     }
 
     @Test
