@@ -49,7 +49,7 @@ public final class PlotCommand implements Callable<Integer> {
         List<RunInfo> infos = new ArrayList<>();
         for (String r : runs) infos.add(RunInfo.read(RunsCommand.resolveRun(dir, r)));
         PrintWriter err = spec.commandLine().getErr();
-        RunsCommand.reportProblems(err, infos);
+        RunsCommand.reportProblems(err, "jgpt plot", infos);
         Problems problems = new Problems();
         RunPlot.write(infos, axis, out, problems);
         for (String p : problems.lines()) err.println("jgpt plot: " + p);

@@ -12,6 +12,7 @@ import dev.jgpt.track.RunInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -45,7 +46,7 @@ public final class RunsCommand implements Callable<Integer> {
         if (!Files.isDirectory(dir)) throw new JgptException("--dir " + dir + ": no such directory (train a run first: jgpt train)");
         List<RunInfo> runs = new RunIndex(dir).list();
         PrintWriter out = spec.commandLine().getOut();
-        reportProblems(spec.commandLine().getErr(), runs);
+        reportProblems(spec.commandLine().getErr(), "jgpt runs", runs);
         if (json) {
             JsonArray a = new JsonArray();
             runs.forEach(r -> a.add(r.toJson(false)));
@@ -59,8 +60,9 @@ public final class RunsCommand implements Callable<Integer> {
         return 0;
     }
 
-    static void reportProblems(PrintWriter err, List<RunInfo> runs) {
-        for (RunInfo r : runs) for (String p : r.problems()) err.println("jgpt runs: " + r.name() + ": " + p);
+    /** Each run's problems, one line each, prefixed by the command that found them ("jgpt plot"). */
+    static void reportProblems(PrintWriter err, String command, List<RunInfo> runs) {
+        for (RunInfo r : runs) for (String p : r.problems()) err.println(command + ": " + r.name() + ": " + p);
         err.flush();
     }
 
@@ -136,20 +138,24 @@ public final class RunsCommand implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
+        @ParentCommand
+        RunsCommand parent;
+
         @Parameters(paramLabel = "NAME", description = "a run's name under --dir, or the path of a run directory")
         String name;
 
-        @Option(names = "--dir", paramLabel = "DIR", description = "the runs directory (default: runs)")
-        Path dir = Path.of("runs");
+        // null when not given here: then `jgpt runs --dir D show NAME`'s D applies
+        @Option(names = "--dir", paramLabel = "DIR", description = "the runs directory (default: the --dir before show, else runs)")
+        Path dir;
 
         @Option(names = "--json", description = "print JSON instead of text")
         boolean json;
 
         @Override
         public Integer call() {
-            RunInfo r = RunInfo.read(resolveRun(dir, name));
+            RunInfo r = RunInfo.read(resolveRun(dir != null ? dir : parent.dir, name));
             PrintWriter out = spec.commandLine().getOut();
-            reportProblems(spec.commandLine().getErr(), List.of(r));
+            reportProblems(spec.commandLine().getErr(), "jgpt runs show", List.of(r));
             if (json) {
                 out.println(new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create().toJson(r.toJson(true)));
             } else {

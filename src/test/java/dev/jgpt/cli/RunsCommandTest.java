@@ -115,6 +115,31 @@ class RunsCommandTest {
     }
 
     @Test
+    void showTakesTheRunsDirectoryGivenBeforeOrAfterIt() throws Exception {
+        RunInfoTest.trainedRun(runs, "x");
+        EngineCommandsTest.Run before = run("runs", "--dir", runs.toString(), "show", "x");
+        assertEquals(0, before.exit(), before.err());
+        assertTrue(before.out().startsWith("run          x ("), before.out());
+        EngineCommandsTest.Run after = run("runs", "show", "x", "--dir", runs.toString());
+        assertEquals(before.out().lines().findFirst(), after.out().lines().findFirst());
+        // the one given after show wins
+        EngineCommandsTest.Run both = run("runs", "--dir", runs.resolve("absent").toString(), "show", "x", "--dir", runs.toString());
+        assertEquals(0, both.exit(), both.err());
+    }
+
+    @Test
+    void eachCommandNamesItselfInTheProblemsItReports() throws Exception {
+        Path broken = RunInfoTest.trainedRun(runs, "broken");
+        Files.writeString(broken.resolve(RunDirectory.METRICS_FILE), "{\"type\":\"tr", java.nio.file.StandardOpenOption.APPEND);
+        EngineCommandsTest.Run plot = run("plot", "broken", "--dir", runs.toString(), "--out", runs.resolve("p.png").toString());
+        assertEquals(0, plot.exit(), plot.err());
+        assertTrue(plot.err().startsWith("jgpt plot: broken: ") && plot.err().contains("last line was cut off"), plot.err());
+        assertFalse(plot.err().contains("jgpt runs"), plot.err());
+        EngineCommandsTest.Run show = run("runs", "show", "broken", "--dir", runs.toString());
+        assertTrue(show.err().startsWith("jgpt runs show: broken: "), show.err());
+    }
+
+    @Test
     void badNamesAndFoldersAreOneLine() {
         EngineCommandsTest.Run r = run("runs", "show", "nope", "--dir", runs.toString());
         assertEquals(1, r.exit());
