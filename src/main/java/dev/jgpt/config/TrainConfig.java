@@ -97,9 +97,13 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
         return (long) totalBatchSize * maxSteps;
     }
 
-    /** The thread count to use: the configured one, or every core when it is 0. */
+    /**
+     * The thread count to use: the configured one, or every core when it is 0 or more than the cores
+     * (training cuts it to the cores with a warning: more threads only take turns on them).
+     */
     public int threadCount() {
-        return threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
+        int cores = Runtime.getRuntime().availableProcessors();
+        return threads == 0 || threads > cores ? cores : threads;
     }
 
     static TrainConfig from(Map<String, Object> tree, ConfigSource source) {

@@ -354,9 +354,13 @@ public final class RunDirectory implements AutoCloseable {
         config = changed;
     }
 
-    /** Records in run.json where this process trains the run: "cuda, NVIDIA H100 ... (why)", "cpu (why)". */
-    public void recordDevice(String device) {
-        if (writes) RunRecord.device(dir, device);
+    /**
+     * Records in run.json where this process trains the run ("cuda, NVIDIA H100 ... (why)", "cpu
+     * (why)") and the threads its math runs on, as the pool was built (train.threads cut to the
+     * cores, or shared among the ranks on one host).
+     */
+    public void recordDevice(String device, int threads) {
+        if (writes) RunRecord.device(dir, device, threads);
     }
 
     /** Records in status.json that this process is running the run (see {@link RunStatus}). */

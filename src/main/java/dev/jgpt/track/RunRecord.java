@@ -99,13 +99,14 @@ public final class RunRecord {
         write(dir, o);
     }
 
-    /** Adds where this process trains (train.device as decided) to its session, the last one in run.json. */
-    static void device(Path dir, String device) {
+    /** Adds where this process trains (train.device as decided) and on how many threads to its session, the last one in run.json. */
+    static void device(Path dir, String device, int threads) {
         JsonObject o = read(dir);
         if (o == null || !(o.get("sessions") instanceof JsonArray sessions) || sessions.isEmpty()
                 || !(sessions.get(sessions.size() - 1) instanceof JsonObject last)) {
             return;
         }
+        last.addProperty("threads", threads);
         last.addProperty("device", device);
         write(dir, o);
     }

@@ -120,7 +120,7 @@ public final class Trainer {
         }
         run.println("device: " + device);
         run.println(memory);
-        run.recordDevice(device);
+        run.recordDevice(device, model.pool().threads());
         String hellaswagOff = HellaSwag.offInTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile());
         if (hellaswagOff != null) run.println(hellaswagOff);
         run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation%s; %d steps",

@@ -91,7 +91,7 @@ class RunsCommandTest {
         Files.writeString(dir.resolve("checkpoints/step_000010/state.json"), "{\"step\":10,\"optimizerSteps\":10,\"dataState\":\"{}\",\"valLoss\":6.2}");
         try (RunDirectory run = RunDirectory.open(dir, new PrintStream(new ByteArrayOutputStream()))) {
             run.markRunning(); // a resumed session, which training tells where it trains
-            run.recordDevice("cpu (train.device auto: no usable GPU: no CUDA driver found)");
+            run.recordDevice("cpu (train.device auto: no usable GPU: no CUDA driver found)", 2);
         }
         EngineCommandsTest.Run r = run("runs", "show", "full", "--dir", runs.toString());
         assertEquals(0, r.exit(), r.err());

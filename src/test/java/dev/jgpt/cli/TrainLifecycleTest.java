@@ -63,8 +63,13 @@ class TrainLifecycleTest {
 
     @Test
     void aFinishedRunSaysSoAndHoldsNoLock() {
-        EngineCommandsTest.Run r = trainNew("ok");
+        int cores = Runtime.getRuntime().availableProcessors();
+        EngineCommandsTest.Run r = trainNew("ok", "train.threads=" + (cores + 7));
         assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("is more than the " + cores + " cores; using " + cores), r.out());
+        // run.json records the threads the run used, not the ones asked for
+        var sessions = dev.jgpt.track.RunRecord.read(runs.resolve("ok")).getAsJsonArray("sessions");
+        assertEquals(cores, sessions.get(sessions.size() - 1).getAsJsonObject().get("threads").getAsInt());
         RunStatus s = RunStatus.read(runs.resolve("ok"));
         assertEquals(RunStatus.State.FINISHED, s.state());
         assertEquals(ProcessHandle.current().pid(), s.pid());

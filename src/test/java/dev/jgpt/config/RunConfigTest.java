@@ -414,8 +414,10 @@ class RunConfigTest {
     }
 
     @Test
-    void threadsZeroMeansAllCores() {
-        assertEquals(Runtime.getRuntime().availableProcessors(), RunConfig.defaults().train().threadCount());
-        assertEquals(3, RunConfig.defaults().withOverrides(List.of("train.threads=3")).train().threadCount());
+    void threadsZeroMeansAllCoresAndMoreThanTheCoresIsCutToThem() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertEquals(cores, RunConfig.defaults().train().threadCount());
+        assertEquals(1, RunConfig.defaults().withOverrides(List.of("train.threads=1")).train().threadCount());
+        assertEquals(cores, RunConfig.defaults().withOverrides(List.of("train.threads=" + (cores + 7))).train().threadCount());
     }
 }
