@@ -53,6 +53,9 @@ public final class RunDirectory implements AutoCloseable {
     public static final String SAMPLES_FILE = "samples.txt";
     public static final String CHECKPOINTS_DIR = "checkpoints";
 
+    /** What a run's config.yaml that holds no settings is called in errors and problem notes. */
+    static final String EMPTY_CONFIG = "holds no settings (a run's config.yaml lists every one)";
+
     // NaN and Infinity are written bare: a diverged loss must be recorded, not crash the run.
     private static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().disableHtmlEscaping().create();
 
@@ -189,6 +192,7 @@ public final class RunDirectory implements AutoCloseable {
         RunLock lock = RunLock.acquire(dir);
         try {
             RunConfig config = RunConfig.load(configFile);
+            requireSettings(configFile);
             // a run folder that was moved or copied is named by where it is now
             String name = dir.toAbsolutePath().normalize().getFileName().toString();
             if (!name.equals(config.log().name())) config = config.withRunName(name);
@@ -205,6 +209,23 @@ public final class RunDirectory implements AutoCloseable {
         } catch (RuntimeException e) {
             lock.close();
             throw e;
+        }
+    }
+
+    /**
+     * Refuses a run config that holds no settings (emptied by a full disk, say): as a config file it
+     * would mean every default, which is not the run that was trained.
+     */
+    private static void requireSettings(Path configFile) {
+        boolean empty;
+        try {
+            empty = ConfigTree.toJson(Files.readString(configFile, StandardCharsets.UTF_8)).isEmpty();
+        } catch (IOException | RuntimeException e) {
+            return; // RunConfig.load has read and parsed it already
+        }
+        if (empty) {
+            throw new JgptException(configFile + ": " + EMPTY_CONFIG + "; the run cannot be resumed from it"
+                    + " (run.json, where there is one, keeps a copy of the settings under \"config\")");
         }
     }
 

@@ -72,6 +72,11 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
         try {
             configText = Files.readString(configFile, StandardCharsets.UTF_8);
             config = ConfigTree.toJson(configText);
+            if (config.isEmpty()) {
+                // a run's config.yaml holds every key: read as empty, each would differ from the file's
+                config = null;
+                problems.add("config", configFile + ": " + RunDirectory.EMPTY_CONFIG + "; the run's settings are unknown");
+            }
         } catch (NoSuchFileException e) {
             problems.add("config", configFile + ": missing; the run's settings are unknown");
         } catch (IOException | RuntimeException e) {

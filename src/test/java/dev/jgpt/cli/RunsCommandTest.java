@@ -85,6 +85,18 @@ class RunsCommandTest {
     }
 
     @Test
+    void anEmptyConfigIsAProblemNotAListOfChanges() throws Exception {
+        Path emptied = RunInfoTest.trainedRun(runs, "emptied");
+        Files.writeString(emptied.resolve(RunDirectory.CONFIG_FILE), "");
+        EngineCommandsTest.Run r = run("runs", "--dir", runs.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("jgpt runs: emptied: " + emptied.resolve(RunDirectory.CONFIG_FILE) + ": holds no settings"
+                + " (a run's config.yaml lists every one); the run's settings are unknown\n", r.err());
+        String line = find(r.out().split("\n"), "emptied ");
+        assertTrue(line.matches("emptied\\s+\\S+\\s+10/\\?\\s+.*") && !line.contains("null"), line);
+    }
+
+    @Test
     void showGivesOneRunInFull() throws Exception {
         Path dir = RunInfoTest.trainedRun(runs, "full", "train.max_steps=20", "train.warmup_steps=5");
         Files.createDirectories(dir.resolve("checkpoints/step_000010"));

@@ -203,6 +203,21 @@ class RunDirectoryTest {
     }
 
     @Test
+    void openRefusesAnEmptyConfigNamingTheFile() throws IOException {
+        Path dir;
+        try (RunDirectory run = create(config("log.name=emptied"))) {
+            dir = run.path();
+        }
+        for (String empty : List.of("", "\n", "# nothing\n")) {
+            Files.writeString(dir.resolve(RunDirectory.CONFIG_FILE), empty);
+            String message = assertThrows(JgptException.class, () -> RunDirectory.open(dir, console)).getMessage();
+            assertEquals(dir.resolve(RunDirectory.CONFIG_FILE) + ": holds no settings (a run's config.yaml lists every one);"
+                    + " the run cannot be resumed from it (run.json, where there is one, keeps a copy of the settings under \"config\")", message);
+            assertTrue(!RunLock.isHeld(dir), "the lock is given back");
+        }
+    }
+
+    @Test
     void openRefusesAFolderThatIsNotARun() {
         String message = assertThrows(JgptException.class, () -> RunDirectory.open(runs, console)).getMessage();
         assertTrue(message.contains("not a run directory"), message);
