@@ -70,7 +70,7 @@ public final class RunDirectory implements AutoCloseable {
     private RunStatus status;
     private BufferedWriter metrics;
     private final BufferedWriter consoleLog;
-    private final BufferedWriter samples;
+    private BufferedWriter samples;
 
     private RunDirectory(Path dir, RunConfig config, PrintStream console, int lastStep, RunLock lock, boolean isNew, boolean madeFolder) {
         this.dir = dir;
@@ -333,25 +333,40 @@ public final class RunDirectory implements AutoCloseable {
     public synchronized void logSample(int step, int index, String text) {
         if (!writes) return;
         log("sample", step, fields("index", index, "text", text));
-        write(samples, samplesFile(), "--- step " + step + ", sample " + index + "\n" + text + "\n");
+        write(samples, samplesFile(), sampleText(step, index, text));
+    }
+
+    /** A sample as samples.txt holds it. */
+    private static String sampleText(int step, int index, String text) {
+        return "--- step " + step + ", sample " + index + "\n" + text + "\n";
     }
 
     /**
      * Removes the metrics of step {@code step} and later, for a run resumed from a checkpoint
-     * taken before them, so each step is recorded once. The file is replaced atomically.
+     * taken before them, so each step is recorded once; samples.txt is cut the same way. Both files
+     * are replaced atomically.
      */
     public synchronized void dropMetricsFrom(int step) {
         if (!writes) return;
         Path file = metricsFile();
+        StringBuilder keptSamples = new StringBuilder();
         try {
             metrics.close();
             List<String> kept = new ArrayList<>();
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 if (line.isBlank()) continue;
+                Metrics.Entry e;
                 try {
-                    if (Metrics.parse(line).step() < step) kept.add(line);
-                } catch (RuntimeException e) {
-                    throw new JgptException(file + ": not a metrics line: " + line, e);
+                    e = Metrics.parse(line);
+                } catch (RuntimeException bad) {
+                    throw new JgptException(file + ": not a metrics line: " + line, bad);
+                }
+                if (e.step() >= step) continue;
+                kept.add(line);
+                // metrics.jsonl holds every sample samples.txt does: rebuilt from it, samples.txt keeps
+                // exactly the kept ones (its text, being free text, cannot be cut reliably on its own)
+                if (e.type().equals("sample") && e.hasNumber("index") && e.fields().get("text") instanceof String text) {
+                    keptSamples.append(sampleText(e.step(), (int) e.number("index"), text));
                 }
             }
             AtomicFiles.writeString(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
@@ -359,6 +374,15 @@ public final class RunDirectory implements AutoCloseable {
             throw new JgptException(file + ": cannot rewrite metrics (" + JgptException.reason(e) + ")", e);
         } finally {
             metrics = appender(file);
+        }
+        Path samplesFile = samplesFile();
+        try {
+            samples.close();
+            AtomicFiles.writeString(samplesFile, keptSamples.toString());
+        } catch (IOException e) {
+            throw new JgptException(samplesFile + ": cannot rewrite samples (" + JgptException.reason(e) + ")", e);
+        } finally {
+            samples = appender(samplesFile);
         }
     }
 

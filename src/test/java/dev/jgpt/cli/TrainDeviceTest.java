@@ -225,6 +225,8 @@ class TrainDeviceTest {
         }
         train(saved, detached, resumed.resolve("checkpoints/step_000005"), resumed);
         assertArrayEquals(series(cpu, "train"), series(resumed, "train"), "losses after resume");
+        // the samples of steps 8 and 12, drawn again after the resume, are each recorded once
+        assertEquals(Files.readString(cpu.resolve(RunDirectory.SAMPLES_FILE)), Files.readString(resumed.resolve(RunDirectory.SAMPLES_FILE)));
     }
 
     private static double[] series(Path run, String kind) throws Exception {

@@ -190,15 +190,22 @@ class RunDirectoryTest {
     }
 
     @Test
-    void dropMetricsFromForgetsStepsAfterTheCheckpoint() {
+    void dropMetricsFromForgetsStepsAfterTheCheckpoint() throws IOException {
         try (RunDirectory run = create(config("log.name=drop"))) {
             for (int step = 0; step < 6; step++) run.logTrain(step, step, 1e-3, 1, 1, 1);
             run.logVal(5, 1);
+            run.logSample(2, 0, "two\n--- step 9, sample 0");
+            run.logSample(3, 0, "three");
+            run.logSample(5, 0, "five");
             run.dropMetricsFrom(3);
             run.logTrain(3, 33, 1e-3, 1, 1, 1);
+            run.logSample(3, 0, "three again");
             List<Metrics.Entry> entries = Metrics.read(run.metricsFile());
             assertArrayEquals(new double[] {0, 1, 2, 33}, MetricsSeries.series(entries, "train", "loss"));
             assertEquals(0, MetricsSeries.steps(entries, "val").length);
+            // samples.txt is cut at the same step: each step's samples appear once
+            assertEquals("--- step 2, sample 0\ntwo\n--- step 9, sample 0\n--- step 3, sample 0\nthree again\n",
+                    Files.readString(run.samplesFile()));
         }
     }
 
