@@ -68,9 +68,8 @@ public final class RunDirectory implements AutoCloseable {
     private final Object statusLock = new Object();
     private RunConfig config;
     private RunStatus status;
-    private BufferedWriter metrics;
-    private final BufferedWriter consoleLog;
-    private BufferedWriter samples;
+    // null for a follower
+    private final Appender metrics, consoleLog, samples;
 
     private RunDirectory(Path dir, RunConfig config, PrintStream console, int lastStep, RunLock lock, boolean isNew, boolean madeFolder) {
         this.dir = dir;
@@ -81,9 +80,13 @@ public final class RunDirectory implements AutoCloseable {
         this.isNew = isNew;
         this.madeFolder = madeFolder;
         this.writes = lock != null;
-        this.metrics = writes ? appender(metricsFile()) : null;
-        this.consoleLog = writes ? appender(consoleLogFile()) : null;
-        this.samples = writes ? appender(samplesFile()) : null;
+        this.metrics = writes ? new Appender(metricsFile()) : null;
+        this.consoleLog = writes ? new Appender(consoleLogFile()) : null;
+        this.samples = writes ? new Appender(samplesFile()) : null;
+        if (isNew) {
+            // a new run's files are there from the start (an empty metrics.jsonl says: no step yet)
+            for (Appender a : List.of(metrics, consoleLog, samples)) a.write("");
+        }
     }
 
     /**
@@ -199,7 +202,8 @@ public final class RunDirectory implements AutoCloseable {
             Path metricsFile = dir.resolve(METRICS_FILE);
             try {
                 removeLeftovers(dir);
-                Files.createDirectories(dir.resolve(CHECKPOINTS_DIR));
+                // no folder or file is made here: a refused resume leaves the run as it was (a checkpoint's
+                // save makes checkpoints/, the first line written makes its file)
                 dropUnterminatedLine(metricsFile);
             } catch (IOException e) {
                 throw new JgptException(dir + ": cannot reopen run directory (" + e.getMessage() + ")", e);
@@ -278,14 +282,14 @@ public final class RunDirectory implements AutoCloseable {
     /** Appends a line to console.log only (what a terminal saw drawn live, such as a progress bar). */
     public synchronized void logOnly(String line) {
         if (!writes) return;
-        write(consoleLog, consoleLogFile(), line + "\n");
+        consoleLog.write(line + "\n");
     }
 
     /** Prints a line to the console and appends it to console.log. */
     public synchronized void println(String line) {
         if (!writes) return;
         console.println(line);
-        write(consoleLog, consoleLogFile(), line + "\n");
+        consoleLog.write(line + "\n");
     }
 
     /**
@@ -310,7 +314,7 @@ public final class RunDirectory implements AutoCloseable {
                         "metric " + f.getKey() + " must be a number, text or boolean: " + f.getValue());
             });
         }
-        write(metrics, metricsFile(), GSON.toJson(o) + "\n");
+        metrics.write(GSON.toJson(o) + "\n");
     }
 
     /** One optimizer step: mean loss over the step's micro-batches, learning rate, gradient norm before clipping, time. */
@@ -333,7 +337,7 @@ public final class RunDirectory implements AutoCloseable {
     public synchronized void logSample(int step, int index, String text) {
         if (!writes) return;
         log("sample", step, fields("index", index, "text", text));
-        write(samples, samplesFile(), sampleText(step, index, text));
+        samples.write(sampleText(step, index, text));
     }
 
     /** A sample as samples.txt holds it. */
@@ -353,7 +357,7 @@ public final class RunDirectory implements AutoCloseable {
         try {
             metrics.close();
             List<String> kept = new ArrayList<>();
-            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            for (String line : Files.exists(file) ? Files.readAllLines(file, StandardCharsets.UTF_8) : List.<String>of()) {
                 if (line.isBlank()) continue;
                 Metrics.Entry e;
                 try {
@@ -372,8 +376,6 @@ public final class RunDirectory implements AutoCloseable {
             AtomicFiles.writeString(file, kept.isEmpty() ? "" : String.join("\n", kept) + "\n");
         } catch (IOException e) {
             throw new JgptException(file + ": cannot rewrite metrics (" + JgptException.reason(e) + ")", e);
-        } finally {
-            metrics = appender(file);
         }
         Path samplesFile = samplesFile();
         try {
@@ -381,8 +383,6 @@ public final class RunDirectory implements AutoCloseable {
             AtomicFiles.writeString(samplesFile, keptSamples.toString());
         } catch (IOException e) {
             throw new JgptException(samplesFile + ": cannot rewrite samples (" + JgptException.reason(e) + ")", e);
-        } finally {
-            samples = appender(samplesFile);
         }
     }
 
@@ -476,7 +476,7 @@ public final class RunDirectory implements AutoCloseable {
     private void closeWriters() {
         if (!writes) return;
         IOException failure = null;
-        for (BufferedWriter w : List.of(metrics, consoleLog, samples)) {
+        for (Appender w : List.of(metrics, consoleLog, samples)) {
             try {
                 w.close();
             } catch (IOException e) {
@@ -500,20 +500,33 @@ public final class RunDirectory implements AutoCloseable {
         return m;
     }
 
-    private static void write(BufferedWriter w, Path file, String text) {
-        try {
-            w.write(text);
-            w.flush();
-        } catch (IOException e) {
-            throw new JgptException(file + ": cannot write (" + JgptException.reason(e) + ")", e);
-        }
-    }
+    /**
+     * One of the run's append-only files, opened (and made, when missing) by its first write, so that
+     * reopening a run makes no file before anything is written; closed, it opens again on the next.
+     */
+    private static final class Appender {
+        private final Path file;
+        private BufferedWriter out;
 
-    private static BufferedWriter appender(Path file) {
-        try {
-            return Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        } catch (IOException e) {
-            throw new JgptException(file + ": cannot open for writing (" + JgptException.reason(e) + ")", e);
+        Appender(Path file) {
+            this.file = file;
+        }
+
+        void write(String text) {
+            try {
+                if (out == null) out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                out.write(text);
+                out.flush();
+            } catch (IOException e) {
+                throw new JgptException(file + ": cannot write (" + JgptException.reason(e) + ")", e);
+            }
+        }
+
+        void close() throws IOException {
+            if (out == null) return;
+            BufferedWriter w = out;
+            out = null;
+            w.close();
         }
     }
 

@@ -102,6 +102,23 @@ class TrainLifecycleTest {
     }
 
     @Test
+    void aRefusedResumeCreatesNothing() throws Exception {
+        assertEquals(0, trainNew("d7", "train.max_steps=2").exit());
+        Path d7 = runs.resolve("d7");
+        dev.jgpt.io.AtomicFiles.deleteTree(d7.resolve(RunDirectory.CHECKPOINTS_DIR));
+        Files.delete(d7.resolve(RunDirectory.SAMPLES_FILE));
+        List<Path> before;
+        try (var all = Files.walk(d7)) {
+            before = all.sorted().toList();
+        }
+        String none = oneErrorLine(train("--resume", d7.toString()));
+        assertTrue(none.contains("the run has no checkpoint to resume from"), none);
+        try (var all = Files.walk(d7)) {
+            assertEquals(before, all.sorted().toList(), "no folder or file is made by a refused resume");
+        }
+    }
+
+    @Test
     void aRunThatFailsBeforeItsFirstStepLeavesNothing() throws Exception {
         String init = oneErrorLine(trainNew("badinit", "model.init_from=" + tmp.resolve("no-such-model")));
         assertTrue(init.contains("no-such-model"), init);
