@@ -207,7 +207,7 @@ public final class TrainCommand implements Callable<Integer> {
         TokenDataset train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), rank, ranks, order, cfg.data().seed(), vocab);
         TokenDataset val = new TokenDataset(data, "val", t.microBatchSize(), t.seqLen(), rank, ranks, TokenDataset.Order.SEQUENTIAL, cfg.data().seed(), vocab);
 
-        Resume resume = checkpoint == null ? null : Resume.read(checkpoint, group.size(), t.maxSteps());
+        Resume resume = checkpoint == null ? null : Resume.read(checkpoint, group.size(), cfg);
         GptConfig shape = cfg.model().shape();
         Path initFrom = cfg.model().initFrom();
         Gpt model;

@@ -3,14 +3,20 @@ package dev.jgpt.train;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import dev.jgpt.JgptException;
+import dev.jgpt.config.DataConfig;
+import dev.jgpt.config.RunConfig;
 import dev.jgpt.data.TokenDataset;
 import dev.jgpt.dist.DataParallel;
+import dev.jgpt.io.HfCheckpoint;
 import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
 
 /**
  * Where a run goes on from: a checkpoint's weights, AdamW's moments and step count, the training
@@ -23,8 +29,14 @@ import java.nio.file.Path;
  */
 public record Resume(Path checkpoint, TrainingCheckpoint.State state) {
 
-    /** The checkpoint's state, refused when {@code processes} or {@code maxSteps} cannot go on from it. */
-    public static Resume read(Path checkpoint, int processes, int maxSteps) throws IOException {
+    /**
+     * The checkpoint's state, refused when {@code processes} or the run's config {@code cfg} cannot go
+     * on from it: a train.max_steps below its step, another model shape, or another data order, seed
+     * or (shuffled) sequence length, each named by its config keys with the checkpoint's value and the
+     * config's.
+     */
+    public static Resume read(Path checkpoint, int processes, RunConfig cfg) throws IOException {
+        int maxSteps = cfg.train().maxSteps();
         TrainingCheckpoint.State s = TrainingCheckpoint.readState(checkpoint);
         if (s.processes() != processes) {
             // each rank's data position is the step's start plus its own offset: it holds for one rank count
@@ -37,7 +49,45 @@ public record Resume(Path checkpoint, TrainingCheckpoint.State state) {
             throw new JgptException("train.max_steps " + maxSteps + " is below the step the run has reached, " + s.step()
                     + " (" + checkpoint.getFileName() + "); to train on, set train.max_steps above " + s.step());
         }
+        GptConfig trained = HfCheckpoint.readConfig(checkpoint.resolve(TrainingCheckpoint.MODEL_DIR)), shape = cfg.model().shape();
+        Changes model = new Changes();
+        model.compare("model.n_layer", trained.nLayer(), shape.nLayer());
+        model.compare("model.n_head", trained.nHead(), shape.nHead());
+        model.compare("model.n_embd", trained.nEmbd(), shape.nEmbd());
+        model.compare("model.block_size", trained.blockSize(), shape.blockSize());
+        model.compare("model.vocab_size", trained.vocabSize(), shape.vocabSize());
+        model.compare("model.padded_vocab_size", trained.paddedVocabSize(), shape.paddedVocabSize());
+        model.refuse(checkpoint, "a resumed run keeps the model it trained");
+
+        TokenDataset.State data = TokenDataset.State.fromJson(s.dataState());
+        DataConfig d = cfg.data();
+        Changes reading = new Changes();
+        reading.compare("data.order", data.order(), d.order().yamlName());
+        reading.compare("data.seed", data.seed(), d.seed());
+        // a shuffled position counts windows of seq_len tokens; a sequential one counts tokens
+        if (d.order() == DataConfig.Order.SHUFFLED && data.order().equals(d.order().yamlName())) {
+            reading.compare("train.seq_len", data.seqLen(), cfg.train().seqLen());
+        }
+        reading.refuse(checkpoint, "its data position only holds for the data as it was read");
         return new Resume(checkpoint, s);
+    }
+
+    /** Config keys whose value differs between the checkpoint and the run's config. */
+    private static final class Changes {
+        private final List<String> trained = new ArrayList<>(), now = new ArrayList<>();
+
+        void compare(String key, Object trainedWith, Object configured) {
+            if (Objects.equals(trainedWith, configured)) return;
+            trained.add(key + " = " + trainedWith);
+            now.add(key + " = " + configured);
+        }
+
+        void refuse(Path checkpoint, String why) {
+            if (trained.isEmpty()) return;
+            throw new JgptException(checkpoint + " was trained with " + String.join(", ", trained) + ", but the run's config"
+                    + " (its config.yaml with any --set) has " + String.join(", ", now) + "; " + why
+                    + ": set them back, or start a new run");
+        }
     }
 
     /** The checkpoint's weights, which must have {@code shape}. */

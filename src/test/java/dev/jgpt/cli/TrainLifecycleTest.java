@@ -89,7 +89,14 @@ class TrainLifecycleTest {
         var before = TrainProcessTest.snapshot(base);
 
         String shape = oneErrorLine(train("--resume", base.toString(), "--set", "model.n_layer=3", "--set", "train.max_steps=4"));
-        assertTrue(shape.contains("differs from the run's"), shape);
+        assertTrue(shape.contains("step_000002 was trained with model.n_layer = 1, but the run's config (its config.yaml with any --set)"
+                + " has model.n_layer = 3; a resumed run keeps the model it trained"), shape);
+        assertFalse(shape.contains("GptConfig"), shape);
+        String order = oneErrorLine(train("--resume", base.toString(), "--set", "data.order=sequential", "--set", "data.seed=8"));
+        assertTrue(order.contains("was trained with data.order = shuffled, data.seed = 7, but the run's config (its config.yaml"
+                + " with any --set) has data.order = sequential, data.seed = 8"), order);
+        String seqLen = oneErrorLine(train("--resume", base.toString(), "--set", "train.seq_len=8", "--set", "train.total_batch_size=32"));
+        assertTrue(seqLen.contains("train.seq_len = 16, but") && seqLen.contains("has train.seq_len = 8"), seqLen);
         String folder = oneErrorLine(train("--resume", base.toString(), "--set", "log.name=other", "--set", "train.max_steps=4"));
         assertTrue(folder.contains("log.name"), folder);
         assertEquals(before, TrainProcessTest.snapshot(base), "a refused resume must not change the run");
