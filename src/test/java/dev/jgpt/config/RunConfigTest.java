@@ -392,6 +392,15 @@ class RunConfigTest {
     }
 
     @Test
+    void readmeTrainingExamplesThatMoveDataDirAlsoSayWhatToPrepareThere() throws IOException {
+        // data.source, not data.dir, picks the corpus: a new data.dir alone gets the config's corpus prepared into it
+        List<String> commands = Files.readAllLines(Path.of("README.md")).stream()
+                .filter(l -> l.contains("./jgpt train") && l.contains("--set data.dir=")).toList();
+        assertFalse(commands.isEmpty(), "README shows training on another data.dir");
+        for (String command : commands) assertContains(command, "--set data.source=");
+    }
+
+    @Test
     void textOverridesStayText() {
         // YAML would read these as a boolean and a list; prompts and names are text.
         RunConfig c = RunConfig.defaults().withOverrides(List.of("eval.sample_prompt=No", "eval.sample_prompt=[x] y"));
