@@ -12,7 +12,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.net.BindException;
+import java.net.InetAddress;
+import java.net.SocketException;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -77,6 +79,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (threads != null && threads < 1) throw new JgptException("--threads must be >= 1, got " + threads);
         if (queue < 0) throw new JgptException("--queue must be >= 0, got " + queue);
         if (maxTokens < 1) throw new JgptException("--max-tokens must be >= 1, got " + maxTokens);
+        resolve(host); // before the model loads: a mistyped host fails at once
         String id = name != null ? name : defaultName(model);
         Cuda cuda = CudaCommand.openForDevice(device);
         LanguageModel lm;
@@ -96,7 +99,7 @@ public final class ServeCommand implements Callable<Integer> {
         Server server;
         try {
             server = new Server(lm, id, host, port, new Server.Limits(queue, maxTokens, 1 << 20));
-        } catch (BindException e) {
+        } catch (SocketException e) { // a taken port, an address not on this machine
             release.run();
             throw new JgptException("--host " + host + " --port " + port + ": cannot listen there (" + e.getMessage() + ")");
         }
@@ -111,6 +114,16 @@ public final class ServeCommand implements Callable<Integer> {
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    /** Fails naming --host when it is neither an address nor a name that resolves to one. */
+    static void resolve(String host) {
+        try {
+            InetAddress.getByName(host);
+        } catch (UnknownHostException e) {
+            throw new JgptException("--host " + host + ": cannot resolve it to an address (give an IP address such as 127.0.0.1 "
+                    + "or 0.0.0.0, or a host name this machine knows)");
+        }
     }
 
     /** The model's id: its folder's name, or its file's without .bin; a run's checkpoint folder counts as the run. */

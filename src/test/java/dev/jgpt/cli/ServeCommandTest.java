@@ -24,6 +24,7 @@ class ServeCommandTest {
                 {"--model", MODEL, "--queue", "-1"},
                 {"--model", MODEL, "--max-tokens", "0"},
                 {"--model", MODEL, "--dtype", "fp16"},
+                {"--model", MODEL, "--host", "999.1.1.1"},
         };
         for (String[] args : cases) {
             String[] full = new String[args.length + 1];
@@ -42,6 +43,15 @@ class ServeCommandTest {
             EngineCommandsTest.Run r = EngineCommandsTest.run("serve", "--model", MODEL, "--port", String.valueOf(taken.getLocalPort()));
             assertEquals(1, r.exit(), r.err());
             assertTrue(r.err().contains("--port " + taken.getLocalPort()) && r.err().lines().count() == 1, r.err());
+        }
+    }
+
+    @Test
+    void aHostThatDoesNotResolveIsNamed() {
+        for (String host : new String[]{"999.1.1.1", "nosuchhost.invalid"}) {
+            EngineCommandsTest.Run r = EngineCommandsTest.run("serve", "--model", MODEL, "--host", host, "--port", "0");
+            assertEquals(1, r.exit(), r.err());
+            assertTrue(r.err().startsWith("jgpt serve: --host " + host + ": cannot resolve") && r.err().lines().count() == 1, r.err());
         }
     }
 
