@@ -79,6 +79,8 @@ public final class ServeCommand implements Callable<Integer> {
         if (threads != null && threads < 1) throw new JgptException("--threads must be >= 1, got " + threads);
         if (queue < 0) throw new JgptException("--queue must be >= 0, got " + queue);
         if (maxTokens < 1) throw new JgptException("--max-tokens must be >= 1, got " + maxTokens);
+        // requests name the model by this id, and no client can name an empty one
+        if (name != null && name.isBlank()) throw new JgptException("--name must be a non-blank id, got '" + name + "'");
         resolve(host); // before the model loads: a mistyped host fails at once
         String id = name != null ? name : defaultName(model);
         Cuda cuda = CudaCommand.openForDevice(device);

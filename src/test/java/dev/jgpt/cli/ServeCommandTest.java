@@ -1,6 +1,7 @@
 package dev.jgpt.cli;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetAddress;
@@ -52,6 +53,17 @@ class ServeCommandTest {
             EngineCommandsTest.Run r = EngineCommandsTest.run("serve", "--model", MODEL, "--host", host, "--port", "0");
             assertEquals(1, r.exit(), r.err());
             assertTrue(r.err().startsWith("jgpt serve: --host " + host + ": cannot resolve") && r.err().lines().count() == 1, r.err());
+        }
+    }
+
+    @Test
+    @Timeout(60) // a server that starts anyway serves until stopped
+    void aBlankNameIsRefused() {
+        // an id no request can name: every request giving "model" would get 404
+        for (String name : new String[]{"", "  "}) {
+            EngineCommandsTest.Run r = EngineCommandsTest.run("serve", "--model", MODEL, "--name", name, "--port", "0");
+            assertEquals(1, r.exit(), r.err());
+            assertTrue(r.err().startsWith("jgpt serve: --name") && r.err().lines().count() == 1, r.err());
         }
     }
 
