@@ -208,6 +208,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
     private String promptText() throws IOException {
         if (prompt != null) return prompt;
+        if (Files.isDirectory(promptFile)) throw new JgptException("--prompt-file " + promptFile + ": is a directory, not a file");
         if (!Files.isRegularFile(promptFile)) throw new JgptException("--prompt-file " + promptFile + ": no such file");
         try {
             return Files.readString(promptFile, StandardCharsets.UTF_8);

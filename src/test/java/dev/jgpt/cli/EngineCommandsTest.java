@@ -234,5 +234,12 @@ class EngineCommandsTest {
         Run vocab = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "hello world");
         assertEquals(1, vocab.exit());
         assertTrue(vocab.err().contains("vocabulary"), vocab.err());
+        Run folder = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt-file", TINY.toString());
+        assertEquals(1, folder.exit());
+        assertEquals("jgpt generate: --prompt-file " + TINY + ": is a directory, not a file", folder.err().strip());
+        Path missing = TINY.resolve("no-such-prompt.txt");
+        Run absent = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt-file", missing.toString());
+        assertEquals(1, absent.exit());
+        assertEquals("jgpt generate: --prompt-file " + missing + ": no such file", absent.err().strip());
     }
 }
