@@ -238,8 +238,9 @@ public final class Server implements AutoCloseable {
         String tokensKey = chat && present(req, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
         int maxTokens = integer(req, tokensKey, defaultTokens, 1, limits.maxTokens(), " (this server's limit)");
         double temperature = number(req, "temperature", 1, 0, 2);
-        double topP = number(req, "top_p", 1, 0, 1);
-        if (topP == 0) throw ApiError.invalid("top_p", "top_p must be in (0, 1], got 0");
+        // OpenAI takes top_p in [0, 1]; 0, and any value too small for a float, keeps only the most
+        // likely token (the smallest nucleus there is), so a tiny top_p does not become an invalid 0
+        float topP = (float) Math.max(number(req, "top_p", 1, 0, 1), Float.MIN_VALUE);
         int topK = integer(req, "top_k", 50, 0, Integer.MAX_VALUE, " (0 = no limit)");
         int n = integer(req, "n", 1, 1, model.slots(), " (the sequences this server decodes together)");
         Long seed = present(req, "seed") ? longInteger(req, "seed") : null;
@@ -253,7 +254,7 @@ public final class Server implements AutoCloseable {
         unsupported(req, "logprobs", "best_of", "suffix", "logit_bias", "presence_penalty", "frequency_penalty", "tools",
                 "functions", "response_format");
         boolean ignoreEos = bool(req, "ignore_eos", false); // vLLM's name: go on past <|endoftext|> (benchmarks)
-        LanguageModel.Options options = new LanguageModel.Options(maxTokens, (float) temperature, topK, (float) topP, seed, stop, !ignoreEos);
+        LanguageModel.Options options = new LanguageModel.Options(maxTokens, (float) temperature, topK, topP, seed, stop, !ignoreEos);
         return new Job(prompt, echo, options, n, stream, usageChunk, chat);
     }
 

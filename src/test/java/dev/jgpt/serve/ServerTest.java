@@ -249,7 +249,8 @@ class ServerTest {
                 {"{\"prompt\": \"x\", \"max_tokens\": \"ten\"}", "400", "max_tokens"},
                 {"{\"prompt\": \"x\", \"max_tokens\": 1.5}", "400", "max_tokens"},
                 {"{\"prompt\": \"x\", \"temperature\": -1}", "400", "temperature"},
-                {"{\"prompt\": \"x\", \"top_p\": 0}", "400", "top_p"},
+                {"{\"prompt\": \"x\", \"top_p\": 1.5}", "400", "top_p"},
+                {"{\"prompt\": \"x\", \"top_p\": -0.5}", "400", "top_p"},
                 {"{\"prompt\": \"x\", \"n\": 5}", "400", "n"},
                 {"{\"prompt\": \"x\", \"stop\": 3}", "400", "stop"},
                 {"{\"prompt\": \"x\", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", "400", "stop"},
@@ -278,6 +279,11 @@ class ServerTest {
             assertEquals(400, r.status(), r.body());
             assertEquals(c[1], r.json().getAsJsonObject("error").get("param").getAsString());
         }
+        // the two ends of top_p's range say the same range
+        assertEquals("top_p must be in [0, 1], got 1.5", post("/v1/completions", "{\"prompt\": \"x\", \"top_p\": 1.5}")
+                .json().getAsJsonObject("error").get("message").getAsString());
+        assertEquals("top_p must be in [0, 1], got -0.5", post("/v1/completions", "{\"prompt\": \"x\", \"top_p\": -0.5}")
+                .json().getAsJsonObject("error").get("message").getAsString());
         assertEquals(413, post("/v1/completions", "{\"prompt\": \"" + "x".repeat(70_000) + "\"}").status());
         assertEquals(405, get("/v1/completions").status());
         assertEquals(404, get("/v2/anything").status());
@@ -295,6 +301,16 @@ class ServerTest {
         }
         assertEquals("ok", get("/health").json().get("status").getAsString());
         assertTrue(completion("Still here", 3, "").length() > 0);
+    }
+
+    /** top_p 0, or too small for a float, is the smallest nucleus: the most likely token, as greedy picks. */
+    @Test
+    void aTinyTopPKeepsTheMostLikelyToken() throws Exception {
+        String greedy = completion("Nucleus", 24, ", \"temperature\": 0");
+        for (String topP : new String[]{"1e-300", "0", "1e-9"}) {
+            assertEquals(greedy, completion("Nucleus", 24, ", \"temperature\": 1.5, \"seed\": 9, \"top_p\": " + topP), "top_p " + topP);
+        }
+        assertNotEquals(greedy, completion("Nucleus", 24, ", \"temperature\": 1.5, \"seed\": 9, \"top_p\": 1"));
     }
 
     /** A client that goes away frees its slot at once, streaming or not; with every slot and the queue taken, 429. */
