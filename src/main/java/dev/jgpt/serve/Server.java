@@ -251,8 +251,9 @@ public final class Server implements AutoCloseable {
             if (!so.isJsonObject()) throw ApiError.invalid("stream_options", "stream_options must be an object");
             usageChunk = bool(so.getAsJsonObject(), "include_usage", false);
         }
-        unsupported(req, "logprobs", "best_of", "suffix", "logit_bias", "presence_penalty", "frequency_penalty", "tools",
-                "functions", "response_format");
+        unsupported(req, "logprobs", "top_logprobs", "best_of", "suffix", "logit_bias", "presence_penalty", "frequency_penalty",
+                "tools", "functions", "response_format");
+        if (chat) unsupported(req, "echo"); // echo is a completions parameter: a chat reply never repeats the prompt
         boolean ignoreEos = bool(req, "ignore_eos", false); // vLLM's name: go on past <|endoftext|> (benchmarks)
         LanguageModel.Options options = new LanguageModel.Options(maxTokens, (float) temperature, topK, topP, seed, stop, !ignoreEos);
         return new Job(prompt, echo, options, n, stream, usageChunk, chat);

@@ -258,6 +258,7 @@ class ServerTest {
                 {"{\"prompt\": \"x\", \"seed\": \"s\"}", "400", "seed"},
                 {"{\"prompt\": \"x\", \"stream\": \"yes\"}", "400", "stream"},
                 {"{\"prompt\": \"x\", \"logprobs\": 3}", "400", "logprobs"},
+                {"{\"prompt\": \"x\", \"top_logprobs\": 5}", "400", "top_logprobs"},
                 {"{\"prompt\": \"x\", \"model\": \"gpt-4\"}", "404", "model"},
                 {"{\"prompt\": \"x\", \"model\": 7}", "400", "model"},
         };
@@ -273,12 +274,20 @@ class ServerTest {
                 {"{\"messages\": []}", "messages"},
                 {"{\"messages\": [{\"role\": \"robot\", \"content\": \"hi\"}]}", "messages[0].role"},
                 {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", "messages[0].content"},
+                // not implemented: refused unless neutral (below), never answered as if they were
+                {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"top_logprobs\": 5}", "top_logprobs"},
+                {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"logprobs\": true, \"top_logprobs\": 2}", "logprobs"},
+                {"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"echo\": true}", "echo"},
         };
         for (String[] c : chat) {
             Reply r = post("/v1/chat/completions", c[0]);
             assertEquals(400, r.status(), r.body());
             assertEquals(c[1], r.json().getAsJsonObject("error").get("param").getAsString());
         }
+        // their neutral values, and fields clients send that change nothing here, are taken
+        Reply neutral = post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 2,"
+                + " \"logprobs\": false, \"top_logprobs\": 0, \"echo\": false, \"user\": \"u1\", \"stream_options\": null}");
+        assertEquals(200, neutral.status(), neutral.body());
         // the two ends of top_p's range say the same range
         assertEquals("top_p must be in [0, 1], got 1.5", post("/v1/completions", "{\"prompt\": \"x\", \"top_p\": 1.5}")
                 .json().getAsJsonObject("error").get("message").getAsString());
