@@ -312,6 +312,26 @@ class ServerTest {
         assertTrue(completion("Still here", 3, "").length() > 0);
     }
 
+    /** Bodies that are not JSON: one message of ours, with the position when there is one. */
+    @Test
+    void aBodyThatIsNotJsonGetsOurMessage() throws Exception {
+        String[][] cases = {
+                {"not json", "the request body is not valid JSON: it stops being JSON at line 1, column "},
+                {"{bad json", "the request body is not valid JSON: it stops being JSON at line 1, column "},
+                {"{\"prompt\": \"x\"", "the request body is not valid JSON: it stops being JSON at line 1, column "},
+                {"{\"prompt\": \"x\"} {}", "the request body is not valid JSON"},
+        };
+        for (String[] c : cases) {
+            Reply r = post("/v1/completions", c[0]);
+            assertEquals(400, r.status(), r.body());
+            String message = r.json().getAsJsonObject("error").get("message").getAsString();
+            assertTrue(message.startsWith(c[1]) && !message.contains("\n"), c[0] + " -> " + message);
+            for (String library : new String[]{"Gson", "gson", "http", "JsonReader", "Strictness", "LENIENT", "path $"}) {
+                assertTrue(!message.contains(library), c[0] + " -> " + message);
+            }
+        }
+    }
+
     /** top_p 0, or too small for a float, is the smallest nucleus: the most likely token, as greedy picks. */
     @Test
     void aTinyTopPKeepsTheMostLikelyToken() throws Exception {
