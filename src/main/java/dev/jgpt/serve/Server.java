@@ -444,14 +444,18 @@ public final class Server implements AutoCloseable {
     // ---- request fields ----
 
     private JsonObject body(HttpExchange ex) throws IOException {
+        // a declared length past the limit is refused before reading: the answer does not wait for
+        // (or depend on) a body the client may never finish sending
+        String declared = ex.getRequestHeaders().getFirst("Content-Length"); // a long >= 0: the JDK's server refuses others
+        if (declared != null && Long.parseLong(declared) > limits.maxBodyBytes()) {
+            ex.getResponseHeaders().set("Connection", "close"); // the unread body must not be taken for a next request
+            throw tooLarge();
+        }
         byte[] bytes;
         try (InputStream in = ex.getRequestBody()) {
             bytes = in.readNBytes(limits.maxBodyBytes() + 1);
         }
-        if (bytes.length > limits.maxBodyBytes()) {
-            throw new ApiError(413, "invalid_request_error", null, "request_too_large",
-                    "the request body is larger than " + limits.maxBodyBytes() + " bytes");
-        }
+        if (bytes.length > limits.maxBodyBytes()) throw tooLarge();
         JsonElement e;
         try {
             e = JsonParser.parseString(new String(bytes, StandardCharsets.UTF_8));
@@ -472,6 +476,11 @@ public final class Server implements AutoCloseable {
             if (m.find()) return ": it stops being JSON at line " + m.group(1) + ", column " + m.group(2);
         }
         return ""; // e.g. a second value after the first: Gson gives no position
+    }
+
+    private ApiError tooLarge() {
+        return new ApiError(413, "invalid_request_error", null, "request_too_large",
+                "the request body is larger than " + limits.maxBodyBytes() + " bytes");
     }
 
     private int[] prompt(JsonElement p) {

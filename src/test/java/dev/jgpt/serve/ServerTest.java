@@ -342,6 +342,20 @@ class ServerTest {
         assertNotEquals(greedy, completion("Nucleus", 24, ", \"temperature\": 1.5, \"seed\": 9, \"top_p\": 1"));
     }
 
+    /** A body declared larger than the limit is answered 413 at once, without waiting for it. */
+    @Test
+    void aDeclaredLengthPastTheLimitIs413BeforeTheBody() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", server.port())) {
+            s.setSoTimeout(10_000); // without the check the server waits for 99999999999 bytes
+            s.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 99999999999\r\n\r\n{\"prompt\":").getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            String response = new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+            assertEquals("HTTP/1.1 413", response);
+        }
+        assertEquals("ok", get("/health").json().get("status").getAsString());
+    }
+
     /** A client that goes away frees its slot at once, streaming or not; with every slot and the queue taken, 429. */
     @Test
     void aClientThatGoesAwayFreesItsSlotAndAFullServerAnswers429() throws Exception {
