@@ -30,8 +30,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * An OpenAI-compatible HTTP server for one {@link LanguageModel}, on the JDK's own HTTP server:
@@ -57,7 +55,6 @@ public final class Server implements AutoCloseable {
     private static final int MAX_STOP_STRINGS = 4;
     private static final int DEFAULT_COMPLETION_TOKENS = 16; // OpenAI's default for /v1/completions
     private static final Gson JSON = new GsonBuilder().serializeNulls().disableHtmlEscaping().create();
-    private static final Pattern POSITION = Pattern.compile("line (\\d+) column (\\d+)"); // in Gson's messages
 
     /**
      * Sequences that may wait for a slot ({@code queue}), the largest {@code max_tokens} a request may
@@ -460,22 +457,10 @@ public final class Server implements AutoCloseable {
         try {
             e = JsonParser.parseString(new String(bytes, StandardCharsets.UTF_8));
         } catch (JsonParseException ex2) {
-            throw ApiError.invalid(null, "the request body is not valid JSON" + where(ex2));
+            throw ApiError.invalid(null, "the request body is not valid JSON: " + JgptException.jsonReason(ex2));
         }
         if (!e.isJsonObject()) throw ApiError.invalid(null, "the body must be a JSON object");
         return e.getAsJsonObject();
-    }
-
-    /**
-     * Where a body stopped being JSON, from Gson's message: only the position, as Gson's own words
-     * advise on its API (lenient parsing, a troubleshooting page) rather than on the request.
-     */
-    private static String where(JsonParseException e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            Matcher m = POSITION.matcher(String.valueOf(t.getMessage()));
-            if (m.find()) return ": it stops being JSON at line " + m.group(1) + ", column " + m.group(2);
-        }
-        return ""; // e.g. a second value after the first: Gson gives no position
     }
 
     private ApiError tooLarge() {
