@@ -1,6 +1,7 @@
 package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.dist.AgreedFailure;
 import picocli.CommandLine;
 
 import java.io.IOException;
@@ -16,12 +17,13 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
     @Override
     public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
         String line = switch (ex) {
+            case AgreedFailure e when !e.reported() -> null; // rank 0 of the job says it
             case JgptException e -> e.getMessage();
             case UncheckedIOException e -> describe(e.getCause());
             case IOException e -> describe(e);
             default -> throw new RuntimeException(ex);
         };
-        cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + line);
+        if (line != null) cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + line);
         return 1;
     }
 

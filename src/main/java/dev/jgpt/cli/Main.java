@@ -34,6 +34,7 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) {
         int code;
+        dev.jgpt.dist.Mpi.command(String.join(" ", args));
         try {
             code = commandLine().execute(args);
         } catch (OutOfMemoryError e) {

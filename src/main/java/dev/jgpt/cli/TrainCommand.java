@@ -5,6 +5,7 @@ import dev.jgpt.config.RunConfig;
 import dev.jgpt.config.TrainConfig;
 import dev.jgpt.data.Prepare;
 import dev.jgpt.data.TokenDataset;
+import dev.jgpt.dist.AgreedFailure;
 import dev.jgpt.dist.DataParallel;
 import dev.jgpt.dist.Mpi;
 import dev.jgpt.eval.HellaSwag;
@@ -64,6 +65,8 @@ public final class TrainCommand implements Callable<Integer> {
             if (group.size() == 1) return trainAsRankZero(group);
             try {
                 return group.isMain() ? trainAsRankZero(group) : trainAsFollower(group);
+            } catch (AgreedFailure e) {
+                throw e; // every rank stops here together, rank 0 saying why
             } catch (Throwable e) {
                 // the other ranks wait in a collective call for this one: end the whole job, naming the rank
                 System.err.println("jgpt train: rank " + group.rank() + " of " + group.size() + ": " + oneLine(e));
@@ -116,20 +119,23 @@ public final class TrainCommand implements Callable<Integer> {
             }
             // every check happens here, before the run's files change: a refused resume leaves the run as it was
             trainer = trainer(cfg, run, checkpoint, group, device);
+            if (resume != null && trainer.finished()) {
+                System.out.println("run " + run.name() + " already finished at step " + trainer.step()
+                        + "; to train on, raise train.max_steps (--set train.max_steps=N)");
+                if (group.size() > 1) group.broadcast(EXIT);
+                return 0;
+            }
+            if (group.size() > 1) { // the other ranks set up from rank 0's config, then all compare their setups
+                group.broadcast(run.path().toAbsolutePath() + "\n" + cfg.toYaml());
+                group.agree(trainer.setup(), null);
+            }
             if (resume != null) {
-                if (trainer.finished()) {
-                    System.out.println("run " + run.name() + " already finished at step " + trainer.step()
-                            + "; to train on, raise train.max_steps (--set train.max_steps=N)");
-                    if (group.size() > 1) group.broadcast(EXIT);
-                    return 0;
-                }
                 damaged.forEach(run::println);
                 if (!cfg.equals(run.config())) run.replaceConfig(cfg);
                 run.markRunning();
             }
             training = true;
             signals.training(trainer);
-            if (group.size() > 1) group.broadcast(run.path().toAbsolutePath() + "\n" + cfg.toYaml());
             trainer.run();
             if (trainer.finished()) {
                 run.markEnded(RunStatus.State.FINISHED, null);
@@ -137,7 +143,7 @@ public final class TrainCommand implements Callable<Integer> {
                 return 0;
             }
             run.markEnded(RunStatus.State.INTERRUPTED, null);
-            return signals.exitCode();
+            return 128 + trainer.stopSignal();
         } catch (Throwable e) {
             try {
                 if (run.isNew() && (trainer == null || !trainer.trainedAStep())) {
@@ -174,11 +180,22 @@ public final class TrainCommand implements Callable<Integer> {
             RunConfig cfg = RunConfig.parse(plan.substring(plan.indexOf('\n') + 1), dir.resolve(RunDirectory.CONFIG_FILE).toString(), List.of());
             RunDirectory run = RunDirectory.follower(dir, cfg);
             signals.setUp(run);
-            try (TrainDevice device = TrainDevice.of(cfg.train().device())) {
-                Trainer trainer = trainer(cfg, run, null, group, device);
+            TrainDevice device = null;
+            Trainer trainer = null;
+            Throwable failure = null;
+            try {
+                device = TrainDevice.of(cfg.train().device());
+                trainer = trainer(cfg, run, null, group, device);
+            } catch (Throwable e) {
+                failure = e;
+            }
+            try {
+                group.agree(trainer == null ? "" : trainer.setup(), failure);
                 signals.training(trainer);
                 trainer.run();
-                return trainer.finished() ? 0 : signals.exitCode();
+                return trainer.finished() ? 0 : 128 + trainer.stopSignal();
+            } finally {
+                if (device != null) device.close();
             }
         } finally {
             signals.restore();
@@ -201,7 +218,10 @@ public final class TrainCommand implements Callable<Integer> {
                 ? Math.max(1, Runtime.getRuntime().availableProcessors() / Mpi.localSize()) : t.threads();
         Parallel pool = new Parallel(Parallel.threadsFor(threads, "train.threads", run::println));
         cfg.gradAccumSteps(group.size()); // the batch must split into whole micro-batches on every rank
-        Path data = Prepare.ensureShards(cfg.data().dir(), cfg.data().source(), run::println, run::logOnly);
+        // rank 0 prepares what is missing before the others start; they read what it prepared
+        Path data = group.isMain() ? Prepare.ensureShards(cfg.data().dir(), cfg.data().source(), run::println, run::logOnly)
+                : Prepare.requireShards(cfg.data().dir(), "rank 0 prepares data.source only on its own machine: give every rank"
+                        + " this folder (a shared file system), or run the same jgpt prepare on each machine first");
         var order = TokenDataset.Order.parse(cfg.data().order().name());
         int vocab = cfg.model().shape().vocabSize(), rank = group.rank(), ranks = group.size();
         TokenDataset train = new TokenDataset(data, "train", t.microBatchSize(), t.seqLen(), rank, ranks, order, cfg.data().seed(), vocab);
@@ -321,11 +341,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         synchronized void training(Trainer trainer) {
             this.trainer = trainer;
-            if (first != 0) trainer.requestStop();
-        }
-
-        int exitCode() {
-            return 128 + first;
+            if (first != 0) trainer.requestStop(first);
         }
 
         private void handle(Signal sig) {
@@ -338,7 +354,7 @@ public final class TrainCommand implements Callable<Integer> {
                     firstAt = System.nanoTime();
                     System.err.println("\nSIG" + sig.getName() + ": stopping at the next micro-batch and writing a checkpoint of the"
                             + " last completed step (" + (sig.getName().equals("INT") ? "Ctrl-C again" : "a second signal") + " quits at once)");
-                    trainer.requestStop();
+                    trainer.requestStop(first);
                     return;
                 }
                 // nothing to save yet, or asked twice: leave now, with the run's state on record

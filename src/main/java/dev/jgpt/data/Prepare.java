@@ -171,25 +171,7 @@ public final class Prepare {
 
     static Path ensureShards(Path dir, String source, Environment env) {
         if (isPrepared(dir)) return dir;
-        if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) {
-            List<Path> shards = recognizedShards(dir);
-            if (shards.isEmpty()) {
-                throw new JgptException("data.dir " + dir + ": holds no token shards (llm.c .bin, .npy or HDF5 files with train"
-                        + " or val in their names) and no " + MANIFEST + "; jgpt prepares data.source only into a missing or empty folder");
-            }
-            for (String split : List.of("train", "val")) {
-                if (shards.stream().noneMatch(p -> p.getFileName().toString().contains(split))) {
-                    throw new JgptException("data.dir " + dir + ": " + shards.size() + " shard" + (shards.size() == 1 ? "" : "s")
-                            + " but no " + (split.equals("val") ? "validation" : "training") + " shard (a file with '" + split
-                            + "' in its name, like fineweb_" + split + "_000000.bin)");
-                }
-            }
-            if (!isPrepared(dir)) { // else a prepare of another process finished just now
-                env.say().accept("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST
-                        + ": not written by jgpt prepare)");
-            }
-            return dir;
-        }
+        if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) return foreignShards(dir, env.say());
         boolean created = createOut(dir);
         try (RunLock lock = RunLock.await(dir, LOCK, owner -> env.say().accept("data.dir " + dir + ": waiting for process " + owner
                 + ", which is preparing it..."))) {
@@ -209,6 +191,40 @@ public final class Prepare {
             throw new JgptException("data.source " + source + ": " + e.reason + ". " + (begun
                     ? "What is prepared in " + dir + " is kept: run again with network to go on from there. " : "") + offlineHint(source), e);
         }
+    }
+
+    /**
+     * Makes sure {@code dir} is ready for training as it is, preparing nothing: a completed prepare, or
+     * shards from elsewhere. For a process that must not prepare (a rank other than 0 of an mpirun
+     * job, which reads what rank 0 prepared); {@code hint} says what to do instead.
+     */
+    public static Path requireShards(Path dir, String hint) {
+        if (isPrepared(dir)) return dir;
+        if (Files.isRegularFile(dir.resolve(JOURNAL)) || isEmptyOrMissing(dir)) {
+            throw new JgptException("data.dir " + dir + ": " + (Files.exists(dir) ? "not prepared" : "no such folder") + " here; " + hint);
+        }
+        return foreignShards(dir, line -> { });
+    }
+
+    /** A folder of shards jgpt did not write, read as it is when it holds both splits; else one clear error. */
+    private static Path foreignShards(Path dir, Consumer<String> say) {
+        List<Path> shards = recognizedShards(dir);
+        if (shards.isEmpty()) {
+            throw new JgptException("data.dir " + dir + ": holds no token shards (llm.c .bin, .npy or HDF5 files with train"
+                    + " or val in their names) and no " + MANIFEST + "; jgpt prepares data.source only into a missing or empty folder");
+        }
+        for (String split : List.of("train", "val")) {
+            if (shards.stream().noneMatch(p -> p.getFileName().toString().contains(split))) {
+                throw new JgptException("data.dir " + dir + ": " + shards.size() + " shard" + (shards.size() == 1 ? "" : "s")
+                        + " but no " + (split.equals("val") ? "validation" : "training") + " shard (a file with '" + split
+                        + "' in its name, like fineweb_" + split + "_000000.bin)");
+            }
+        }
+        if (!isPrepared(dir)) { // else a prepare of another process finished just now
+            say.accept("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST
+                    + ": not written by jgpt prepare)");
+        }
+        return dir;
     }
 
     /** What training can do when data.source cannot be downloaded: fetch it elsewhere, or use a corpus that is here. */

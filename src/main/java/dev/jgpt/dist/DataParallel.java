@@ -2,6 +2,9 @@ package dev.jgpt.dist;
 
 import dev.jgpt.JgptException;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The processes that train one model together, as DDP's process group is in build-nanogpt: each
  * rank computes the gradient of its own micro-batches, the gradients are summed once per optimizer
@@ -56,12 +59,51 @@ public final class DataParallel implements AutoCloseable {
         if (mpi != null) mpi.allReduceSum(a);
     }
 
-    /** Whether any rank says yes: a stop asked of one rank stops all of them at the same point. */
-    public boolean any(boolean yes) {
-        if (mpi == null) return yes;
-        double[] a = {yes ? 1 : 0};
+    /** The largest {@code x} over the ranks. */
+    public int max(int x) {
+        if (mpi == null) return x;
+        double[] a = {x};
         mpi.allReduceMax(a);
-        return a[0] > 0;
+        return (int) a[0];
+    }
+
+    /**
+     * The ranks compare their setup before training: when one failed to set up ({@code failure}) or
+     * set up otherwise than rank 0 ({@code setup}, one line of "name value" parts joined by "; ": its
+     * data, HellaSwag, device), every rank fails here together, with the message of the lowest such
+     * rank, instead of waiting forever for a rank that is gone or crashing later in a collective call
+     * whose sizes do not match. Every rank calls it once, at the same point.
+     */
+    public void agree(String setup, Throwable failure) {
+        if (mpi == null) return;
+        int failed = size() - max(failure == null ? 0 : size() - rank()); // the lowest failed rank, or size
+        if (failed < size()) {
+            String message = mpi.broadcast(failure == null ? "" : oneLine(failure), failed);
+            throw new AgreedFailure("rank " + failed + " of " + size() + ": " + message, isMain());
+        }
+        String first = broadcast(setup);
+        int differs = size() - max(first.equals(setup) ? 0 : size() - rank());
+        if (differs < size()) {
+            String theirs = mpi.broadcast(setup, differs);
+            throw new AgreedFailure("rank " + differs + " of " + size() + " set up otherwise than rank 0: " + difference(first, theirs)
+                    + "; every rank needs the same data and files (the same folders, or a shared file system)", isMain());
+        }
+    }
+
+    /** The parts of two setups that differ: "name: value here (rank 0: value)". */
+    private static String difference(String rank0, String other) {
+        List<String> a = List.of(rank0.split("; ")), b = List.of(other.split("; "));
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < Math.max(a.size(), b.size()); i++) {
+            String x = i < a.size() ? a.get(i) : "", y = i < b.size() ? b.get(i) : "";
+            if (!x.equals(y)) out.add(y + " (rank 0: " + x + ")");
+        }
+        return String.join("; ", out);
+    }
+
+    private static String oneLine(Throwable e) {
+        String text = e instanceof JgptException && e.getMessage() != null ? e.getMessage() : e.toString();
+        return text.lines().findFirst().orElse(text);
     }
 
     /** Rank 0's values of {@code a} on every rank (the weights at start and resume). */

@@ -82,10 +82,37 @@ public final class Mpi implements AutoCloseable {
         }
     }
 
-    /** MPI_Init once per process (MPI allows no second init after finalize); later calls return the same world. */
+    /** What this process was asked to do (the command's arguments), for the ranks to compare; set by the command line. */
+    private static volatile String command = "";
+
+    public static void command(String args) {
+        command = args;
+    }
+
+    /**
+     * MPI_Init once per process (MPI allows no second init after finalize); later calls return the same
+     * world. The ranks first compare their commands: ranks started with different ones (mpirun's
+     * {@code A : B}, a rank's own options) would wait forever in collective calls that do not match.
+     */
     public static synchronized Mpi world() {
-        if (world == null) world = new Mpi(load());
+        if (world == null) {
+            world = new Mpi(load());
+            world.agreeOnCommand(command);
+        }
         return world;
+    }
+
+    private void agreeOnCommand(String mine) {
+        if (size == 1) return;
+        String first = broadcast(mine, 0);
+        double[] last = {first.equals(mine) ? -1 : rank}; // the highest rank whose command differs from rank 0's
+        allReduceMax(last);
+        if (last[0] < 0) return;
+        int r = (int) last[0];
+        String theirs = broadcast(mine, r);
+        close(); // every rank ends here: finalize, so the launcher sees clean exits
+        throw new AgreedFailure("the ranks were started with different commands: rank 0 runs `jgpt " + first + "`, rank " + r
+                + " `jgpt " + theirs + "`; start every rank with the same one", rank == 0);
     }
 
     private Mpi(SymbolLookup lib) {

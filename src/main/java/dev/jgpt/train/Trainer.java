@@ -50,7 +50,10 @@ public final class Trainer {
     private boolean savedThisStep, stoppedEarly;
     private double lastValLoss = Double.NaN;
     private double lastTrainLoss = Double.NaN;
-    private volatile boolean stopRequested;
+    /** The number of the signal that asked this rank to stop (0: none yet), set from the signal's thread. */
+    private volatile int stopRequested;
+    /** The stop the ranks agreed on: the largest signal any of them was sent, so that all exit with its code. */
+    private int stopAgreed;
 
     /**
      * The loop over a run's parts, which the command has built and checked (see TrainCommand): the
@@ -97,11 +100,26 @@ public final class Trainer {
     }
 
     /**
-     * Asks the loop to stop at the next micro-batch boundary (Ctrl-C, SIGTERM): the partial step is
-     * dropped and the checkpoint of the last completed step is written. Safe from any thread.
+     * Asks the loop to stop at the next micro-batch boundary for {@code signal} (Ctrl-C, SIGTERM: its
+     * number, > 0): the partial step is dropped and the checkpoint of the last completed step is
+     * written. Safe from any thread.
      */
-    public void requestStop() {
-        stopRequested = true;
+    public void requestStop(int signal) {
+        stopRequested = signal;
+    }
+
+    /**
+     * What this rank reads, for the ranks of a group to compare before they train ({@link DataParallel#agree}):
+     * its training and validation shards and its HellaSwag examples, which come from its own disk.
+     */
+    public String setup() {
+        return "training data: " + train.shards().size() + " shards, " + train.tokensInSplit() + " tokens; validation data: "
+                + val.shards().size() + " shards, " + val.tokensInSplit() + " tokens; HellaSwag: " + hellaswag.size() + " examples";
+    }
+
+    /** The signal the run stopped for (the largest any rank was sent), or 0. */
+    public int stopSignal() {
+        return stopAgreed;
     }
 
     /** Runs to max_steps (or until stopped); returns the last training loss. */
@@ -335,7 +353,8 @@ public final class Trainer {
 
     /** Whether to stop: a stop asked of any rank (a signal reaches each at its own moment) stops all at the same point. */
     private boolean stopAgreed() {
-        return group.any(stopRequested);
+        stopAgreed = Math.max(stopAgreed, group.max(stopRequested));
+        return stopAgreed != 0;
     }
 
     /** Where the run stands: what a checkpoint records, and what the ranks of a group share. */

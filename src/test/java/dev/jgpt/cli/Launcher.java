@@ -145,4 +145,9 @@ record Launcher(Path root) {
     Child start(Path dir, String... args) throws IOException {
         return start(dir, List.of(), null, args);
     }
+
+    /** The ./jgpt script itself, for a command line that names it more than once (mpirun's A : B). */
+    String script() {
+        return root.resolve("jgpt").toString();
+    }
 }

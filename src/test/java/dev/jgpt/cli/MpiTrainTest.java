@@ -108,6 +108,60 @@ class MpiTrainTest {
         assertTrue(all.contains("rank 1"), all);
     }
 
+    @Test
+    void sigtermToRankZeroStopsEveryRankWithItsExitCode() throws Exception {
+        Launcher.Child child = mpirun(2, "train", "-c", config.toString(), "--name", "term", "--set", "train.max_steps=100000",
+                "--set", "eval.val_every=0", "--set", "eval.checkpoint_every=0");
+        child.awaitOut("step     2/100000", 120);
+        rank(0, "term").destroy(); // SIGTERM, to rank 0 alone: rank 1 learns of it at the next micro-batch
+        assertEquals(128 + 15, child.waitFor(60), child.out() + child.err()); // every rank exits 143, not 128
+        assertEquals(RunStatus.State.INTERRUPTED, RunStatus.read(run("term")).state());
+    }
+
+    @Test
+    void ranksStartedWithDifferentCommandsFailTogetherInsteadOfWaiting() throws Exception {
+        Launcher.Child child = mpirun(1, "bench", "allreduce", "--iters", "1", ":", "-np", "1", jgpt.script(), "bench", "allreduce", "--iters", "2");
+        assertEquals(1, child.waitFor(60), child.out() + child.err()); // never a hang
+        String err = child.err();
+        assertTrue(err.contains("jgpt bench allreduce: the ranks were started with different commands: rank 0 runs"
+                + " `jgpt bench allreduce --iters 1`, rank 1 `jgpt bench allreduce --iters 2`"), err);
+        assertEquals(1, err.lines().filter(l -> l.startsWith("jgpt ")).count(), "rank 0 alone says it: " + err);
+    }
+
+    @Test
+    void aRankWithoutTheDataOrHellaSwagFailsTheJobAtStartAndLeavesNoRun() throws Exception {
+        // a data.dir relative to each rank's folder, which rank 0 prepares in its own: rank 1's, on "another machine", stays empty
+        Path text = tmp.resolve("corpus-for-ranks.txt");
+        Files.writeString(text, "public static int twice(int x) { return 2 * x; }\n".repeat(2000));
+        Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        String[] train = {"train", "-c", config.toString(), "--name", "nodata", "--set", "data.dir=data-here", "--set", "data.source=" + text};
+        List<String> both = new java.util.ArrayList<>(List.of(train));
+        both.addAll(List.of(":", "-np", "1", "--wdir", elsewhere.toString(), jgpt.script()));
+        both.addAll(List.of(train));
+        Launcher.Child child = mpirun(1, both.toArray(String[]::new));
+        assertEquals(1, child.waitFor(120), child.out() + child.err());
+        assertTrue(child.err().contains("jgpt train: rank 1 of 2: data.dir "), child.err());
+        assertTrue(child.err().contains("rank 0 prepares data.source only on its own machine"), child.err());
+        assertTrue(Files.notExists(run("nodata")), "a run that never trained a step leaves no folder");
+        try (var files = Files.list(elsewhere)) {
+            assertEquals(List.of(), files.toList(), "rank 1 prepared nothing of its own");
+        }
+
+        // the same data everywhere, but HellaSwag's file only beside rank 0: HellaSwag would count other items on each
+        Files.copy(Path.of("src/test/resources/hellaswag/hellaswag_val_head10.jsonl"), tmp.resolve("hs.jsonl"));
+        Path shared = Files.createDirectories(tmp.resolve("shared-data-only"));
+        train = new String[]{"train", "-c", config.toString(), "--name", "nohs", "--set", "eval.hellaswag_every=5",
+                "--set", "eval.hellaswag_file=hs.jsonl", "--set", "model.block_size=128"};
+        both = new java.util.ArrayList<>(List.of(train));
+        both.addAll(List.of(":", "-np", "1", "--wdir", shared.toString(), jgpt.script()));
+        both.addAll(List.of(train));
+        child = mpirun(1, both.toArray(String[]::new));
+        assertEquals(1, child.waitFor(120), child.out() + child.err());
+        assertTrue(child.err().contains("jgpt train: rank 1 of 2 set up otherwise than rank 0: HellaSwag: 0 examples"
+                + " (rank 0: HellaSwag: 10 examples)"), child.err());
+        assertTrue(Files.notExists(run("nohs")));
+    }
+
     /** The java process of {@code rank} in the job that trains run {@code name}. */
     private static ProcessHandle rank(int rank, String name) throws Exception {
         for (ProcessHandle p : ProcessHandle.allProcesses().toList()) {

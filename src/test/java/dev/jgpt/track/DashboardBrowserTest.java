@@ -102,7 +102,7 @@ class DashboardBrowserTest {
             wait.until(x -> b.findElement(By.id("tab-overview")).getText().contains("skipped while reading"));
             assertTrue(browser.findElement(By.id("tab-overview")).getText().contains("train field \"loss\" is high"));
         } finally {
-            trainer.requestStop();
+            trainer.requestStop(2);
             training.join(120_000);
             if (browser != null) browser.quit();
             run.close();

@@ -100,7 +100,7 @@ class TrainerTest {
         RunConfig cfg = config("stopped", 8);
         try (RunDirectory run = create(cfg)) {
             Trainer trainer = trainer(cfg, run, null);
-            trainer.requestStop(); // as Ctrl-C does: the loop stops at the next step boundary
+            trainer.requestStop(2); // as Ctrl-C (SIGINT) does: the loop stops at the next step boundary
             trainer.run();
             var checkpoints = TrainingCheckpoint.list(run.checkpointsDir());
             assertEquals(1, checkpoints.size());
