@@ -11,7 +11,11 @@ import dev.jgpt.tokenizer.Gpt2Tokenizer;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.math.BigDecimal;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -244,6 +248,7 @@ public final class HellaSwag {
      */
     public static List<Example> load(Path file, int limit) {
         List<Example> examples = new ArrayList<>();
+        refuseCompressed(file);
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             int lineNumber = 0;
             for (String line; (limit == 0 || examples.size() < limit) && (line = in.readLine()) != null; ) {
@@ -258,11 +263,52 @@ public final class HellaSwag {
         } catch (NoSuchFileException e) {
             throw new JgptException(file + ": HellaSwag file not found (the validation set is data/hellaswag_val.jsonl"
                     + " in github.com/rowanz/hellaswag)");
+        } catch (CharacterCodingException e) {
+            throw new JgptException(file + notUtf8(file), e);
         } catch (IOException e) {
-            throw new JgptException(file + ": cannot read HellaSwag file (" + e.getMessage() + ")", e);
+            throw new JgptException(file + ": cannot read HellaSwag file (" + JgptException.reason(e) + ")", e);
         }
         if (examples.isEmpty()) throw new JgptException(file + ": no HellaSwag items in the file");
         return examples;
+    }
+
+    /**
+     * The compressed downloads (rowanz/hellaswag's files are plain, but copies circulate as .gz and
+     * .bz2) start with a magic number, not JSON: say that, rather than "not UTF-8" or "not valid JSON".
+     */
+    private static void refuseCompressed(Path file) {
+        byte[] head = new byte[3];
+        int n;
+        try (InputStream in = Files.newInputStream(file)) {
+            n = in.readNBytes(head, 0, head.length);
+        } catch (IOException e) {
+            return; // the reader below reports it
+        }
+        String kind = n >= 2 && head[0] == 0x1f && head[1] == (byte) 0x8b ? "gzip"
+                : n >= 3 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h' ? "bzip2" : null;
+        if (kind != null) {
+            throw new JgptException(file + ": a " + kind + "-compressed file; jgpt reads HellaSwag as plain UTF-8 JSON lines: "
+                    + "decompress it first (" + (kind.equals("gzip") ? "gunzip" : "bunzip2") + ")");
+        }
+    }
+
+    /**
+     * Where the first byte that is not UTF-8 is, as {@code ":LINE: not UTF-8 text (...)"}: the reader
+     * decodes ahead of the line it returns, so its line count cannot say.
+     */
+    private static String notUtf8(Path file) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            return ": not UTF-8 text (a HellaSwag file is JSON lines)";
+        }
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        StandardCharsets.UTF_8.newDecoder().decode(in, CharBuffer.allocate(bytes.length), true);
+        int at = in.position(), line = 1;
+        for (int i = 0; i < at; i++) if (bytes[i] == '\n') line++;
+        String where = at < bytes.length ? "byte 0x" + String.format("%02X", bytes[at] & 0xff) + " at offset " + at : "at its end";
+        return ":" + line + ": not UTF-8 text (" + where + "); a HellaSwag file is UTF-8 JSON lines";
     }
 
     private static Example parse(String line) {
@@ -283,6 +329,9 @@ public final class HellaSwag {
             if (a == null) throw new IllegalArgumentException("no \"ctx\" (or \"ctx_a\") text");
             context = b == null || b.isEmpty() ? a : a + " " + b;
         }
+        // An empty context leaves the ending's first token unscored (nothing predicts it), and the
+        // loss ranks endings by what follows the context: without one there is nothing to rank.
+        if (context.isBlank()) throw new IllegalArgumentException("the context (\"ctx\") is empty");
 
         if (!(o.get("endings") instanceof JsonArray endingsJson) || endingsJson.size() != ENDINGS) {
             throw new IllegalArgumentException("\"endings\" must be a list of 4 texts");
@@ -291,6 +340,11 @@ public final class HellaSwag {
         for (JsonElement e : endingsJson) {
             if (!(e instanceof JsonPrimitive p) || !p.isString()) {
                 throw new IllegalArgumentException("\"endings\" must be a list of 4 texts");
+            }
+            // An empty ending renders as the lone space every other empty ending renders as: equal
+            // losses, so the first one "wins" and a file of them scores whatever its labels say.
+            if (p.getAsString().isBlank()) {
+                throw new IllegalArgumentException("ending " + endings.size() + " of \"endings\" is empty");
             }
             endings.add(p.getAsString());
         }

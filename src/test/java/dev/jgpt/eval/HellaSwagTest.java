@@ -76,7 +76,11 @@ class HellaSwagTest {
                 new String[] {"{\"ctx\": \"x\", \"label\": 4, \"endings\": [\"a\", \"b\", \"c\", \"d\"]}", "must be 0, 1, 2 or 3, not 4"},
                 new String[] {"{\"ctx\": \"x\", \"label\": 1.5, \"endings\": [\"a\", \"b\", \"c\", \"d\"]}", "must be 0, 1, 2 or 3"},
                 new String[] {"{\"ctx\": \"x\", \"label\": \"\", \"endings\": [\"a\", \"b\", \"c\", \"d\"]}", "test split is unlabeled"},
-                new String[] {"{\"ctx\": \"x\", \"endings\": [\"a\", \"b\", \"c\", \"d\"]}", "no \"label\""});
+                new String[] {"{\"ctx\": \"x\", \"endings\": [\"a\", \"b\", \"c\", \"d\"]}", "no \"label\""},
+                new String[] {"{\"ctx\": \"The cat\", \"label\": 0, \"endings\": [\"\", \"\", \"\", \"\"]}", "ending 0 of \"endings\" is empty"},
+                new String[] {"{\"ctx\": \"The cat\", \"label\": 0, \"endings\": [\"a\", \"b\", \" \\t\", \"d\"]}", "ending 2 of \"endings\" is empty"},
+                new String[] {"{\"ctx\": \"\", \"label\": 0, \"endings\": [\"a\", \"b\", \"c\", \"d\"]}", "context (\"ctx\") is empty"},
+                new String[] {"{\"ctx_a\": \" \", \"ctx_b\": \"\", \"label\": 0, \"endings\": [\"a\", \"b\", \"c\", \"d\"]}", "context (\"ctx\") is empty"});
         for (String[] c : cases) {
             Path file = tmp.resolve("bad.jsonl");
             Files.writeString(file, good + "\n\n" + c[0] + "\n");
@@ -88,6 +92,28 @@ class HellaSwagTest {
         assertTrue(missing.contains("none.jsonl: HellaSwag file not found"), missing);
         Path empty = Files.writeString(tmp.resolve("empty.jsonl"), "\n");
         assertTrue(assertThrows(JgptException.class, () -> HellaSwag.load(empty)).getMessage().contains("no HellaSwag items"));
+    }
+
+    /** A file that is not UTF-8 names the line where decoding failed; a compressed one says to decompress it. */
+    @Test
+    void notUtf8OrCompressedFilesSaySo() throws IOException {
+        String good = Files.readAllLines(VAL_HEAD).get(0);
+        Path latin1 = tmp.resolve("latin1.jsonl");
+        Files.write(latin1, (good + "\n{\"ctx\": \"caf\u00e9\"}\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        String m = assertThrows(JgptException.class, () -> HellaSwag.load(latin1)).getMessage();
+        assertTrue(m.startsWith(latin1 + ":2: not UTF-8 text (byte 0xE9 at offset " + (good.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 13) + ")"), m);
+
+        Path bz2 = tmp.resolve("hellaswag_val.jsonl.bz2");
+        Files.write(bz2, new byte[] {'B', 'Z', 'h', '9', '1', 'A', 'Y', '&', 'S', 'Y', (byte) 0xff, (byte) 0xfe, 0});
+        m = assertThrows(JgptException.class, () -> HellaSwag.load(bz2)).getMessage();
+        assertTrue(m.startsWith(bz2 + ": a bzip2-compressed file") && m.contains("bunzip2"), m);
+
+        Path gz = tmp.resolve("hellaswag_val.jsonl.gz");
+        try (var out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+            out.write(good.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        m = assertThrows(JgptException.class, () -> HellaSwag.load(gz)).getMessage();
+        assertTrue(m.startsWith(gz + ": a gzip-compressed file") && m.contains("gunzip"), m);
     }
 
     @Test
