@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** Validation loss on token shards and HellaSwag accuracy, for any model jgpt can load. */
@@ -39,7 +41,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--seq", defaultValue = "0", description = "validation sequence length T, 0 = the model's block size (default: ${DEFAULT-VALUE})")
     int seq;
 
-    @Option(names = "--steps", defaultValue = "20", description = "validation batches (default: ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "20", description = "validation batches, at most as many as the val split "
+            + "holds: each is evaluated once (default: ${DEFAULT-VALUE})")
     int steps;
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, or cuda: the GPU engine, fp32 (default: ${DEFAULT-VALUE})")
@@ -55,6 +58,13 @@ public final class EvalCommand implements Callable<Integer> {
             Gpt host = ModelFiles.load(model);
             int T = seq == 0 ? host.config.blockSize() : seq;
             if (T < 1 || T > host.config.blockSize()) throw new JgptException("--seq must be in [1, " + host.config.blockSize() + "], got " + seq);
+            if (hellaswag != null) {
+                try {
+                    Evaluator.requireGpt2Vocabulary(host.config);
+                } catch (JgptException e) {
+                    throw new JgptException("--hellaswag: " + e.getMessage() + " (" + model + ")", e);
+                }
+            }
             try (CudaGpt gpu = cuda == null ? null : new CudaGpt(cuda, host)) {
                 evaluate(gpu == null ? Engine.cpu(host) : gpu.engine(), T);
             }
@@ -65,21 +75,26 @@ public final class EvalCommand implements Callable<Integer> {
     private void evaluate(Engine m, int T) {
         if (data != null) {
             TokenDataset val = new TokenDataset(data, "val", batch, T, 0, 1, TokenDataset.Order.SEQUENTIAL, 0, m.config().vocabSize());
-            double loss;
+            Evaluator.Validation v;
             ProgressBar bar = ProgressBar.start("validation", steps, "batches").quietFor(2);
             try {
-                loss = Evaluator.validationLoss(m, val, steps, batch, T, () -> bar.add(1));
+                v = Evaluator.validationOnce(m, val, steps, batch, T, () -> bar.add(1));
             } finally {
                 bar.clear(); // the result line (or the error) follows
             }
-            System.out.printf("validation loss %.4f (%d batches of %dx%d from %s)%n", loss, steps, batch, T, data);
+            System.out.printf("validation loss %.4f (%d batches of %dx%d from %s)%n", v.loss(), v.batches(), batch, T, data);
+            if (v.capped()) {
+                System.out.printf("validation: --steps %d asks for more batches of %dx%d than the val split holds (%d); "
+                        + "each was evaluated once%n", steps, batch, T, v.batches());
+            }
         }
         if (hellaswag != null) {
             var items = HellaSwag.load(hellaswag, limit);
             HellaSwag.Score s;
+            List<String> notes = new ArrayList<>(); // printed after the bar is cleared, with the score
             ProgressBar bar = ProgressBar.start("HellaSwag", items.size(), "items").quietFor(2);
             try {
-                s = Evaluator.hellaswag(m, items, () -> bar.add(1));
+                s = Evaluator.hellaswag(m, items, () -> bar.add(1), notes::add);
             } catch (JgptException e) {
                 throw new JgptException("--hellaswag " + hellaswag + ": " + e.getMessage(), e);
             } finally {
@@ -87,6 +102,7 @@ public final class EvalCommand implements Callable<Integer> {
             }
             System.out.printf("HellaSwag: acc %.4f (%d/%d), acc_norm %.4f (%d/%d)%n", s.acc(), s.correct(), s.total(),
                     s.accNorm(), s.correctNorm(), s.total());
+            notes.forEach(System.out::println);
         }
     }
 }

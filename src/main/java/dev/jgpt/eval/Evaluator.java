@@ -6,11 +6,13 @@ import dev.jgpt.generate.Generator;
 import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.Decoder;
+import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.Inference;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 
 /** What a run measures besides its training loss: validation loss, HellaSwag, samples. */
@@ -42,6 +44,37 @@ public final class Evaluator {
     }
 
     /**
+     * A validation loss and the batches it averages.
+     *
+     * @param loss    mean loss over the batches
+     * @param batches batches evaluated: the asked-for number, or fewer when the split ran out first
+     * @param capped  whether the split held fewer batches than asked for
+     */
+    public record Validation(double loss, int batches, boolean capped) {
+    }
+
+    /**
+     * Mean loss over up to {@code steps} batches of B×T from the start of {@code val} (reset first),
+     * stopping where the split ends rather than wrapping around to its start: as llm.c caps
+     * val_num_batches by what the val shard holds, so no batch is counted twice.
+     */
+    public static Validation validationOnce(Engine model, TokenDataset val, int steps, int B, int T, Runnable afterBatch) {
+        val.reset();
+        long epoch = val.state().epoch();
+        int[] inputs = new int[B * T], targets = new int[B * T];
+        double sum = 0;
+        int done = 0;
+        while (done < steps) {
+            val.nextBatch(inputs, targets);
+            sum += model.forward(inputs, targets, B, T);
+            done++;
+            afterBatch.run();
+            if (val.state().epoch() != epoch) break; // that was the split's last batch; the next is its first again
+        }
+        return new Validation(sum / done, done, done < steps);
+    }
+
+    /**
      * build-nanogpt's completion-style HellaSwag: per item, the 4 (context + ending) rows as one batch,
      * ranked by the loss on the ending tokens. Items longer than the model's context are skipped; when
      * that leaves none, there is no score to give (acc would be 0/0).
@@ -50,38 +83,70 @@ public final class Evaluator {
         return hellaswag(model, examples, () -> { });
     }
 
-    /** As above, calling {@code afterItem} after each item (progress). */
+    /** As above, calling {@code afterItem} after each item, scored or skipped (progress). */
     public static HellaSwag.Score hellaswag(Gpt model, List<HellaSwag.Example> examples, Runnable afterItem) {
         return hellaswag(Engine.cpu(model), examples, afterItem);
     }
 
     /** As above, on any engine. */
     public static HellaSwag.Score hellaswag(Engine model, List<HellaSwag.Example> examples, Runnable afterItem) {
+        return hellaswag(model, examples, afterItem, note -> { });
+    }
+
+    /**
+     * As above, handing {@code note} one line when items were skipped for their length (how many, and
+     * the block size), so the score's total is never smaller than the items asked for without a word.
+     */
+    public static HellaSwag.Score hellaswag(Engine model, List<HellaSwag.Example> examples, Runnable afterItem,
+                                            Consumer<String> note) {
         HellaSwag.Score score = HellaSwag.Score.ZERO;
-        for (HellaSwag.Prediction p : hellaswagPredictions(model, examples, afterItem)) score = score.add(p);
+        for (HellaSwag.Prediction p : hellaswagPredictions(model, examples, afterItem, note)) score = score.add(p);
         return score;
     }
 
     /** The prediction for each item {@link #hellaswag} scores, in order (items too long are left out). */
     public static List<HellaSwag.Prediction> hellaswagPredictions(Gpt model, List<HellaSwag.Example> examples) {
-        return hellaswagPredictions(Engine.cpu(model), examples, () -> { });
+        return hellaswagPredictions(Engine.cpu(model), examples, () -> { }, note -> { });
     }
 
-    private static List<HellaSwag.Prediction> hellaswagPredictions(Engine model, List<HellaSwag.Example> examples, Runnable afterItem) {
+    /**
+     * Refuses a model whose vocabulary cannot take GPT-2's token ids: HellaSwag is tokenized with GPT-2's
+     * tokenizer, so such a model would fail on some id deep into the file, naming no item.
+     */
+    public static void requireGpt2Vocabulary(GptConfig config) {
+        if (config.vocabSize() < Gpt2Tokenizer.VOCAB_SIZE) {
+            throw new JgptException("HellaSwag is tokenized with GPT-2's tokenizer (ids up to " + (Gpt2Tokenizer.VOCAB_SIZE - 1)
+                    + "), which needs a model with GPT-2's vocabulary; this model's vocab_size is " + config.vocabSize());
+        }
+    }
+
+    private static List<HellaSwag.Prediction> hellaswagPredictions(Engine model, List<HellaSwag.Example> examples, Runnable afterItem,
+                                                                   Consumer<String> note) {
+        requireGpt2Vocabulary(model.config());
+        int blockSize = model.config().blockSize();
         List<HellaSwag.Prediction> predictions = new ArrayList<>();
-        int shortest = Integer.MAX_VALUE;
+        int shortest = Integer.MAX_VALUE, skipped = 0, longest = 0;
         for (HellaSwag.Example ex : examples) {
             HellaSwag.Rendered r = HellaSwag.render(ex);
             int width = r.width();
             shortest = Math.min(shortest, width);
-            if (width > model.config().blockSize()) continue;
+            if (width > blockSize) {
+                skipped++;
+                longest = Math.max(longest, width);
+                afterItem.run();
+                continue;
+            }
             model.forward(r.flatTokens(), r.flatTargets(), HellaSwag.ENDINGS, width);
             predictions.add(r.predict(model.losses(HellaSwag.ENDINGS * width)));
             afterItem.run();
         }
         if (predictions.isEmpty()) {
-            throw new JgptException("no HellaSwag item fits the model's block_size of " + model.config().blockSize()
+            throw new JgptException("no HellaSwag item fits the model's block_size of " + blockSize
                     + " tokens: the shortest of the " + examples.size() + " items is " + shortest + " tokens");
+        }
+        if (skipped > 0) {
+            note.accept("HellaSwag: skipped " + skipped + " of " + examples.size() + " items longer than the model's block_size of "
+                    + blockSize + " tokens (up to " + longest + "); the score covers the other " + predictions.size());
         }
         return predictions;
     }

@@ -119,11 +119,12 @@ class BadInputTest {
     }
 
     @Test
-    void hellaSwagWithNoItemThatFitsIsAnError(@TempDir Path tmp) {
-        // the tiny model's context is 16 tokens; every HellaSwag item is longer
+    void hellaSwagOnAModelWithoutGpt2sVocabularyIsRefusedUpFront(@TempDir Path tmp) {
+        // the tiny model has 97 token ids; HellaSwag's text is GPT-2 tokens, up to 50256
         Path items = Path.of("src/test/resources/hellaswag/hellaswag_val_head10.jsonl");
-        var r = run("eval", "--model", EngineCommandsTest.TINY.resolve("hf").toString(), "--hellaswag", items.toString());
-        assertOneLine(r, "--hellaswag " + items, "no HellaSwag item fits the model's block_size of 16 tokens", "the shortest of the 10 items is");
+        Path hf = EngineCommandsTest.TINY.resolve("hf");
+        var r = run("eval", "--model", hf.toString(), "--hellaswag", items.toString());
+        assertOneLine(r, "--hellaswag", "needs a model with GPT-2's vocabulary; this model's vocab_size is 97", hf.toString());
         assertTrue(r.out().isEmpty(), r.out());
     }
 
