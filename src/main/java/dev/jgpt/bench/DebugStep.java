@@ -1,11 +1,15 @@
 package dev.jgpt.bench;
 
 import com.google.gson.Gson;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import com.google.gson.JsonParseException;
 import dev.jgpt.JgptException;
 import dev.jgpt.model.Engine;
 import dev.jgpt.model.Gpt;
+import dev.jgpt.model.GptConfig;
 import dev.jgpt.tensor.View;
 import dev.jgpt.train.Optimizer;
 
@@ -43,6 +47,7 @@ public final class DebugStep {
     /** B rows of T token ids and their targets (-1 = ignored). */
     public record Batch(int B, int T, int[] inputs, int[] targets) {
         public static Batch read(Path file) throws IOException {
+            if (Files.isDirectory(file)) throw new JgptException(file + ": is a directory, not a batch file");
             if (!Files.isRegularFile(file)) throw new JgptException(file + ": no such file");
             JsonObject o;
             try {
@@ -53,13 +58,7 @@ public final class DebugStep {
             if (o == null || !o.has("inputs") || !o.has("targets")) {
                 throw new JgptException(file + ": expected an object with \"inputs\" and \"targets\" (B rows of T ids each)");
             }
-            int[][] in, tg;
-            try {
-                in = new Gson().fromJson(o.get("inputs"), int[][].class);
-                tg = new Gson().fromJson(o.get("targets"), int[][].class);
-            } catch (RuntimeException e) {
-                throw new JgptException(file + ": \"inputs\" and \"targets\" must be lists of lists of integers");
-            }
+            int[][] in = rows(file, o, "inputs", 0), tg = rows(file, o, "targets", -1);
             if (in.length == 0 || in.length != tg.length) {
                 throw new JgptException(file + ": \"inputs\" has " + in.length + " rows and \"targets\" " + tg.length
                         + "; they must match and be non-empty");
@@ -75,6 +74,66 @@ public final class DebugStep {
                 System.arraycopy(tg[b], 0, targets, b * T, T);
             }
             return new Batch(in.length, T, inputs, targets);
+        }
+
+        /**
+         * The rows of one key, each id read exactly as written: Gson's int mapping would narrow
+         * 4294967301 to 5 and truncate 2.5 to 2, giving a loss for a batch nobody wrote. Ids below
+         * {@code min} are refused (targets may be -1, the ignored position both engines skip).
+         */
+        private static int[][] rows(Path file, JsonObject o, String key, int min) {
+            if (!(o.get(key) instanceof JsonArray rows)) {
+                throw new JgptException(file + ": \"" + key + "\" must be a list of rows, each a list of integer ids");
+            }
+            int[][] out = new int[rows.size()][];
+            for (int r = 0; r < rows.size(); r++) {
+                if (!(rows.get(r) instanceof JsonArray row)) {
+                    throw new JgptException(file + ": \"" + key + "\" row " + r + " is not a list of ids: " + rows.get(r));
+                }
+                if (row.isEmpty()) throw new JgptException(file + ": \"" + key + "\" row " + r + " is empty");
+                out[r] = new int[row.size()];
+                for (int c = 0; c < row.size(); c++) {
+                    String where = file + ": \"" + key + "\" row " + r + " column " + c + ": ";
+                    JsonElement e = row.get(c);
+                    // a number's text as written (Gson keeps it), so 2.0, 1e3 and 2.5 are all refused
+                    String text = e instanceof JsonPrimitive p && p.isNumber() ? p.getAsString() : null;
+                    if (text == null || !text.matches("-?[0-9]+")) {
+                        throw new JgptException(where + e + " is not an integer token id");
+                    }
+                    long id;
+                    try {
+                        id = Long.parseLong(text);
+                    } catch (NumberFormatException x) {
+                        id = Long.MAX_VALUE; // more digits than a long: out of range below
+                    }
+                    if (id < min || id > Integer.MAX_VALUE) {
+                        throw new JgptException(where + text + " is not a token id (ids are 0 or more"
+                                + (min < 0 ? ", or -1 to ignore the position)" : ")"));
+                    }
+                    out[r][c] = (int) id;
+                }
+            }
+            return out;
+        }
+
+        /**
+         * Refuses what the model cannot take, naming the file, row and column: an id outside its
+         * vocabulary, or rows longer than its block size.
+         */
+        public void check(Path file, GptConfig config) {
+            if (T > config.blockSize()) {
+                throw new JgptException(file + ": rows of " + T + " ids exceed the model's block_size " + config.blockSize());
+            }
+            int V = config.vocabSize();
+            for (int i = 0; i < B * T; i++) {
+                for (int k = 0; k < 2; k++) {
+                    int id = k == 0 ? inputs[i] : targets[i];
+                    if (id >= V) {
+                        throw new JgptException(file + ": \"" + (k == 0 ? "inputs" : "targets") + "\" row " + i / T + " column " + i % T
+                                + ": id " + id + " is outside the model's vocabulary [0, " + V + ")");
+                    }
+                }
+            }
         }
     }
 

@@ -73,6 +73,7 @@ public final class DebugStepCommand implements Callable<Integer> {
             throw new JgptException("--micro-batches " + microBatches + " does not divide the " + b.B() + " rows of " + batch);
         }
         Gpt m = ModelFiles.load(model);
+        b.check(batch, m.config);
         DebugStep.Settings settings = new DebugStep.Settings(steps, lr, weightDecay, clip, beta1, beta2, eps, microBatches);
         DebugStep.Result r;
         try (Cuda cuda = CudaCommand.openForDevice(device)) {

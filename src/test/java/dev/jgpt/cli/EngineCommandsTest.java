@@ -172,6 +172,31 @@ class EngineCommandsTest {
         Run range = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", batch.toString());
         assertEquals(1, range.exit());
         assertTrue(range.err().contains("500") && range.err().contains("vocabulary"), range.err());
+        assertEquals("jgpt debug-step: " + batch + ": \"inputs\" row 0 column 2: id 500 is outside the model's vocabulary [0, 97)",
+                range.err().strip());
+
+        // Ids are read exactly: no narrowing to int, no truncated fractions, no empty rows.
+        String[][] bad = {
+                {"[[1, 2, 4294967301]]", "[[2, 3, 4]]", "\"inputs\" row 0 column 2: 4294967301 is not a token id"},
+                {"[[1, 2, 3], [4, 5, 99999999999]]", "[[2, 3, 4], [5, 6, 7]]", "\"inputs\" row 1 column 2: 99999999999 is not a token id"},
+                {"[[1, 2, 2.5]]", "[[2, 3, 4]]", "\"inputs\" row 0 column 2: 2.5 is not an integer token id"},
+                {"[[1, 2, \"3\"]]", "[[2, 3, 4]]", "\"inputs\" row 0 column 2: \"3\" is not an integer token id"},
+                {"[[1, -1, 3]]", "[[2, 3, 4]]", "\"inputs\" row 0 column 1: -1 is not a token id (ids are 0 or more)"},
+                {"[[1, 2, 3]]", "[[2, -2, 4]]", "\"targets\" row 0 column 1: -2 is not a token id (ids are 0 or more, or -1 to ignore"},
+                {"[[]]", "[[]]", "\"inputs\" row 0 is empty"},
+                {"[[1, 2, 3]]", "[[2, 3, 97]]", "\"targets\" row 0 column 2: id 97 is outside the model's vocabulary [0, 97)"},
+                {"[[1, 2, 3]]", "[1, 2, 3]", "\"targets\" row 0 is not a list of ids: 1"},
+        };
+        for (String[] c : bad) {
+            Files.writeString(batch, "{\"inputs\": " + c[0] + ", \"targets\": " + c[1] + "}");
+            Run r = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", batch.toString(), "--steps", "0");
+            assertEquals(1, r.exit(), c[0] + " " + r.out());
+            assertTrue(r.err().startsWith("jgpt debug-step: " + batch + ": " + c[2]) && r.err().strip().lines().count() == 1, r.err());
+        }
+        Files.writeString(batch, "{\"inputs\": [[1, 2, 3]], \"targets\": [[2, -1, 4]]}");
+        assertEquals(0, run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", batch.toString(), "--steps", "0").exit());
+        Run dir = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", tmp.toString());
+        assertEquals("jgpt debug-step: " + tmp + ": is a directory, not a batch file", dir.err().strip());
 
         Run option = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", TINY.resolve("batch.json").toString(), "--bogus");
         assertEquals(2, option.exit());
