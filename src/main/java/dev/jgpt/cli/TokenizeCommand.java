@@ -9,6 +9,9 @@ import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,12 +79,30 @@ public final class TokenizeCommand implements Callable<Integer> {
         if (text != null) return text;
         if (words != null) return String.join(" ", words);
         if (file != null) {
+            if (Files.isDirectory(file)) throw new JgptException("--file " + file + ": is a directory, not a text file");
             if (!Files.isRegularFile(file)) {
                 throw new JgptException("--file " + file + ": no such file");
             }
-            return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+            return utf8(Files.readAllBytes(file), "--file " + file);
         }
-        return new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
+        return utf8(System.in.readAllBytes(), "standard input");
+    }
+
+    /**
+     * The bytes as UTF-8, refusing any that are not: replacing them with U+FFFD would print the ids
+     * of a text that is not the one given.
+     */
+    static String utf8(byte[] bytes, String source) {
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult result = StandardCharsets.UTF_8.newDecoder().decode(in, out, true);
+        if (result.isError()) {
+            int at = in.position(), line = 1;
+            for (int i = 0; i < at; i++) if (bytes[i] == '\n') line++;
+            throw new JgptException(source + ": not UTF-8 text: byte 0x" + String.format("%02X", bytes[at] & 0xff)
+                    + " at offset " + at + " (line " + line + ")");
+        }
+        return out.flip().toString();
     }
 
     /** Ids separated by spaces, commas or newlines, optionally in [brackets]. */

@@ -2,12 +2,18 @@ package dev.jgpt.tokenizer;
 
 import dev.jgpt.cli.Main;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -50,5 +56,28 @@ class TokenizeCommandTest {
         r = run("tokenize", "--file", "no/such/file.txt");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("--file no/such/file.txt: no such file"), r.err());
+    }
+
+    /** Bytes that are not UTF-8 are refused where they are, not tokenized as U+FFFD; a directory is named as one. */
+    @Test
+    void inputThatIsNotUtf8IsRefused(@TempDir Path tmp) throws IOException {
+        Path latin1 = Files.write(tmp.resolve("latin1.txt"), new byte[] {'o', 'k', '\n', 'c', 'a', 'f', (byte) 0xe9});
+        Result r = run("tokenize", "--file", latin1.toString());
+        assertEquals(new Result(1, "", "jgpt tokenize: --file " + latin1 + ": not UTF-8 text: byte 0xE9 at offset 6 (line 2)\n"), r);
+
+        InputStream oldIn = System.in;
+        try {
+            System.setIn(new ByteArrayInputStream(new byte[] {'c', 'a', 'f', (byte) 0xc3})); // a cut-off 2-byte character
+            r = run("tokenize");
+        } finally {
+            System.setIn(oldIn);
+        }
+        assertEquals(new Result(1, "", "jgpt tokenize: standard input: not UTF-8 text: byte 0xC3 at offset 3 (line 1)\n"), r);
+
+        Path good = Files.writeString(tmp.resolve("good.txt"), "caf\u00e9");
+        assertEquals(run("tokenize", "--text", "caf\u00e9"), run("tokenize", "--file", good.toString()));
+
+        r = run("tokenize", "--file", tmp.toString());
+        assertEquals(new Result(1, "", "jgpt tokenize: --file " + tmp + ": is a directory, not a text file\n"), r);
     }
 }
