@@ -19,6 +19,9 @@ import dev.jgpt.model.OpProfile;
 import dev.jgpt.tensor.Parallel;
 import dev.jgpt.train.Optimizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -36,10 +39,13 @@ import java.util.concurrent.Callable;
         subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.Kernels.class, BenchCommand.Peak.class,
                 BenchCommand.AllReduce.class})
 public final class BenchCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
 
+    /** Without a benchmark named there is nothing to measure: a usage error (exit 2, usage on stderr), as for a bad option. */
     @Override
     public void run() {
-        new picocli.CommandLine(this).usage(System.out);
+        throw new ParameterException(spec.commandLine(), "name a benchmark: train, generate, kernels, peak or allreduce");
     }
 
     /** What every model benchmark takes: which GPT-2 and how many threads. */
@@ -364,6 +370,8 @@ public final class BenchCommand implements Runnable {
         public Integer call() {
             if (batch < 1 || seq < 1) throw new JgptException("--batch and --seq must be >= 1");
             GptConfig cfg = machine.apply();
+            // the kernels would run at any T, but timings at a length the model cannot take describe no real step
+            if (seq > cfg.blockSize()) throw new JgptException("--seq " + seq + " exceeds the model's block size " + cfg.blockSize());
             machine.pool.run(() -> KernelBench.run(cfg, batch, seq, System.out));
             return 0;
         }

@@ -76,6 +76,14 @@ class BenchCommandTest {
         EngineCommandsTest.Run seq = run("bench", "train", "--seq", "2048");
         assertEquals(1, seq.exit());
         assertTrue(seq.err().contains("1024"), seq.err());
+        EngineCommandsTest.Run kernelsSeq = run("bench", "kernels", "--batch", "1", "--seq", "1100");
+        assertEquals(1, kernelsSeq.exit());
+        assertEquals("jgpt bench kernels: --seq 1100 exceeds the model's block size 1024", kernelsSeq.err().strip());
+        EngineCommandsTest.Run none = run("bench");
+        assertEquals(2, none.exit());
+        assertEquals("", none.out());
+        assertTrue(none.err().startsWith("name a benchmark: train, generate, kernels, peak or allreduce")
+                && none.err().contains("Usage: jgpt bench"), none.err());
         EngineCommandsTest.Run dtype = run("bench", "generate", "--dtype", "fp64");
         assertEquals(1, dtype.exit());
         assertTrue(dtype.err().contains("--dtype"), dtype.err());
