@@ -82,11 +82,12 @@ errlog="$(mktemp)"; trap 'rm -f "$errlog"' EXIT
 # for the subcommand's own usage line.
 if ! "$jgpt" bench "$mode" --help 2>"$errlog" | grep -q "Usage: jgpt bench $mode"; then
   if grep -q "build failed" "$errlog"; then
-    echo "compare.sh: jgpt did not build; its side is skipped:" >&2
+    # a comparison without jgpt's side is no comparison: stop rather than print PyTorch alone
+    echo "compare.sh: jgpt did not build:" >&2
     tail -n 20 "$errlog" >&2
-  else
-    echo "compare.sh: NOTE: this jgpt has no 'bench $mode' yet; only the PyTorch side runs." >&2
+    exit 1
   fi
+  echo "compare.sh: NOTE: this jgpt has no 'bench $mode' yet; only the PyTorch side runs." >&2
 else
   for d in "${runs[@]}"; do
     extra=(); [ -n "$d" ] && extra=(--dtype "$d")
@@ -94,12 +95,14 @@ else
     out="$("$jgpt" bench "$mode" "${args[@]}" "${extra[@]}" 2>"$errlog")"; rc=$?
     j="$(printf '%s\n' "$out" | json_line)"
     if [ $rc -ne 0 ] || [ -z "$j" ]; then
+      # jgpt's own error, then stop: a table with its side empty (loss nan, 0 tokens/s) and exit 0
+      # would read as a measurement
       echo "compare.sh: jgpt bench $mode ${extra[*]} failed (exit $rc):" >&2
       tail -n 20 "$errlog" >&2
-    else
-      echo "jgpt:    $j"
-      jgpt_jsons+=("$j")
+      exit $(( rc == 0 ? 1 : rc ))
     fi
+    echo "jgpt:    $j"
+    jgpt_jsons+=("$j")
   done
 fi
 

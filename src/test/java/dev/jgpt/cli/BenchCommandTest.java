@@ -3,9 +3,17 @@ package dev.jgpt.cli;
 import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 import static dev.jgpt.cli.EngineCommandsTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -120,5 +128,61 @@ class BenchCommandTest {
         assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().startsWith("jgpt bench train: ") && r.err().contains(why), r.err());
+    }
+
+    /**
+     * compare.sh stops at a failed side with that side's error and a non-zero exit, rather than print
+     * a table with one side empty. Both sides are stand-ins here: the script's logic is what is tested.
+     */
+    @Test
+    void compareStopsWhenEitherSideFails(@TempDir Path tmp) throws Exception {
+        Path jgpt = script(tmp.resolve("jgpt"), """
+                if [ "$3" = --help ]; then echo "Usage: jgpt bench $2"; exit 0; fi
+                if [ -n "${JGPT_FAILS:-}" ]; then echo "jgpt bench train: --batch must be >= 1, got 0" >&2; exit 1; fi
+                echo '{"tokens_per_s": 100.0, "ms_per_step": 10.0}'
+                """);
+        Path python = script(tmp.resolve("python"), """
+                case "$1" in
+                  -c) exit 0 ;;                                    # import torch
+                  *torch_bench.py)
+                    [ "$2" = check ] && { echo '{"blas": "openblas"}'; exit 0; }
+                    touch "$(dirname "$0")/torch-ran"
+                    [ -n "${TORCH_FAILS:-}" ] && { echo "torch_bench: broken" >&2; exit 3; }
+                    echo '{"tokens_per_s": 50.0}' ;;
+                  *) exit 0 ;;                                     # the table
+                esac
+                """);
+        EngineCommandsTest.Run jgptFails = compare(jgpt, python, "JGPT_FAILS");
+        assertEquals(1, jgptFails.exit(), jgptFails.err());
+        assertTrue(jgptFails.err().contains("jgpt bench train: --batch must be >= 1, got 0"), jgptFails.err());
+        assertEquals("", jgptFails.out());
+        assertFalse(Files.exists(tmp.resolve("torch-ran")), "PyTorch ran after jgpt failed");
+
+        EngineCommandsTest.Run torchFails = compare(jgpt, python, "TORCH_FAILS");
+        assertEquals(1, torchFails.exit(), torchFails.err());
+        assertTrue(torchFails.err().contains("torch_bench: broken") && torchFails.err().contains("torch_bench.py train failed"),
+                torchFails.err());
+
+        EngineCommandsTest.Run ok = compare(jgpt, python, "NOTHING");
+        assertEquals(0, ok.exit(), ok.err());
+    }
+
+    private static Path script(Path file, String body) throws IOException {
+        Files.writeString(file, "#!/usr/bin/env bash\n" + body);
+        assertTrue(file.toFile().setExecutable(true));
+        return file;
+    }
+
+    private static EngineCommandsTest.Run compare(Path jgpt, Path python, String failing) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("tools/bench/compare.sh", "train", "--batch", "0", "--threads", "1");
+        pb.environment().put("JGPT", jgpt.toString());
+        pb.environment().put("PYTHON", python.toString());
+        pb.environment().put(failing, "1");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        var err = p.getErrorStream().readAllBytes();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        return new EngineCommandsTest.Run(p.exitValue(), out, new String(err, StandardCharsets.UTF_8));
     }
 }
