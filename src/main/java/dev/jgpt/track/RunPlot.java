@@ -192,12 +192,7 @@ public final class RunPlot {
             reference(hellaswag, "OpenAI GPT-2 124M (" + RunInfo.GPT2_124M_HELLASWAG + ")", RunInfo.GPT2_124M_HELLASWAG, xMin, xMax, REFERENCE);
             reference(hellaswag, "OpenAI GPT-3 124M (" + RunInfo.GPT3_124M_HELLASWAG + ")", RunInfo.GPT3_124M_HELLASWAG, xMin, xMax, REFERENCE_2);
         }
-        // XChart labels every few steps, into each other: keep the labels on round steps about 100 px apart
-        for (XYChart c : List.of(loss, hellaswag, lr, norm, speed)) {
-            double step = roundStep((xMax - xMin) / Math.max(2, c.getWidth() / 100));
-            c.getStyler().setxAxisTickLabelsFormattingFunction(
-                    v -> Math.abs(v / step - Math.rint(v / step)) < 1e-9 ? label(v) : " "); // XChart refuses an empty label
-        }
+        for (XYChart c : List.of(loss, hellaswag, lr, norm, speed)) roundXTicks(c);
         List<XYChart> charts = new ArrayList<>();
         charts.add(loss);
         if (anyHellaSwag || reference) charts.add(hellaswag);
@@ -205,11 +200,31 @@ public final class RunPlot {
         return charts;
     }
 
-    /** The smallest of 1, 2, 5 times a power of ten that is at least {@code v}. */
-    static double roundStep(double v) {
-        double p = Math.pow(10, Math.floor(Math.log10(Math.max(v, 1))));
-        for (double m : new double[] {1, 2, 5, 10}) if (m * p >= v) return m * p;
-        return 10 * p;
+    /**
+     * Labels the x axis on round numbers, each panel over its own range. Where the x values of a
+     * panel are equally spaced (steps 0, 1, 2, ...; tokens 0, 1024, 2048, ...) XChart puts its ticks
+     * on every n-th value (0, 4480, 8960, ...) rather than on multiples of 1, 2 or 5 times a power of
+     * ten, which it does for any other values, checking that the labels fit: an invisible point half
+     * way between two whole numbers, where no step or token count falls, makes the values unequally
+     * spaced. Every tick XChart keeps is labelled; only fractions of a step or token are left blank.
+     */
+    private static void roundXTicks(XYChart c) {
+        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY, y = Double.NaN;
+        for (XYSeries s : c.getSeriesMap().values()) {
+            for (int i = 0; i < s.getXData().length; i++) {
+                min = Math.min(min, s.getXData()[i]);
+                max = Math.max(max, s.getXData()[i]);
+                if (Double.isNaN(y)) y = s.getYData()[i];
+            }
+        }
+        if (max - min >= 1) {
+            XYSeries off = c.addSeries(" off-grid", new double[] {min + 0.5}, new double[] {y}); // y of a point drawn: the range stays
+            off.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+            off.setMarker(SeriesMarkers.NONE);
+            off.setShowInLegend(false);
+        }
+        // XChart refuses an empty label
+        c.getStyler().setxAxisTickLabelsFormattingFunction(v -> v == Math.rint(v) ? label(v) : " ");
     }
 
     /** 1500 as "1,500", 2_500_000 as "2.5M". */

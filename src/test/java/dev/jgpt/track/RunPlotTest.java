@@ -5,8 +5,11 @@ import org.junit.jupiter.api.io.TempDir;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYSeries;
 
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.lang.reflect.Field;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -35,7 +38,7 @@ class RunPlotTest {
         List<XYChart> charts = RunPlot.charts(List.of(small, gpt2), RunPlot.XAxis.STEPS, problems);
         assertEquals(List.of("Loss", "HellaSwag", "Learning rate", "Gradient norm (before clipping)", "Throughput"),
                 charts.stream().map(XYChart::getTitle).toList());
-        var loss = charts.get(0).getSeriesMap();
+        var loss = legend(charts.get(0));
         assertEquals(List.of("small train", "small val", "gpt2 train", "gpt2 val", "gpt2 diverged at step 10",
                 "OpenAI GPT-2 124M val loss (3.2924)"), List.copyOf(loss.keySet()));
         // drawn up to the divergence: steps 0..9, and the mark sits on the last finite loss
@@ -47,7 +50,7 @@ class RunPlotTest {
         assertArrayEquals(new double[] {train.getYData()[9]}, mark.getYData());
         assertArrayEquals(new double[] {3.2924, 3.2924}, loss.get("OpenAI GPT-2 124M val loss (3.2924)").getYData());
         assertEquals(List.of("gpt2", "OpenAI GPT-2 124M (0.2945)", "OpenAI GPT-3 124M (0.337)"),
-                List.copyOf(charts.get(1).getSeriesMap().keySet()));
+                List.copyOf(legend(charts.get(1)).keySet()));
         assertArrayEquals(new double[] {0.27, 0.29}, charts.get(1).getSeriesMap().get("gpt2").getYData());
         assertTrue(problems.isEmpty());
 
@@ -57,5 +60,68 @@ class RunPlotTest {
         // the small shape alone: no reference lines and no HellaSwag panel
         assertFalse(byTokens.stream().anyMatch(c -> c.getTitle().equals("HellaSwag")));
         assertFalse(byTokens.get(0).getSeriesMap().keySet().stream().anyMatch(k -> k.contains("OpenAI")));
+    }
+
+    @Test
+    void everyPanelLabelsItsXAxisOnRoundNumbersOverItsOwnRange() throws Exception {
+        Path shortDir = RunInfoTest.trainedRun(runs, "short");
+        try (RunDirectory run = RunDirectory.open(shortDir, new PrintStream(new ByteArrayOutputStream()))) {
+            for (int step = 10; step < 40; step++) run.logTrain(step, 5, 1e-3, 1.5, 100, 10240);
+            for (int step = 0; step <= 40; step += 20) run.logHellaSwag(step, 100, 25, 25 + step / 10);
+        }
+        Path longDir = RunInfoTest.trainedRun(runs, "long");
+        try (RunDirectory run = RunDirectory.open(longDir, new PrintStream(new ByteArrayOutputStream()))) {
+            for (int step = 10; step < 600; step++) run.logTrain(step, 5, 1e-3, 1.5, 100, 10240);
+            run.logVal(600, 4.5);
+        }
+        List<RunInfo> both = List.of(RunInfo.read(shortDir), RunInfo.read(longDir));
+        for (RunPlot.XAxis x : RunPlot.XAxis.values()) {
+            for (List<RunInfo> runs : List.of(both.subList(0, 1), both)) {
+                for (XYChart c : RunPlot.charts(runs, x, new Problems())) {
+                    String what = x + " " + runs.size() + " runs, " + c.getTitle() + ": ";
+                    List<Double> ticks = xLabels(c).stream().map(RunPlotTest::number).toList();
+                    assertTrue(ticks.size() >= 4, what + ticks);
+                    // each panel over its own range: HellaSwag's 0..40 steps is labelled up to 40, not left at "0"
+                    double max = c.getSeriesMap().values().stream().flatMapToDouble(s -> java.util.Arrays.stream(s.getXData())).max().orElseThrow();
+                    double spacing = ticks.get(1) - ticks.get(0);
+                    assertTrue(ticks.getLast() + spacing > max, what + ticks + " stops short of " + max);
+                    double round = Math.pow(10, Math.floor(Math.log10(spacing)));
+                    assertEquals(spacing, spacing(ticks), 1e-9, what + ticks + " are not evenly spaced");
+                    for (double t : ticks) assertEquals(0, Math.IEEEremainder(t, round), 1e-9, what + ticks + " are not round");
+                }
+            }
+        }
+    }
+
+    /** The series a reader sees in the legend. */
+    private static java.util.Map<String, XYSeries> legend(XYChart c) {
+        var shown = new java.util.LinkedHashMap<String, XYSeries>();
+        c.getSeriesMap().forEach((k, s) -> {
+            if (s.isShowInLegend()) shown.put(k, s);
+        });
+        return shown;
+    }
+
+    /** The x axis labels XChart draws (blank ones left out), read from its axis after painting. */
+    private static List<String> xLabels(XYChart c) throws ReflectiveOperationException {
+        BufferedImage image = new BufferedImage(c.getWidth(), c.getHeight(), BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        c.paint(g, c.getWidth(), c.getHeight());
+        g.dispose();
+        Field pair = org.knowm.xchart.internal.chartpart.Chart.class.getDeclaredField("axisPair");
+        pair.setAccessible(true);
+        var axis = ((org.knowm.xchart.internal.chartpart.AxisPair<?, ?>) pair.get(c)).getXAxis();
+        return axis.getAxisTickCalculator().getTickLabels().stream().filter(l -> !l.isBlank()).toList();
+    }
+
+    private static double number(String label) {
+        return label.endsWith("M") ? Double.parseDouble(label.substring(0, label.length() - 1)) * 1e6
+                : Double.parseDouble(label.replace(",", ""));
+    }
+
+    private static double spacing(List<Double> ticks) {
+        double s = ticks.get(1) - ticks.get(0);
+        for (int i = 2; i < ticks.size(); i++) if (Math.abs(ticks.get(i) - ticks.get(i - 1) - s) > 1e-9) return Double.NaN;
+        return s;
     }
 }
