@@ -174,6 +174,19 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
         return checkpoints.isEmpty() ? 0 : checkpoints.getLast().step();
     }
 
+    /**
+     * Whether a training entry is the step training diverged at: a NaN or infinite loss or gradient
+     * norm. jgpt stops there without applying the update and records the step only to mark the
+     * divergence; its loss may be finite, if huge, when the gradient norm overflowed.
+     */
+    static boolean rejected(Metrics.Entry e) {
+        return e.type().equals("train") && (notFinite(e, "loss") || notFinite(e, "norm"));
+    }
+
+    private static boolean notFinite(Metrics.Entry e, String field) {
+        return e.hasNumber(field) && !Double.isFinite(e.number(field));
+    }
+
     /** Tokens trained on: steps done times train.total_batch_size; null without a config. */
     public Long tokensSeen() {
         Double batch = configNumber("train.total_batch_size");
@@ -196,11 +209,9 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
                 .min(Comparator.comparingDouble(e -> e.number("loss"))).orElse(null);
     }
 
-    /** The first step whose training loss is NaN or infinite, or -1. */
+    /** The first step whose training loss or gradient norm is NaN or infinite ({@link #rejected}), or -1. */
     public int divergedAt() {
-        for (Metrics.Entry e : entries) {
-            if (e.type().equals("train") && e.hasNumber("loss") && !Double.isFinite(e.number("loss"))) return e.step();
-        }
+        for (Metrics.Entry e : entries) if (rejected(e)) return e.step();
         return -1;
     }
 

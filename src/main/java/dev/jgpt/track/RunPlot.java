@@ -35,8 +35,9 @@ import java.util.function.ToDoubleFunction;
  * The curves of one or more runs in one picture, with XChart: training and validation loss on top,
  * then HellaSwag, learning rate, gradient norm and tokens/s, runs overlaid in their own colors. For
  * GPT-2 124M's shape it adds build-nanogpt's reference lines (GPT-2 124M's validation loss on
- * FineWeb-Edu, GPT-2's and GPT-3's 124M HellaSwag). A run whose loss went NaN or infinite is drawn up
- * to the last finite step and marked where it diverged.
+ * FineWeb-Edu, GPT-2's and GPT-3's 124M HellaSwag). A run that diverged (a NaN or infinite loss or
+ * gradient norm, {@link RunInfo#divergedAt()}) is drawn up to its last applied step and marked where
+ * it diverged.
  */
 public final class RunPlot {
     /** What the x axis counts. */

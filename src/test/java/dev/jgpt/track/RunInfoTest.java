@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.LocalDateTime;
 import java.util.List;
 
@@ -133,6 +134,18 @@ public class RunInfoTest {
         var json = r.toJson(false);
         assertEquals("NaN", json.get("train_loss").getAsString());
         assertEquals(10, json.get("diverged_at").getAsInt());
+    }
+
+    @Test
+    void aGradientNormThatOverflowedIsADivergenceWhateverTheLoss() throws IOException {
+        Path dir = trainedRun(runs, "overflow");
+        // as the trainer records the step it stops at: the loss finite (if huge), the norm not, no timing
+        Files.writeString(dir.resolve("metrics.jsonl"),
+                "{\"type\":\"train\",\"step\":10,\"loss\":1.436474496E9,\"norm\":Infinity,\"lr\":10000.0}\n", StandardOpenOption.APPEND);
+        RunInfo r = RunInfo.read(dir);
+        assertEquals(List.of(), r.problems());
+        assertEquals(10, r.divergedAt());
+        assertEquals(10, r.toJson(false).get("diverged_at").getAsInt());
     }
 
     @Test

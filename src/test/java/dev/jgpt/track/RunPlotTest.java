@@ -63,6 +63,26 @@ class RunPlotTest {
     }
 
     @Test
+    void aRunStoppedOnAnInfiniteGradientNormIsCutAndMarkedThoughItsLossIsFinite() throws Exception {
+        Path dir = RunInfoTest.trainedRun(runs, "overflow");
+        java.nio.file.Files.writeString(dir.resolve("metrics.jsonl"),
+                "{\"type\":\"train\",\"step\":10,\"loss\":1.436474496E9,\"norm\":Infinity,\"lr\":10000.0}\n",
+                java.nio.file.StandardOpenOption.APPEND);
+        List<XYChart> charts = RunPlot.charts(List.of(RunInfo.read(dir)), RunPlot.XAxis.STEPS, new Problems());
+        var loss = legend(charts.get(0));
+        assertEquals(List.of("overflow train", "overflow val", "overflow diverged at step 10"), List.copyOf(loss.keySet()));
+        // the rejected step's loss (1.4e9) is not drawn: it would flatten every other curve
+        XYSeries train = loss.get("overflow train");
+        assertEquals(10, train.getXData().length);
+        assertTrue(java.util.Arrays.stream(train.getYData()).allMatch(y -> y < 11), java.util.Arrays.toString(train.getYData()));
+        assertArrayEquals(new double[] {10}, loss.get("overflow diverged at step 10").getXData());
+        assertArrayEquals(new double[] {train.getYData()[9]}, loss.get("overflow diverged at step 10").getYData());
+        for (XYChart c : charts.subList(1, charts.size())) {
+            for (XYSeries s : legend(c).values()) assertTrue(java.util.Arrays.stream(s.getXData()).allMatch(x -> x < 10), c.getTitle());
+        }
+    }
+
+    @Test
     void everyPanelLabelsItsXAxisOnRoundNumbersOverItsOwnRange() throws Exception {
         Path shortDir = RunInfoTest.trainedRun(runs, "short");
         try (RunDirectory run = RunDirectory.open(shortDir, new PrintStream(new ByteArrayOutputStream()))) {
