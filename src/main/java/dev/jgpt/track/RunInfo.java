@@ -166,11 +166,17 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
         return v == null ? null : (int) (double) v;
     }
 
-    /** Optimizer steps taken: one more than the last training step recorded, else the newest checkpoint's step. */
+    /**
+     * Optimizer steps taken: one more than the last training step recorded, else the newest
+     * checkpoint's step. A step that diverged ({@link #rejected}) was recorded but not applied, so it
+     * is not counted.
+     */
     public int stepsDone() {
-        int last = -1;
-        for (Metrics.Entry e : entries) if (e.type().equals("train")) last = Math.max(last, e.step());
-        if (last >= 0) return last + 1;
+        int done = -1;
+        for (Metrics.Entry e : entries) {
+            if (e.type().equals("train")) done = Math.max(done, rejected(e) ? e.step() : e.step() + 1);
+        }
+        if (done >= 0) return done;
         return checkpoints.isEmpty() ? 0 : checkpoints.getLast().step();
     }
 
@@ -193,9 +199,11 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
         return batch == null ? null : (long) (stepsDone() * batch);
     }
 
-    /** The last training entry with a loss, or null. */
+    /** The last training entry with a loss whose step was applied (not {@link #rejected}), or null. */
     public Metrics.Entry lastTrain() {
-        return last("train", "loss");
+        Metrics.Entry found = null;
+        for (Metrics.Entry e : entries) if (e.type().equals("train") && e.hasNumber("loss") && !rejected(e)) found = e;
+        return found;
     }
 
     /** The last HellaSwag entry with an acc_norm, or null. */

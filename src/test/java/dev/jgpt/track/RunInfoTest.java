@@ -132,7 +132,9 @@ public class RunInfoTest {
         assertEquals(10, r.divergedAt());
         assertEquals(List.of(), r.problems());
         var json = r.toJson(false);
-        assertEquals("NaN", json.get("train_loss").getAsString());
+        // the diverged step's update was not applied: ten steps done, the loss of the last of them
+        assertEquals(5.5, json.get("train_loss").getAsDouble());
+        assertEquals(10, json.get("steps_done").getAsInt());
         assertEquals(10, json.get("diverged_at").getAsInt());
     }
 
@@ -145,7 +147,14 @@ public class RunInfoTest {
         RunInfo r = RunInfo.read(dir);
         assertEquals(List.of(), r.problems());
         assertEquals(10, r.divergedAt());
-        assertEquals(10, r.toJson(false).get("diverged_at").getAsInt());
+        assertEquals(10, r.stepsDone());
+        assertEquals(10 * 1024L, r.tokensSeen());
+        assertEquals(9, r.lastTrain().step());
+        assertEquals(5.5, r.lastTrain().number("loss"));
+        var json = r.toJson(false);
+        assertEquals(10, json.get("diverged_at").getAsInt());
+        assertEquals(10, json.get("steps_done").getAsInt());
+        assertEquals(5.5, json.get("train_loss").getAsDouble());
     }
 
     @Test
