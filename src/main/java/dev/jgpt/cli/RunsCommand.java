@@ -123,8 +123,9 @@ public final class RunsCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "%.1f%s", v, units[u]);
     }
 
+    /** To the nearest second, as the dashboard rounds it (fmtDuration in dashboard.js): 9.7 s is 0m10s in both. */
     static String duration(Duration d) {
-        long s = d.toSeconds();
+        long s = Math.round(d.toMillis() / 1000.0);
         if (s >= 86400) return String.format("%dd%02dh", s / 86400, s / 3600 % 24);
         if (s >= 3600) return String.format("%dh%02dm", s / 3600, s / 60 % 60);
         return String.format("%dm%02ds", s / 60, s % 60);

@@ -199,6 +199,15 @@ class RunsCommandTest {
         assertFalse(Files.exists(runs.resolve("e.png")));
     }
 
+    @Test
+    void wallTimeIsRoundedToTheNearestSecondAsOnTheDashboard() {
+        assertEquals("0m10s", RunsCommand.duration(java.time.Duration.ofMillis(9703)));
+        assertEquals("0m09s", RunsCommand.duration(java.time.Duration.ofMillis(9499)));
+        assertEquals("1m00s", RunsCommand.duration(java.time.Duration.ofMillis(59_600)));
+        assertEquals("1h00m", RunsCommand.duration(java.time.Duration.ofMillis(3_599_500)));
+        assertEquals("1d00h", RunsCommand.duration(java.time.Duration.ofMillis(86_399_500)));
+    }
+
     private static String find(String[] lines, String prefix) {
         for (String l : lines) if (l.startsWith(prefix)) return l;
         throw new AssertionError("no line starting with " + prefix + " in\n" + String.join("\n", lines));

@@ -45,7 +45,7 @@ function fmtCount(n) {
 }
 function fmtDuration(s) {
   if (s == null) return "–";
-  s = Math.round(s);
+  s = Math.round(s); // to the nearest second, as jgpt runs rounds it: both show one wall time
   const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
   if (h >= 24) return Math.floor(h / 24) + "d" + String(h % 24).padStart(2, "0") + "h";
   if (h > 0) return h + "h" + String(m).padStart(2, "0") + "m";
