@@ -4,6 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.jgpt.JgptException;
 import dev.jgpt.io.AtomicFiles;
@@ -83,19 +84,27 @@ public record RunStatus(State state, long pid, String host, Instant started, Ins
         RunStatus s;
         try {
             JsonElement json = JsonParser.parseString(Files.readString(file));
-            if (!json.isJsonObject()) throw new IllegalStateException("not a JSON object");
+            if (!json.isJsonObject()) return unknown(file + ": not a JSON object; the status is unknown");
             JsonObject o = json.getAsJsonObject();
             s = new RunStatus(State.parse(text(o, "state")), o.has("pid") ? o.get("pid").getAsLong() : -1,
                     text(o, "host"), instant(o, "started"), instant(o, "ended"), text(o, "error"));
         } catch (NoSuchFileException e) {
-            return new RunStatus(State.UNKNOWN, -1, null, null, null, null);
-        } catch (IOException | RuntimeException e) {
-            return new RunStatus(State.UNKNOWN, -1, null, null, null, file + " is unreadable (" + e.getMessage() + ")");
+            return unknown(null);
+        } catch (IOException e) {
+            return unknown(file + ": unreadable (" + JgptException.reason(e) + "); the status is unknown");
+        } catch (JsonParseException e) {
+            return unknown(file + ": not valid JSON (" + JgptException.jsonReason(e) + "); the status is unknown");
+        } catch (RuntimeException e) { // a field of the wrong kind, a time that does not parse
+            return unknown(file + ": unreadable (" + JgptException.jsonReason(e) + "); the status is unknown");
         }
         if (s.state == State.RUNNING && !RunLock.isHeld(runDir)) {
             return new RunStatus(State.DIED, s.pid, s.host, s.started, null, s.error);
         }
         return s;
+    }
+
+    private static RunStatus unknown(String error) {
+        return new RunStatus(State.UNKNOWN, -1, null, null, null, error);
     }
 
     /** This machine's name, for telling where a run's process lives; "unknown" when it cannot be found. */

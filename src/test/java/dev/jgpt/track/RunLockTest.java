@@ -81,6 +81,14 @@ class RunLockTest {
         assertTrue(damaged.error().contains(RunStatus.STATUS_FILE), damaged.error());
         Files.writeString(dir.resolve(RunStatus.STATUS_FILE), "[1, 2]");
         assertEquals(RunStatus.State.UNKNOWN, RunStatus.read(dir).state());
+        assertEquals(dir.resolve(RunStatus.STATUS_FILE) + ": not a JSON object; the status is unknown", RunStatus.read(dir).error());
+        // said as every damaged file is, without the parser's Java exception
+        Files.writeString(dir.resolve(RunStatus.STATUS_FILE), "[\n");
+        assertEquals(dir.resolve(RunStatus.STATUS_FILE) + ": not valid JSON (End of input at line 2 column 1 path $[0]); the status is unknown",
+                RunStatus.read(dir).error());
+        Files.writeString(dir.resolve(RunStatus.STATUS_FILE), "{\"state\": \"finished\", \"started\": \"yesterday\"}");
+        String bad = RunStatus.read(dir).error();
+        assertTrue(bad.startsWith(dir.resolve(RunStatus.STATUS_FILE) + ": unreadable (") && !bad.contains("Exception"), bad);
     }
 
     /** A child JVM that takes the run, says so, and waits to be killed. */
