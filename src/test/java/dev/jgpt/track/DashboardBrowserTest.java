@@ -23,6 +23,7 @@ import java.time.LocalDateTime;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -108,6 +109,39 @@ class DashboardBrowserTest {
             run.close();
         }
         if (failed.get() != null) throw new AssertionError("training failed", failed.get());
+    }
+
+    @Test
+    void aReloadKeepsTheCheckedRunsWhateverTheirNames() throws Exception {
+        assumeBrowser();
+        Path runs = tmp.resolve("runs");
+        for (String name : List.of("a", "b", "a,b", "50% & more")) {
+            Files.createDirectories(runs.resolve(name));
+            Files.writeString(runs.resolve(name).resolve("metrics.jsonl"), "{\"type\":\"train\",\"step\":0,\"loss\":9.5}\n");
+        }
+        WebDriver browser = null;
+        try (Dashboard dashboard = Dashboard.start(runs, "127.0.0.1", 0)) {
+            browser = browser(tmp.resolve("profile"));
+            var wait = new WebDriverWait(browser, Duration.ofSeconds(60)).ignoring(StaleElementReferenceException.class);
+            browser.get(dashboard.url().toString());
+            WebDriver b = browser;
+            wait.until(x -> b.findElements(By.cssSelector("#runs tbody tr")).size() == 4);
+            // draw exactly the two runs whose names a list separator or URL encoding could split or mangle
+            for (var box : browser.findElements(By.cssSelector("#runs tbody input[type=checkbox]"))) if (box.isSelected()) box.click();
+            box(browser, "a,b").click();
+            box(browser, "50% & more").click();
+            browser.navigate().refresh();
+            wait.until(x -> b.findElements(By.cssSelector("#runs tbody tr")).size() == 4);
+            wait.until(x -> b.findElements(By.cssSelector("#runs tbody input[type=checkbox]")).stream().anyMatch(c -> c.isSelected()));
+            assertTrue(box(browser, "a,b").isSelected() && box(browser, "50% & more").isSelected(), browser.getCurrentUrl());
+            assertFalse(box(browser, "a").isSelected() || box(browser, "b").isSelected(), browser.getCurrentUrl());
+        } finally {
+            if (browser != null) browser.quit();
+        }
+    }
+
+    private static org.openqa.selenium.WebElement box(WebDriver browser, String run) {
+        return browser.findElement(By.cssSelector("#runs tr[data-run=\"" + run + "\"] input[type=checkbox]"));
     }
 
     static int points(WebDriver browser) {

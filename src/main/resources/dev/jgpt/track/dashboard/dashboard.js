@@ -79,14 +79,19 @@ function colorOf(name) {
 // ---- the URL keeps the selection, so a reload shows the same -------------------------------------
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
-  if (p.has("runs")) state.checked = p.get("runs").split(",").filter(Boolean);
+  if (p.has("runs")) state.checked = p.get("runs").split(",").filter(Boolean).map(decodeName);
   if (p.has("focus")) state.focus = p.get("focus");
   if (p.get("x") === "tokens") state.x = "tokens";
   if (p.has("tab")) state.tab = p.get("tab");
 }
+// each name encoded on its own, so a folder named "a,b" stays one run; a hash written before (names
+// joined bare) reads the same wherever a name holds no "%"
+function decodeName(n) {
+  try { return decodeURIComponent(n); } catch (e) { return n; }
+}
 function writeHash() {
   const p = new URLSearchParams();
-  p.set("runs", state.checked.join(","));
+  p.set("runs", state.checked.map(encodeURIComponent).join(","));
   if (state.focus) p.set("focus", state.focus);
   p.set("x", state.x);
   p.set("tab", state.tab);
