@@ -33,6 +33,7 @@ public final class DashboardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
+        RunsCommand.requireNotFile(dir);
         Dashboard dashboard = Dashboard.start(dir, host, port);
         var out = spec.commandLine().getOut();
         out.println("dashboard of " + dir + (Files.isDirectory(dir) ? "" : " (no runs yet)") + " at " + dashboard.url());

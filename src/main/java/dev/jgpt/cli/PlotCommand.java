@@ -46,6 +46,7 @@ public final class PlotCommand implements Callable<Integer> {
             case "tokens" -> RunPlot.XAxis.TOKENS;
             default -> throw new JgptException("--x " + x + ": must be steps or tokens");
         };
+        RunsCommand.requireNotFile(dir);
         List<RunInfo> infos = new ArrayList<>();
         for (String r : runs) infos.add(RunInfo.read(RunsCommand.resolveRun(dir, r)));
         PrintWriter err = spec.commandLine().getErr();

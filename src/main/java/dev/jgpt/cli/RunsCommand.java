@@ -43,6 +43,7 @@ public final class RunsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        requireNotFile(dir);
         if (!Files.isDirectory(dir)) throw new JgptException("--dir " + dir + ": no such directory (train a run first: jgpt train)");
         List<RunInfo> runs = new RunIndex(dir).list();
         PrintWriter out = spec.commandLine().getOut();
@@ -58,6 +59,11 @@ public final class RunsCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /** A runs directory that is a file holds no runs, and "no such run" or "no runs yet" would hide why. */
+    static void requireNotFile(Path dir) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) throw new JgptException("--dir " + dir + ": is a file, not a folder");
     }
 
     /** Each run's problems, one line each, prefixed by the command that found them ("jgpt plot"). */

@@ -16,10 +16,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static dev.jgpt.cli.EngineCommandsTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** jgpt runs, runs show and plot as a user runs them, on good runs and on broken ones. */
@@ -152,7 +154,7 @@ class RunsCommandTest {
     }
 
     @Test
-    void badNamesAndFoldersAreOneLine() {
+    void badNamesAndFoldersAreOneLine() throws Exception {
         EngineCommandsTest.Run r = run("runs", "show", "nope", "--dir", runs.toString());
         assertEquals(1, r.exit());
         assertEquals("jgpt runs show: nope: no such run in " + runs + " (jgpt runs --dir " + runs + " lists them)\n", r.err());
@@ -161,6 +163,17 @@ class RunsCommandTest {
         assertTrue(r.err().startsWith("jgpt runs: --dir " + runs.resolve("absent") + ": no such directory"), r.err());
         assertEquals(0, run("runs", "--dir", runs.toString()).exit());
         assertEquals("no runs in " + runs + "\n", run("runs", "--dir", runs.toString()).out());
+        // a file given as the runs directory exists: saying so, not "no such directory"
+        Path file = runs.resolve("notes.txt");
+        Files.writeString(file, "x");
+        for (String command : List.of("runs", "plot", "dashboard")) {
+            List<String> args = new java.util.ArrayList<>(List.of(command, "--dir", file.toString()));
+            if (command.equals("plot")) args.add("some-run");
+            if (command.equals("dashboard")) args.addAll(List.of("--port", "0"));
+            EngineCommandsTest.Run f = assertTimeoutPreemptively(java.time.Duration.ofSeconds(60), () -> run(args.toArray(String[]::new)));
+            assertEquals(1, f.exit(), command);
+            assertEquals("jgpt " + command + ": --dir " + file + ": is a file, not a folder\n", f.err());
+        }
     }
 
     @Test
