@@ -202,6 +202,11 @@ class RunsCommandTest {
         // what the panels hold is checked on the charts themselves (RunPlotTest): XChart draws its text as outlines
 
         assertEquals(1, run("plot", "small", "--dir", runs.toString(), "--out", runs.resolve("x.jpg").toString()).exit());
+        Path file = runs.resolve("notes.txt");
+        Files.writeString(file, "x");
+        EngineCommandsTest.Run underFile = run("plot", "small", "--dir", runs.toString(), "--out", file.resolve("sub/p.png").toString());
+        assertEquals(1, underFile.exit());
+        assertEquals("jgpt plot: --out " + file.resolve("sub/p.png") + ": " + file + " is a file, not a folder\n", underFile.err());
         EngineCommandsTest.Run bad = run("plot", "small", "--dir", runs.toString(), "--x", "time");
         assertEquals("jgpt plot: --x time: must be steps or tokens\n", bad.err());
         Files.createDirectories(runs.resolve("empty"));
