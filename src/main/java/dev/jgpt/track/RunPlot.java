@@ -197,7 +197,7 @@ public final class RunPlot {
             reference(hellaswag, "OpenAI GPT-2 124M (" + RunInfo.GPT2_124M_HELLASWAG + ")", RunInfo.GPT2_124M_HELLASWAG, xMin, xMax, REFERENCE);
             reference(hellaswag, "OpenAI GPT-3 124M (" + RunInfo.GPT3_124M_HELLASWAG + ")", RunInfo.GPT3_124M_HELLASWAG, xMin, xMax, REFERENCE_2);
         }
-        for (XYChart c : List.of(loss, hellaswag, lr, norm, speed)) roundXTicks(c);
+        for (XYChart c : List.of(loss, hellaswag, lr, norm, speed)) roundTicks(c);
         List<XYChart> charts = new ArrayList<>();
         charts.add(loss);
         if (anyHellaSwag || reference) charts.add(hellaswag);
@@ -206,24 +206,31 @@ public final class RunPlot {
     }
 
     /**
-     * Labels the x axis on round numbers, each panel over its own range. Where the x values of a
-     * panel are equally spaced (steps 0, 1, 2, ...; tokens 0, 1024, 2048, ...) XChart puts its ticks
-     * on every n-th value (0, 4480, 8960, ...) rather than on multiples of 1, 2 or 5 times a power of
-     * ten, which it does for any other values, checking that the labels fit: an invisible point half
-     * way between two whole numbers, where no step or token count falls, makes the values unequally
-     * spaced. Every tick XChart keeps is labelled; only fractions of a step or token are left blank.
+     * Labels both axes on round numbers, each panel over its own range. Where a panel's values are
+     * equally spaced to within 1e-4 — steps 0, 1, 2, ...; tokens 0, 1024, ...; and, as XChart measures
+     * it absolutely, any learning rate, whose neighbouring values differ by less — XChart puts its
+     * ticks on every n-th value (0, 4480, 8960, ...; 2.0E-3, 1.9E-3, 1.8E-3, 1.7E-3, 1.5E-3, ...)
+     * rather than on multiples of 1, 2 or 5 times a power of ten with a check that the labels fit, as
+     * it does for any other values. An invisible point inside the panel, half way between two whole
+     * steps and half way up, makes the values unequally spaced on both axes. Every x tick XChart keeps
+     * is labelled; only fractions of a step or token are left blank.
      */
-    private static void roundXTicks(XYChart c) {
-        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY, y = Double.NaN;
+    private static void roundTicks(XYChart c) {
+        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
+        double yMin = Double.POSITIVE_INFINITY, yMax = Double.NEGATIVE_INFINITY;
         for (XYSeries s : c.getSeriesMap().values()) {
             for (int i = 0; i < s.getXData().length; i++) {
                 min = Math.min(min, s.getXData()[i]);
                 max = Math.max(max, s.getXData()[i]);
-                if (Double.isNaN(y)) y = s.getYData()[i];
+                double y = s.getYData()[i];
+                if (Double.isFinite(y)) {
+                    yMin = Math.min(yMin, y);
+                    yMax = Math.max(yMax, y);
+                }
             }
         }
-        if (max - min >= 1) {
-            XYSeries off = c.addSeries(" off-grid", new double[] {min + 0.5}, new double[] {y}); // y of a point drawn: the range stays
+        if (max - min >= 1 && yMin <= yMax) {
+            XYSeries off = c.addSeries(" off-grid", new double[] {min + 0.5}, new double[] {(yMin + yMax) / 2}); // inside: the ranges stay
             off.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
             off.setMarker(SeriesMarkers.NONE);
             off.setShowInLegend(false);

@@ -10,6 +10,7 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.lang.reflect.Field;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -113,6 +114,24 @@ class RunPlotTest {
         }
     }
 
+    @Test
+    void theLearningRateAxisIsLabelledOnRoundNumbersNotOnItsValues() throws Exception {
+        Path dir = RunInfoTest.trainedRun(runs, "cosine");
+        Files.writeString(dir.resolve(RunDirectory.METRICS_FILE), ""); // this run's rates alone, from step 0
+        try (RunDirectory run = RunDirectory.open(dir, new PrintStream(new ByteArrayOutputStream()))) {
+            // neighbouring rates differ by far less than 1e-4, which XChart took for equally spaced values
+            dev.jgpt.train.LrSchedule lr = new dev.jgpt.train.LrSchedule(2e-3, 2e-4, 50, 1000); // the quick start's
+            for (int step = 0; step < 1000; step++) run.logTrain(step, 5, lr.lr(step), 1.5, 100, 10240);
+        }
+        XYChart lr = RunPlot.charts(List.of(RunInfo.read(dir)), RunPlot.XAxis.STEPS, new Problems()).stream()
+                .filter(c -> c.getTitle().equals("Learning rate")).findFirst().orElseThrow();
+        List<Double> ticks = labels(lr, false).stream().map(RunPlotTest::number).toList();
+        assertTrue(ticks.size() >= 3, ticks.toString());
+        double spacing = spacing(ticks);
+        assertEquals(ticks.get(1) - ticks.get(0), spacing, 1e-12, ticks + " are not evenly spaced");
+        assertEquals(0, Math.IEEEremainder(spacing, Math.pow(10, Math.floor(Math.log10(spacing)))), 1e-12, ticks + " are not round");
+    }
+
     /** The series a reader sees in the legend. */
     private static java.util.Map<String, XYSeries> legend(XYChart c) {
         var shown = new java.util.LinkedHashMap<String, XYSeries>();
@@ -124,13 +143,21 @@ class RunPlotTest {
 
     /** The x axis labels XChart draws (blank ones left out), read from its axis after painting. */
     private static List<String> xLabels(XYChart c) throws ReflectiveOperationException {
+        return labels(c, true);
+    }
+
+    /** The labels XChart draws on the x or the y axis (blank ones left out), read from the axis after painting. */
+    private static List<String> labels(XYChart c, boolean x) throws ReflectiveOperationException {
         BufferedImage image = new BufferedImage(c.getWidth(), c.getHeight(), BufferedImage.TYPE_INT_RGB);
         Graphics2D g = image.createGraphics();
         c.paint(g, c.getWidth(), c.getHeight());
         g.dispose();
         Field pair = org.knowm.xchart.internal.chartpart.Chart.class.getDeclaredField("axisPair");
         pair.setAccessible(true);
-        var axis = ((org.knowm.xchart.internal.chartpart.AxisPair<?, ?>) pair.get(c)).getXAxis();
+        var axes = (org.knowm.xchart.internal.chartpart.AxisPair<?, ?>) pair.get(c);
+        java.lang.reflect.Method yAxis = org.knowm.xchart.internal.chartpart.AxisPair.class.getDeclaredMethod("getYAxis");
+        yAxis.setAccessible(true);
+        var axis = (org.knowm.xchart.internal.chartpart.Axis<?, ?>) (x ? axes.getXAxis() : yAxis.invoke(axes));
         return axis.getAxisTickCalculator().getTickLabels().stream().filter(l -> !l.isBlank()).toList();
     }
 
