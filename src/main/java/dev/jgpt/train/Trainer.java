@@ -273,7 +273,10 @@ public final class Trainer {
         if (!hellaswag.isEmpty() && hellaswagDue(cfg, step) && !stopping) {
             HellaSwag.Score s = hellaswagOnAllRanks();
             run.logHellaSwag(step, s.total(), s.correct(), s.correctNorm());
-            run.println(String.format("step %5d | HellaSwag acc_norm %d/%d = %.4f", step, s.correctNorm(), s.total(), s.accNorm()));
+            int unscored = hellaswag.size() - s.total(); // items longer than the model's context, skipped as eval skips them
+            run.println(String.format("step %5d | HellaSwag acc_norm %d/%d = %.4f%s", step, s.correctNorm(), s.total(), s.accNorm(),
+                    unscored == 0 ? "" : " (" + unscored + " of " + hellaswag.size() + " items longer than model.block_size "
+                            + cfg.model().shape().blockSize() + " not scored)"));
         }
         if (sampleDue(cfg, step) && !stopping && group.isMain()) {
             toHost(); // the samples are decoded on the CPU, from the host model

@@ -162,6 +162,17 @@ class TrainLifecycleTest {
     }
 
     @Test
+    void hellaSwagItemsLongerThanTheModelAreCountedOutLoud() throws Exception {
+        Path items = Path.of("src/test/resources/hellaswag/hellaswag_val_head10.jsonl").toAbsolutePath();
+        EngineCommandsTest.Run r = trainNew("hsshort", "eval.hellaswag_every=2", "eval.hellaswag_file=" + items, "model.block_size=40");
+        assertEquals(0, r.exit(), r.err());
+        String line = r.out().lines().filter(l -> l.contains("HellaSwag acc_norm")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
+        int scored = Integer.parseInt(line.replaceAll(".*acc_norm \\d+/(\\d+) .*", "$1"));
+        assertTrue(scored > 0 && scored < 10, line);
+        assertTrue(line.endsWith(" (" + (10 - scored) + " of 10 items longer than model.block_size 40 not scored)"), line);
+    }
+
+    @Test
     void withoutAValidationShardTheErrorIsOneLine() throws Exception {
         Path trainOnly = tmp.resolve("train-only");
         Files.createDirectories(trainOnly);
