@@ -483,6 +483,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     if getattr(args, "steps", 1) < 1 or getattr(args, "warmup", 0) < 0:
         p.error("--steps must be >= 1 and --warmup >= 0")
+    # the sizes jgpt's bench accepts: a refused size here too, not a NaN loss or an empty timing
+    for name in ("batch", "seq", "prompt_tokens", "new_tokens"):
+        if getattr(args, name, 1) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if getattr(args, "threads", 0) < 0:
+        p.error(f"--threads must be >= 0 (0: all cores), got {args.threads}")
     args.func(args)
 
 

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static dev.jgpt.cli.EngineCommandsTest.run;
@@ -165,6 +166,20 @@ class BenchCommandTest {
 
         EngineCommandsTest.Run ok = compare(jgpt, python, "NOTHING");
         assertEquals(0, ok.exit(), ok.err());
+    }
+
+    /** The PyTorch peer refuses the sizes jgpt's bench refuses, instead of timing nothing or printing a NaN loss. */
+    @Test
+    void thePyTorchPeerRefusesSizesBelowOne() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "no /usr/bin/python3");
+        for (String[] args : new String[][]{{"train", "--batch", "0"}, {"train", "--seq", "-3"}, {"generate", "--new-tokens", "0"}}) {
+            List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/python3", "tools/bench/torch_bench.py"));
+            command.addAll(List.of(args));
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(2, p.waitFor(), out);
+            assertTrue(out.strip().endsWith(args[1] + " must be >= 1, got " + args[2]), out);
+        }
     }
 
     private static Path script(Path file, String body) throws IOException {
