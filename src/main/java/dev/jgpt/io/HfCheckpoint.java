@@ -57,8 +57,9 @@ public final class HfCheckpoint {
     /**
      * Refuses to write a model folder into {@code dir} when that would replace files jgpt did not
      * write: {@code dir} must be missing, empty, a GPT-2 model folder already (a config.json that reads
-     * as GPT-2's, beside model.safetensors or its .part), or a download of one cut short (a model
-     * folder's files and their .part only, config.json among them). Its files are then the model's,
+     * as GPT-2's, beside model.safetensors or its .part), or a write or download of one cut short (a
+     * model folder's files, their .part and jgpt's temporary files only, with config.json, the
+     * weights or a temporary file among them). Its files are then the model's,
      * written by jgpt or the Hub, and rewriting them loses nothing of the user's; a README.md or
      * config.json of a folder of notes would be lost. The error is one line that starts with
      * {@code name} (the option, like {@code --out D}).
@@ -78,8 +79,12 @@ public final class HfCheckpoint {
         List<String> foreign = entries.stream()
                 .filter(n -> !FILES.contains(n) && !FILES.contains(n.replaceFirst("\\.part$", "")) && !AtomicFiles.isTemporary(n))
                 .toList();
-        boolean configBegun = gpt2Config || Files.isRegularFile(AtomicFiles.partFile(dir.resolve(CONFIG)));
-        if (foreign.isEmpty() && configBegun) return;
+        // begun as a model folder: a config (or its download), the weights (jgpt writes them first), or a
+        // write of jgpt's cut short; a folder of tokenizer files or a README.md alone is not one
+        boolean begun = gpt2Config || Files.isRegularFile(AtomicFiles.partFile(dir.resolve(CONFIG)))
+                || Files.isRegularFile(dir.resolve(WEIGHTS)) || Files.isRegularFile(AtomicFiles.partFile(dir.resolve(WEIGHTS)))
+                || entries.stream().anyMatch(AtomicFiles::isTemporary);
+        if (foreign.isEmpty() && begun) return;
         List<String> named = foreign.isEmpty() ? entries : foreign;
         String listed = String.join(", ", named.subList(0, Math.min(named.size(), 5))) + (named.size() > 5 ? ", ..." : "");
         String config = Files.exists(dir.resolve(CONFIG)) && !gpt2Config ? "; its " + CONFIG + " is not a GPT-2 config" : "";

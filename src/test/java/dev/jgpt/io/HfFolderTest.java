@@ -275,6 +275,15 @@ class HfFolderTest {
         assertEquals(0, convert(TINY_BIN, hub).exit());
         assertEquals("*.safetensors filter=lfs\n", Files.readString(hub.resolve(".gitattributes")));
 
+        // a convert cut short (Ctrl-C while the weights were written, or after them and before config.json)
+        // left only its own files: the same command runs again
+        for (String leftover : List.of(".model.safetensors.tmp4242", "model.safetensors")) {
+            Path cut = Files.createDirectories(tmp.resolve("cut" + leftover.length()));
+            Files.writeString(cut.resolve(leftover), "half");
+            assertEquals(0, convert(TINY_BIN, cut).exit(), leftover);
+            assertTrue(HfCheckpoint.isHfDirectory(cut), leftover);
+        }
+
         Path file = Files.writeString(tmp.resolve("model"), "a file\n");
         assertEquals("jgpt convert: --out " + file + ": exists and is not a folder", convert(TINY_BIN, file).lastLine());
     }
