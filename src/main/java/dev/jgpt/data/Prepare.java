@@ -172,7 +172,7 @@ public final class Prepare {
     static Path ensureShards(Path dir, String source, Environment env) {
         if (isPrepared(dir)) return dir;
         if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) return foreignShards(dir, env.say());
-        boolean created = createOut(dir);
+        Path created = createOut(dir);
         try (RunLock lock = RunLock.await(dir, LOCK, owner -> env.say().accept("data.dir " + dir + ": waiting for process " + owner
                 + ", which is preparing it..."))) {
             if (lock == null) return ensureShards(dir, source, env); // that process failed and removed the folder it made
@@ -288,7 +288,7 @@ public final class Prepare {
      */
     static Summary run(Options options, Environment env, boolean continueCutShort) {
         check(options);
-        boolean created = createOut(options.out());
+        Path created = createOut(options.out());
         try (RunLock lock = RunLock.acquire(options.out(), LOCK)) {
             return prepareLocked(options, env, continueCutShort, created);
         }
@@ -297,9 +297,10 @@ public final class Prepare {
     /**
      * The prepare itself, in a folder this process holds. When it fails before its first whole shard
      * (a bad input, most often) it leaves nothing behind: its journal goes, and the folder too when
-     * it made it ({@code created}), so the corrected command starts as if it were the first.
+     * it made it ({@code created}: the highest folder it made, or null), so the corrected command
+     * starts as if it were the first.
      */
-    private static Summary prepareLocked(Options options, Environment env, boolean continueCutShort, boolean created) {
+    private static Summary prepareLocked(Options options, Environment env, boolean continueCutShort, Path created) {
         boolean fresh = false; // this prepare began the folder's journal: what it names is this prepare's own
         ShardWriter writer = null;
         try {
@@ -382,7 +383,7 @@ public final class Prepare {
                 }
             }
         } catch (RuntimeException e) {
-            if (fresh ? writer == null || writer.shardsWritten() == 0 : created) discard(options.out(), fresh, created);
+            if (fresh ? writer == null || writer.shardsWritten() == 0 : created != null) discard(options.out(), fresh, created);
             throw e;
         } finally {
             removeLockFile(options.out());
@@ -436,24 +437,29 @@ public final class Prepare {
         return Math.max(1, Math.min(o.shardTokens(), estimatedTokens / 10));
     }
 
-    /** Makes the output folder (and those above it) where it is missing; true when it did. */
-    private static boolean createOut(Path out) {
+    /**
+     * Makes the output folder (and those above it) where it is missing; returns the highest folder it
+     * made, which a failed prepare removes again with those below it, or null when {@code out} was there.
+     */
+    private static Path createOut(Path out) {
         if (Files.exists(out) && !Files.isDirectory(out)) throw new JgptException("--out " + out + ": exists and is not a directory");
-        boolean missing = !Files.exists(out);
+        Path top = null;
+        for (Path p = out.toAbsolutePath().normalize(); p != null && !Files.exists(p); p = p.getParent()) top = p;
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
             throw JgptException.io(out, "create the folder", e);
         }
-        return missing;
+        return top;
     }
 
     /**
      * Removes what a failed prepare wrote: with {@code ownJournal}, the shards its journal names, their
-     * temporary files and the journal; with {@code createdOut}, the folder too when nothing else is
-     * left in it (the lock file, held by this process until it closes, goes with it).
+     * temporary files and the journal; then the folders this prepare made ({@code created}, the
+     * highest of them, or null), each as far as nothing else is left in it (the lock file, held by
+     * this process until it closes, goes with the output folder).
      */
-    private static void discard(Path out, boolean ownJournal, boolean createdOut) {
+    private static void discard(Path out, boolean ownJournal, Path created) {
         try {
             if (ownJournal) {
                 for (String name : ownFiles(out)) {
@@ -463,9 +469,12 @@ public final class Prepare {
                 AtomicFiles.removeLeftovers(out.resolve(MANIFEST));
                 Files.deleteIfExists(out.resolve(JOURNAL));
             }
-            if (createdOut && isEmptyOrMissing(out)) {
+            if (created != null && isEmptyOrMissing(out)) {
                 Files.deleteIfExists(out.resolve(LOCK));
-                Files.deleteIfExists(out);
+                for (Path p = out.toAbsolutePath().normalize(); p != null && p.startsWith(created); p = p.getParent()) {
+                    if (!isEmptyOrMissing(p)) break;
+                    Files.deleteIfExists(p);
+                }
             }
         } catch (IOException | RuntimeException e) {
             // the failure that brought us here is the error to report; what is left, --overwrite removes

@@ -94,7 +94,10 @@ class PrepareGuardsTest {
         JgptException e = refused(jsonl, out);
         assertTrue(e.getMessage().startsWith(jsonl + ":2: bad JSON: "), e.getMessage());
         assertFalse(e.getMessage().contains("\n") || e.getMessage().contains("http"), e.getMessage());
-        assertFalse(Files.exists(out), "the folder the failed prepare made is gone");
+        assertFalse(Files.exists(tmp.resolve("new")), "the folders the failed prepare made are gone, those above --out too");
+        JgptException missing = refused(tmp.resolve("no-such-corpus.txt"), tmp.resolve("a/b/c"));
+        assertTrue(missing.getMessage().contains("no-such-corpus.txt"), missing.getMessage());
+        assertFalse(Files.exists(tmp.resolve("a")));
 
         // a folder that was there stays, as empty as it was
         Path mine = Files.createDirectories(tmp.resolve("mine"));
