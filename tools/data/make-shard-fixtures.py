@@ -36,5 +36,8 @@ with h5py.File(path("fixture-gzip.h5"), "w") as f:
     f.create_dataset("tokens", data=tokens, chunks=(1000,), compression="gzip", compression_opts=4, shuffle=True)
 with h5py.File(path("fixture-contiguous.h5"), "w") as f:
     f.create_dataset("tokens", data=tokens)
+# a user block of 512 bytes in front: HDF5's signature then stands at byte 512, not 0
+with h5py.File(path("fixture-userblock.h5"), "w", userblock_size=512) as f:
+    f.create_dataset("tokens", data=tokens, chunks=(1024,))
 with h5py.File(path("bad-float.h5"), "w") as f:
     f.create_dataset("tokens", data=tokens.astype(np.float32), chunks=(1000,))

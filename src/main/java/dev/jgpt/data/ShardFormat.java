@@ -54,7 +54,7 @@ public enum ShardFormat {
 
     /**
      * The format a file's first bytes announce — llm.c's magic 20240520, numpy's {@code \x93NUMPY},
-     * HDF5's signature — when it matches its extension; else null. Tells shards from other files with
+     * HDF5's signature (at byte 0, or after a user block) — when it matches its extension; else null. Tells shards from other files with
      * the same extensions (an llm.c model checkpoint is a .bin too).
      */
     public static ShardFormat sniff(Path path) {
@@ -71,9 +71,29 @@ public enum ShardFormat {
         boolean matches = switch (byName) {
             case BIN -> ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == LlmcBinShard.MAGIC;
             case NPY -> head[0] == (byte) 0x93 && head[1] == 'N' && head[2] == 'U' && head[3] == 'M' && head[4] == 'P' && head[5] == 'Y';
-            case HDF5 -> Arrays.equals(head, new byte[]{(byte) 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'});
+            case HDF5 -> hasHdf5Signature(path);
         };
         return matches ? byName : null;
+    }
+
+    private static final byte[] HDF5_SIGNATURE = {(byte) 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+    /**
+     * HDF5's signature where the format lets it stand: at byte 0, or after a user block of 512, 1024,
+     * 2048, ... bytes (h5py's {@code userblock_size}).
+     */
+    private static boolean hasHdf5Signature(Path path) {
+        try (var file = java.nio.channels.FileChannel.open(path)) {
+            long size = file.size();
+            for (long at = 0; at + HDF5_SIGNATURE.length <= size; at = at == 0 ? 512 : 2 * at) {
+                ByteBuffer b = ByteBuffer.allocate(HDF5_SIGNATURE.length);
+                for (int got = 0; b.hasRemaining() && got >= 0; ) got = file.read(b, at + b.position());
+                if (Arrays.equals(b.array(), HDF5_SIGNATURE)) return true;
+            }
+            return false;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Parses a --format value: bin, npy, h5 or hdf5. */

@@ -50,8 +50,9 @@ class ShardFormatTest {
     @Test
     void readsWhatNumpyAndH5pyWrote() {
         for (String name : new String[] {"fixture_val_000000.npy", "fixture_val_000000.bin", "fixture-chunked.h5",
-                "fixture-gzip.h5", "fixture-contiguous.h5"}) {
+                "fixture-gzip.h5", "fixture-contiguous.h5", "fixture-userblock.h5"}) {
             Path p = fixture(name);
+            assertEquals(ShardFormat.of(p), ShardFormat.sniff(p), name + " is told a shard by its header"); // at byte 512 after a user block
             assertEquals(N, ShardFormat.of(p).tokenCount(p), name);
             assertFixtureTokens(TokenShard.open(p));
         }
