@@ -54,8 +54,8 @@ public enum ShardFormat {
 
     /**
      * The format a file's first bytes announce — llm.c's magic 20240520, numpy's {@code \x93NUMPY},
-     * HDF5's signature (at byte 0, or after a user block) — when it matches its extension; else null. Tells shards from other files with
-     * the same extensions (an llm.c model checkpoint is a .bin too).
+     * HDF5's signature (at byte 0, or after a user block) — when it matches its extension; else null.
+     * Tells shards from other files with the same extensions (an llm.c model checkpoint is a .bin too).
      */
     public static ShardFormat sniff(Path path) {
         ShardFormat byName = byExtension(path);
