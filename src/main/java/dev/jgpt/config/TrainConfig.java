@@ -82,14 +82,20 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
      */
     public int gradAccumSteps(int worldSize) {
         if (worldSize < 1) throw new IllegalArgumentException("worldSize " + worldSize);
-        long perPass = (long) microBatchSize * seqLen * worldSize;
-        if (totalBatchSize % perPass != 0) {
-            throw new JgptException("train.total_batch_size = " + totalBatchSize + " must be divisible by"
-                    + " train.micro_batch_size * train.seq_len * processes = " + microBatchSize + " * " + seqLen
-                    + " * " + worldSize + " = " + perPass + ", so that each step accumulates a whole number"
-                    + " of micro-batches");
-        }
-        return (int) (totalBatchSize / perPass);
+        String notWhole = notWholeMicroBatches(totalBatchSize, microBatchSize, seqLen, worldSize);
+        if (notWhole != null) throw new JgptException(notWhole);
+        return (int) (totalBatchSize / ((long) microBatchSize * seqLen * worldSize));
+    }
+
+    /** Why {@code total} tokens do not split into whole micro-batches on {@code processes}, with the sizes that would; null when they do. */
+    private static String notWholeMicroBatches(long total, int b, int seq, int processes) {
+        long perPass = (long) b * seq * processes;
+        if (total % perPass == 0) return null;
+        long below = total / perPass * perPass, above = below + perPass;
+        return "train.total_batch_size = " + total + " must be divisible by train.micro_batch_size * train.seq_len"
+                + (processes > 1 ? " * processes = " : " = ") + b + " * " + seq + (processes > 1 ? " * " + processes : "") + " = "
+                + perPass + ", so that each step accumulates a whole number of micro-batches: the nearest that fit are "
+                + (below > 0 ? below + " and " : "") + above;
     }
 
     /** Tokens the whole run trains on. */
@@ -110,12 +116,9 @@ public record TrainConfig(int totalBatchSize, int microBatchSize, int seqLen,
         ConfigSection s = SECTION.open(tree, source);
         s.requireValue("min_lr", null); // read below, outside the table
         TrainConfig t = SECTION.read(s);
-        int total = t.totalBatchSize, b = t.microBatchSize, seq = t.seqLen;
-        if (total % ((long) b * seq) != 0) {
-            throw new JgptException(source.where("train.total_batch_size", "train.micro_batch_size", "train.seq_len")
-                    + "train.total_batch_size = " + total + " must be divisible by train.micro_batch_size * train.seq_len = "
-                    + b + " * " + seq + " = " + ((long) b * seq) + ", so that each step accumulates a whole number of"
-                    + " micro-batches");
+        String notWhole = notWholeMicroBatches(t.totalBatchSize, t.microBatchSize, t.seqLen, 1);
+        if (notWhole != null) {
+            throw new JgptException(source.where("train.total_batch_size", "train.micro_batch_size", "train.seq_len") + notWhole);
         }
         if (s.has("min_lr") && s.has("min_lr_ratio")) {
             throw new JgptException(source.where("train.min_lr", "train.min_lr_ratio")

@@ -222,7 +222,15 @@ class RunConfigTest {
     @Test
     void totalBatchMustBeAWholeNumberOfMicroBatches() {
         assertContains(error("train: {total_batch_size: 1000, micro_batch_size: 8, seq_len: 128}"),
-                "run.yaml: ", "train.total_batch_size = 1000 must be divisible by", "8 * 128 = 1024");
+                "run.yaml: ", "train.total_batch_size = 1000 must be divisible by", "8 * 128 = 1024", "the nearest that fit are 1024");
+        assertContains(error("train: {total_batch_size: 5000, micro_batch_size: 8, seq_len: 128}"),
+                "micro-batches: the nearest that fit are 4096 and 5120");
+        // on 3 processes (mpirun -np 3) the batch must split across them too
+        RunConfig three = parse("train: {total_batch_size: 4096, micro_batch_size: 8, seq_len: 128}");
+        assertEquals(4, three.gradAccumSteps(1));
+        assertEquals("train.total_batch_size = 4096 must be divisible by train.micro_batch_size * train.seq_len * processes"
+                + " = 8 * 128 * 3 = 3072, so that each step accumulates a whole number of micro-batches: the nearest that fit are"
+                + " 3072 and 6144", assertThrows(JgptException.class, () -> three.gradAccumSteps(3)).getMessage());
     }
 
     @Test
