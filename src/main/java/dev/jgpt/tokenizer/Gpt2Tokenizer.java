@@ -64,6 +64,7 @@ public final class Gpt2Tokenizer {
 
     /** Encodes text with no special tokens: {@code "<|endoftext|>"} in the text is plain text. */
     public int[] encode(String text) {
+        text = wellFormed(text);
         PieceCache cache = PIECE_IDS.get();
         int[] out = new int[Math.max(16, text.length() / 3)];
         int n = 0;
@@ -86,6 +87,28 @@ public final class Gpt2Tokenizer {
             n += ids.length;
         }
         return n == out.length ? out : Arrays.copyOf(out, n);
+    }
+
+    /**
+     * The text as tiktoken encodes it: a lone surrogate (half of a pair, alone) becomes U+FFFD, as
+     * Python's round trip through UTF-16 with "replace" makes it; jtokkit would read it as '?'.
+     */
+    static String wellFormed(String text) {
+        StringBuilder out = null;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            boolean pair = Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1));
+            if (pair) {
+                if (out != null) out.append(c).append(text.charAt(i + 1));
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                if (out == null) out = new StringBuilder(text.length()).append(text, 0, i);
+                out.append('\uFFFD');
+            } else if (out != null) {
+                out.append(c);
+            }
+        }
+        return out == null ? text : out.toString();
     }
 
     /** jtokkit's own encoding, without the piece cache (the reference {@link #encode} is tested against). */

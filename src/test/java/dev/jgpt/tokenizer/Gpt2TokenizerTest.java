@@ -105,6 +105,17 @@ class Gpt2TokenizerTest {
         }
     }
 
+    /** A lone surrogate encodes as U+FFFD, as tiktoken has it (jtokkit alone would read it as '?'). */
+    @Test
+    void aLoneSurrogateIsTheReplacementCharacterAsTiktokenHasIt() {
+        assertArrayEquals(new int[]{64, 4210, 65}, TOK.encode("a\ud800b"));
+        assertArrayEquals(TOK.encode("a\ufffdb"), TOK.encode("a\ud800b"));
+        assertArrayEquals(new int[]{6353}, TOK.encode("\udc00\ud83d"));
+        assertArrayEquals(TOK.encode("x\ufffd\ud83d\ude00"), TOK.encode("x\udc00\ud83d\ude00")); // a pair after it stays a pair
+        assertArrayEquals(TOK.encode("\ufffd<|endoftext|>"), TOK.encode("\ud800<|endoftext|>"));
+        assertArrayEquals(new int[]{4210, Gpt2Tokenizer.EOT}, TOK.encodeWithSpecial("\ud800<|endoftext|>"));
+    }
+
     @Test
     void pieceCacheAgreesWithJtokkit() throws IOException {
         Random rnd = new Random(7);
