@@ -429,7 +429,8 @@ public final class Generator {
     private void end(Sequence s, Finish finish) {
         if (s.finish != null) return;
         if (s.decoder != null && finish != Finish.STOP && finish != Finish.ERROR) {
-            s.text.append(s.decoder.finish());
+            // the decoder's last bytes (a character cut off at the end) may complete a stop string too
+            if (deliver(s, s.decoder.finish())) finish = Finish.STOP;
             emit(s, s.text.length());
         }
         s.finish = finish;

@@ -56,6 +56,9 @@ public final class LanguageModel implements AutoCloseable {
                           boolean stopAtEndOfText) {
         public Options {
             if (maxTokens < 0) throw new JgptException("maxTokens must be >= 0, got " + maxTokens);
+            if (stop == null || stop.stream().anyMatch(java.util.Objects::isNull)) {
+                throw new JgptException("stop: the stop strings must not be null");
+            }
             stop = List.copyOf(stop);
         }
 
@@ -85,7 +88,8 @@ public final class LanguageModel implements AutoCloseable {
         }
 
         public Options withStop(String... strings) {
-            return new Options(maxTokens, temperature, topK, topP, seed, List.of(strings), stopAtEndOfText);
+            if (strings == null) throw new JgptException("stop: the stop strings must not be null");
+            return new Options(maxTokens, temperature, topK, topP, seed, java.util.Arrays.asList(strings), stopAtEndOfText);
         }
 
         public Options withStopAtEndOfText(boolean b) {
@@ -120,6 +124,7 @@ public final class LanguageModel implements AutoCloseable {
                 return result.get();
             } catch (ExecutionException e) {
                 if (e.getCause() instanceof RuntimeException re) throw re;
+                if (e.getCause() instanceof Error error) throw error;
                 throw new IllegalStateException(e.getCause());
             }
         }
@@ -145,16 +150,28 @@ public final class LanguageModel implements AutoCloseable {
             sequence = generator.add(prompt, limits, sampler, new Generator.Listener() {
                 @Override
                 public void onText(String text) {
-                    if (onText != null) onText.accept(text);
+                    if (onText == null) return;
+                    try {
+                        onText.accept(text);
+                    } catch (Error e) {
+                        throw new CallbackError(e); // fails this request alone, as an exception of the callback does
+                    }
                 }
 
                 @Override
                 public void onFinish(Generator.Sequence s) {
-                    if (s.finish() == Generator.Finish.ERROR) result.completeExceptionally(s.error());
-                    else result.complete(new Completion(s.text(), s.tokens(), s.promptTokens(), s.finish()));
+                    if (s.finish() != Generator.Finish.ERROR) result.complete(new Completion(s.text(), s.tokens(), s.promptTokens(), s.finish()));
+                    else result.completeExceptionally(s.error() instanceof CallbackError c ? c.getCause() : s.error());
                 }
             });
             if (cancelled) sequence.cancel();
+        }
+    }
+
+    /** An Error thrown by a request's callback, carried through the generator as that request's failure. */
+    private static final class CallbackError extends RuntimeException {
+        CallbackError(Error e) {
+            super(e);
         }
     }
 
@@ -165,7 +182,9 @@ public final class LanguageModel implements AutoCloseable {
     private final LinkedBlockingQueue<Pending> incoming = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean closed;
-    private boolean decoderClosed;
+    /** What ended the decoding thread other than close(): a fault of the decoder itself. */
+    private volatile Throwable failure;
+    private final java.util.concurrent.atomic.AtomicBoolean decoderClosed = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile int active, waiting;
 
     /**
@@ -225,6 +244,7 @@ public final class LanguageModel implements AutoCloseable {
 
     /** The prompt's tokens (GPT-2's tokenizer, {@code <|endoftext|>} as the special token), checked against the model. */
     public int[] tokenize(String prompt) {
+        if (prompt == null) throw new JgptException("prompt: must not be null");
         int[] ids = tokenizer.encodeWithSpecial(prompt);
         checkPrompt(ids);
         return ids;
@@ -251,7 +271,12 @@ public final class LanguageModel implements AutoCloseable {
 
     /** Starts a continuation of the prompt's tokens and returns at once; {@code onText} may be null. */
     public Pending submit(int[] prompt, Options options, Consumer<String> onText) {
-        if (closed) throw new IllegalStateException("the model is closed");
+        if (closed) {
+            Throwable f = failure;
+            throw new IllegalStateException("the model is closed" + (f == null ? "" : ": its decoding thread failed (" + f + ")"), f);
+        }
+        if (prompt == null) throw new JgptException("prompt: must not be null");
+        if (options == null) throw new JgptException("options: must not be null (Options.defaults() for jgpt generate's)");
         checkPrompt(prompt);
         long seed = options.seed() != null ? options.seed() : System.nanoTime() ^ Double.doubleToLongBits(Math.random());
         // only ids the tokenizer can print take part (a model may pad its vocabulary past GPT-2's)
@@ -296,11 +321,15 @@ public final class LanguageModel implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             // closed
+        } catch (RuntimeException | Error e) {
+            failure = e; // the decoder itself failed: no request can go on, and none may wait for this thread
+            closed = true;
         } finally {
             for (Pending p; (p = incoming.poll()) != null; ) p.result.completeExceptionally(new CancellationException("the model was closed"));
             generator.cancelAll();
             active = 0;
             waiting = 0;
+            if (closed) closeDecoder(); // this thread was its only user
         }
     }
 
@@ -308,16 +337,18 @@ public final class LanguageModel implements AutoCloseable {
     @Override
     public synchronized void close() {
         closed = true;
+        if (Thread.currentThread() == thread) return; // from a callback: the thread closes the decoder as it ends
         thread.interrupt();
         try {
             thread.join();
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return; // the decoding thread may still be using the decoder: leave it open
+            Thread.currentThread().interrupt(); // the decoding thread closes the decoder as it ends
+            return;
         }
-        if (!decoderClosed) {
-            decoderClosed = true;
-            decoder.close();
-        }
+        closeDecoder();
+    }
+
+    private void closeDecoder() {
+        if (decoderClosed.compareAndSet(false, true)) decoder.close();
     }
 }

@@ -115,6 +115,82 @@ class GeneratorTest {
         assertTrue(stopped.tokens().length < free.tokens().length);
     }
 
+    /** A decoder that makes greedy sampling pick the tokens of a script, one after another. */
+    static final class Scripted implements dev.jgpt.model.Decoder {
+        private final int[] script;
+        private final dev.jgpt.model.GptConfig cfg = dev.jgpt.model.GptConfig.of(1, 1, 8, 64, V);
+
+        Scripted(int... script) {
+            this.script = script;
+        }
+
+        private final class Seq extends Sequence {
+            int next;
+
+            Seq() {
+                super(cfg);
+            }
+
+            void show() {
+                Arrays.fill(logits(), 0f);
+                logits()[next < script.length ? script[next] : Gpt2Tokenizer.EOT] = 10f;
+            }
+        }
+
+        public dev.jgpt.model.GptConfig config() {
+            return cfg;
+        }
+
+        public Inference.Precision precision() {
+            return Inference.Precision.FP32;
+        }
+
+        public Sequence newSequence() {
+            return new Seq();
+        }
+
+        public float[] prefill(Sequence s, int[] tokens, int from, int to) {
+            s.advance(to - from);
+            ((Seq) s).next = 0;
+            ((Seq) s).show();
+            return s.logits();
+        }
+
+        public void step(Sequence[] seqs, int[] tokens, int n) {
+            for (int i = 0; i < n; i++) {
+                seqs[i].advance(1);
+                ((Seq) seqs[i]).next++;
+                ((Seq) seqs[i]).show();
+            }
+        }
+    }
+
+    /** The bytes a sequence ends on (a character cut off) decode to U+FFFD, which may complete a stop string. */
+    @Test
+    void aStopStringCompletedByTheLastBytesStopsToo() {
+        Gpt2Tokenizer tok = Gpt2Tokenizer.get();
+        int[] abc = tok.encode("abc");
+        int[] script = Arrays.copyOf(abc, abc.length + 2);
+        script[abc.length] = byteToken(0xF0); // the first two bytes of a four-byte emoji
+        script[abc.length + 1] = byteToken(0x9F);
+        Generator g = new Generator(new Scripted(script), 1);
+        StringBuilder delivered = new StringBuilder();
+        Generator.Sequence s = g.add(new int[]{1}, new Generator.Limits(script.length, List.of("\uFFFD"), true),
+                new Sampler(V, 0, 0, 1, 0), delivered::append);
+        g.run();
+        assertEquals("abc", s.text());
+        assertEquals(Generator.Finish.STOP, s.finish());
+        assertEquals("abc", delivered.toString());
+    }
+
+    private static int byteToken(int b) {
+        for (int id = 0; id < V; id++) {
+            byte[] bytes = Gpt2Tokenizer.get().tokenBytes(id);
+            if (bytes.length == 1 && (bytes[0] & 0xff) == b) return id;
+        }
+        throw new AssertionError("no token for byte " + b);
+    }
+
     @Test
     void endOfTextEndsASequenceUnlessToldOtherwise() {
         Gpt model = TestModels.alwaysPicks(Gpt2Tokenizer.EOT, 7);

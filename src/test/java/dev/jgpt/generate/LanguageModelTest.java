@@ -113,4 +113,71 @@ class LanguageModelTest {
         assertTrue(running.await().tokens().length > 0);
         assertThrows(IllegalStateException.class, () -> model.generate("x", options));
     }
+
+    @Test
+    void nullArgumentsAreNamed() throws Exception {
+        try (LanguageModel model = new LanguageModel(TestModels.random(16, 3), Inference.Precision.BF16, 1)) {
+            LanguageModel.Options options = LanguageModel.Options.defaults().withMaxTokens(2);
+            assertEquals("prompt: must not be null", assertThrows(JgptException.class, () -> model.generate(null, options)).getMessage());
+            assertTrue(assertThrows(JgptException.class, () -> model.generate("x", null)).getMessage().startsWith("options: must not be null"));
+            assertThrows(JgptException.class, () -> options.withStop((String[]) null));
+            assertThrows(JgptException.class, () -> options.withStop("a", null));
+            assertEquals(2, model.complete("x", options, null).tokens().length, "the model goes on");
+        }
+    }
+
+    /** An Error in a callback fails that request with it, and the model serves the next one (it used to hang). */
+    @Test
+    void anErrorInACallbackFailsItsRequestAlone() throws Exception {
+        try (LanguageModel model = new LanguageModel(TestModels.random(32, 5), Inference.Precision.FP32, 2)) {
+            LanguageModel.Options options = LanguageModel.Options.defaults().withMaxTokens(8).withTemperature(0);
+            AssertionError thrown = new AssertionError("a test's assertion in the callback");
+            assertEquals(thrown, assertThrows(AssertionError.class, () -> model.complete("Hi", options, text -> { throw thrown; })));
+            Future<String> next = Executors.newSingleThreadExecutor().submit(() -> model.generate("Hi", options));
+            assertEquals(model.generate("Hi", options), next.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        }
+    }
+
+    /** close() from a callback, on the decoding thread itself, ends the request and still closes the decoder. */
+    @Test
+    void closeFromACallbackClosesTheDecoder() throws Exception {
+        int[] closed = new int[1];
+        Inference inference = new Inference(TestModels.random(32, 6), Inference.Precision.FP32);
+        Decoder counting = new Decoder() {
+            public GptConfig config() {
+                return inference.config();
+            }
+
+            public Inference.Precision precision() {
+                return inference.precision();
+            }
+
+            public Sequence newSequence() {
+                return inference.newSequence();
+            }
+
+            public float[] prefill(Sequence seq, int[] tokens, int from, int to) {
+                return inference.prefill(seq, tokens, from, to);
+            }
+
+            public void step(Sequence[] seqs, int[] tokens, int n) {
+                inference.step(seqs, tokens, n);
+            }
+
+            @Override
+            public void close() {
+                closed[0]++;
+            }
+        };
+        LanguageModel model = new LanguageModel(counting, 2);
+        LanguageModel.Completion c = model.complete("Hi", LanguageModel.Options.defaults().withMaxTokens(50).withStopAtEndOfText(false),
+                text -> model.close());
+        assertEquals(Generator.Finish.CANCELLED, c.finish());
+        for (long t0 = System.nanoTime(); closed[0] == 0; Thread.sleep(5)) {
+            assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "the decoder was never closed");
+        }
+        model.close();
+        assertEquals(1, closed[0]);
+        assertThrows(IllegalStateException.class, () -> model.generate("x", LanguageModel.Options.defaults()));
+    }
 }
