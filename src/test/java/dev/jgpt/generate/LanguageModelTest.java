@@ -48,11 +48,9 @@ class LanguageModelTest {
         }
     }
 
-    @Test
-    void aModelDrivesTheDecoderItIsGivenAndClosesIt() throws Exception {
-        Inference inference = new Inference(TestModels.random(32, 4), Inference.Precision.FP32);
-        int[] closed = new int[1];
-        Decoder counting = new Decoder() { // the CPU's decoder, counting how often it is closed
+    /** {@code inference} as a decoder that counts, in {@code closed[0]}, how often it is closed. */
+    private static Decoder counting(Inference inference, int[] closed) {
+        return new Decoder() {
             public GptConfig config() {
                 return inference.config();
             }
@@ -78,6 +76,14 @@ class LanguageModelTest {
                 closed[0]++;
             }
         };
+    }
+
+    @Test
+    void aModelDrivesTheDecoderItIsGivenAndClosesIt() throws Exception {
+        Inference inference = new Inference(TestModels.random(32, 4), Inference.Precision.FP32);
+        int[] closed = new int[1];
+        Decoder counting = counting(inference, closed); // the CPU's decoder, counting how often it is closed
+
         LanguageModel.Options greedy = LanguageModel.Options.defaults().withMaxTokens(12).withTemperature(0);
         String expected;
         try (LanguageModel cpu = new LanguageModel(TestModels.random(32, 4), Inference.Precision.FP32, 2)) {
@@ -143,32 +149,7 @@ class LanguageModelTest {
     void closeFromACallbackClosesTheDecoder() throws Exception {
         int[] closed = new int[1];
         Inference inference = new Inference(TestModels.random(32, 6), Inference.Precision.FP32);
-        Decoder counting = new Decoder() {
-            public GptConfig config() {
-                return inference.config();
-            }
-
-            public Inference.Precision precision() {
-                return inference.precision();
-            }
-
-            public Sequence newSequence() {
-                return inference.newSequence();
-            }
-
-            public float[] prefill(Sequence seq, int[] tokens, int from, int to) {
-                return inference.prefill(seq, tokens, from, to);
-            }
-
-            public void step(Sequence[] seqs, int[] tokens, int n) {
-                inference.step(seqs, tokens, n);
-            }
-
-            @Override
-            public void close() {
-                closed[0]++;
-            }
-        };
+        Decoder counting = counting(inference, closed);
         LanguageModel model = new LanguageModel(counting, 2);
         LanguageModel.Completion c = model.complete("Hi", LanguageModel.Options.defaults().withMaxTokens(50).withStopAtEndOfText(false),
                 text -> model.close());
