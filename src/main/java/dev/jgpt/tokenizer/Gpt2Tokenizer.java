@@ -94,21 +94,23 @@ public final class Gpt2Tokenizer {
      * Python's round trip through UTF-16 with "replace" makes it; jtokkit would read it as '?'.
      */
     static String wellFormed(String text) {
-        StringBuilder out = null;
         for (int i = 0; i < text.length(); i++) {
+            if (Character.isSurrogate(text.charAt(i))) return withoutLoneSurrogates(text, i); // rare: emoji and the like
+        }
+        return text;
+    }
+
+    private static String withoutLoneSurrogates(String text, int from) {
+        StringBuilder out = new StringBuilder(text.length()).append(text, 0, from);
+        for (int i = from; i < text.length(); i++) {
             char c = text.charAt(i);
-            boolean pair = Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1));
-            if (pair) {
-                if (out != null) out.append(c).append(text.charAt(i + 1));
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                if (out == null) out = new StringBuilder(text.length()).append(text, 0, i);
-                out.append('\uFFFD');
-            } else if (out != null) {
-                out.append(c);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                out.append(c).append(text.charAt(++i));
+            } else {
+                out.append(Character.isSurrogate(c) ? '\uFFFD' : c);
             }
         }
-        return out == null ? text : out.toString();
+        return out.toString();
     }
 
     /** jtokkit's own encoding, without the piece cache (the reference {@link #encode} is tested against). */
