@@ -190,7 +190,7 @@ public final class TrainCommand implements Callable<Integer> {
                 failure = e;
             }
             try {
-                group.agree(trainer == null ? "" : trainer.setup(), failure);
+                group.agree(trainer == null ? "" : trainer.setup(), failure == null ? null : oneLine(failure));
                 signals.training(trainer);
                 trainer.run();
                 return trainer.finished() ? 0 : 128 + trainer.stopSignal();

@@ -68,17 +68,18 @@ public final class DataParallel implements AutoCloseable {
     }
 
     /**
-     * The ranks compare their setup before training: when one failed to set up ({@code failure}) or
+     * The ranks compare their setup before training: when one failed to set up ({@code failure}: the
+     * one line it would print, null when it set up) or
      * set up otherwise than rank 0 ({@code setup}, one line of "name value" parts joined by "; ": its
      * data, HellaSwag, device), every rank fails here together, with the message of the lowest such
      * rank, instead of waiting forever for a rank that is gone or crashing later in a collective call
      * whose sizes do not match. Every rank calls it once, at the same point.
      */
-    public void agree(String setup, Throwable failure) {
+    public void agree(String setup, String failure) {
         if (mpi == null) return;
         int failed = size() - max(failure == null ? 0 : size() - rank()); // the lowest failed rank, or size
         if (failed < size()) {
-            String message = mpi.broadcast(failure == null ? "" : oneLine(failure), failed);
+            String message = mpi.broadcast(rank() == failed ? failure : "", failed);
             throw new AgreedFailure("rank " + failed + " of " + size() + ": " + message, isMain());
         }
         String first = broadcast(setup);
@@ -99,11 +100,6 @@ public final class DataParallel implements AutoCloseable {
             if (!x.equals(y)) out.add(y + " (rank 0: " + x + ")");
         }
         return String.join("; ", out);
-    }
-
-    private static String oneLine(Throwable e) {
-        String text = e instanceof JgptException && e.getMessage() != null ? e.getMessage() : e.toString();
-        return text.lines().findFirst().orElse(text);
     }
 
     /** Rank 0's values of {@code a} on every rank (the weights at start and resume). */
