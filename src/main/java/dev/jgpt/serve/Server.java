@@ -142,9 +142,29 @@ public final class Server implements AutoCloseable {
 
     private void route(HttpExchange ex) throws IOException {
         String path = ex.getRequestURI().getPath(), method = ex.getRequestMethod();
+        // any web page may call the API, as with vLLM's and llama.cpp's servers: it takes no
+        // credentials, and what a page can ask here any program on the machine can ask too
+        ex.getResponseHeaders().set("Access-Control-Allow-Origin", "*");
+        String allowed = switch (path) {
+            case "/health", "/v1/models" -> "GET";
+            case "/v1/completions", "/v1/chat/completions" -> "POST";
+            default -> path.startsWith("/v1/models/") ? "GET" : null;
+        };
+        if (allowed == null) {
+            throw new ApiError(404, "invalid_request_error", null, "not_found", "no such endpoint: " + method + " " + path
+                    + " (this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health)");
+        }
+        String allow = allowed.equals("GET") ? "GET, HEAD, OPTIONS" : "POST, OPTIONS";
+        if (method.equals("OPTIONS")) { // a browser's preflight before a cross-origin POST with a JSON body
+            preflight(ex, allow);
+            return;
+        }
+        if (!method.equals(allowed) && !(method.equals("HEAD") && allowed.equals("GET"))) {
+            ex.getResponseHeaders().set("Allow", allow);
+            throw new ApiError(405, "invalid_request_error", null, "method_not_allowed", method + " is not allowed here; use " + allowed);
+        }
         switch (path) {
             case "/health" -> {
-                only(method, "GET");
                 JsonObject o = new JsonObject();
                 o.addProperty("status", "ok");
                 o.addProperty("model", name);
@@ -154,7 +174,6 @@ public final class Server implements AutoCloseable {
                 sendJson(ex, 200, o);
             }
             case "/v1/models" -> {
-                only(method, "GET");
                 JsonObject list = new JsonObject();
                 list.addProperty("object", "list");
                 JsonArray data = new JsonArray();
@@ -162,26 +181,26 @@ public final class Server implements AutoCloseable {
                 list.add("data", data);
                 sendJson(ex, 200, list);
             }
-            case "/v1/completions" -> {
-                only(method, "POST");
-                completions(ex, body(ex), false);
-            }
-            case "/v1/chat/completions" -> {
-                only(method, "POST");
-                completions(ex, body(ex), true);
-            }
+            case "/v1/completions" -> completions(ex, body(ex), false);
+            case "/v1/chat/completions" -> completions(ex, body(ex), true);
             default -> {
-                if (path.startsWith("/v1/models/")) {
-                    only(method, "GET");
-                    String id = path.substring("/v1/models/".length());
-                    if (!id.equals(name)) throw modelNotFound(id);
-                    sendJson(ex, 200, modelObject());
-                } else {
-                    throw new ApiError(404, "invalid_request_error", null, "not_found", "no such endpoint: " + method + " " + path
-                            + " (this server has POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health)");
-                }
+                String id = path.substring("/v1/models/".length());
+                if (!id.equals(name)) throw modelNotFound(id);
+                sendJson(ex, 200, modelObject());
             }
         }
+    }
+
+    /** Answers an OPTIONS request: the methods the path takes, and for a browser's preflight, the headers it asked to send. */
+    private static void preflight(HttpExchange ex, String allow) throws IOException {
+        var h = ex.getResponseHeaders();
+        h.set("Allow", allow);
+        h.set("Access-Control-Allow-Methods", allow);
+        // "*" would not cover Authorization, which OpenAI's clients send: name what was asked for
+        String asked = ex.getRequestHeaders().getFirst("Access-Control-Request-Headers");
+        if (asked != null) h.set("Access-Control-Allow-Headers", asked);
+        h.set("Access-Control-Max-Age", "600");
+        ex.sendResponseHeaders(204, -1);
     }
 
     private JsonObject modelObject() {
@@ -196,12 +215,6 @@ public final class Server implements AutoCloseable {
     private ApiError modelNotFound(String id) {
         return new ApiError(404, "invalid_request_error", "model", "model_not_found",
                 "The model '" + id + "' does not exist; this server has '" + name + "'");
-    }
-
-    private static void only(String method, String allowed) {
-        if (!method.equals(allowed)) {
-            throw new ApiError(405, "invalid_request_error", null, "method_not_allowed", method + " is not allowed here; use " + allowed);
-        }
     }
 
     /** One completion or chat request, checked. */
@@ -655,7 +668,6 @@ public final class Server implements AutoCloseable {
     private static void sendError(HttpExchange ex, ApiError e) {
         try {
             if (e.status == 429) ex.getResponseHeaders().set("Retry-After", "1");
-            if (e.status == 405) ex.getResponseHeaders().set("Allow", e.getMessage().substring(e.getMessage().lastIndexOf(' ') + 1));
             sendJson(ex, e.status, errorBody(e));
         } catch (IOException | RuntimeException ignored) {
             // headers already sent, or the client is gone
@@ -665,6 +677,10 @@ public final class Server implements AutoCloseable {
     private static void sendJson(HttpExchange ex, int status, JsonObject o) throws IOException {
         byte[] bytes = JSON.toJson(o).getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", "application/json");
+        if (ex.getRequestMethod().equals("HEAD")) { // the headers a GET would get, without its body
+            ex.sendResponseHeaders(status, -1);
+            return;
+        }
         ex.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(bytes);

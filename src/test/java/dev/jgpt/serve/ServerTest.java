@@ -356,6 +356,50 @@ class ServerTest {
         assertEquals("ok", get("/health").json().get("status").getAsString());
     }
 
+    /**
+     * HEAD answers as GET does without the body (health checks, curl -I); a web page on another origin
+     * may call the API, as with vLLM's and llama.cpp's servers: its preflight is answered, and every
+     * answer allows any origin.
+     */
+    @Test
+    void headRequestsAndCallsFromAWebPageAreAnswered() throws Exception {
+        HttpResponse<String> head = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/health"))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, head.statusCode());
+        assertEquals("", head.body());
+        assertEquals("application/json", head.headers().firstValue("Content-Type").orElse(null));
+        assertEquals(200, HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/models/tiny"))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        HttpResponse<String> headPost = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, headPost.statusCode());
+        assertEquals("POST, OPTIONS", headPost.headers().firstValue("Allow").orElse(null));
+        HttpResponse<String> postGet = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/health"))
+                .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, postGet.statusCode());
+        assertEquals("GET, HEAD, OPTIONS", postGet.headers().firstValue("Allow").orElse(null));
+
+        // what a browser sends before a cross-origin POST with a JSON body and an API key
+        HttpResponse<String> preflight = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                .header("Origin", "http://localhost:5173").header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "authorization,content-type").build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(204, preflight.statusCode(), preflight.body());
+        assertEquals("*", preflight.headers().firstValue("Access-Control-Allow-Origin").orElse(null));
+        assertTrue(preflight.headers().firstValue("Access-Control-Allow-Methods").orElse("").contains("POST"));
+        assertEquals("authorization,content-type", preflight.headers().firstValue("Access-Control-Allow-Headers").orElse(null));
+        assertEquals(404, HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v2/nothing")).method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                .build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+
+        // the answers themselves, streamed and not, and errors, may be read by the page
+        for (String body : new String[]{"{\"prompt\": \"x\", \"max_tokens\": 2}", "{\"prompt\": \"x\", \"max_tokens\": 2, \"stream\": true}",
+                "{\"prompt\": \"x\", \"max_tokens\": -1}"}) {
+            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions")).header("Origin", "http://localhost:5173")
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals("*", r.headers().firstValue("Access-Control-Allow-Origin").orElse(null), body + " -> " + r.statusCode());
+        }
+    }
+
     /** A client that goes away frees its slot at once, streaming or not; with every slot and the queue taken, 429. */
     @Test
     void aClientThatGoesAwayFreesItsSlotAndAFullServerAnswers429() throws Exception {
