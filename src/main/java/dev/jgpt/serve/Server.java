@@ -24,6 +24,8 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -50,6 +52,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Server implements AutoCloseable {
     /** Silence after which a response writes something, to learn whether its client is still there. */
     static final int HEARTBEAT_MS = 100;
+    /** How long close() waits for the requests in progress to write their last words. */
+    private static final int CLOSE_GRACE_S = 2;
     /** What a chat reply stops at besides the request's own stop strings: the template's next turn. */
     static final List<String> CHAT_STOPS = List.of("\nUser:", "\nSystem:", "\nAssistant:");
     private static final int MAX_STOP_STRINGS = 4;
@@ -98,6 +102,9 @@ public final class Server implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final long created = System.currentTimeMillis() / 1000;
     private final AtomicLong nextId = new AtomicLong();
+    /** The event queues of the requests being answered: close() tells each that the server is going away. */
+    private final Set<LinkedBlockingQueue<Object>> answering = ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
 
     /** Starts serving {@code model} as {@code name} on host:port (port 0: any free port, see {@link #port()}). */
     public Server(LanguageModel model, String name, String host, int port, Limits limits) throws IOException {
@@ -115,10 +122,16 @@ public final class Server implements AutoCloseable {
         return http.getAddress().getPort();
     }
 
-    /** Stops accepting connections and ends the exchanges in progress. */
+    /**
+     * Stops accepting connections and ends the requests in progress, each with a complete answer: a
+     * 503 error (OpenAI's JSON; in a stream, an error event that OpenAI's clients raise), never a
+     * connection cut in the middle of a response. Their sequences are cancelled.
+     */
     @Override
     public void close() {
-        http.stop(0);
+        closing = true;
+        for (LinkedBlockingQueue<Object> events : answering) events.add(SHUTTING_DOWN);
+        http.stop(CLOSE_GRACE_S); // returns once those answers are written
         executor.shutdownNow();
     }
 
@@ -223,6 +236,7 @@ public final class Server implements AutoCloseable {
     }
 
     private void completions(HttpExchange ex, JsonObject req, boolean chat) throws IOException {
+        if (closing) throw shuttingDown();
         Job job = parse(req, chat);
         if (!sequences.tryAcquire(job.n())) {
             throw new ApiError(429, "rate_limit_error", null, "rate_limit_exceeded", "the server is busy: " + model.slots()
@@ -279,11 +293,20 @@ public final class Server implements AutoCloseable {
     private record Done(int choice, LanguageModel.Completion completion, Throwable error) {
     }
 
+    /** The event close() sends every request in progress. */
+    private static final Object SHUTTING_DOWN = new Object();
+
+    private static ApiError shuttingDown() {
+        return new ApiError(503, "server_error", null, "server_shutting_down", "the server is shutting down; the request was not completed");
+    }
+
     /** Submits the job's n sequences and writes what they produce, streaming or at the end. */
     private void run(HttpExchange ex, Job job) throws IOException {
         String id = (job.chat() ? "chatcmpl-" : "cmpl-") + created + "-" + nextId.incrementAndGet();
         LinkedBlockingQueue<Object> events = new LinkedBlockingQueue<>();
         List<LanguageModel.Pending> pending = new ArrayList<>();
+        answering.add(events);
+        if (closing) events.add(SHUTTING_DOWN); // close() may have told the others before this one was listed
         try {
             for (int i = 0; i < job.n(); i++) {
                 int choice = i;
@@ -302,6 +325,7 @@ public final class Server implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
+            answering.remove(events);
             for (LanguageModel.Pending p : pending) p.cancel(); // a no-op for those that ended
             sequences.release(job.n() - pending.size()); // places taken for sequences never submitted
         }
@@ -319,6 +343,10 @@ public final class Server implements AutoCloseable {
             Object e = events.poll(HEARTBEAT_MS, TimeUnit.MILLISECONDS);
             switch (e) {
                 case null -> sse.comment("keep-alive");
+                case Object o when o == SHUTTING_DOWN -> {
+                    sse.send(JSON.toJson(errorBody(shuttingDown())));
+                    return;
+                }
                 case Piece p -> {
                     String text = job.chat() && !begun[p.choice()] ? p.text().stripLeading() : p.text();
                     if (text.isEmpty()) continue;
@@ -352,14 +380,14 @@ public final class Server implements AutoCloseable {
         long lastWrite = System.nanoTime();
         for (int left = job.n(); left > 0; ) {
             Object e = events.poll(HEARTBEAT_MS, TimeUnit.MILLISECONDS);
+            ApiError error = e == SHUTTING_DOWN ? shuttingDown() : e instanceof Done d && d.error() != null ? failure(d.error()) : null;
+            if (error != null) {
+                if (body == null) throw error;
+                body.write(JSON.toJson(errorBody(error)).getBytes(StandardCharsets.UTF_8));
+                return;
+            }
             if (e instanceof Done d) {
                 left--;
-                if (d.error() != null) {
-                    ApiError error = failure(d.error());
-                    if (body == null) throw error;
-                    body.write(JSON.toJson(errorBody(error)).getBytes(StandardCharsets.UTF_8));
-                    return;
-                }
                 done[d.choice()] = d.completion();
             }
             if (left > 0 && System.nanoTime() - lastWrite >= HEARTBEAT_MS * 1_000_000L) {

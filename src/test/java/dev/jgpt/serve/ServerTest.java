@@ -37,6 +37,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The server over real HTTP: exactness against jgpt generate, batching, streaming, limits, bad requests. */
@@ -450,6 +451,49 @@ class ServerTest {
                         HttpResponse.BodyHandlers.ofString());
                 assertEquals(200, r.statusCode(), "request " + i + ": " + r.body());
             }
+        }
+    }
+
+    /**
+     * Closing the server (what SIGTERM does) ends the requests in progress with a whole answer: an
+     * error event that closes a stream, OpenAI's error JSON for a plain request; not a cut connection.
+     */
+    @Test
+    void closingAnswersTheRequestsInProgress() throws Exception {
+        try (LanguageModel two = LanguageModel.load(modelDir, Inference.Precision.BF16, 2)) {
+            Server closing = new Server(two, "tiny", "127.0.0.1", 0, new Server.Limits(0, 1_000_000, 1 << 16));
+            String url = "http://127.0.0.1:" + closing.port();
+            List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> replies = new ArrayList<>();
+            for (boolean stream : new boolean[]{true, false}) {
+                replies.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create(url + "/v1/completions")).POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"prompt\": \"Go on\", \"max_tokens\": 1000000, \"ignore_eos\": true, \"stream\": " + stream + "}")).build(),
+                        HttpResponse.BodyHandlers.ofString()));
+            }
+            long t0 = System.nanoTime();
+            while (health(url).get("active").getAsInt() != 2) {
+                assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "the requests never started decoding");
+                Thread.sleep(5);
+            }
+            Thread.sleep(300); // the plain request has sent its headers
+            closing.close();
+
+            HttpResponse<String> streamed = replies.get(0).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            List<String> data = new ArrayList<>();
+            for (String line : streamed.body().split("\n")) if (line.startsWith("data: ")) data.add(line.substring(6));
+            JsonObject last = JsonParser.parseString(data.getLast()).getAsJsonObject();
+            assertEquals("server_shutting_down", last.getAsJsonObject("error").get("code").getAsString(), streamed.body());
+            assertTrue(data.size() > 1, "tokens came before the end");
+
+            HttpResponse<String> plain = replies.get(1).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals("server_shutting_down", JsonParser.parseString(plain.body()).getAsJsonObject()
+                    .getAsJsonObject("error").get("code").getAsString(), plain.body());
+
+            t0 = System.nanoTime();
+            while (two.active() + two.waiting() != 0) {
+                assertTrue(System.nanoTime() - t0 < 5_000_000_000L, "the sequences were not cancelled");
+                Thread.sleep(5);
+            }
+            assertThrows(IOException.class, () -> health(url), "no new connections");
         }
     }
 
