@@ -12,7 +12,6 @@ import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -144,6 +143,11 @@ public final class LanguageModel implements AutoCloseable {
         /** The number of prompt tokens. */
         public int promptTokens() {
             return prompt.length;
+        }
+
+        /** Ends a request that never reached the generator as one cancelled before its first token. */
+        private void cancelUnstarted() {
+            result.complete(new Completion("", new int[0], prompt.length, Generator.Finish.CANCELLED));
         }
 
         private void start(Generator generator) {
@@ -285,6 +289,9 @@ public final class LanguageModel implements AutoCloseable {
         Generator.Limits limits = new Generator.Limits(options.maxTokens(), options.stop(), options.stopAtEndOfText());
         Pending p = new Pending(prompt.clone(), limits, sampler, onText);
         incoming.add(p);
+        // a close() since the check above may have emptied the queue already, and nothing would
+        // ever end p: whichever of this thread and the decoding thread takes it out ends it
+        if (closed && incoming.remove(p)) p.cancelUnstarted();
         return p;
     }
 
@@ -325,7 +332,7 @@ public final class LanguageModel implements AutoCloseable {
             failure = e; // the decoder itself failed: no request can go on, and none may wait for this thread
             closed = true;
         } finally {
-            for (Pending p; (p = incoming.poll()) != null; ) p.result.completeExceptionally(new CancellationException("the model was closed"));
+            for (Pending p; (p = incoming.poll()) != null; ) p.cancelUnstarted();
             generator.cancelAll();
             active = 0;
             waiting = 0;

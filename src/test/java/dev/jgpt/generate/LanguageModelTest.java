@@ -120,6 +120,40 @@ class LanguageModelTest {
         assertThrows(IllegalStateException.class, () -> model.generate("x", options));
     }
 
+    /**
+     * A request submitted while another thread closes the model ends, as any request the close cuts
+     * short does: cancelled, with what it had generated (here nothing). It used to wait forever.
+     */
+    @Test
+    void aRequestSubmittedDuringCloseEnds() throws Exception {
+        var gpt = TestModels.random(16, 7);
+        for (int round = 0; round < 200; round++) {
+            LanguageModel model = new LanguageModel(gpt, Inference.Precision.FP32, 1);
+            int[] prompt = model.tokenize("x");
+            List<LanguageModel.Pending> submitted = java.util.Collections.synchronizedList(new ArrayList<>());
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+            Thread submitter = Thread.ofPlatform().start(() -> {
+                started.countDown();
+                try {
+                    while (true) submitted.add(model.submit(prompt, LanguageModel.Options.defaults().withMaxTokens(1), null));
+                } catch (IllegalStateException closed) {
+                    // the model is closed: submitting stops
+                }
+            });
+            started.await();
+            model.close();
+            submitter.join();
+            for (LanguageModel.Pending p : submitted) {
+                try {
+                    Generator.Finish finish = p.future().get(10, java.util.concurrent.TimeUnit.SECONDS).finish();
+                    assertTrue(finish == Generator.Finish.LENGTH || finish == Generator.Finish.CANCELLED, finish.toString());
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw new AssertionError("round " + round + ": a request submitted during close() never ended");
+                }
+            }
+        }
+    }
+
     @Test
     void nullArgumentsAreNamed() throws Exception {
         try (LanguageModel model = new LanguageModel(TestModels.random(16, 3), Inference.Precision.BF16, 1)) {
