@@ -32,11 +32,7 @@ public final class Sampler {
 
     public Sampler(int vocabSize, float temperature, int topK, float topP, long seed) {
         if (vocabSize <= 0) throw new IllegalArgumentException("vocabSize must be positive, got " + vocabSize);
-        if (!(temperature >= 0) || Float.isInfinite(temperature)) {
-            throw new JgptException("temperature must be a finite number >= 0 (0 = greedy), got " + temperature);
-        }
-        if (topK < 0) throw new JgptException("top-k must be >= 0 (0 = no limit), got " + topK);
-        if (!(topP > 0 && topP <= 1)) throw new JgptException("top-p must be in (0, 1] (1 = no limit), got " + topP);
+        check(temperature, topK, topP);
         this.vocabSize = vocabSize;
         this.temperature = temperature;
         this.topK = topK == 0 ? vocabSize : Math.min(topK, vocabSize);
@@ -45,6 +41,15 @@ public final class Sampler {
         this.keys = new long[vocabSize];
         this.ids = new int[vocabSize];
         this.probs = new double[vocabSize];
+    }
+
+    /** Fails with a {@link JgptException} naming the first setting a sampler cannot take. */
+    public static void check(float temperature, int topK, float topP) {
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) {
+            throw new JgptException("temperature must be a finite number >= 0 (0 = greedy), got " + temperature);
+        }
+        if (topK < 0) throw new JgptException("top-k must be >= 0 (0 = no limit), got " + topK);
+        if (!(topP > 0 && topP <= 1)) throw new JgptException("top-p must be in (0, 1] (1 = no limit), got " + topP);
     }
 
     /** The next token for {@code logits[offset, offset + vocabSize)}. */

@@ -54,10 +54,13 @@ public final class LanguageModel implements AutoCloseable {
     public record Options(int maxTokens, float temperature, int topK, float topP, Long seed, List<String> stop,
                           boolean stopAtEndOfText) {
         public Options {
+            // checked here, where the caller sets them, not at the first call that uses them
             if (maxTokens < 0) throw new JgptException("maxTokens must be >= 0, got " + maxTokens);
+            Sampler.check(temperature, topK, topP);
             if (stop == null || stop.stream().anyMatch(java.util.Objects::isNull)) {
                 throw new JgptException("stop: the stop strings must not be null");
             }
+            if (stop.contains("")) throw new JgptException("stop: a stop string must not be empty");
             stop = List.copyOf(stop);
         }
 

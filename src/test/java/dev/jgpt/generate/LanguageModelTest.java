@@ -120,6 +120,33 @@ class LanguageModelTest {
         assertThrows(IllegalStateException.class, () -> model.generate("x", options));
     }
 
+    /** Options that no sampler takes are refused where they are set, naming the setting. */
+    @Test
+    void badOptionsFailWhereTheyAreSet() {
+        LanguageModel.Options options = LanguageModel.Options.defaults();
+        String[][] cases = {
+                {"temperature must be a finite number >= 0 (0 = greedy), got -1.0", "t"},
+                {"temperature must be a finite number >= 0 (0 = greedy), got NaN", "nan"},
+                {"top-p must be in (0, 1] (1 = no limit), got 1.5", "p"},
+                {"top-p must be in (0, 1] (1 = no limit), got 0.0", "p0"},
+                {"top-k must be >= 0 (0 = no limit), got -3", "k"},
+                {"stop: a stop string must not be empty", "stop"},
+        };
+        for (String[] c : cases) {
+            JgptException e = assertThrows(JgptException.class, () -> {
+                switch (c[1]) {
+                    case "t" -> options.withTemperature(-1);
+                    case "nan" -> options.withTemperature(Double.NaN);
+                    case "p" -> options.withTopP(1.5);
+                    case "p0" -> options.withTopP(0);
+                    case "k" -> options.withTopK(-3);
+                    default -> options.withStop("\n", "");
+                }
+            }, c[1]);
+            assertEquals(c[0], e.getMessage());
+        }
+    }
+
     /**
      * A request submitted while another thread closes the model ends, as any request the close cuts
      * short does: cancelled, with what it had generated (here nothing). It used to wait forever.
