@@ -525,7 +525,11 @@ public final class Server implements AutoCloseable {
                             + " (this server takes one prompt per request; use n for several completions)");
                 }
                 double v = t.getAsDouble();
-                ids[i] = v < 0 || v > Integer.MAX_VALUE ? -1 : (int) v;
+                if (v < 0 || v > Integer.MAX_VALUE) { // named as sent: an int would not hold it
+                    throw ApiError.invalid("prompt", "token " + t + " of the prompt is outside the model's vocabulary of "
+                            + model.config().vocabSize() + " tokens");
+                }
+                ids[i] = (int) v;
             }
             return checked(ids, "prompt");
         }

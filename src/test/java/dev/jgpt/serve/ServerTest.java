@@ -294,6 +294,11 @@ class ServerTest {
                 .json().getAsJsonObject("error").get("message").getAsString());
         assertEquals("top_p must be in [0, 1], got -0.5", post("/v1/completions", "{\"prompt\": \"x\", \"top_p\": -0.5}")
                 .json().getAsJsonObject("error").get("message").getAsString());
+        // a token id past what an int holds is named as it was sent
+        for (String id : new String[]{"-5", "1e30", "99999"}) {
+            assertEquals("token " + id + " of the prompt is outside the model's vocabulary of 50257 tokens",
+                    post("/v1/completions", "{\"prompt\": [1, " + id + "]}").json().getAsJsonObject("error").get("message").getAsString());
+        }
         assertEquals(413, post("/v1/completions", "{\"prompt\": \"" + "x".repeat(70_000) + "\"}").status());
         assertEquals(405, get("/v1/completions").status());
         assertEquals(404, get("/v2/anything").status());
