@@ -485,15 +485,12 @@ public final class Server implements AutoCloseable {
         // a declared length past the limit is refused before reading: the answer does not wait for
         // (or depend on) a body the client may never finish sending
         String declared = ex.getRequestHeaders().getFirst("Content-Length"); // a long >= 0: the JDK's server refuses others
-        if (declared != null && Long.parseLong(declared) > limits.maxBodyBytes()) {
-            ex.getResponseHeaders().set("Connection", "close"); // the unread body must not be taken for a next request
-            throw tooLarge();
-        }
+        if (declared != null && Long.parseLong(declared) > limits.maxBodyBytes()) throw tooLarge(ex);
         byte[] bytes;
         try (InputStream in = ex.getRequestBody()) {
             bytes = in.readNBytes(limits.maxBodyBytes() + 1);
         }
-        if (bytes.length > limits.maxBodyBytes()) throw tooLarge();
+        if (bytes.length > limits.maxBodyBytes()) throw tooLarge(ex); // a chunked body, read up to the limit
         JsonElement e;
         try {
             e = JsonParser.parseString(new String(bytes, StandardCharsets.UTF_8));
@@ -504,7 +501,10 @@ public final class Server implements AutoCloseable {
         return e.getAsJsonObject();
     }
 
-    private ApiError tooLarge() {
+    private ApiError tooLarge(HttpExchange ex) {
+        // the rest of the body is never read: it must not be taken for a next request, and a client
+        // that meant to send one on this connection is told to open another (it was reset instead)
+        ex.getResponseHeaders().set("Connection", "close");
         return new ApiError(413, "invalid_request_error", null, "request_too_large",
                 "the request body is larger than " + limits.maxBodyBytes() + " bytes");
     }

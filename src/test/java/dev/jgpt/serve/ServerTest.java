@@ -363,6 +363,30 @@ class ServerTest {
     }
 
     /**
+     * A chunked body (no Content-Length) past the limit is answered 413 with Connection: close: the
+     * rest of it is never read, and a client that sent its next request on the connection had it reset.
+     */
+    @Test
+    void aChunkedBodyPastTheLimitIs413AndClosesTheConnection() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", server.port())) {
+            s.setSoTimeout(10_000);
+            OutputStream out = s.getOutputStream();
+            out.write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            // far past the 64 KiB limit: more than the server drains of an unread body before it gives up
+            byte[] chunk = ("{\"prompt\": \"" + "x".repeat(300_000) + "\"}").getBytes(StandardCharsets.US_ASCII);
+            out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(chunk);
+            out.write("\r\n0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            String head = new String(s.getInputStream().readNBytes(200), StandardCharsets.US_ASCII).toLowerCase(java.util.Locale.ROOT);
+            assertTrue(head.startsWith("http/1.1 413"), head);
+            assertTrue(head.contains("\r\nconnection: close\r\n"), head);
+        }
+        assertEquals("ok", get("/health").json().get("status").getAsString());
+    }
+
+    /**
      * HEAD answers as GET does without the body (health checks, curl -I); a web page on another origin
      * may call the API, as with vLLM's and llama.cpp's servers: its preflight is answered, and every
      * answer allows any origin.
