@@ -118,6 +118,11 @@ public final class LanguageModel implements AutoCloseable {
             this.limits = limits;
             this.sampler = sampler;
             this.onText = onText;
+            // a future cancelled or timed out by its caller (future().cancel(true), orTimeout) stops
+            // the generation too: it would hold its slot to the end, for an answer no one reads
+            result.whenComplete((c, e) -> {
+                if (e != null) cancel();
+            });
         }
 
         /** Waits for the end: the completion (a cancelled one holds what was generated until then). */
@@ -131,7 +136,7 @@ public final class LanguageModel implements AutoCloseable {
             }
         }
 
-        /** The completion as a future. */
+        /** The completion as a future; completing it first (cancel, orTimeout) stops the generation as {@link #cancel()} does. */
         public CompletableFuture<Completion> future() {
             return result;
         }

@@ -120,6 +120,26 @@ class LanguageModelTest {
         assertThrows(IllegalStateException.class, () -> model.generate("x", options));
     }
 
+    /** Cancelling the future, or its timing out, stops the generation and frees its slot, as cancel() does. */
+    @Test
+    void aCancelledOrTimedOutFutureFreesItsSlot() throws Exception {
+        try (LanguageModel model = new LanguageModel(TestModels.random(16, 8), Inference.Precision.FP32, 1)) {
+            LanguageModel.Options endless = LanguageModel.Options.defaults().withMaxTokens(100_000_000).withStopAtEndOfText(false);
+            for (boolean timeout : new boolean[]{false, true}) {
+                LanguageModel.Pending p = model.submit(model.tokenize("long"), endless, null);
+                for (long t0 = System.nanoTime(); model.active() != 1; Thread.sleep(5)) {
+                    assertTrue(System.nanoTime() - t0 < 10_000_000_000L, "it never started");
+                }
+                if (timeout) p.future().orTimeout(50, java.util.concurrent.TimeUnit.MILLISECONDS);
+                else p.future().cancel(true);
+                // the one slot is free for the next request: without that, it waits for 100 million tokens
+                Future<LanguageModel.Completion> next = Executors.newSingleThreadExecutor()
+                        .submit(() -> model.complete("x", endless.withMaxTokens(2), null));
+                assertEquals(2, next.get(10, java.util.concurrent.TimeUnit.SECONDS).tokens().length, "timeout " + timeout);
+            }
+        }
+    }
+
     /** Options that no sampler takes are refused where they are set, naming the setting. */
     @Test
     void badOptionsFailWhereTheyAreSet() {
