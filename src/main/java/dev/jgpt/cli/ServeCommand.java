@@ -1,5 +1,6 @@
 package dev.jgpt.cli;
 
+import com.sun.net.httpserver.HttpServer;
 import dev.jgpt.JgptException;
 import dev.jgpt.cuda.Cuda;
 import dev.jgpt.generate.LanguageModel;
@@ -83,13 +84,21 @@ public final class ServeCommand implements Callable<Integer> {
         if (name != null && name.isBlank()) throw new JgptException("--name must be a non-blank id, got '" + name + "'");
         resolve(host); // before the model loads: a mistyped host fails at once
         String id = name != null ? name : defaultName(model);
-        Cuda cuda = CudaCommand.openForDevice(device);
+        Cuda cuda = CudaCommand.openForDevice(device); // fails at once where there is no GPU
+        HttpServer http;
+        try { // before the model loads (seconds; on a GPU, more): a taken port is told at once
+            http = Server.listen(host, port);
+        } catch (SocketException e) { // a taken port, an address not on this machine
+            if (cuda != null) cuda.close();
+            throw new JgptException("--host " + host + " --port " + port + ": cannot listen there (" + e.getMessage() + ")");
+        }
         LanguageModel lm;
         try {
             Gpt gpt = ModelFiles.load(model);
             if (threads != null) gpt.runOn(new Parallel(threads));
             lm = new LanguageModel(GenerateCommand.decoder(gpt, precision, cuda), batch);
         } catch (IOException | RuntimeException e) {
+            http.stop(0);
             if (cuda != null) cuda.close();
             throw e;
         }
@@ -98,13 +107,7 @@ public final class ServeCommand implements Callable<Integer> {
             lm.close();
             if (cuda != null) cuda.close();
         };
-        Server server;
-        try {
-            server = new Server(lm, id, host, port, new Server.Limits(queue, maxTokens, 1 << 20));
-        } catch (SocketException e) { // a taken port, an address not on this machine
-            release.run();
-            throw new JgptException("--host " + host + " --port " + port + ": cannot listen there (" + e.getMessage() + ")");
-        }
+        Server server = new Server(lm, id, http, new Server.Limits(queue, maxTokens, 1 << 20));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();

@@ -108,11 +108,25 @@ public final class Server implements AutoCloseable {
 
     /** Starts serving {@code model} as {@code name} on host:port (port 0: any free port, see {@link #port()}). */
     public Server(LanguageModel model, String name, String host, int port, Limits limits) throws IOException {
+        this(model, name, listen(host, port), limits);
+    }
+
+    /**
+     * Takes host:port (port 0: any free port) before there is anything to serve, so that a taken port
+     * is known before a model is loaded; {@link #Server(LanguageModel, String, HttpServer, Limits)}
+     * then serves on it. A SocketException says the address cannot be listened on.
+     */
+    public static HttpServer listen(String host, int port) throws IOException {
+        return HttpServer.create(new InetSocketAddress(host, port), 64);
+    }
+
+    /** Starts serving {@code model} as {@code name} on an address taken by {@link #listen}. */
+    public Server(LanguageModel model, String name, HttpServer http, Limits limits) {
         this.model = model;
         this.name = name;
         this.limits = limits;
         this.sequences = new Semaphore(model.slots() + limits.queue());
-        this.http = HttpServer.create(new InetSocketAddress(host, port), 64);
+        this.http = http;
         http.createContext("/", this::handle);
         http.setExecutor(executor);
         http.start();

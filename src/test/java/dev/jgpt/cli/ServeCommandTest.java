@@ -44,6 +44,10 @@ class ServeCommandTest {
             EngineCommandsTest.Run r = EngineCommandsTest.run("serve", "--model", MODEL, "--port", String.valueOf(taken.getLocalPort()));
             assertEquals(1, r.exit(), r.err());
             assertTrue(r.err().contains("--port " + taken.getLocalPort()) && r.err().lines().count() == 1, r.err());
+            // told before a model is loaded (seconds for GPT-2, more on a GPU): here, a model there is none of
+            r = EngineCommandsTest.run("serve", "--model", "no/such/model", "--port", String.valueOf(taken.getLocalPort()));
+            assertEquals(1, r.exit(), r.err());
+            assertTrue(r.err().contains("--port " + taken.getLocalPort()) && r.err().lines().count() == 1, r.err());
         }
     }
 
