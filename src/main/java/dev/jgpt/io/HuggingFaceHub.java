@@ -3,6 +3,7 @@ package dev.jgpt.io;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import dev.jgpt.JgptException;
 
 import java.net.URI;
@@ -84,19 +85,34 @@ public record HuggingFaceHub(URI endpoint, String unusable) {
     public List<File> list(Download download, Kind kind, String repo, String folder) {
         URI url = api(kind, repo, folder);
         String body = download.text(url);
-        List<File> files = new ArrayList<>();
+        // a mirror or proxy that is not the Hub answers with a web page or other JSON: say so in one line
+        String notTheHub = "cannot read the file list at " + url + ": ";
+        JsonElement root;
         try {
-            for (JsonElement e : JsonParser.parseString(body).getAsJsonArray()) {
-                JsonObject f = e.getAsJsonObject();
-                if (!"file".equals(f.get("type").getAsString())) continue;
-                JsonObject lfs = f.has("lfs") && f.get("lfs").isJsonObject() ? f.getAsJsonObject("lfs") : null;
-                files.add(new File(f.get("path").getAsString(), f.get("size").getAsLong(),
-                        lfs == null ? null : lfs.get("oid").getAsString()));
-            }
+            root = JsonParser.parseString(body);
         } catch (RuntimeException e) {
-            throw new JgptException("cannot read the file list at " + url + ": " + e.getMessage());
+            throw new JgptException(notTheHub + "not JSON (" + JgptException.jsonReason(e) + "); is this the Hub's file API?");
+        }
+        if (!root.isJsonArray()) throw new JgptException(notTheHub + "not a JSON array of files; is this the Hub's file API?");
+        List<File> files = new ArrayList<>();
+        for (JsonElement e : root.getAsJsonArray()) {
+            if (!e.isJsonObject()) throw new JgptException(notTheHub + "an entry is not a JSON object: " + e);
+            JsonObject f = e.getAsJsonObject();
+            if (!"file".equals(string(f, "type"))) continue;
+            JsonObject lfs = f.get("lfs") instanceof JsonObject o ? o : null;
+            String path = string(f, "path"), sha256 = lfs == null ? null : string(lfs, "oid");
+            JsonElement size = f.get("size");
+            if (path == null || !(size instanceof JsonPrimitive p && p.isNumber()) || (lfs != null && sha256 == null)) {
+                throw new JgptException(notTheHub + "a file without a path, size or (for an LFS file) oid: " + e);
+            }
+            files.add(new File(path, size.getAsLong(), sha256));
         }
         return files;
+    }
+
+    /** The string field {@code name} of {@code o}, or null when it is missing or not a string. */
+    private static String string(JsonObject o, String name) {
+        return o.get(name) instanceof JsonPrimitive p && p.isString() ? p.getAsString() : null;
     }
 
     /** Where a file of a repository is downloaded from. */

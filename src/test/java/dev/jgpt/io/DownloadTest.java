@@ -336,6 +336,28 @@ class DownloadTest {
         assertEquals(asked + 1, requests.size()); // the listing only
     }
 
+    /** A mirror that answers the file API with a web page or other JSON is one line naming the URL, without the JSON parser's words. */
+    @Test
+    void aFileListThatIsNotTheHubsIsOneLineNamingIt(@TempDir Path tmp) throws Exception {
+        String tree = "/api/models/openai-community/gpt2/tree/main";
+        HuggingFaceHub hub = new HuggingFaceHub(url("/"));
+        for (String[] answer : new String[][]{
+                {"<html><body>Sign in</body></html>", "not JSON (malformed JSON at line 1 column"},
+                {"{\"error\": \"Repository not found\"}", "not a JSON array of files"},
+                {"[\"config.json\"]", "an entry is not a JSON object: \"config.json\""},
+                {"[{\"type\": \"file\", \"size\": 5}]", "a file without a path"},
+                {"[{\"type\": \"file\", \"path\": \"model.safetensors\", \"size\": \"big\"}]", "a file without"},
+                {"[{\"type\": \"file\", \"path\": \"model.safetensors\", \"size\": 5, \"lfs\": {\"size\": 5}}]", "oid"}}) {
+            served.put(tree, new Served(answer[0].getBytes(StandardCharsets.UTF_8)));
+            JgptException e = assertThrows(JgptException.class, () -> Downloads.model(hub, download, "gpt2", tmp));
+            assertTrue(e.getMessage().startsWith("cannot read the file list at " + url(tree) + ": "), e.getMessage());
+            assertTrue(e.getMessage().contains(answer[1]), answer[1] + " missing from: " + e.getMessage());
+            assertFalse(e.getMessage().contains("\n") || e.getMessage().contains("gson") || e.getMessage().contains("Exception")
+                    || e.getMessage().contains("null"), e.getMessage());
+        }
+        assertEquals(Set.of(), files(tmp));
+    }
+
     @Test
     void fineWebEduFilesInNameOrderAndMaxFiles(@TempDir Path tmp) throws Exception {
         List<String> entries = new ArrayList<>();
