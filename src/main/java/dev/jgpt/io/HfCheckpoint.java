@@ -8,6 +8,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
 import dev.jgpt.JgptException;
+import dev.jgpt.kernels.LayerNorm;
 import dev.jgpt.model.Gpt;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.GptLayout;
@@ -114,6 +115,7 @@ public final class HfCheckpoint {
         }
         if (!root.isJsonObject()) throw new JgptException(file + ": not a JSON object");
         JsonObject o = root.getAsJsonObject();
+        checkComputedAsJgptDoes(file, o);
         int vocab = intField(file, o, "vocab_size", null);
         int padded = o.has("padded_vocab_size") ? intField(file, o, "padded_vocab_size", null) : GptConfig.padVocab(vocab);
         int layers = intField(file, o, "n_layer", null), heads = intField(file, o, "n_head", null);
@@ -123,6 +125,60 @@ public final class HfCheckpoint {
         } catch (JgptException e) {
             throw new JgptException(file + ": " + e.getMessage());
         }
+    }
+
+    /** HF's names for GPT-2's GELU, the tanh approximation jgpt computes; "gelu" (erf), "relu" and the rest are other functions. */
+    private static final List<String> TANH_GELU = List.of("gelu_new", "gelu_pytorch_tanh", "gelu_fast");
+
+    /**
+     * Refuses a config whose settings make transformers compute something other than jgpt's GPT-2, which
+     * would otherwise load (the weights have the same shapes) and give other logits without a word: another
+     * model type, activation or LayerNorm epsilon, an output layer of its own, another attention scaling or
+     * MLP width. A field left out means GPT2Config's default, which is jgpt's.
+     */
+    private static void checkComputedAsJgptDoes(Path file, JsonObject o) {
+        String modelType = stringField(o, "model_type");
+        if (modelType != null && !modelType.equals("gpt2")) {
+            throw new JgptException(file + ": model_type \"" + modelType + "\": jgpt computes GPT-2 (\"gpt2\") only");
+        }
+        String activation = stringField(o, "activation_function");
+        if (activation != null && !TANH_GELU.contains(activation)) {
+            throw new JgptException(file + ": activation_function \"" + activation
+                    + "\": jgpt computes GPT-2's gelu_new (GELU's tanh approximation) only, so this model's outputs would differ");
+        }
+        JsonElement eps = o.get("layer_norm_epsilon");
+        if (eps != null && !eps.isJsonNull()
+                && !(eps instanceof JsonPrimitive p && p.isNumber() && (float) p.getAsDouble() == LayerNorm.EPS)) {
+            throw new JgptException(file + ": layer_norm_epsilon " + eps + ": jgpt's LayerNorm uses GPT-2's 1e-5 only");
+        }
+        if (isFalse(o, "tie_word_embeddings")) {
+            throw new JgptException(file + ": tie_word_embeddings false: jgpt's output layer is the token embedding (wte), as GPT-2's;"
+                    + " this model has one of its own");
+        }
+        if (isFalse(o, "scale_attn_weights") || isTrue(o, "scale_attn_by_inverse_layer_idx")) {
+            throw new JgptException(file + ": " + (isFalse(o, "scale_attn_weights") ? "scale_attn_weights false" : "scale_attn_by_inverse_layer_idx true")
+                    + ": jgpt scales attention by 1/sqrt(head size) only, as GPT-2 does");
+        }
+        JsonElement inner = o.get("n_inner");
+        if (inner != null && !inner.isJsonNull()) {
+            int embd = intField(file, o, "n_embd", null), width = intField(file, o, "n_inner", null);
+            if (width != 4 * embd) {
+                throw new JgptException(file + ": n_inner " + width + ": jgpt's MLP is 4 * n_embd = " + 4 * embd + " wide, as GPT-2's");
+            }
+        }
+    }
+
+    /** The string field {@code name} of {@code o}, or null when it is missing or not a string. */
+    static String stringField(JsonObject o, String name) {
+        return o.get(name) instanceof JsonPrimitive p && p.isString() ? p.getAsString() : null;
+    }
+
+    private static boolean isFalse(JsonObject o, String name) {
+        return o.get(name) instanceof JsonPrimitive p && p.isBoolean() && !p.getAsBoolean();
+    }
+
+    private static boolean isTrue(JsonObject o, String name) {
+        return o.get(name) instanceof JsonPrimitive p && p.isBoolean() && p.getAsBoolean();
     }
 
     /** A field that must hold a whole JSON number, like 12 (not "12", "two" or 2.9). */

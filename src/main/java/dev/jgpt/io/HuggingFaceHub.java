@@ -98,9 +98,9 @@ public record HuggingFaceHub(URI endpoint, String unusable) {
         for (JsonElement e : root.getAsJsonArray()) {
             if (!e.isJsonObject()) throw new JgptException(notTheHub + "an entry is not a JSON object: " + e);
             JsonObject f = e.getAsJsonObject();
-            if (!"file".equals(string(f, "type"))) continue;
+            if (!"file".equals(HfCheckpoint.stringField(f, "type"))) continue;
             JsonObject lfs = f.get("lfs") instanceof JsonObject o ? o : null;
-            String path = string(f, "path"), sha256 = lfs == null ? null : string(lfs, "oid");
+            String path = HfCheckpoint.stringField(f, "path"), sha256 = lfs == null ? null : HfCheckpoint.stringField(lfs, "oid");
             JsonElement size = f.get("size");
             if (path == null || !(size instanceof JsonPrimitive p && p.isNumber()) || (lfs != null && sha256 == null)) {
                 throw new JgptException(notTheHub + "a file without a path, size or (for an LFS file) oid: " + e);
@@ -110,10 +110,6 @@ public record HuggingFaceHub(URI endpoint, String unusable) {
         return files;
     }
 
-    /** The string field {@code name} of {@code o}, or null when it is missing or not a string. */
-    private static String string(JsonObject o, String name) {
-        return o.get(name) instanceof JsonPrimitive p && p.isString() ? p.getAsString() : null;
-    }
 
     /** Where a file of a repository is downloaded from. */
     public URI fileUrl(Kind kind, String repo, String path) {

@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 /** LayerNorm over the last dimension (eps 1e-5, as GPT-2), saving mean and 1/std for the backward. */
 public final class LayerNorm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final float EPS = 1e-5f;
+    public static final float EPS = 1e-5f;
     /** A row is a few passes over C floats: fewer rows than this are not worth another thread's hand-off. */
     private static final int ROWS_PER_CHUNK = 16;
 

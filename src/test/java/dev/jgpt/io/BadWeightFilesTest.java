@@ -99,6 +99,54 @@ class BadWeightFilesTest {
         assertTrue(e.getMessage().contains("not a JSON object"), e.getMessage());
     }
 
+    /**
+     * Settings that make transformers compute another function from weights of the same shapes are refused,
+     * naming the field; those that compute GPT-2's (HF's other names for its GELU, the defaults written out) load.
+     */
+    @Test
+    void configSettingsJgptDoesNotComputeAreRefused(@TempDir Path tmp) throws IOException {
+        String config = Files.readString(TINY_HF.resolve("config.json"));
+        String[][] refused = {
+                {"\"model_type\": \"gptj\"", "model_type \"gptj\""},
+                {"\"activation_function\": \"relu\"", "activation_function \"relu\""},
+                {"\"activation_function\": \"gelu\"", "activation_function \"gelu\""},
+                {"\"layer_norm_epsilon\": 1e-6", "layer_norm_epsilon 1e-6"},
+                {"\"layer_norm_epsilon\": \"small\"", "layer_norm_epsilon \"small\""},
+                {"\"tie_word_embeddings\": false", "tie_word_embeddings false"},
+                {"\"scale_attn_weights\": false", "scale_attn_weights false"},
+                {"\"scale_attn_by_inverse_layer_idx\": true", "scale_attn_by_inverse_layer_idx true"},
+                {"\"n_inner\": 64", "n_inner 64"}};
+        for (String[] r : refused) {
+            Path dir = folder(tmp.resolve("refused" + r[0].hashCode()), withField(config, r[0]));
+            JgptException e = assertThrows(JgptException.class, () -> ModelFiles.load(dir), r[0]);
+            assertTrue(e.getMessage().startsWith(dir.resolve("config.json") + ": " + r[1] + ": "), e.getMessage());
+        }
+        String[] loads = {"\"activation_function\": \"gelu_pytorch_tanh\"", "\"activation_function\": \"gelu_fast\"",
+                "\"layer_norm_epsilon\": 0.00001", "\"tie_word_embeddings\": true", "\"scale_attn_weights\": true",
+                "\"scale_attn_by_inverse_layer_idx\": false", "\"n_inner\": null", "\"n_inner\": 128", "\"model_type\": \"gpt2\""};
+        float[] expected = ModelFiles.load(TINY_HF).params();
+        for (String ok : loads) {
+            Path dir = folder(tmp.resolve("loads" + ok.hashCode()), withField(config, ok));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected, ModelFiles.load(dir).params(), ok);
+        }
+    }
+
+    /** {@code config} with {@code field} ("name": value) set, replacing the field if it is there. */
+    static String withField(String config, String field) {
+        com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(config).getAsJsonObject();
+        com.google.gson.JsonObject f = com.google.gson.JsonParser.parseString("{" + field + "}").getAsJsonObject();
+        f.entrySet().forEach(e -> o.add(e.getKey(), e.getValue()));
+        return o.toString();
+    }
+
+    /** A model folder: {@code config} beside the tiny fixture's weights. */
+    static Path folder(Path dir, String config) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), config);
+        Files.copy(TINY_HF.resolve("model.safetensors"), dir.resolve("model.safetensors"));
+        return dir;
+    }
+
     @Test
     void aHeaderClaimingAHugeModelIsRefusedFromTheFileSizeBeforeAllocating(@TempDir Path tmp) throws IOException {
         // 1 KB of llm.c header claiming GPT-2 XL's 1.56B parameters (6.2 GB, more than a test JVM's heap)
