@@ -18,7 +18,6 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -49,7 +48,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", paramLabel = "TEXT", description = "The text to continue.")
     String prompt;
 
-    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file (used as is).")
+    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file (used as is; - for standard input).")
     Path promptFile;
 
     @Option(names = "--max-tokens", defaultValue = "100", paramLabel = "N",
@@ -207,14 +206,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private String promptText() throws IOException {
-        if (prompt != null) return prompt;
-        if (Files.isDirectory(promptFile)) throw new JgptException("--prompt-file " + promptFile + ": is a directory, not a file");
-        if (!Files.isRegularFile(promptFile)) throw new JgptException("--prompt-file " + promptFile + ": no such file");
-        try {
-            return Files.readString(promptFile, StandardCharsets.UTF_8);
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new JgptException("--prompt-file " + promptFile + ": not UTF-8 text");
-        }
+        return prompt != null ? prompt : TokenizeCommand.readText(promptFile, "--prompt-file");
     }
 
     private String promptOption() {

@@ -32,7 +32,7 @@ public final class TokenizeCommand implements Callable<Integer> {
     @Option(names = "--text", paramLabel = "TEXT", description = "The text (or, with --decode, the ids).")
     String text;
 
-    @Option(names = "--file", paramLabel = "FILE", description = "Read the text (or ids) from a file.")
+    @Option(names = "--file", paramLabel = "FILE", description = "Read the text (or ids) from a file (- for standard input).")
     Path file;
 
     @Option(names = "--json", description = "Print the ids as a JSON array.")
@@ -78,14 +78,24 @@ public final class TokenizeCommand implements Callable<Integer> {
         }
         if (text != null) return text;
         if (words != null) return String.join(" ", words);
-        if (file != null) {
-            if (Files.isDirectory(file)) throw new JgptException("--file " + file + ": is a directory, not a text file");
-            if (!Files.isRegularFile(file)) {
-                throw new JgptException("--file " + file + ": no such file");
-            }
-            return utf8(Files.readAllBytes(file), "--file " + file);
-        }
+        if (file != null) return readText(file, "--file");
         return utf8(System.in.readAllBytes(), "standard input");
+    }
+
+    /**
+     * The UTF-8 text of the file that {@code option} names: {@code -} is standard input, and a pipe
+     * ({@code /dev/stdin}, a shell's {@code <(command)}) is read as a file is.
+     */
+    static String readText(Path file, String option) throws IOException {
+        if (file.toString().equals("-")) return utf8(System.in.readAllBytes(), "standard input");
+        String name = option + " " + file;
+        if (Files.isDirectory(file)) throw new JgptException(name + ": is a directory, not a text file");
+        if (!Files.exists(file)) throw new JgptException(name + ": no such file");
+        try {
+            return utf8(Files.readAllBytes(file), name);
+        } catch (IOException e) {
+            throw JgptException.io(file, "read " + option, e);
+        }
     }
 
     /**

@@ -261,10 +261,48 @@ class EngineCommandsTest {
         assertTrue(vocab.err().contains("vocabulary"), vocab.err());
         Run folder = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt-file", TINY.toString());
         assertEquals(1, folder.exit());
-        assertEquals("jgpt generate: --prompt-file " + TINY + ": is a directory, not a file", folder.err().strip());
+        assertEquals("jgpt generate: --prompt-file " + TINY + ": is a directory, not a text file", folder.err().strip());
         Path missing = TINY.resolve("no-such-prompt.txt");
         Run absent = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt-file", missing.toString());
         assertEquals(1, absent.exit());
         assertEquals("jgpt generate: --prompt-file " + missing + ": no such file", absent.err().strip());
+    }
+
+    /** --prompt-file - reads standard input, and a pipe (/dev/stdin, a shell's <(...)) is read like a file, not called missing. */
+    @Test
+    void generateReadsThePromptFromStandardInputOrAPipe(@TempDir Path tmp) throws Exception {
+        String model = TINY.resolve("hf").toString();
+        String[] greedy = {"--temperature", "0", "--max-tokens", "8"};
+        Run given = run(concat(new String[]{"generate", "--model", model, "--prompt", "!#"}, greedy));
+        assertEquals(0, given.exit(), given.err());
+
+        var oldIn = System.in;
+        Run stdin;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("!#".getBytes(StandardCharsets.UTF_8)));
+            stdin = run(concat(new String[]{"generate", "--model", model, "--prompt-file", "-"}, greedy));
+        } finally {
+            System.setIn(oldIn);
+        }
+        assertEquals(given, stdin);
+
+        Path fifo = tmp.resolve("prompt.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        Thread writer = Thread.ofPlatform().start(() -> {
+            try {
+                Files.writeString(fifo, "!#");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        Run pipe = run(concat(new String[]{"generate", "--model", model, "--prompt-file", fifo.toString()}, greedy));
+        writer.join();
+        assertEquals(given, pipe);
+    }
+
+    static String[] concat(String[] a, String[] b) {
+        String[] ab = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, ab, a.length, b.length);
+        return ab;
     }
 }
