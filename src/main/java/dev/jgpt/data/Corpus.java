@@ -265,11 +265,16 @@ final class Corpus {
         return name.endsWith(".gz") || name.endsWith(".zst");
     }
 
+    /**
+     * The file name before its first dot, as a shard-name prefix: letters and digits of any script kept,
+     * each run of anything else one '-', none at the ends (so "日本.txt" and "中文.txt" do not both become
+     * "--", and no shard name starts with '-', which a shell command would take for an option).
+     */
     private static String stem(Path path) {
         String name = path.getFileName().toString();
         int dot = name.indexOf('.');
-        String stem = dot > 0 ? name.substring(0, dot) : name;
-        return stem.replaceAll("[^A-Za-z0-9-]", "-");
+        String stem = (dot > 0 ? name.substring(0, dot) : name).replaceAll("[^\\p{L}\\p{M}\\p{N}]+", "-").replaceAll("^-|-$", "");
+        return stem.isEmpty() ? "corpus" : stem;
     }
 
     private static long estimate(Input input, String textField) {

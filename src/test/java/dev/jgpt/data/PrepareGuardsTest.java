@@ -56,6 +56,27 @@ class PrepareGuardsTest {
         assertArrayEquals(expectedStream(List.of("first document", "second document")), readAll(tmp.resolve("out-jsonl"), s.shards()));
     }
 
+    /**
+     * The default folder and the shard names keep a file name's letters in any script: two files named in
+     * Japanese and Chinese used to share data/-- (the second refused as a folder of prepared shards), and
+     * a shard name began with '-'.
+     */
+    @Test
+    void theDefaultFolderAndShardNamesKeepLettersOfAnyScript(@TempDir Path tmp) throws IOException {
+        assertEquals(Path.of("data", "日本"), Prepare.defaultOut("日本.txt"));
+        assertEquals(Path.of("data", "中文"), Prepare.defaultOut(tmp.resolve("中文.jsonl.gz").toString()));
+        assertEquals(Path.of("data", "my-text-é"), Prepare.defaultOut("my text é.txt"));
+        assertEquals(Path.of("data", "cafe\u0301"), Prepare.defaultOut("cafe\u0301.txt")); // é as macOS spells it: e and a combining accent
+        assertEquals(Path.of("data", "tiny-shakespeare-v2"), Prepare.defaultOut("--tiny_shakespeare (v2).txt"));
+        assertEquals(Path.of("data", "input"), Prepare.defaultOut("some/dir/input.txt"));
+        assertEquals(Path.of("data", "corpus"), Prepare.defaultOut("__.txt"));
+
+        Path source = Files.writeString(tmp.resolve("日本.txt"), TEXT);
+        Prepare.Summary s = Prepare.run(options(source.toString(), tmp.resolve("out"), ShardFormat.BIN, 1000, 100));
+        assertEquals("日本_val_000000.bin", s.shards().getFirst().file());
+        assertTrue(Files.isRegularFile(tmp.resolve("out").resolve("日本_train_000001.bin")));
+    }
+
     @Test
     void aBinaryFileOnItsOwnIsRefusedAsAFolderSkipsIt(@TempDir Path tmp) throws IOException {
         byte[] binary = new byte[4096];
