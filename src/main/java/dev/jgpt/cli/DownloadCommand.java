@@ -73,7 +73,7 @@ public final class DownloadCommand implements Callable<Integer> {
             GptConfig cfg = HfCheckpoint.readConfig(dir);
             System.out.printf("%s: GPT-2 with %,d parameters (%d layers, %d heads, n_embd %d)%n", dir, cfg.realParameterCount(),
                     cfg.nLayer(), cfg.nHead(), cfg.nEmbd());
-            System.out.println("try: jgpt generate --model " + dir + " --prompt \"Hello, I'm a language model,\"");
+            System.out.println("try: jgpt generate --model " + Main.shellWord(dir) + " --prompt \"Hello, I'm a language model,\"");
         } else if (name.equals(Downloads.HELLASWAG)) {
             Path file = download.fetch(Downloads.hellaswag(dir));
             long items;
@@ -81,7 +81,7 @@ public final class DownloadCommand implements Callable<Integer> {
                 items = lines.filter(l -> !l.isBlank()).count();
             }
             System.out.printf("%s: %,d HellaSwag validation items%n", file, items);
-            System.out.println("use: jgpt eval --model M --hellaswag " + file + "   (or eval.hellaswag_file in a training config)");
+            System.out.println("use: jgpt eval --model M --hellaswag " + Main.shellWord(file) + "   (or eval.hellaswag_file in a training config)");
         } else {
             List<Download.Remote> files = Downloads.finewebEdu(hub, download, dir, maxFiles == null ? 0 : maxFiles);
             List<Download.Remote> todo = download.plan("fineweb-edu", dir, files);
@@ -90,7 +90,7 @@ public final class DownloadCommand implements Callable<Integer> {
             System.out.printf("%s: %d FineWeb-Edu parquet file%s%n", dir, files.size(), files.size() == 1 ? "" : "s");
             // prepare --source fineweb-edu reads all 14 files of the default folder, fetching what is missing
             boolean all = maxFiles == null && dir.normalize().equals(Downloads.defaultOut(name));
-            System.out.println("tokenize: jgpt prepare --source " + (all ? Downloads.FINEWEB_EDU : dir.toString()));
+            System.out.println("tokenize: jgpt prepare --source " + (all ? Downloads.FINEWEB_EDU : Main.shellWord(dir)));
         }
     }
 

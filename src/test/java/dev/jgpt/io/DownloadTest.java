@@ -466,6 +466,23 @@ class DownloadTest {
         assertEquals("mine\n", Files.readString(tmp.resolve("README.md")));
     }
 
+    /** The command a download suggests runs when pasted into a shell: a folder with a space or a quote in its name is quoted. */
+    @Test
+    void theSuggestedCommandQuotesAFolderAShellWouldSplit(@TempDir Path tmp) throws Exception {
+        serveGpt2(true);
+        Cli plain = jgpt(tmp, url("/").toString(), "download", "gpt2", "--out", "models/gpt2-é");
+        assertEquals(0, plain.exit(), plain.err());
+        assertTrue(plain.out().contains("try: jgpt generate --model models/gpt2-é --prompt "), plain.out());
+        Cli spaced = jgpt(tmp, url("/").toString(), "download", "gpt2", "--out", "my models/Bob's gpt2");
+        assertEquals(0, spaced.exit(), spaced.err());
+        var suggested = java.util.regex.Pattern.compile("try: jgpt generate --model (.*) --prompt ").matcher(spaced.out());
+        assertTrue(suggested.find(), spaced.out());
+        assertEquals("'my models/Bob'\\''s gpt2'", suggested.group(1));
+        // the shell reads the word back as the folder
+        Process shell = new ProcessBuilder("bash", "-c", "printf %s " + suggested.group(1)).start();
+        assertEquals("my models/Bob's gpt2", new String(shell.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    }
+
     /** A download that fails removes the folders it created and left empty, and only those. */
     @Test
     void aFailedDownloadLeavesNoFolderItCreated(@TempDir Path tmp) throws Exception {
