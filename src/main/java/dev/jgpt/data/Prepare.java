@@ -491,9 +491,8 @@ public final class Prepare {
             if (isEmptyOrMissing(out)) {
                 return;
             }
-            if (!overwrite) {
-                String state = isPrepared(out) ? "holds prepared shards"
-                        : Files.isRegularFile(out.resolve(JOURNAL)) ? "holds a prepare that was cut short" : "is not empty";
+            if (!overwrite && (isPrepared(out) || Files.isRegularFile(out.resolve(JOURNAL)))) {
+                String state = isPrepared(out) ? "holds prepared shards" : "holds a prepare that was cut short";
                 throw new JgptException("--out " + out + " " + state + "; pass --overwrite to replace them, or choose another --out");
             }
             List<String> own = ownFiles(out);
@@ -505,6 +504,16 @@ public final class Prepare {
                 throw new JgptException("--out " + out + " holds shards jgpt prepare did not write (" + foreign.getFirst().getFileName()
                         + (foreign.size() > 1 ? " and " + (foreign.size() - 1) + " more" : "")
                         + "); --overwrite replaces only jgpt's own: move them or choose another --out");
+            }
+            if (!overwrite) {
+                // files of someone else's: --overwrite writes beside them and never removes them, so say that
+                List<String> names;
+                try (Stream<Path> files = Files.list(out)) {
+                    names = files.map(p -> p.getFileName().toString()).filter(n -> !n.equals(LOCK)).sorted().limit(4).toList();
+                }
+                throw new JgptException("--out " + out + " holds other files (" + String.join(", ", names.subList(0, Math.min(3, names.size())))
+                        + (names.size() > 3 ? ", ..." : "") + "); choose another --out, or pass --overwrite to write the shards beside"
+                        + " them (they are kept)");
             }
             for (String name : own) {
                 Files.deleteIfExists(out.resolve(name));

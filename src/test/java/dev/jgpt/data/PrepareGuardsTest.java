@@ -77,6 +77,27 @@ class PrepareGuardsTest {
         assertTrue(Files.isRegularFile(tmp.resolve("out").resolve("日本_train_000001.bin")));
     }
 
+    /**
+     * A folder of someone else's files is refused naming them, and the error says that --overwrite keeps
+     * them (it used to say "pass --overwrite to replace them", of files --overwrite never touches).
+     */
+    @Test
+    void aFolderOfOtherFilesIsNamedAndOverwriteKeepsThem(@TempDir Path tmp) throws IOException {
+        Path source = Files.writeString(tmp.resolve("play.txt"), TEXT);
+        Path out = Files.createDirectories(tmp.resolve("notes"));
+        Files.writeString(out.resolve("todo.txt"), "mine\n");
+        JgptException e = refused(source, out);
+        assertEquals("--out " + out + " holds other files (todo.txt); choose another --out, or pass --overwrite to write the shards"
+                + " beside them (they are kept)", e.getMessage());
+        assertEquals(List.of(out.resolve("todo.txt")), Files.list(out).toList());
+
+        Prepare.Options overwrite = new Prepare.Options(source.toString(), out, ShardFormat.BIN, 1000, 100, 0, true, 2, "text",
+                tmp.resolve("downloads"), false);
+        Prepare.run(overwrite);
+        assertEquals("mine\n", Files.readString(out.resolve("todo.txt")));
+        assertTrue(Files.isRegularFile(out.resolve("play_val_000000.bin")));
+    }
+
     @Test
     void aBinaryFileOnItsOwnIsRefusedAsAFolderSkipsIt(@TempDir Path tmp) throws IOException {
         byte[] binary = new byte[4096];
