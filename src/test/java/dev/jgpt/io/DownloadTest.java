@@ -277,6 +277,9 @@ class DownloadTest {
         assertTrue(e.getMessage().endsWith("(4 tries; offline?)"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"));
         assertEquals(Set.of(), files(tmp));
+        // the folders made for the file go too (prepare --source shakespeare offline left an empty data/downloads)
+        assertThrows(JgptException.class, () -> download.fetch(new Download.Remote(url, tmp.resolve("data/downloads/m"))));
+        assertEquals(Set.of(), files(tmp));
     }
 
     @Test
