@@ -67,6 +67,7 @@ public final class RunPlot {
         for (Path p = out.toAbsolutePath().getParent(); p != null && !Files.isDirectory(p); p = p.getParent()) {
             if (Files.exists(p)) throw new JgptException("--out " + out + ": " + p + " is a file, not a folder");
         }
+        if (Files.isDirectory(out)) throw new JgptException("--out " + out + ": is a folder; give a .png or .svg file");
         List<XYChart> charts = charts(runs, x, problems);
         int height = TOP_HEIGHT + (charts.size() / 2) * PANEL_HEIGHT; // the small panels two to a row
         byte[] bytes;

@@ -207,6 +207,10 @@ class RunsCommandTest {
         EngineCommandsTest.Run underFile = run("plot", "small", "--dir", runs.toString(), "--out", file.resolve("sub/p.png").toString());
         assertEquals(1, underFile.exit());
         assertEquals("jgpt plot: --out " + file.resolve("sub/p.png") + ": " + file + " is a file, not a folder\n", underFile.err());
+        Path folder = Files.createDirectories(runs.resolve("curves.png"));
+        EngineCommandsTest.Run intoFolder = run("plot", "small", "--dir", runs.toString(), "--out", folder.toString());
+        assertEquals(1, intoFolder.exit());
+        assertEquals("jgpt plot: --out " + folder + ": is a folder; give a .png or .svg file\n", intoFolder.err());
         EngineCommandsTest.Run bad = run("plot", "small", "--dir", runs.toString(), "--x", "time");
         assertEquals("jgpt plot: --x time: must be steps or tokens\n", bad.err());
         Files.createDirectories(runs.resolve("empty"));
