@@ -358,6 +358,13 @@ public final class Prepare {
                 if (shards.isEmpty()) {
                     throw new JgptException("--source " + options.source() + ": no documents found (binary files are skipped)");
                 }
+                long documents = pipeline.position.documents();
+                boolean cut = options.maxTokens() > 0 && writer.totalTokens() >= options.maxTokens(); // --max-tokens ended it
+                if (writer.totalTokens() == documents && !cut) { // each document is its <|endoftext|> alone: nothing to learn from
+                    if (fresh) discard(options.out(), true, created);
+                    throw new JgptException(String.format(Locale.ROOT, "--source %s: no text: %s empty", options.source(),
+                            documents == 1 ? "its one document is" : String.format(Locale.ROOT, "all its %,d documents are", documents)));
+                }
                 if (shards.size() == 1) { // all in the validation shard: nothing to train on, so no prepare to keep
                     if (fresh) discard(options.out(), true, created);
                     throw new JgptException(String.format(Locale.ROOT, "--source %s: %,d token%s, all of them in the validation shard"

@@ -165,7 +165,12 @@ class PrepareGuardsTest {
         Path empty = tmp.resolve("empty.txt");
         Files.writeString(empty, "");
         e = assertThrows(JgptException.class, () -> Prepare.run(options(empty.toString(), out, ShardFormat.BIN, 1000, 0)));
-        assertTrue(e.getMessage().contains("nothing is left to train on"), e.getMessage());
+        assertEquals("--source " + empty + ": no text: its one document is empty", e.getMessage());
+        assertFalse(Files.exists(out));
+        // documents without text are no corpus either, though their <|endoftext|> tokens fill a training shard
+        Path blank = Files.writeString(tmp.resolve("blank.jsonl"), "{\"text\": \"\"}\n".repeat(5));
+        e = assertThrows(JgptException.class, () -> Prepare.run(options(blank.toString(), out, ShardFormat.BIN, 1000, 1)));
+        assertEquals("--source " + blank + ": no text: all its 5 documents are empty", e.getMessage());
         assertFalse(Files.exists(out));
     }
 
