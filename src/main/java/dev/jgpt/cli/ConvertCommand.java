@@ -1,6 +1,7 @@
 package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.io.AtomicFiles;
 import dev.jgpt.io.HfCheckpoint;
 import dev.jgpt.io.ModelCard;
 import dev.jgpt.io.ModelFiles;
@@ -30,6 +31,7 @@ public final class ConvertCommand implements Callable<Integer> {
             throw new JgptException("--out must differ from --in");
         }
         // refused before the weights are read: a folder of the user's files is never written into
+        AtomicFiles.checkNotUnderAFile(out, "--out");
         if (!out.getFileName().toString().endsWith(".bin")) HfCheckpoint.checkOutputFolder(out, "--out " + out);
         Gpt model = ModelFiles.load(in);
         ModelFiles.save(model, out, ModelCard.of("Converted by `jgpt convert` from `" + in + "`."));

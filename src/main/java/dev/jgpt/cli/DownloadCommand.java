@@ -1,6 +1,7 @@
 package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
+import dev.jgpt.io.AtomicFiles;
 import dev.jgpt.io.Download;
 import dev.jgpt.io.Downloads;
 import dev.jgpt.io.HfCheckpoint;
@@ -51,6 +52,7 @@ public final class DownloadCommand implements Callable<Integer> {
         Path dir = out != null ? out : Downloads.defaultOut(name);
         String option = out != null ? "--out " + out : dir.toString();
         HuggingFaceHub hub = HuggingFaceHub.fromEnvironment();
+        AtomicFiles.checkNotUnderAFile(dir, out != null ? "--out" : "the folder");
         if (Downloads.MODELS.contains(name)) HfCheckpoint.checkOutputFolder(dir, option);
         else if (Files.exists(dir) && !Files.isDirectory(dir)) throw new JgptException(option + ": exists and is not a folder");
         List<Path> created = Download.missingFolders(dir);

@@ -3,6 +3,7 @@ package dev.jgpt.cli;
 import dev.jgpt.JgptException;
 import dev.jgpt.data.Prepare;
 import dev.jgpt.data.ShardFormat;
+import dev.jgpt.io.AtomicFiles;
 import dev.jgpt.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -64,6 +65,7 @@ public final class PrepareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (out != null) AtomicFiles.checkNotUnderAFile(out, "--out");
         Prepare.Options options = new Prepare.Options(
                 source,
                 out != null ? out : Prepare.defaultOut(source),

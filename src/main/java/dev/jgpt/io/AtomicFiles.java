@@ -21,6 +21,17 @@ public final class AtomicFiles {
     private AtomicFiles() {
     }
 
+    /**
+     * Refuses an output path that lies under a file, naming the file: writing there fails later with
+     * "Not a directory" or "already exists" about a temporary file or folder, which names neither the
+     * file in the way nor the option. {@code option} is how the user gave the path, like "--out".
+     */
+    public static void checkNotUnderAFile(Path path, String option) {
+        for (Path p = path.toAbsolutePath().getParent(); p != null && !Files.isDirectory(p); p = p.getParent()) {
+            if (Files.exists(p)) throw new JgptException(option + " " + path + ": " + p + " is a file, not a folder");
+        }
+    }
+
     @FunctionalInterface
     public interface Writer {
         void write(Path tmp) throws IOException;

@@ -63,10 +63,7 @@ public final class RunPlot {
         String file = out.getFileName().toString().toLowerCase(Locale.ROOT);
         boolean svg = file.endsWith(".svg");
         if (!svg && !file.endsWith(".png")) throw new JgptException("--out " + out + ": the file must end in .png or .svg");
-        // said before drawing, and plainly: writing under a file fails with "already exists"
-        for (Path p = out.toAbsolutePath().getParent(); p != null && !Files.isDirectory(p); p = p.getParent()) {
-            if (Files.exists(p)) throw new JgptException("--out " + out + ": " + p + " is a file, not a folder");
-        }
+        AtomicFiles.checkNotUnderAFile(out, "--out"); // said before drawing
         if (Files.isDirectory(out)) throw new JgptException("--out " + out + ": is a folder; give a .png or .svg file");
         List<XYChart> charts = charts(runs, x, problems);
         int height = TOP_HEIGHT + (charts.size() / 2) * PANEL_HEIGHT; // the small panels two to a row

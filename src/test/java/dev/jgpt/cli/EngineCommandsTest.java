@@ -305,4 +305,23 @@ class EngineCommandsTest {
         System.arraycopy(b, 0, ab, a.length, b.length);
         return ab;
     }
+
+    /** An output path under a file names that file and the option, for every command that writes one, before any work. */
+    @Test
+    void anOutputUnderAFileNamesTheFile(@TempDir Path tmp) throws IOException {
+        Path file = Files.writeString(tmp.resolve("notes.txt"), "mine\n");
+        String model = TINY.resolve("model.bin").toString(), text = Files.writeString(tmp.resolve("t.txt"), "text\n".repeat(500)).toString();
+        String[][] commands = {
+                {"prepare", "--source", text, "--out", file.resolve("shards").toString()},
+                {"convert", "--in", model, "--out", file.resolve("hf").toString()},
+                {"convert", "--in", model, "--out", file.resolve("m.bin").toString()},
+                {"download", "hellaswag", "--out", file.resolve("hs").toString()}};
+        for (String[] command : commands) {
+            Run r = run(command);
+            assertEquals(1, r.exit(), String.join(" ", command));
+            assertEquals("jgpt " + command[0] + ": --out " + command[command.length - 1] + ": " + file.toAbsolutePath()
+                    + " is a file, not a folder\n", r.err());
+        }
+        assertEquals("mine\n", Files.readString(file));
+    }
 }
