@@ -94,7 +94,7 @@ public final class TokenizeCommand implements Callable<Integer> {
         try {
             return utf8(Files.readAllBytes(file), name);
         } catch (IOException e) {
-            throw JgptException.io(file, "read " + option, e);
+            throw new JgptException(name + ": cannot read: " + JgptException.reason(e), e);
         }
     }
 
