@@ -2,10 +2,12 @@ package dev.jgpt.io;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.model.Gpt;
+import dev.jgpt.track.RunDirectory;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Loads or saves a model by what the path is: an llm.c {@code .bin} file, a HuggingFace directory, a
@@ -35,9 +37,14 @@ public final class ModelFiles {
     public static Path resolveTrainingOutput(Path path) throws IOException {
         if (!Files.isDirectory(path)) return null;
         Path checkpoint = path;
-        if (Files.isDirectory(path.resolve("checkpoints"))) {
-            var all = TrainingCheckpoint.list(path.resolve("checkpoints"));
-            if (all.isEmpty()) throw new JgptException(path + ": the run has no checkpoint yet");
+        Path checkpoints = path.resolve(RunDirectory.CHECKPOINTS_DIR);
+        // a run's folder, also one copied without its checkpoints (as "not a model" would contradict)
+        boolean run = Files.isDirectory(checkpoints) || Files.isRegularFile(path.resolve(RunDirectory.CONFIG_FILE))
+                && Files.isRegularFile(path.resolve(RunDirectory.METRICS_FILE));
+        if (run) {
+            var all = Files.isDirectory(checkpoints) ? TrainingCheckpoint.list(checkpoints) : List.<Path>of();
+            if (all.isEmpty()) throw new JgptException(path + ": the run has no checkpoint" + (Files.isDirectory(checkpoints) ? " yet"
+                    : " (its " + RunDirectory.CHECKPOINTS_DIR + " folder is missing)"));
             checkpoint = all.getLast();
         }
         Path model = checkpoint.resolve(TrainingCheckpoint.MODEL_DIR);

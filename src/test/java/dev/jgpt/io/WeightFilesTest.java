@@ -62,6 +62,23 @@ class WeightFilesTest {
         assertTrue(Math.abs(loss - want) <= 1e-5 * want, "bf16 loss " + loss + " vs " + want);
     }
 
+    /** A run's folder without checkpoints says so, also when it was copied without its checkpoints folder; other folders are no model. */
+    @Test
+    void aRunWithoutCheckpointsSaysSo(@TempDir Path tmp) throws IOException {
+        Path run = Files.createDirectories(tmp.resolve("run"));
+        Files.writeString(run.resolve("config.yaml"), "train: {max_steps: 5}\n");
+        Files.writeString(run.resolve("metrics.jsonl"), "");
+        JgptException copied = assertThrows(JgptException.class, () -> ModelFiles.load(run));
+        assertEquals(run + ": the run has no checkpoint (its checkpoints folder is missing)", copied.getMessage());
+        Files.createDirectories(run.resolve("checkpoints"));
+        JgptException early = assertThrows(JgptException.class, () -> ModelFiles.load(run));
+        assertEquals(run + ": the run has no checkpoint yet", early.getMessage());
+        Path notes = Files.createDirectories(tmp.resolve("notes"));
+        Files.writeString(notes.resolve("config.yaml"), "a: 1\n");
+        JgptException other = assertThrows(JgptException.class, () -> ModelFiles.load(notes));
+        assertTrue(other.getMessage().startsWith(notes + ": not a model"), other.getMessage());
+    }
+
     @Test
     void truncatedLlmcFileIsOneClearError(@TempDir Path tmp) throws IOException {
         byte[] bytes = Files.readAllBytes(FIXTURES.resolve("tiny/model.bin"));
