@@ -15,8 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * dashboard looks at every run each second, and only the ones training have anything new.
  */
 public final class MetricsCache {
-    /** One file's readable entries, what was wrong with it, and whether its last line was cut off. */
-    public record Read(List<Metrics.Entry> entries, Problems problems, boolean cutOff) {
+    /** One file's readable entries, their summary, what was wrong with it, and whether its last line was cut off. */
+    public record Read(List<Metrics.Entry> entries, RunInfo.Summary summary, Problems problems, boolean cutOff) {
     }
 
     private record Stamp(long size, long modified) {
@@ -34,7 +34,7 @@ public final class MetricsCache {
             stamp = new Stamp(a.size(), a.lastModifiedTime().toMillis());
         } catch (NoSuchFileException e) {
             files.remove(file);
-            return new Read(List.of(), new Problems(), false);
+            return new Read(List.of(), RunInfo.Summary.of(List.of()), new Problems(), false);
         } catch (IOException e) {
             stamp = null;
         }
@@ -43,7 +43,7 @@ public final class MetricsCache {
         List<Metrics.Entry> entries = new ArrayList<>();
         Problems problems = new Problems();
         boolean cutOff = Metrics.readLenient(file, entries, problems);
-        Read read = new Read(List.copyOf(entries), problems, cutOff);
+        Read read = new Read(List.copyOf(entries), RunInfo.Summary.of(entries), problems, cutOff);
         if (stamp != null) files.put(file, new Cached(stamp, read));
         return read;
     }

@@ -15,7 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,12 +31,13 @@ import java.util.stream.Stream;
  * @param config         config.yaml as a tree; null when missing or not YAML
  * @param record         run.json ({@link RunRecord}); null for runs from before it
  * @param entries        every readable line of metrics.jsonl
+ * @param summary        what the listing shows of those lines, worked out once per reading of the file
  * @param checkpoints    the checkpoints on disk, oldest first
  * @param changedFromFile the config keys whose value differs from the file the run was started from
  */
 public record RunInfo(String name, Path dir, RunStatus status, String configText, JsonObject config, JsonObject record,
-                      List<Metrics.Entry> entries, List<Checkpoint> checkpoints, List<ConfigTree.Difference> changedFromFile,
-                      List<String> problems) {
+                      List<Metrics.Entry> entries, Summary summary, List<Checkpoint> checkpoints,
+                      List<ConfigTree.Difference> changedFromFile, List<String> problems) {
 
     /** build-nanogpt's reference lines for the GPT-2 124M shape, as its plot draws them. */
     public static final double GPT2_124M_VAL_LOSS = 3.2924;    // OpenAI GPT-2 124M on FineWeb-Edu's val split
@@ -49,6 +50,59 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
 
     /** A checkpoint: its step and the validation loss it recorded (NaN when none was measured). */
     public record Checkpoint(String name, int step, double valLoss, long bytes) {
+    }
+
+    /**
+     * What the listing shows of a run's metrics lines, found in one pass when the file is read: a
+     * dashboard lists every run twice a second, and a GPT-2 124M run alone has 20,000 lines.
+     *
+     * @param trainStepsDone one more than the last applied training step; -1 without training lines
+     * @param lastTrain      the last training entry with a loss whose step was applied, or null
+     * @param bestVal        the validation entry with the lowest finite loss, or null
+     * @param lastHellaSwag  the last HellaSwag entry with an acc_norm, or null
+     * @param divergedAt     the first step whose loss or gradient norm is NaN or infinite, or -1
+     * @param firstTime      the time of the first timestamped line, or null
+     * @param times          the times of the timestamped lines, in epoch milliseconds, sorted
+     */
+    public record Summary(int trainStepsDone, Metrics.Entry lastTrain, Metrics.Entry bestVal, Metrics.Entry lastHellaSwag,
+                          int divergedAt, Instant firstTime, long[] times) {
+
+        public static Summary of(List<Metrics.Entry> entries) {
+            int done = -1, diverged = -1;
+            Metrics.Entry train = null, val = null, hs = null;
+            Instant first = null;
+            long[] times = new long[entries.size()];
+            int n = 0;
+            for (Metrics.Entry e : entries) {
+                switch (e.type()) {
+                    case "train" -> {
+                        boolean rejected = rejected(e);
+                        done = Math.max(done, rejected ? e.step() : e.step() + 1);
+                        if (rejected && diverged < 0) diverged = e.step();
+                        if (!rejected && e.hasNumber("loss")) train = e;
+                    }
+                    case "val" -> {
+                        if (e.hasNumber("loss") && Double.isFinite(e.number("loss"))
+                                && (val == null || e.number("loss") < val.number("loss"))) {
+                            val = e;
+                        }
+                    }
+                    case "hellaswag" -> {
+                        if (e.hasNumber("acc_norm")) hs = e;
+                    }
+                    default -> {
+                    }
+                }
+                Instant t = e.time();
+                if (t != null) {
+                    if (first == null) first = t;
+                    times[n++] = t.toEpochMilli();
+                }
+            }
+            times = Arrays.copyOf(times, n);
+            Arrays.sort(times);
+            return new Summary(done, train, val, hs, diverged, first, times);
+        }
     }
 
     /** Reads the run in {@code dir}. */
@@ -117,7 +171,8 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
             theirs.remove("log.name");
             changed = ConfigTree.diff(theirs, mine);
         }
-        return new RunInfo(name, dir, status, configText, config, record, metrics.entries(), checkpoints, changed, problems.lines());
+        return new RunInfo(name, dir, status, configText, config, record, metrics.entries(), metrics.summary(), checkpoints, changed,
+                problems.lines());
     }
 
     private static List<Checkpoint> checkpoints(Path dir, Problems problems) {
@@ -172,11 +227,7 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
      * is not counted.
      */
     public int stepsDone() {
-        int done = -1;
-        for (Metrics.Entry e : entries) {
-            if (e.type().equals("train")) done = Math.max(done, rejected(e) ? e.step() : e.step() + 1);
-        }
-        if (done >= 0) return done;
+        if (summary.trainStepsDone() >= 0) return summary.trainStepsDone();
         return checkpoints.isEmpty() ? 0 : checkpoints.getLast().step();
     }
 
@@ -201,26 +252,22 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
 
     /** The last training entry with a loss whose step was applied (not {@link #rejected}), or null. */
     public Metrics.Entry lastTrain() {
-        Metrics.Entry found = null;
-        for (Metrics.Entry e : entries) if (e.type().equals("train") && e.hasNumber("loss") && !rejected(e)) found = e;
-        return found;
+        return summary.lastTrain();
     }
 
     /** The last HellaSwag entry with an acc_norm, or null. */
     public Metrics.Entry lastHellaSwag() {
-        return last("hellaswag", "acc_norm");
+        return summary.lastHellaSwag();
     }
 
     /** The validation entry with the lowest finite loss, or null. */
     public Metrics.Entry bestVal() {
-        return entries.stream().filter(e -> e.type().equals("val") && e.hasNumber("loss") && Double.isFinite(e.number("loss")))
-                .min(Comparator.comparingDouble(e -> e.number("loss"))).orElse(null);
+        return summary.bestVal();
     }
 
     /** The first step whose training loss or gradient norm is NaN or infinite ({@link #rejected}), or -1. */
     public int divergedAt() {
-        for (Metrics.Entry e : entries) if (rejected(e)) return e.step();
-        return -1;
+        return summary.divergedAt();
     }
 
     /** Whether the model is GPT-2 124M's shape (12 layers, 12 heads, 768 channels): the reference lines apply. */
@@ -243,12 +290,14 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
         }
         if (starts.isEmpty()) return null;
         starts.sort(null);
-        List<Instant> times = entries.stream().map(Metrics.Entry::time).filter(t -> t != null).sorted().toList();
+        long[] times = summary.times();
         Duration total = Duration.ZERO;
         for (int i = 0; i < starts.size(); i++) {
-            Instant from = starts.get(i), to = i + 1 < starts.size() ? starts.get(i + 1) : Instant.MAX;
+            Instant from = starts.get(i);
             Instant last = null;
-            for (Instant t : times) if (!t.isBefore(from) && t.isBefore(to)) last = t;
+            // the last line before the next session's start: the first index at or after it, less one
+            int end = i + 1 < starts.size() ? firstAtOrAfter(times, starts.get(i + 1).toEpochMilli()) : times.length;
+            if (end > 0 && times[end - 1] >= from.toEpochMilli()) last = Instant.ofEpochMilli(times[end - 1]);
             boolean live = i == starts.size() - 1 && status.state() == RunStatus.State.RUNNING;
             if (live) last = Instant.now();
             if (last != null) total = total.plus(Duration.between(from, last));
@@ -262,7 +311,15 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
             Instant t = instant(record.get("created"));
             if (t != null) return t;
         }
-        return entries.stream().map(Metrics.Entry::time).filter(t -> t != null).findFirst().orElse(null);
+        return summary.firstTime();
+    }
+
+    /** The index of the first of {@code sorted} at or after {@code t}; its length when there is none. */
+    private static int firstAtOrAfter(long[] sorted, long t) {
+        int i = Arrays.binarySearch(sorted, t);
+        if (i < 0) return -i - 1;
+        while (i > 0 && sorted[i - 1] == t) i--;
+        return i;
     }
 
     /** The samples of the highest step that has any, in index order. */
@@ -270,12 +327,6 @@ public record RunInfo(String name, Path dir, RunStatus status, String configText
         int step = entries.stream().filter(e -> e.type().equals("sample")).mapToInt(Metrics.Entry::step).max().orElse(-1);
         return entries.stream().filter(e -> e.type().equals("sample") && e.step() == step && e.fields().get("text") instanceof String)
                 .toList();
-    }
-
-    private Metrics.Entry last(String type, String field) {
-        Metrics.Entry found = null;
-        for (Metrics.Entry e : entries) if (e.type().equals(type) && e.hasNumber(field)) found = e;
-        return found;
     }
 
     private static Instant instant(JsonElement e) {

@@ -16,6 +16,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Reading runs for people: every fact that can be read is shown, everything else is said once. */
@@ -170,5 +171,38 @@ public class RunInfoTest {
         assertEquals(List.of("newer", "older", "copied"), index.list().stream().map(RunInfo::name).toList());
         assertNotNull(index.find("older"));
         for (String bad : List.of("..", ".", "", "not-a-run", "../older", "stray.txt", "older/..")) assertNull(index.find(bad), bad);
+    }
+
+    @Test
+    void aResumedRunsWallTimeAddsUpItsSessions() throws IOException {
+        Path dir = runs.resolve("resumed");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("run.json"), """
+                {"created": "2026-01-01T10:00:00Z", "sessions": [{"started": "2026-01-01T10:00:00Z"}, {"started": "2026-01-01T12:00:00Z"}]}
+                """);
+        // the first session's last line is 100 s after its start, the second's 50 s after its own
+        Files.writeString(dir.resolve("metrics.jsonl"), """
+                {"type":"train","step":0,"time":"2026-01-01T10:00:10Z","loss":10.9}
+                {"type":"train","step":1,"time":"2026-01-01T10:01:40Z","loss":10.5}
+                {"type":"train","step":1,"time":"2026-01-01T12:00:05.500Z","loss":10.5}
+                {"type":"train","step":2,"time":"2026-01-01T12:00:50Z","loss":10.1}
+                """);
+        RunInfo r = RunInfo.read(dir);
+        assertEquals(java.time.Duration.ofSeconds(150), r.wallTime());
+        assertEquals(java.time.Instant.parse("2026-01-01T10:00:00Z"), r.created());
+        assertEquals(3, r.stepsDone());
+    }
+
+    @Test
+    void aListingAskedAgainReusesWhatItReadWhileTheMetricsAreUnchanged() throws IOException {
+        Path dir = trainedRun(runs, "listed");
+        RunIndex index = new RunIndex(runs);
+        RunInfo.Summary first = index.list().getFirst().summary();
+        assertSame(first, index.list().getFirst().summary()); // a dashboard lists every run twice a second
+        Files.writeString(dir.resolve(RunDirectory.METRICS_FILE),
+                "{\"type\":\"train\",\"step\":10,\"time\":\"2026-01-01T10:00:00Z\",\"loss\":5.0}\n", StandardOpenOption.APPEND);
+        RunInfo again = index.list().getFirst();
+        assertEquals(11, again.stepsDone());
+        assertEquals(5.0, again.lastTrain().number("loss"));
     }
 }
