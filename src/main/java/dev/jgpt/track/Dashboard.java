@@ -21,7 +21,6 @@ import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -305,9 +304,9 @@ public final class Dashboard implements AutoCloseable {
             List<Metrics.Entry> entries = new ArrayList<>();
             if (size > offset) {
                 byte[] bytes = readFrom(offset, size);
-                int end = lastNewline(bytes) + 1; // a line still being written waits for its newline
+                int end = MetricsCache.lastNewline(bytes) + 1; // a line still being written waits for its newline
                 if (end > 0) {
-                    String text = decode(bytes, end);
+                    String text = MetricsCache.decode(bytes, end);
                     Metrics.parseLenient(text, file, lines, entries, new Problems()); // problems are in the run's summary
                     offset += end;
                     lines += (int) text.chars().filter(c -> c == '\n').count();
@@ -330,28 +329,7 @@ public final class Dashboard implements AutoCloseable {
 
         private byte[] readFrom(long from, long to) throws IOException {
             try (SeekableByteChannel ch = Files.newByteChannel(file)) {
-                ch.position(from);
-                ByteBuffer b = ByteBuffer.allocate((int) Math.min(to - from, 64L << 20));
-                while (b.hasRemaining() && ch.read(b) > 0) {
-                    // read on
-                }
-                byte[] out = new byte[b.position()];
-                b.flip().get(out);
-                return out;
-            }
-        }
-
-        private static int lastNewline(byte[] b) {
-            for (int i = b.length - 1; i >= 0; i--) if (b[i] == '\n') return i;
-            return -1;
-        }
-
-        private static String decode(byte[] b, int length) {
-            try {
-                return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPLACE)
-                        .onUnmappableCharacter(CodingErrorAction.REPLACE).decode(ByteBuffer.wrap(b, 0, length)).toString();
-            } catch (CharacterCodingException e) {
-                return new String(b, 0, length, StandardCharsets.UTF_8);
+                return MetricsCache.read(ch, from, (int) Math.min(to - from, 64L << 20));
             }
         }
     }

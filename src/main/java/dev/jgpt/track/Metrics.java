@@ -72,27 +72,11 @@ public final class Metrics {
             "checkpoint", List.of("path"));
 
     /**
-     * The entries of a file read for showing, never failing: a line that is not a metrics object, or
-     * a field of the wrong type, is left out and said once in {@code problems} (with the file and line);
-     * everything else is kept. Returns whether the last line was cut off (a writer caught mid-line:
-     * normal while the run is writing, a kill's trace when it is not).
-     */
-    public static boolean readLenient(Path file, List<Entry> into, Problems problems) {
-        String content;
-        try {
-            content = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            return false;
-        } catch (IOException | RuntimeException e) {
-            problems.add("unreadable " + file, file + ": cannot read (" + e.getMessage() + ")");
-            return false;
-        }
-        return parseLenient(content, file, 0, into, problems);
-    }
-
-    /**
-     * {@link #readLenient} over text already read from {@code file}; {@code firstLine} is the number
-     * of lines before this text in the file, for the messages.
+     * The entries of text read from {@code file} for showing, never failing: a line that is not a
+     * metrics object, or a field of the wrong type, is left out and said once in {@code problems}
+     * (with the file and line); everything else is kept. {@code firstLine} is the number of lines
+     * before this text in the file, for the messages. Returns whether the last line was cut off (a
+     * writer caught mid-line: normal while the run is writing, a kill's trace when it is not).
      */
     public static boolean parseLenient(String content, Path file, int firstLine, List<Entry> into, Problems problems) {
         String[] lines = content.split("\n", -1);
