@@ -21,8 +21,10 @@ import java.util.Locale;
  * Where a run stands, in {@code status.json} of its directory: written by the process that owns the
  * run ({@link RunLock}) when it starts and when it ends. What was last written is not always the
  * truth: a run whose file says "running" while nobody holds its lock ended without a word (kill -9,
- * a crash, power loss) and reads as {@link State#DIED}; a run directory from before status files
- * reads as {@link State#UNKNOWN}.
+ * a crash, power loss) and reads as {@link State#DIED}, when it ran on this machine; one that says
+ * it runs on another machine (a run copied here while it trained) cannot be checked from here and
+ * reads as {@link State#UNKNOWN}, saying so. A run directory from before status files reads as
+ * {@link State#UNKNOWN} too.
  *
  * @param started when the owning process started the run (this session of it, for a resumed run)
  * @param ended   when it ended; null while running and when it died
@@ -98,6 +100,11 @@ public record RunStatus(State state, long pid, String host, Instant started, Ins
             return unknown(file + ": unreadable (" + JgptException.jsonReason(e) + "); the status is unknown");
         }
         if (s.state == State.RUNNING && !RunLock.isHeld(runDir)) {
+            // a lock lives on the machine of its process: only there does a free lock mean the process is gone
+            if (s.host != null && !s.host.equals(hostName())) {
+                return new RunStatus(State.UNKNOWN, s.pid, s.host, s.started, null, file + ": says running on " + s.host
+                        + " (process " + s.pid + "), another machine: whether it still is cannot be told from here");
+            }
             return new RunStatus(State.DIED, s.pid, s.host, s.started, null, s.error);
         }
         return s;

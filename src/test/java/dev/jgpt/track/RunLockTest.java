@@ -112,4 +112,23 @@ class RunLockTest {
             Thread.sleep(60_000);
         }
     }
+
+    @Test
+    void aRunSaidToBeRunningOnAnotherMachineIsNotCalledDead() throws Exception {
+        // copied here while it trained elsewhere: no lock here proves nothing about a process there
+        Files.writeString(dir.resolve(RunStatus.STATUS_FILE),
+                "{\"state\": \"running\", \"pid\": 4242, \"host\": \"trainbox-not-this-one\", \"started\": \"2026-01-01T10:00:00Z\"}\n");
+        RunStatus s = RunStatus.read(dir);
+        assertEquals(RunStatus.State.UNKNOWN, s.state());
+        assertEquals("trainbox-not-this-one", s.host());
+        assertTrue(s.error().contains("says running on trainbox-not-this-one (process 4242), another machine"), s.error());
+        RunInfo r = RunInfo.read(dir);
+        assertEquals("unknown", r.toJson(false).get("status").getAsString());
+        assertTrue(r.problems().stream().anyMatch(p -> p.contains("cannot be told from here")), r.problems().toString());
+
+        // the same file written on this machine: its process is gone
+        RunStatus here = new RunStatus(RunStatus.State.RUNNING, 4242, RunStatus.hostName(), s.started(), null, null);
+        here.write(dir);
+        assertEquals(RunStatus.State.DIED, RunStatus.read(dir).state());
+    }
 }
