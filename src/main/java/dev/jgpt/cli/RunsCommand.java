@@ -4,6 +4,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import dev.jgpt.JgptException;
 import dev.jgpt.track.ConfigTree;
 import dev.jgpt.track.Metrics;
@@ -198,8 +199,11 @@ public final class RunsCommand implements Callable<Integer> {
                 if (!(s instanceof JsonObject o)) continue;
                 String commit = o.has("git_commit") ? ", commit " + text(o, "git_commit").substring(0, Math.min(12, text(o, "git_commit").length()))
                         + (o.has("git_dirty") && o.get("git_dirty").getAsBoolean() ? " (with uncommitted changes)" : "") : "";
+                // under mpirun the record is rank 0's: its threads and cores are each process's
+                String processes = o.get("processes") instanceof JsonPrimitive p && p.isNumber() && p.getAsInt() > 1
+                        ? p.getAsInt() + " processes, each " : "";
                 line(sb, "session", text(o, "started") + " on " + text(o, "host") + ": jgpt " + text(o, "jgpt_version") + commit
-                        + ", " + text(o, "jvm") + ", " + text(o, "threads") + " threads of " + text(o, "cores") + " cores, " + text(o, "os")
+                        + ", " + text(o, "jvm") + ", " + processes + text(o, "threads") + " threads of " + text(o, "cores") + " cores, " + text(o, "os")
                         + (o.has("device") ? "; trained on " + text(o, "device") : ""));
             }
         }

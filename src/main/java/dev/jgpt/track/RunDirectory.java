@@ -401,11 +401,11 @@ public final class RunDirectory implements AutoCloseable {
 
     /**
      * Records in run.json where this process trains the run ("cuda, NVIDIA H100 ... (why)", "cpu
-     * (why)") and the threads its math runs on, as the pool was built (train.threads cut to the
-     * cores, or shared among the ranks on one host).
+     * (why)"), the threads its math runs on, as the pool was built (train.threads cut to the cores,
+     * or shared among the ranks on one host), and how many processes train it (mpirun's ranks).
      */
-    public void recordDevice(String device, int threads) {
-        if (writes) RunRecord.device(dir, device, threads);
+    public void recordDevice(String device, int threads, int processes) {
+        if (writes) RunRecord.device(dir, device, threads, processes);
     }
 
     /** Records in status.json that this process is running the run (see {@link RunStatus}). */

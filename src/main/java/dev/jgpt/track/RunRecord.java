@@ -33,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  *  "sessions": [{"started": "...", "pid": 4242, "host": "box", "jgpt_version": "0.1.0",
  *                "git_commit": "3f2a...", "git_dirty": false, "os": "Linux 6.1 (amd64)",
  *                "jvm": "Eclipse Adoptium 25+36-LTS", "cores": 2, "threads": 2, "max_heap_mb": 18432,
- *                "device": "cpu (train.device auto: no usable GPU: ...)"}]}
+ *                "processes": 1, "device": "cpu (train.device auto: no usable GPU: ...)"}]}
  * </pre>
  *
  * The record is for people and for {@code jgpt runs}; training never reads it, so failing to
@@ -99,14 +99,18 @@ public final class RunRecord {
         write(dir, o);
     }
 
-    /** Adds where this process trains (train.device as decided) and on how many threads to its session, the last one in run.json. */
-    static void device(Path dir, String device, int threads) {
+    /**
+     * Adds where this process trains (train.device as decided), on how many threads, and how many
+     * processes train the run together (1, or mpirun's ranks) to its session, the last one in run.json.
+     */
+    static void device(Path dir, String device, int threads, int processes) {
         JsonObject o = read(dir);
         if (o == null || !(o.get("sessions") instanceof JsonArray sessions) || sessions.isEmpty()
                 || !(sessions.get(sessions.size() - 1) instanceof JsonObject last)) {
             return;
         }
         last.addProperty("threads", threads);
+        last.addProperty("processes", processes);
         last.addProperty("device", device);
         write(dir, o);
     }

@@ -138,7 +138,7 @@ public final class Trainer {
         }
         run.println("device: " + device);
         run.println(memory);
-        run.recordDevice(device, model.pool().threads());
+        run.recordDevice(device, model.pool().threads(), group.size());
         String hellaswagOff = HellaSwag.offInTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile());
         if (hellaswagOff != null) run.println(hellaswagOff);
         run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation%s; %d steps",

@@ -2,6 +2,7 @@ package dev.jgpt.cli;
 
 import dev.jgpt.io.TrainingCheckpoint;
 import dev.jgpt.track.RunDirectory;
+import dev.jgpt.track.RunRecord;
 import dev.jgpt.track.RunStatus;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -61,6 +62,11 @@ class MpiTrainTest {
         // rank 0 alone wrote the run: one line per step
         assertEquals(STEPS, Files.readAllLines(run("two").resolve(RunDirectory.CONSOLE_FILE)).stream()
                 .filter(l -> l.startsWith("step ") && l.contains("| loss")).count());
+        // and recorded that two processes trained it, which its threads and cores (rank 0's) do not tell
+        for (String name : List.of("one", "two")) {
+            var sessions = RunRecord.read(run(name)).getAsJsonArray("sessions");
+            assertEquals(name.equals("two") ? 2 : 1, sessions.get(sessions.size() - 1).getAsJsonObject().get("processes").getAsInt(), name);
+        }
     }
 
     @Test

@@ -104,8 +104,8 @@ class RunsCommandTest {
         Files.createDirectories(dir.resolve("checkpoints/step_000010"));
         Files.writeString(dir.resolve("checkpoints/step_000010/state.json"), "{\"step\":10,\"optimizerSteps\":10,\"dataState\":\"{}\",\"valLoss\":6.2}");
         try (RunDirectory run = RunDirectory.open(dir, new PrintStream(new ByteArrayOutputStream()))) {
-            run.markRunning(); // a resumed session, which training tells where it trains
-            run.recordDevice("cpu (train.device auto: no usable GPU: no CUDA driver found)", 2);
+            run.markRunning(); // a resumed session, which training tells where it trains: here two processes under mpirun
+            run.recordDevice("cpu (train.device auto: no usable GPU: no CUDA driver found)", 2, 2);
         }
         EngineCommandsTest.Run r = run("runs", "show", "full", "--dir", runs.toString());
         assertEquals(0, r.exit(), r.err());
@@ -118,6 +118,7 @@ class RunsCommandTest {
         assertTrue(out.contains("  train.max_steps: 20\n"), out);
         assertTrue(out.contains("session      "), out);
         assertTrue(out.contains("; trained on cpu (train.device auto: no usable GPU: no CUDA driver found)\n"), out);
+        assertTrue(out.contains(", 2 processes, each 2 threads of "), out);
 
         EngineCommandsTest.Run j = run("runs", "show", dir.toString(), "--json"); // a path works as well as a name
         assertEquals(0, j.exit(), j.err());

@@ -385,7 +385,8 @@ function renderOverview(d) {
     ["started", sessions.length ? sessions.map((x) => String(x.started)).join(", ") : "unknown"],
     ["jgpt", s.jgpt_version != null ? String(s.jgpt_version) + (s.git_commit != null ? " (commit " + String(s.git_commit).slice(0, 12) + (s.git_dirty === true ? ", with uncommitted changes" : "") + ")" : "") : "unknown"],
     ["host", s.host != null ? String(s.host) + " \u2014 " + String(s.os) : "unknown"],
-    ["JVM", s.jvm != null ? String(s.jvm) + ", " + String(s.threads) + " threads of " + String(s.cores) + " cores" : "unknown"],
+    ["JVM", s.jvm != null ? String(s.jvm) + ", " + (typeof s.processes === "number" && s.processes > 1 ? s.processes + " processes, each " : "")
+      + String(s.threads) + " threads of " + String(s.cores) + " cores" : "unknown"],
     ["config file", file ? String(file.path) + (overrides.length ? "  --set " + overrides.join("  --set ") : "") : "unknown"],
     ["changed from file", d.changed_from_config_file.length ? d.changed_from_config_file.map((x) => x.key + ": " + show(x.left) + " \u2192 " + show(x.right)).join(", ") : "nothing"],
     ["files", links],
