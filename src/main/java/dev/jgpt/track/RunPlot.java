@@ -245,7 +245,7 @@ public final class RunPlot {
     }
 
     /** x and y of one field over one type of entries, up to (not including) step {@code stopAt} when it is >= 0. */
-    private record Series(double[] xs, double[] ys) {
+    record Series(double[] xs, double[] ys) {
         int size() {
             return xs.length;
         }
@@ -259,6 +259,41 @@ public final class RunPlot {
                 .toList();
         ToDoubleFunction<Metrics.Entry> y = e -> e.number(field);
         return new Series(es.stream().mapToDouble(e -> e.step() * xScale).toArray(), es.stream().mapToDouble(y).toArray());
+    }
+
+    /**
+     * The points of {@code s} a line drawn {@code columns} pixels wide shows: in each column, the
+     * first, lowest, highest and last of the points that fall in it, in their order (M4, Jugel et al.,
+     * VLDB 2014). A line through them looks as the line through all of them, and a GPT-2 124M run's
+     * 19,073 steps are at most 4 x 1280 points: its curves in an SVG were 33 MB for two runs.
+     */
+    static Series thin(Series s, int columns) {
+        int n = s.size();
+        double x0 = n == 0 ? 0 : s.xs[0], span = n == 0 ? 0 : s.xs[n - 1] - x0;
+        if (n <= 4 * columns || !(span > 0)) return s;
+        boolean[] keep = new boolean[n];
+        for (int start = 0, end; start < n; start = end) {
+            int column = column(s.xs[start], x0, span, columns), lo = start, hi = start;
+            for (end = start; end < n && column(s.xs[end], x0, span, columns) == column; end++) {
+                if (s.ys[end] < s.ys[lo]) lo = end;
+                if (s.ys[end] > s.ys[hi]) hi = end;
+            }
+            keep[start] = keep[lo] = keep[hi] = keep[end - 1] = true;
+        }
+        int kept = 0;
+        for (boolean k : keep) if (k) kept++;
+        double[] xs = new double[kept], ys = new double[kept];
+        for (int i = 0, j = 0; i < n; i++) {
+            if (keep[i]) {
+                xs[j] = s.xs[i];
+                ys[j++] = s.ys[i];
+            }
+        }
+        return new Series(xs, ys);
+    }
+
+    private static int column(double x, double x0, double span, int columns) {
+        return (int) Math.max(0, Math.min(columns - 1, (x - x0) / span * columns));
     }
 
     private static XYChart chart(String title, String xTitle, String yTitle, int height, int width) {
@@ -284,6 +319,7 @@ public final class RunPlot {
     }
 
     private static XYSeries line(XYChart chart, String name, Series s, Color color, boolean markers) {
+        if (!markers) s = thin(s, chart.getWidth());
         XYSeries series = chart.addSeries(name, s.xs, s.ys);
         series.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
         series.setLineColor(color);

@@ -171,4 +171,29 @@ class RunPlotTest {
         for (int i = 2; i < ticks.size(); i++) if (Math.abs(ticks.get(i) - ticks.get(i - 1) - s) > 1e-9) return Double.NaN;
         return s;
     }
+
+    @Test
+    void aLongRunIsDrawnWithTheFewPointsItsPixelsShow() throws Exception {
+        Path dir = RunInfoTest.trainedRun(runs, "long", "train.max_steps=19073");
+        java.util.Random random = new java.util.Random(1);
+        try (RunDirectory run = RunDirectory.open(dir, new PrintStream(new ByteArrayOutputStream()))) {
+            for (int step = 10; step < 19073; step++) {
+                double loss = step == 12345 ? 1.25 : step == 777 ? 10.75 : 3 + 0.2 * random.nextGaussian(); // one low, one high
+                run.logTrain(step, loss, 6e-4, 0.3 + 0.05 * random.nextDouble(), 400, 1.3e6);
+            }
+        }
+        RunInfo r = RunInfo.read(dir);
+        XYSeries train = RunPlot.charts(List.of(r), RunPlot.XAxis.STEPS, new Problems()).getFirst().getSeriesMap().get("long train");
+        double[] xs = train.getXData(), ys = train.getYData();
+        assertTrue(xs.length <= 4 * 1280 && xs.length > 1280, "points: " + xs.length);
+        assertEquals(0, xs[0]);
+        assertEquals(19072, xs[xs.length - 1]);
+        assertEquals(1.25, java.util.Arrays.stream(ys).min().orElseThrow()); // every spike is still there
+        assertEquals(10.75, java.util.Arrays.stream(ys).max().orElseThrow());
+        for (int i = 1; i < xs.length; i++) assertTrue(xs[i] > xs[i - 1], "in step order");
+
+        Path svg = runs.resolve("long.svg");
+        RunPlot.write(List.of(r), RunPlot.XAxis.STEPS, svg, new Problems());
+        assertTrue(Files.size(svg) < 4_000_000, "the SVG of one 19,073-step run: " + Files.size(svg) + " bytes");
+    }
 }
