@@ -112,6 +112,34 @@ class DashboardBrowserTest {
     }
 
     @Test
+    void aLongRunListScrollsOnItsOwnAndLeavesTheChartsInView() throws Exception {
+        assumeBrowser();
+        Path runs = tmp.resolve("runs");
+        for (int i = 0; i < 80; i++) {
+            Path dir = runs.resolve(String.format("sweep-%02d", i));
+            Files.createDirectories(dir);
+            Files.writeString(dir.resolve("metrics.jsonl"), "{\"type\":\"train\",\"step\":0,\"loss\":9.5}\n");
+        }
+        WebDriver browser = null;
+        try (Dashboard dashboard = Dashboard.start(runs, "127.0.0.1", 0)) {
+            browser = browser(tmp.resolve("profile"));
+            var wait = new WebDriverWait(browser, Duration.ofSeconds(60)).ignoring(StaleElementReferenceException.class);
+            browser.get(dashboard.url().toString());
+            WebDriver b = browser;
+            wait.until(x -> b.findElements(By.cssSelector("#runs tbody tr")).size() == 80);
+            var js = (org.openqa.selenium.JavascriptExecutor) browser;
+            Number chartTop = (Number) js.executeScript("return document.getElementById('chart-loss').getBoundingClientRect().top");
+            Number height = (Number) js.executeScript("return window.innerHeight");
+            assertTrue(chartTop.doubleValue() < height.doubleValue(), "the loss chart starts at " + chartTop + " px, below the window's " + height);
+            // the last run is still there to check, down the list
+            box(browser, "sweep-00").click();
+            wait.until(x -> box(b, "sweep-00").isSelected() && b.getCurrentUrl().contains("sweep-00"));
+        } finally {
+            if (browser != null) browser.quit();
+        }
+    }
+
+    @Test
     void aReloadKeepsTheCheckedRunsWhateverTheirNames() throws Exception {
         assumeBrowser();
         Path runs = tmp.resolve("runs");
