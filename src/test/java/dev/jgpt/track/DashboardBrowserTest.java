@@ -23,6 +23,7 @@ import java.time.LocalDateTime;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -134,6 +135,17 @@ class DashboardBrowserTest {
             // the last run is still there to check, down the list
             box(browser, "sweep-00").click();
             wait.until(x -> box(b, "sweep-00").isSelected() && b.getCurrentUrl().contains("sweep-00"));
+            // eighty runs share ten colors; two checked runs are never drawn alike, and the swatches say which is which
+            for (var box : browser.findElements(By.cssSelector("#runs tbody input[type=checkbox]"))) if (box.isSelected()) box.click();
+            for (String name : List.of("sweep-00", "sweep-10", "sweep-20")) box(browser, name).click();
+            wait.until(x -> b.getCurrentUrl().contains("sweep-20"));
+            List<String> swatches = List.of("sweep-00", "sweep-10", "sweep-20").stream().map(name -> b.findElement(
+                    By.cssSelector("#runs tr[data-run='" + name + "'] .swatch")).getCssValue("background-color")).toList();
+            assertEquals(3, new java.util.HashSet<>(swatches).size(), swatches.toString());
+            String legend = (String) js.executeScript("return [...document.querySelectorAll('#chart-loss .u-series')]"
+                    + ".filter(s => s.textContent.includes('sweep-') && s.textContent.includes('train'))"
+                    + ".map(s => s.querySelector('.u-marker').style.borderColor).join('|')");
+            assertEquals(3, new java.util.HashSet<>(List.of(legend.split("\\|"))).size(), legend);
         } finally {
             if (browser != null) browser.quit();
         }

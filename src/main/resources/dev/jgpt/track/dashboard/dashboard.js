@@ -71,9 +71,23 @@ const STEP_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 250
 function fmtBytes(b) { return fmtCount(b) + "B"; }
 function show(v) { return v == null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v); }
 // counted from the oldest run, so a run starting later takes a new color and leaves the others theirs
-function colorOf(name) {
+function ownColor(name) {
   const i = state.runs.findIndex((r) => r.name === name);
   return COLORS[(i < 0 ? 0 : state.runs.length - 1 - i) % COLORS.length];
+}
+// Past ten runs the colors repeat, so two checked runs could be drawn alike: a checked run keeps the
+// color it was first drawn in, its own unless another checked run has that, else the first one free.
+const drawnColors = new Map();
+function colorOf(name) {
+  for (const n of [...drawnColors.keys()]) if (!state.checked.includes(n)) drawnColors.delete(n);
+  if (!state.checked.includes(name)) return ownColor(name);
+  for (const n of state.checked) {
+    if (drawnColors.has(n)) continue;
+    const taken = new Set(drawnColors.values());
+    const own = ownColor(n);
+    drawnColors.set(n, !taken.has(own) ? own : COLORS.find((c) => !taken.has(c)) || own);
+  }
+  return drawnColors.get(name);
 }
 
 // ---- the URL keeps the selection, so a reload shows the same -------------------------------------
@@ -167,7 +181,7 @@ function makeRow(name) {
   box.addEventListener("click", (ev) => ev.stopPropagation());
   box.addEventListener("change", () => {
     state.checked = box.checked ? [...state.checked, name] : state.checked.filter((n) => n !== name);
-    writeHash(); connect(); scheduleDraw();
+    writeHash(); connect(); renderRuns(); scheduleDraw(); // the swatches show the colors the curves take
   });
   const c = {
     box, swatch: el("span", {class: "swatch"}), badge: el("span", {class: "badge"}), diverged: el("span", {class: "warn"}),
