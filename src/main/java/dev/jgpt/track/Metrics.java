@@ -12,7 +12,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.DateTimeException;
 import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -53,12 +56,47 @@ public final class Metrics {
         /** When the line was written; null for lines from before timestamps or with a bad one. */
         public Instant time() {
             if (!(fields.get("time") instanceof String s)) return null;
+            Instant own = ownTime(s);
+            if (own != null) return own;
             try {
                 return Instant.parse(s);
             } catch (DateTimeParseException e) {
                 return null;
             }
         }
+    }
+
+    /**
+     * A time as jgpt writes it, 2025-01-31T14:25:01.203Z or 2025-01-31T14:25:01Z, read directly: a run's
+     * 20,000 lines each have one, and Instant.parse took a third of the time of reading them. Null for
+     * any other form, which Instant.parse reads.
+     */
+    static Instant ownTime(String s) {
+        int n = s.length();
+        if ((n != 20 && n != 24) || s.charAt(n - 1) != 'Z' || (n == 24 && s.charAt(19) != '.')) return null;
+        for (int i = 0; i < n - 1; i++) {
+            char c = s.charAt(i);
+            boolean ok = switch (i) {
+                case 4, 7 -> c == '-';
+                case 10 -> c == 'T';
+                case 13, 16 -> c == ':';
+                case 19 -> c == '.';
+                default -> c >= '0' && c <= '9';
+            };
+            if (!ok) return null;
+        }
+        try {
+            return LocalDateTime.of(digits(s, 0, 4), digits(s, 5, 7), digits(s, 8, 10), digits(s, 11, 13), digits(s, 14, 16),
+                    digits(s, 17, 19), n == 24 ? digits(s, 20, 23) * 1_000_000 : 0).toInstant(ZoneOffset.UTC);
+        } catch (DateTimeException e) {
+            return null; // a month 13, a February 30th: Instant.parse says no as well
+        }
+    }
+
+    private static int digits(String s, int from, int to) {
+        int v = 0;
+        for (int i = from; i < to; i++) v = v * 10 + (s.charAt(i) - '0');
+        return v;
     }
 
     /** The fields of the types jgpt writes that must be numbers (or text), for reading them leniently. */
