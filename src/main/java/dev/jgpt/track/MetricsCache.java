@@ -83,7 +83,7 @@ public final class MetricsCache {
                 }
                 String text = decode(bytes, end);
                 Metrics.parseLenient(text, file, lines, whole, problems); // it ends in a newline: nothing is cut off
-                lines += (int) text.chars().filter(ch2 -> ch2 == '\n').count();
+                lines += (int) text.chars().filter(x -> x == '\n').count();
                 offset += end;
             }
         } catch (NoSuchFileException e) {

@@ -116,6 +116,15 @@ public record RunStatus(State state, long pid, String host, Instant started, Ins
 
     /** This machine's name, for telling where a run's process lives; "unknown" when it cannot be found. */
     static String hostName() {
+        return LocalHost.NAME;
+    }
+
+    /** Looked up once: a dashboard asks for every run that says "running", twice a second. */
+    private static final class LocalHost {
+        static final String NAME = lookUp();
+    }
+
+    private static String lookUp() {
         try {
             return InetAddress.getLocalHost().getHostName();
         } catch (IOException | SecurityException e) {
