@@ -10,8 +10,13 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.Tag;
 
 import java.io.IOException;
+import java.io.StringReader;
 import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -100,8 +105,31 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
             throw new JgptException(where + "a config must be a mapping of sections (" + String.join(", ", SECTIONS)
                     + "), not " + ConfigSection.show(doc));
         }
+        keepTextAsWritten(yamlText, tree);
         Map<String, String> applied = applyOverrides(tree, overrides);
         return fromTree(tree, new ConfigSource(origin, applied));
+    }
+
+    /**
+     * YAML 1.1 reads a plain {@code 0123} as the number 83, {@code on} and {@code No} as booleans and
+     * {@code 1.10} as 1.1. A text key (a run name, a path, a prompt) takes such a scalar as it is
+     * written, as --set does, so {@code name: 0123} names the run 0123, not 83.
+     */
+    @SuppressWarnings("unchecked")
+    private static void keepTextAsWritten(String yamlText, Map<String, Object> tree) {
+        if (!(yaml().compose(new StringReader(yamlText)) instanceof MappingNode doc)) return;
+        for (NodeTuple section : doc.getValue()) {
+            if (!(section.getKeyNode() instanceof ScalarNode name) || !(section.getValueNode() instanceof MappingNode keys)
+                    || !(tree.get(name.getValue()) instanceof Map<?, ?> values)) continue;
+            for (NodeTuple entry : keys.getValue()) {
+                if (entry.getKeyNode() instanceof ScalarNode key && entry.getValueNode() instanceof ScalarNode value
+                        && TEXT_KEYS.contains(name.getValue() + "." + key.getValue())
+                        && value.getScalarStyle() == DumperOptions.ScalarStyle.PLAIN
+                        && (value.getTag().equals(Tag.INT) || value.getTag().equals(Tag.FLOAT) || value.getTag().equals(Tag.BOOL))) {
+                    ((Map<Object, Object>) values).put(key.getValue(), value.getValue());
+                }
+            }
+        }
     }
 
     /** This configuration with {@code section.key=value} settings applied, validated again. */

@@ -417,6 +417,24 @@ class RunConfigTest {
     }
 
     @Test
+    void textKeysInTheFileAreReadAsWritten() {
+        // YAML 1.1 alone reads 0123 as 83, on and No as booleans, 1.10 as 1.1.
+        RunConfig c = parse("data:\n  dir: 0123\neval:\n  sample_prompt: No\nlog:\n  name: on\n");
+        assertEquals(Path.of("0123"), c.data().dir());
+        assertEquals("No", c.eval().samplePrompt());
+        assertEquals("on", c.log().name());
+        assertEquals("1.10", parse("log: {name: 1.10}\n").log().name());
+        assertEquals("0123", parse("log:\n  name: '0123'\n").log().name());
+        assertNull(parse("log:\n  name: ~\n").log().name());
+        // numbers stay numbers, and the written config reads back to the same text
+        RunConfig numbers = parse("train:\n  max_steps: 0x10\n  warmup_steps: 010\nlog:\n  name: 010\n");
+        assertEquals(16, numbers.train().maxSteps());
+        assertEquals(8, numbers.train().warmupSteps());
+        assertEquals(numbers, RunConfig.parse(numbers.toYaml(), null, List.of()));
+        assertEquals("010", RunConfig.parse(c.withRunName("010").toYaml(), null, List.of()).log().name());
+    }
+
+    @Test
     void loadWithOverridesBlamesEachSourceRight(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("base.yaml");
         Files.writeString(file, "model: {block_size: 256}\ntrain: {seq_len: 256, total_batch_size: 131072}\n");
