@@ -2,12 +2,14 @@ package dev.jgpt.cli;
 
 import com.google.gson.Gson;
 import dev.jgpt.JgptException;
+import dev.jgpt.track.ProgressBar;
 import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -79,7 +81,23 @@ public final class TokenizeCommand implements Callable<Integer> {
         if (text != null) return text;
         if (words != null) return String.join(" ", words);
         if (file != null) return readText(file, "--file");
-        return utf8(System.in.readAllBytes(), "standard input");
+        return utf8(readAtMost(System.in, MAX_BYTES, "standard input"), "standard input");
+    }
+
+    /** The most bytes of text tokenize takes at once: they are read into one Java array. */
+    static final int MAX_BYTES = Integer.MAX_VALUE - 8;
+
+    /** All of {@code in}, refused when it holds more than {@code limit} bytes. */
+    static byte[] readAtMost(InputStream in, int limit, String source) throws IOException {
+        byte[] bytes = in.readNBytes(limit);
+        if (bytes.length == limit && in.read() != -1) throw tooLarge(source + ": more text", "FILE");
+        return bytes;
+    }
+
+    /** A text past {@link #MAX_BYTES}: more heap would not help, prepare streams a corpus of any size. */
+    private static JgptException tooLarge(String what, String corpus) {
+        return new JgptException(what + " than tokenize reads at once (" + ProgressBar.formatBytes(MAX_BYTES)
+                + "); jgpt prepare --source " + corpus + " tokenizes a corpus of any size into token shards");
     }
 
     /**
@@ -87,12 +105,17 @@ public final class TokenizeCommand implements Callable<Integer> {
      * ({@code /dev/stdin}, a shell's {@code <(command)}) is read as a file is.
      */
     static String readText(Path file, String option) throws IOException {
-        if (file.toString().equals("-")) return utf8(System.in.readAllBytes(), "standard input");
+        if (file.toString().equals("-")) return utf8(readAtMost(System.in, MAX_BYTES, "standard input"), "standard input");
         String name = option + " " + file;
         if (Files.isDirectory(file)) throw new JgptException(name + ": is a directory, not a text file");
         if (!Files.exists(file)) throw new JgptException(name + ": no such file");
         try {
-            return utf8(Files.readAllBytes(file), name);
+            if (Files.isRegularFile(file) && Files.size(file) > MAX_BYTES) {
+                throw tooLarge(name + ": " + ProgressBar.formatBytes(Files.size(file)) + " is more text", file.toString());
+            }
+            try (InputStream in = Files.newInputStream(file)) { // a pipe has no size: read at most the limit
+                return utf8(readAtMost(in, MAX_BYTES, name), name);
+            }
         } catch (IOException e) {
             throw new JgptException(name + ": cannot read: " + JgptException.reason(e), e);
         }

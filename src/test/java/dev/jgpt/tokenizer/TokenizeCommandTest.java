@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -56,6 +57,18 @@ class TokenizeCommandTest {
         r = run("tokenize", "--file", "no/such/file.txt");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("--file no/such/file.txt: no such file"), r.err());
+    }
+
+    /** A file past what one Java array holds is refused before it is read: more heap would not help. */
+    @Test
+    void aFileLargerThanOneArrayIsRefusedNamingPrepare(@TempDir Path tmp) throws IOException {
+        Path huge = tmp.resolve("huge.txt");
+        try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(2_500_000_000L); // sparse: nothing is written
+        }
+        Result r = run("tokenize", "--file", huge.toString());
+        assertEquals(new Result(1, "", "jgpt tokenize: --file " + huge + ": 2.50 GB is more text than tokenize reads at once"
+                + " (2.15 GB); jgpt prepare --source " + huge + " tokenizes a corpus of any size into token shards\n"), r);
     }
 
     /** Bytes that are not UTF-8 are refused where they are, not tokenized as U+FFFD; a directory is named as one. */
