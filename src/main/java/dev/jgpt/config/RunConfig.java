@@ -3,6 +3,7 @@ package dev.jgpt.config;
 import dev.jgpt.JgptException;
 import dev.jgpt.model.GptConfig;
 import dev.jgpt.model.MemoryEstimate;
+import dev.jgpt.tokenizer.Gpt2Tokenizer;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -231,7 +232,31 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
             throw new JgptException(source.where("eval.top_k", "model.vocab_size") + "eval.top_k = "
                     + eval.topK() + " must be <= model.vocab_size = " + shape.vocabSize() + " (or 0 for no cut)");
         }
+        if (eval.sampleEvery() > 0) checkSamplePrompt(eval, shape, source);
         return new RunConfig(model, data, train, eval, log);
+    }
+
+    /**
+     * The samples continue the prompt up to eval.sample_max_tokens, prompt included, with tokens the
+     * model knows: a prompt that fills them, or holds an id past a small custom vocabulary, is refused
+     * here rather than failing the run at its first round of samples.
+     */
+    private static void checkSamplePrompt(EvalConfig eval, GptConfig shape, ConfigSource source) {
+        int[] prompt = Gpt2Tokenizer.get().encode(eval.samplePrompt());
+        String where = source.where("eval.sample_prompt", "eval.sample_max_tokens", "model.block_size");
+        if (prompt.length >= eval.sampleMaxTokens()) {
+            throw new JgptException(where + "eval.sample_prompt is " + prompt.length + " tokens, which leaves none of"
+                    + " eval.sample_max_tokens = " + eval.sampleMaxTokens() + " (prompt included, at most model.block_size = "
+                    + shape.blockSize() + ") to sample; shorten the prompt, raise eval.sample_max_tokens, or set"
+                    + " eval.sample_every: 0");
+        }
+        for (int id : prompt) {
+            if (id >= shape.vocabSize()) {
+                throw new JgptException(source.where("eval.sample_prompt", "model.vocab_size") + "eval.sample_prompt holds"
+                        + " GPT-2 token " + id + ", past model.vocab_size = " + shape.vocabSize()
+                        + "; give a prompt of smaller ids, or set eval.sample_every: 0");
+            }
+        }
     }
 
     private Map<String, Object> toTree() {

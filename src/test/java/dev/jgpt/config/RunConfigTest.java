@@ -135,7 +135,7 @@ class RunConfigTest {
                 model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 64, vocab_size: 1000, init_from: weights/x.bin}
                 data: {dir: somewhere/shards, order: shuffled, seed: 7}
                 train: {total_batch_size: 2048, micro_batch_size: 4, seq_len: 64, max_lr: 3e-3, min_lr: 1e-5}
-                eval: {hellaswag_file: hs/val.jsonl, sample_prompt: "a: \\"quoted\\" {prompt}", top_k: 0}
+                eval: {hellaswag_file: hs/val.jsonl, sample_prompt: "a: \\"quoted\\" {prompt}", top_k: 0, sample_every: 0}
                 log: {name: "2024", runs_dir: out}
                 """);
         for (RunConfig c : List.of(RunConfig.defaults(), custom, RunConfig.load(Path.of("configs/quickstart.yaml")))) {
@@ -249,6 +249,23 @@ class RunConfigTest {
     }
 
     @Test
+    void aSamplePromptThatLeavesNothingToSampleIsRefused() {
+        String words = "word ".repeat(40).strip(); // 40 tokens
+        assertContains(error("model: {block_size: 32}\ntrain: {seq_len: 32}\neval: {sample_prompt: " + words + "}\n"),
+                "run.yaml: eval.sample_prompt is 40 tokens, which leaves none of eval.sample_max_tokens = 32",
+                "model.block_size = 32");
+        assertContains(assertThrows(JgptException.class, () -> RunConfig.defaults()
+                        .withOverrides(List.of("eval.sample_max_tokens=8"))).getMessage(),
+                "--set eval.sample_max_tokens=8: eval.sample_prompt is 8 tokens");
+        assertEquals(9, RunConfig.defaults().withOverrides(List.of("eval.sample_max_tokens=9")).eval().sampleMaxTokens());
+        // a small custom vocabulary cannot read GPT-2's ids of the default prompt
+        assertContains(error("model: {vocab_size: 1000, padded_vocab_size: 1024}\neval: {top_k: 0}\n"),
+                "eval.sample_prompt holds GPT-2 token 15496, past model.vocab_size = 1000");
+        // without samples the prompt is not used
+        parse("model: {vocab_size: 1000, padded_vocab_size: 1024}\neval: {top_k: 0, sample_every: 0, sample_prompt: " + words + "}\n");
+    }
+
+    @Test
     void minLrAndRatioAreExclusive() {
         assertContains(error("train: {min_lr: 1e-5, min_lr_ratio: 0.1}"),
                 "run.yaml: ", "train.min_lr and train.min_lr_ratio are both set");
@@ -278,7 +295,7 @@ class RunConfigTest {
         assertEquals(50304, dev.jgpt.model.GptConfig.padVocab(50257));
         assertEquals(128, dev.jgpt.model.GptConfig.padVocab(128));
         assertEquals(256, dev.jgpt.model.GptConfig.padVocab(129));
-        assertEquals(1024, parse("model: {vocab_size: 1000}").model().shape().paddedVocabSize());
+        assertEquals(1024, parse("model: {vocab_size: 1000}\neval: {sample_every: 0}").model().shape().paddedVocabSize());
     }
 
     @Test
@@ -340,7 +357,7 @@ class RunConfigTest {
         assertEquals(24, medium.model().shape().nLayer());
         RunConfig custom = RunConfig.defaults().withOverrides(List.of("model.preset=custom", "model.n_layer=4"));
         assertEquals(List.of(4, 12, 768), List.of(custom.model().shape().nLayer(), custom.model().shape().nHead(), custom.model().shape().nEmbd()));
-        RunConfig vocab = RunConfig.defaults().withOverrides(List.of("model.vocab_size=1000"));
+        RunConfig vocab = RunConfig.defaults().withOverrides(List.of("model.vocab_size=1000", "eval.sample_every=0"));
         assertEquals(1024, vocab.model().shape().paddedVocabSize());
     }
 
