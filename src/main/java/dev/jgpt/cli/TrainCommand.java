@@ -219,7 +219,7 @@ public final class TrainCommand implements Callable<Integer> {
         Parallel pool = new Parallel(Parallel.threadsFor(threads, "train.threads", run::println));
         cfg.gradAccumSteps(group.size()); // the batch must split into whole micro-batches on every rank
         // rank 0 prepares what is missing before the others start; they read what it prepared
-        Path data = group.isMain() ? Prepare.ensureShards(cfg.data().dir(), cfg.data().source(), run::println, run::logOnly)
+        Path data = group.isMain() ? Prepare.ensureShards(cfg.data().dir(), cfg.data().source(), cfg.data().textField(), run::println, run::logOnly)
                 : Prepare.requireShards(cfg.data().dir(), "rank 0 prepares data.source only on its own machine: give every rank"
                         + " this folder (a shared file system), or run the same jgpt prepare on each machine first");
         var order = TokenDataset.Order.parse(cfg.data().order().name());

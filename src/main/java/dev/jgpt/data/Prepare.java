@@ -162,20 +162,25 @@ public final class Prepare {
     }
 
     /**
-     * As above, for a training run: its messages go to {@code say} (the run's console and console.log)
-     * and the progress bar, drawn on stderr, also goes to {@code record} as a plain line every 10 s.
+     * As above, for a training run: a JSONL or parquet source's text is read from {@code textField}
+     * (data.text_field); messages go to {@code say} (the run's console and console.log) and the
+     * progress bar, drawn on stderr, also goes to {@code record} as a plain line every 10 s.
      */
-    public static Path ensureShards(Path dir, String source, Consumer<String> say, Consumer<String> record) {
-        return ensureShards(dir, source, Environment.standard(true).reporting(say, record));
+    public static Path ensureShards(Path dir, String source, String textField, Consumer<String> say, Consumer<String> record) {
+        return ensureShards(dir, source, textField, Environment.standard(true).reporting(say, record));
     }
 
     static Path ensureShards(Path dir, String source, Environment env) {
+        return ensureShards(dir, source, "text", env);
+    }
+
+    static Path ensureShards(Path dir, String source, String textField, Environment env) {
         if (isPrepared(dir)) return dir;
         if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) return foreignShards(dir, env.say());
         Path created = createOut(dir);
         try (RunLock lock = RunLock.await(dir, LOCK, owner -> env.say().accept("data.dir " + dir + ": waiting for process " + owner
                 + ", which is preparing it..."))) {
-            if (lock == null) return ensureShards(dir, source, env); // that process failed and removed the folder it made
+            if (lock == null) return ensureShards(dir, source, textField, env); // that process failed and removed the folder it made
             if (isPrepared(dir)) { // prepared by the process this one waited for
                 removeLockFile(dir);
                 return dir;
@@ -183,13 +188,17 @@ public final class Prepare {
             env.say().accept("preparing " + source + " into " + dir + (Files.isRegularFile(dir.resolve(JOURNAL)) ? "" : " (first use)") + "...");
             Options o = Options.defaults(source, dir);
             Summary s = prepareLocked(new Options(o.source(), o.out(), o.format(), o.shardTokens(), o.valTokens(), o.maxTokens(),
-                    true, o.threads(), o.textField(), o.downloads(), o.progress()), env, true, created);
+                    true, o.threads(), textField, o.downloads(), o.progress()), env, true, created);
             env.say().accept(s.describe());
             return dir;
         } catch (Corpus.Unreachable e) {
             boolean begun = Files.isRegularFile(dir.resolve(JOURNAL));
             throw new JgptException("data.source " + source + ": " + e.reason + ". " + (begun
                     ? "What is prepared in " + dir + " is kept: run again with network to go on from there. " : "") + offlineHint(source), e);
+        } catch (JgptException e) {
+            // a training run has no --source or --text-field: its settings are data.source and data.text_field
+            String m = e.getMessage().replace("--source", "data.source").replace("--text-field", "data.text_field");
+            throw m.equals(e.getMessage()) ? e : new JgptException(m, e);
         }
     }
 

@@ -200,6 +200,25 @@ class PrepareGuardsTest {
         assertEquals(List.of(), said);
     }
 
+    /** A training prepares a JSONL source from data.text_field, and its errors name the training's settings. */
+    @Test
+    void aTrainingReadsItsTextFieldAndNamesItsOwnSettings(@TempDir Path tmp) throws IOException {
+        Path jsonl = tmp.resolve("docs.jsonl");
+        StringBuilder lines = new StringBuilder();
+        for (String line : TEXT.split("\n")) lines.append("{\"content\": \"").append(line.replace("'", "\\u0027")).append("\"}\n");
+        Files.writeString(jsonl, lines);
+        Path out = tmp.resolve("data");
+        Prepare.Environment env = Prepare.Environment.standard(false).reporting(s -> { }, null);
+        JgptException e = assertThrows(JgptException.class, () -> Prepare.ensureShards(out, jsonl.toString(), "text", env));
+        assertEquals(jsonl + ":1: no field 'text' (choose one with data.text_field)", e.getMessage());
+        assertFalse(Files.exists(out), "the failed prepare leaves nothing");
+        e = assertThrows(JgptException.class, () -> Prepare.ensureShards(out, tmp.resolve("missing").toString(), "text", env));
+        assertTrue(e.getMessage().startsWith("data.source: no such file or folder"), e.getMessage());
+
+        assertEquals(out, Prepare.ensureShards(out, jsonl.toString(), "content", env));
+        assertTrue(Prepare.isPrepared(out));
+    }
+
     @Test
     void shardsOfFewerThanAThousandTokensAreRefused(@TempDir Path tmp) throws IOException {
         Path text = tmp.resolve("t.txt");
