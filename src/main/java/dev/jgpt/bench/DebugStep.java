@@ -49,13 +49,14 @@ public final class DebugStep {
         public static Batch read(Path file) throws IOException {
             if (Files.isDirectory(file)) throw new JgptException(file + ": is a directory, not a batch file");
             if (!Files.isRegularFile(file)) throw new JgptException(file + ": no such file");
-            JsonObject o;
+            JsonElement json;
             try {
-                o = new Gson().fromJson(Files.readString(file), JsonObject.class);
+                json = new Gson().fromJson(Files.readString(file), JsonElement.class);
             } catch (JsonParseException e) {
                 throw new JgptException(file + ": not valid JSON: " + JgptException.jsonReason(e));
             }
-            if (o == null || !o.has("inputs") || !o.has("targets")) {
+            // a list or a bare value is valid JSON, just not a batch: say what a batch is
+            if (!(json instanceof JsonObject o) || !o.has("inputs") || !o.has("targets")) {
                 throw new JgptException(file + ": expected an object with \"inputs\" and \"targets\" (B rows of T ids each)");
             }
             int[][] in = rows(file, o, "inputs", 0), tg = rows(file, o, "targets", -1);

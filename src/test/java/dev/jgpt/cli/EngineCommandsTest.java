@@ -193,6 +193,13 @@ class EngineCommandsTest {
             assertEquals(1, r.exit(), c[0] + " " + r.out());
             assertTrue(r.err().startsWith("jgpt debug-step: " + batch + ": " + c[2]) && r.err().strip().lines().count() == 1, r.err());
         }
+        // valid JSON that is not an object says what a batch is, not which parser class it wanted
+        for (String notAnObject : new String[] {"[[1, 2, 3]]", "42", "{\"inputs\": [[1, 2, 3]]}"}) {
+            Files.writeString(batch, notAnObject);
+            Run r = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", batch.toString(), "--steps", "0");
+            assertEquals("jgpt debug-step: " + batch + ": expected an object with \"inputs\" and \"targets\" (B rows of T ids each)",
+                    r.err().strip(), notAnObject);
+        }
         Files.writeString(batch, "{\"inputs\": [[1, 2, 3]], \"targets\": [[2, -1, 4]]}");
         assertEquals(0, run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", batch.toString(), "--steps", "0").exit());
         Run dir = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", tmp.toString());
