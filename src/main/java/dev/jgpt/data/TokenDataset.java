@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -170,15 +171,27 @@ public final class TokenDataset {
             usable += order == Order.SEQUENTIAL ? (shardTokens[i] >= step + 1 ? 1 : 0) : shardWindows[i];
         }
         this.totalTokens = total;
-        if (usable == 0) {
-            String need = order == Order.SEQUENTIAL
-                    ? "a shard of at least B*T*worldSize+1 = " + (step + 1) + " tokens"
-                    : "a shard of at least T+1 = " + (seqLen + 1) + " tokens";
-            throw new JgptException(dir + ": the " + split + " split (" + total + " tokens in " + shards.size()
-                    + " shards) is too small: it needs " + need);
-        }
+        if (usable == 0) throw tooSmall(total, Arrays.stream(shardTokens).max().orElse(0));
         this.window = new int[seqLen + 1];
         reset();
+    }
+
+    /**
+     * A split with no whole batch (sequential) or row (shuffled) in any one shard, said in the B x T
+     * the run and eval print, with the batch that does fit.
+     */
+    private JgptException tooSmall(long total, long largestShard) {
+        String what = String.format(Locale.ROOT, "%s: the %s split (%,d tokens in %d shard%s)", dir, split, total,
+                shards.size(), shards.size() == 1 ? "" : "s");
+        if (order == Order.SHUFFLED) {
+            return new JgptException(String.format(Locale.ROOT, "%s holds no row of %d tokens (T = %d and its last target);"
+                    + " its largest shard holds %,d", what, seqLen + 1, seqLen, largestShard));
+        }
+        String each = worldSize == 1 ? "" : " for each of " + worldSize + " processes";
+        long fits = (largestShard - 1) / ((long) seqLen * worldSize);
+        return new JgptException(String.format(Locale.ROOT, "%s holds no batch of %d x %d tokens%s (%,d tokens in one shard,"
+                + " with the last target); %s", what, batch, seqLen, each, (long) batch * seqLen * worldSize + 1,
+                fits >= 1 ? "a batch of at most " + fits + " x " + seqLen + " fits" : "its largest shard holds " + largestShard));
     }
 
     /** The shard files of {@code split} in {@code dir}, sorted by name. */

@@ -254,7 +254,14 @@ class TokenDatasetTest {
 
         shards(dir, ShardFormat.BIN);
         e = assertThrows(JgptException.class, () -> new TokenDataset(dir, "val", 64, 1024, 0, 1, TokenDataset.Order.SEQUENTIAL, 0));
-        assertTrue(e.getMessage().contains("too small"), e.getMessage());
+        assertEquals(dir + ": the val split (2,000 tokens in 1 shard) holds no batch of 64 x 1024 tokens (65,537 tokens in one"
+                + " shard, with the last target); a batch of at most 1 x 1024 fits", e.getMessage());
+        e = assertThrows(JgptException.class, () -> new TokenDataset(dir, "val", 8, 200, 0, 2, TokenDataset.Order.SEQUENTIAL, 0));
+        assertEquals(dir + ": the val split (2,000 tokens in 1 shard) holds no batch of 8 x 200 tokens for each of 2 processes"
+                + " (3,201 tokens in one shard, with the last target); a batch of at most 4 x 200 fits", e.getMessage());
+        e = assertThrows(JgptException.class, () -> new TokenDataset(dir, "val", 1, 3000, 0, 1, TokenDataset.Order.SHUFFLED, 0));
+        assertEquals(dir + ": the val split (2,000 tokens in 1 shard) holds no row of 3001 tokens (T = 3000 and its last target);"
+                + " its largest shard holds 2,000", e.getMessage());
         e = assertThrows(JgptException.class, () -> new TokenDataset(dir, "train", 1, 8, 2, 2, TokenDataset.Order.SEQUENTIAL, 0));
         assertTrue(e.getMessage().contains("rank 2"), e.getMessage());
 
