@@ -207,6 +207,7 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
                         + " (sections: " + String.join(", ", SECTIONS) + ")");
             }
         }
+        refuseKeysOfOtherSections(tree, source);
         ModelConfig model = ModelConfig.from(tree, source);
         DataConfig data = DataConfig.from(tree, source);
         TrainConfig train = TrainConfig.from(tree, source);
@@ -234,6 +235,32 @@ public record RunConfig(ModelConfig model, DataConfig data, TrainConfig train, E
         }
         if (eval.sampleEvery() > 0) checkSamplePrompt(eval, shape, source);
         return new RunConfig(model, data, train, eval, log);
+    }
+
+    /**
+     * A key written under the wrong section (max_lr under model:, a mis-indented line) is named with
+     * the section it belongs to; a key no section has is left to the section's own list of keys.
+     */
+    private static void refuseKeysOfOtherSections(Map<String, Object> tree, ConfigSource source) {
+        Map<String, List<String>> keysOf = new LinkedHashMap<>();
+        keysOf.put("model", ModelConfig.KEYS);
+        keysOf.put("data", DataConfig.SECTION.names());
+        keysOf.put("train", TrainConfig.SECTION.names());
+        keysOf.put("eval", EvalConfig.SECTION.names());
+        keysOf.put("log", LogConfig.SECTION.names());
+        for (Map.Entry<String, Object> section : tree.entrySet()) {
+            if (!(section.getValue() instanceof Map<?, ?> values)) continue;
+            for (Object k : values.keySet()) {
+                String key = String.valueOf(k);
+                if (keysOf.get(section.getKey()).contains(key)) continue;
+                List<String> owners = keysOf.keySet().stream().filter(s -> keysOf.get(s).contains(key)).toList();
+                if (owners.isEmpty()) continue;
+                String path = section.getKey() + "." + key;
+                throw new JgptException(source.where(path) + "unknown key " + path + ": " + key + " is a key of "
+                        + String.join(" and ", owners) + ", not of " + section.getKey() + " ("
+                        + owners.stream().map(o -> o + "." + key).collect(Collectors.joining(", ")) + ")");
+            }
+        }
     }
 
     /**

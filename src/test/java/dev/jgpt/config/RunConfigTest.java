@@ -172,6 +172,19 @@ class RunConfigTest {
     }
 
     @Test
+    void aKeyUnderTheWrongSectionIsNamedWithItsOwn() {
+        assertEquals("run.yaml: unknown key model.max_lr: max_lr is a key of train, not of model (train.max_lr)",
+                error("model:\n  max_lr: 1e-3\n"));
+        assertEquals("run.yaml: unknown key eval.seed: seed is a key of data and train, not of eval (data.seed, train.seed)",
+                error("eval: {seed: 1}\n"));
+        // a line indented under the section above
+        assertEquals("run.yaml: unknown key data.max_steps: max_steps is a key of train, not of data (train.max_steps)",
+                error("data:\n  dir: d\n  max_steps: 5\ntrain:\n  seed: 1\n"));
+        assertEquals("--set log.max_steps=5: unknown key log.max_steps: max_steps is a key of train, not of log (train.max_steps)",
+                assertThrows(JgptException.class, () -> RunConfig.defaults().withOverrides(List.of("log.max_steps=5"))).getMessage());
+    }
+
+    @Test
     void unknownSectionIsNamed() {
         assertContains(error("optimizer:\n  lr: 1\n"), "run.yaml: ", "unknown section optimizer", "model, data, train, eval, log");
     }
