@@ -278,6 +278,7 @@ public final class TrainCommand implements Callable<Integer> {
     static RunConfig loadConfig(String config, List<String> overrides) throws IOException {
         Path file = Path.of(config);
         if (Files.isRegularFile(file)) return RunConfig.load(file, overrides);
+        if (Files.isDirectory(file)) throw new JgptException("--config " + config + ": is a directory, not a config file");
         String preset = config.endsWith(".yaml") ? config : config + ".yaml";
         try (InputStream in = TrainCommand.class.getResourceAsStream("/configs/" + Path.of(preset).getFileName())) {
             if (in == null || config.contains("/")) {

@@ -45,6 +45,13 @@ class BadInputTest {
     }
 
     @Test
+    void aConfigThatIsAFolderOrMissingIsNamedAsSuch(@TempDir Path tmp) throws Exception {
+        assertOneLine(run("train", "-c", tmp.toString()), "jgpt train: --config " + tmp + ": is a directory, not a config file");
+        assertOneLine(run("train", "-c", tmp.resolve("none.yaml").toString()),
+                "jgpt train: --config " + tmp.resolve("none.yaml") + ": no such file, and not a built-in preset");
+    }
+
+    @Test
     void aRunThatCannotFitInTheHeapIsRefusedBeforeItAllocates(@TempDir Path tmp) throws Exception {
         // 4000 layers of 32768-token micro-batches keep about 200 GB of activations: more than any heap
         var r = run("train", "-c", tinyConfig(tmp).toString(), "--set", "model.n_layer=4000", "--set", "train.micro_batch_size=512",
