@@ -43,8 +43,10 @@ final class Activations {
         int BT = B * T;
         long logitsSize = (long) BT * cfg.paddedVocabSize();
         if (logitsSize > Integer.MAX_VALUE - 16) {
-            throw new dev.jgpt.JgptException("a micro-batch of " + B + "x" + T + " tokens needs " + logitsSize
-                    + " logits, more than one Java array holds; use a smaller batch (accumulate gradients instead)");
+            // training refuses such a micro-batch with its config; eval and bench reach this with their --batch
+            long fits = (Integer.MAX_VALUE - 16) / ((long) T * cfg.paddedVocabSize());
+            throw new dev.jgpt.JgptException("a batch of " + B + "x" + T + " tokens needs " + logitsSize
+                    + " logits, more than one Java array holds; a batch of at most " + fits + "x" + T + " fits");
         }
         encoded = floats(BT * C);
         ln1 = layers(L, BT * C);

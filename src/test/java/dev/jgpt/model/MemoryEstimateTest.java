@@ -113,4 +113,13 @@ class MemoryEstimateTest {
         assertTrue(MemoryEstimate.training(gpt2, 4, 64, 1).sampling() > 0);
         assertTrue(MemoryEstimate.training(gpt2, 4, 64, 4).sampling() > 3 * MemoryEstimate.training(gpt2, 4, 64, 1).sampling() / 2);
     }
+
+    /** A batch whose logits overflow one array is refused before anything is allocated, with the batch that fits. */
+    @Test
+    void aBatchPastOneArrayOfLogitsIsRefusedWithTheBatchThatFits() {
+        GptConfig cfg = GptConfig.of(1, 2, 32, 128, 50257);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.jgpt.JgptException.class, () -> new Activations(cfg, 400, 128));
+        assertEquals("a batch of 400x128 tokens needs 2575564800 logits, more than one Java array holds;"
+                + " a batch of at most 333x128 fits", e.getMessage());
+    }
 }
