@@ -2,6 +2,7 @@ package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.data.TokenDataset;
+import dev.jgpt.model.MemoryEstimate;
 import dev.jgpt.eval.Evaluator;
 import dev.jgpt.eval.HellaSwag;
 import dev.jgpt.cuda.Cuda;
@@ -58,6 +59,8 @@ public final class EvalCommand implements Callable<Integer> {
             Gpt host = ModelFiles.load(model);
             int T = seq == 0 ? host.config.blockSize() : seq;
             if (T < 1 || T > host.config.blockSize()) throw new JgptException("--seq must be in [1, " + host.config.blockSize() + "], got " + seq);
+            // the weights are in; one batch's forward is allocated next: refuse it now rather than run out of heap
+            if (data != null && cuda == null) MemoryEstimate.evaluation(host.config, batch, T).requireFits(MemoryEstimate.heap(), "--batch");
             if (hellaswag != null) {
                 try {
                     Evaluator.requireGpt2Vocabulary(host.config);

@@ -50,6 +50,12 @@ public record MemoryEstimate(long parameters, long gradients, long optimizer, lo
         return new MemoryEstimate(params, 0, 2 * params, 0, 0, sampling);
     }
 
+    /** What evaluating {@code cfg} on batches of B×T tokens needs: the weights and one batch's forward, no gradients or AdamW. */
+    public static MemoryEstimate evaluation(GptConfig cfg, int B, int T) {
+        long logits = 4 * Activations.logitFloats(cfg, B, T);
+        return new MemoryEstimate(4 * cfg.parameterCount(), 0, 0, 4 * Activations.floats(cfg, B, T) - logits, logits, 0);
+    }
+
     public long total() {
         return parameters + gradients + optimizer + activations + logits + sampling;
     }
@@ -80,7 +86,8 @@ public record MemoryEstimate(long parameters, long gradients, long optimizer, lo
     }
 
     private String parts() {
-        return "parameters " + gb(parameters) + (gradients > 0 ? ", gradients " + gb(gradients) : "") + ", AdamW " + gb(optimizer)
+        return "parameters " + gb(parameters) + (gradients > 0 ? ", gradients " + gb(gradients) : "")
+                + (optimizer > 0 ? ", AdamW " + gb(optimizer) : "")
                 + (activations > 0 ? ", activations " + gb(activations) + ", logits " + gb(logits) : "")
                 + (sampling > 0 ? ", sampling " + gb(sampling) : "");
     }

@@ -114,6 +114,22 @@ class MemoryEstimateTest {
         assertTrue(MemoryEstimate.training(gpt2, 4, 64, 4).sampling() > 3 * MemoryEstimate.training(gpt2, 4, 64, 1).sampling() / 2);
     }
 
+    /** Evaluation holds the weights and one batch's forward: no gradients, no AdamW; too much is refused naming --batch. */
+    @Test
+    void evaluationCountsTheWeightsAndOneBatch() throws Exception {
+        GptConfig cfg = GptConfig.of(2, 2, 32, 64, 50257);
+        Gpt model = new Gpt(cfg);
+        Engine.cpu(model).forward(new int[4 * 64], new int[4 * 64], 4, 64); // what eval runs for a batch
+        MemoryEstimate e = MemoryEstimate.evaluation(cfg, 4, 64);
+        assertEquals(arrayBytes(model, null), e.parameters(), "a forward allocates no gradient buffer");
+        assertEquals(0, e.gradients() + e.optimizer());
+        assertEquals(4 * Activations.floats(cfg, 4, 64), e.activations() + e.logits()); // as allocated: see above
+        var refused = org.junit.jupiter.api.Assertions.assertThrows(dev.jgpt.JgptException.class,
+                () -> MemoryEstimate.evaluation(GptConfig.preset("gpt2"), 64, 1024).requireFits(8_000_000_000L, "--batch"));
+        assertTrue(refused.getMessage().contains("heap is 8.0 GB (parameters 0.5 GB, activations ")
+                && refused.getMessage().contains("shrink the model or --batch"), refused.getMessage());
+    }
+
     /** A batch whose logits overflow one array is refused before anything is allocated, with the batch that fits. */
     @Test
     void aBatchPastOneArrayOfLogitsIsRefusedWithTheBatchThatFits() {
