@@ -223,7 +223,7 @@ public final class Prepare {
                     + " or val in their names) and no " + MANIFEST + "; jgpt prepares data.source only into a missing or empty folder");
         }
         for (String split : List.of("train", "val")) {
-            if (shards.stream().noneMatch(p -> p.getFileName().toString().contains(split))) {
+            if (shards.stream().noneMatch(p -> TokenDataset.inSplit(p.getFileName().toString(), split))) {
                 throw new JgptException("data.dir " + dir + ": " + shards.size() + " shard" + (shards.size() == 1 ? "" : "s")
                         + " but no " + (split.equals("val") ? "validation" : "training") + " shard (a file with '" + split
                         + "' in its name, like fineweb_" + split + "_000000.bin)");
@@ -265,7 +265,7 @@ public final class Prepare {
             String name = p.getFileName().toString();
             if (ShardFormat.sniff(p) != null) {
                 shards.add(p);
-            } else if (name.contains("train") || name.contains("val")) {
+            } else if (TokenDataset.inSplit(name, "train") || TokenDataset.inSplit(name, "val")) {
                 throw new JgptException("data.dir " + dir + ": " + name + " is named as a token shard but is not one: its first bytes"
                         + " are not a ." + ShardFormat.of(p).extension + " shard's header (damaged, or another kind of file)");
             }

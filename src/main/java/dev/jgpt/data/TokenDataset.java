@@ -13,13 +13,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
  * Serves (B, T+1) windows of tokens from the shards of one split, as inputs and next-token targets.
  *
- * <p>Shards are the files in the directory whose names contain the split's name ("train" or "val", as
- * build-nanogpt names them), in file-name order (numbers in names compared as numbers), in any one format ({@code .bin}, {@code .npy},
+ * <p>Shards are the files in the directory whose names hold the split's name as a word ("train" or "val",
+ * as build-nanogpt and llm.c name them: {@link #inSplit}), in file-name order (numbers in names compared as numbers), in any one format ({@code .bin}, {@code .npy},
  * {@code .h5}). Two orders:
  * <ul>
  *   <li>{@link Order#SEQUENTIAL}: build-nanogpt's DataLoaderLite. Shards in order; rank r starts at token
@@ -194,6 +195,18 @@ public final class TokenDataset {
                 fits >= 1 ? "a batch of at most " + fits + " x " + seqLen + " fits" : "its largest shard holds " + largestShard));
     }
 
+    private static final Pattern TRAIN_WORD = Pattern.compile("(?<![A-Za-z])train(?![A-Za-z])");
+    private static final Pattern VAL_WORD = Pattern.compile("(?<![A-Za-z])val(id|idation)?(?![A-Za-z])");
+
+    /**
+     * Whether a shard's file name puts it in {@code split} ("train" or "val"): the split's name as a
+     * word of its own (fineweb_val_000000.bin, val.bin, TinyStories_val000.bin; valid and validation
+     * are val too), so the shards of a corpus named retrieval or training are not read as the other split.
+     */
+    public static boolean inSplit(String fileName, String split) {
+        return (split.equals("val") ? VAL_WORD : TRAIN_WORD).matcher(fileName).find();
+    }
+
     /** The shard files of {@code split} in {@code dir}, sorted by name. */
     static List<Path> findShards(Path dir, String split) {
         if (!Files.isDirectory(dir)) {
@@ -203,14 +216,14 @@ public final class TokenDataset {
         try (Stream<Path> files = Files.list(dir)) {
             files.filter(Files::isRegularFile)
                     .filter(ShardFormat::isShard)
-                    .filter(p -> p.getFileName().toString().contains(split))
+                    .filter(p -> inSplit(p.getFileName().toString(), split))
                     .sorted((a, b) -> compareNatural(a.getFileName().toString(), b.getFileName().toString()))
                     .forEach(found::add);
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot list shards: " + e.getMessage(), e);
         }
         if (found.isEmpty()) {
-            throw new JgptException(dir + ": no " + split + " shards (files with '" + split
+            throw new JgptException(dir + ": no " + split + " shards (files with the word '" + split
                     + "' in their name ending in .bin, .npy or .h5)");
         }
         long formats = found.stream().map(ShardFormat::of).distinct().count();

@@ -244,6 +244,29 @@ class TokenDatasetTest {
         assertEquals(TRAIN_SIZES.length, train.shards().size());
     }
 
+    /** A split is the word train or val in a shard's name: a corpus named retrieval or training keeps its splits apart. */
+    @Test
+    void splitsAreWordsInTheNameNotAnyPartOfIt(@TempDir Path dir) throws IOException {
+        for (String corpus : new String[]{"retrieval", "training"}) { // jgpt prepare names shards after the source file
+            Path d = Files.createDirectories(dir.resolve(corpus));
+            ShardFormat.BIN.write(d.resolve(corpus + "_val_000000.bin"), new short[2000], 2000);
+            ShardFormat.BIN.write(d.resolve(corpus + "_train_000001.bin"), new short[5000], 5000);
+            TokenDataset val = new TokenDataset(d, "val", 1, 8, 0, 1, TokenDataset.Order.SEQUENTIAL, 0);
+            assertEquals(List.of(d.resolve(corpus + "_val_000000.bin")), val.shards());
+            TokenDataset train = new TokenDataset(d, "train", 1, 8, 0, 1, TokenDataset.Order.SEQUENTIAL, 0);
+            assertEquals(List.of(d.resolve(corpus + "_train_000001.bin")), train.shards());
+        }
+        for (String name : new String[]{"fineweb_val_000000.bin", "val.bin", "TinyStories_val000.bin", "wiki.valid.npy",
+                "wiki-validation.h5"}) {
+            assertTrue(TokenDataset.inSplit(name, "val"), name);
+            assertFalse(TokenDataset.inSplit(name, "train"), name);
+        }
+        for (String name : new String[]{"edufineweb_train_000001.npy", "train.bin", "retrieval_train_000001.bin"}) {
+            assertTrue(TokenDataset.inSplit(name, "train"), name);
+            assertFalse(TokenDataset.inSplit(name, "val"), name);
+        }
+    }
+
     @Test
     void badDirectoriesAndStatesAreClearErrors(@TempDir Path dir) throws IOException {
         JgptException e = assertThrows(JgptException.class,
