@@ -195,16 +195,18 @@ public final class TokenDataset {
                 fits >= 1 ? "a batch of at most " + fits + " x " + seqLen + " fits" : "its largest shard holds " + largestShard));
     }
 
-    private static final Pattern TRAIN_WORD = Pattern.compile("(?<![A-Za-z])train(?![A-Za-z])");
-    private static final Pattern VAL_WORD = Pattern.compile("(?<![A-Za-z])val(id|idation)?(?![A-Za-z])");
+    private static final Pattern SPLIT_WORD = Pattern.compile("(?<![A-Za-z])(train|val|valid|validation)(?![A-Za-z])");
 
     /**
-     * Whether a shard's file name puts it in {@code split} ("train" or "val"): the split's name as a
-     * word of its own (fineweb_val_000000.bin, val.bin, TinyStories_val000.bin; valid and validation
-     * are val too), so the shards of a corpus named retrieval or training are not read as the other split.
+     * Whether a shard's file name puts it in {@code split} ("train" or "val"): the last split name in
+     * it that is a word of its own (fineweb_val_000000.bin, val.bin, TinyStories_val000.bin; valid and
+     * validation are val too). So the shards of a corpus named retrieval, training or train
+     * (train_val_000000.bin) are not read as the other split.
      */
     public static boolean inSplit(String fileName, String split) {
-        return (split.equals("val") ? VAL_WORD : TRAIN_WORD).matcher(fileName).find();
+        String last = null;
+        for (var m = SPLIT_WORD.matcher(fileName); m.find(); ) last = m.group(1).equals("train") ? "train" : "val";
+        return split.equals(last);
     }
 
     /** The shard files of {@code split} in {@code dir}, sorted by name. */

@@ -247,7 +247,7 @@ class TokenDatasetTest {
     /** A split is the word train or val in a shard's name: a corpus named retrieval or training keeps its splits apart. */
     @Test
     void splitsAreWordsInTheNameNotAnyPartOfIt(@TempDir Path dir) throws IOException {
-        for (String corpus : new String[]{"retrieval", "training"}) { // jgpt prepare names shards after the source file
+        for (String corpus : new String[]{"retrieval", "training", "train", "val"}) { // jgpt prepare names shards after the source file
             Path d = Files.createDirectories(dir.resolve(corpus));
             ShardFormat.BIN.write(d.resolve(corpus + "_val_000000.bin"), new short[2000], 2000);
             ShardFormat.BIN.write(d.resolve(corpus + "_train_000001.bin"), new short[5000], 5000);
