@@ -235,9 +235,7 @@ public final class TrainCommand implements Callable<Integer> {
             model = resume.model(shape);
         } else if (initFrom != null) {
             model = ModelFiles.load(initFrom);
-            if (!model.config.equals(shape)) {
-                throw new JgptException("model.init_from " + initFrom + " is " + model.config + " but the config asks for " + shape);
-            }
+            Resume.requireInitShape(initFrom, model.config, shape);
         } else {
             model = new Gpt(shape);
             model.initialize(t.seed());

@@ -50,14 +50,7 @@ public record Resume(Path checkpoint, TrainingCheckpoint.State state) {
                     + " (" + checkpoint.getFileName() + "); to train on, set train.max_steps above " + s.step());
         }
         GptConfig trained = HfCheckpoint.readConfig(checkpoint.resolve(TrainingCheckpoint.MODEL_DIR)), shape = cfg.model().shape();
-        Changes model = new Changes();
-        model.compare("model.n_layer", trained.nLayer(), shape.nLayer());
-        model.compare("model.n_head", trained.nHead(), shape.nHead());
-        model.compare("model.n_embd", trained.nEmbd(), shape.nEmbd());
-        model.compare("model.block_size", trained.blockSize(), shape.blockSize());
-        model.compare("model.vocab_size", trained.vocabSize(), shape.vocabSize());
-        model.compare("model.padded_vocab_size", trained.paddedVocabSize(), shape.paddedVocabSize());
-        model.refuse(checkpoint, "a resumed run keeps the model it trained");
+        shapeChanges(trained, shape).refuse(checkpoint, "a resumed run keeps the model it trained");
 
         TokenDataset.State data = TokenDataset.State.fromJson(s.dataState());
         DataConfig d = cfg.data();
@@ -70,6 +63,27 @@ public record Resume(Path checkpoint, TrainingCheckpoint.State state) {
         }
         reading.refuse(checkpoint, "its data position only holds for the data as it was read");
         return new Resume(checkpoint, s);
+    }
+
+    /** The model keys on which the weights' shape and the config's differ. */
+    private static Changes shapeChanges(GptConfig weights, GptConfig shape) {
+        Changes model = new Changes();
+        model.compare("model.n_layer", weights.nLayer(), shape.nLayer());
+        model.compare("model.n_head", weights.nHead(), shape.nHead());
+        model.compare("model.n_embd", weights.nEmbd(), shape.nEmbd());
+        model.compare("model.block_size", weights.blockSize(), shape.blockSize());
+        model.compare("model.vocab_size", weights.vocabSize(), shape.vocabSize());
+        model.compare("model.padded_vocab_size", weights.paddedVocabSize(), shape.paddedVocabSize());
+        return model;
+    }
+
+    /** Refuses starting weights (model.init_from) of another shape than the config's, naming each key that differs. */
+    public static void requireInitShape(Path initFrom, GptConfig weights, GptConfig shape) {
+        Changes model = shapeChanges(weights, shape);
+        if (model.trained.isEmpty()) return;
+        throw new JgptException("model.init_from " + initFrom + " holds a model with " + String.join(", ", model.trained)
+                + ", but the config has " + String.join(", ", model.now) + "; set the config's model to the weights' shape,"
+                + " or start from other weights");
     }
 
     /** Config keys whose value differs between the checkpoint and the run's config. */

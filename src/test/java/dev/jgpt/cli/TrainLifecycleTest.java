@@ -145,6 +145,12 @@ class TrainLifecycleTest {
         assertTrue(Files.isDirectory(runs.resolve("premade")));
         assertEquals(0, Files.list(runs.resolve("premade")).count());
         assertEquals(0, trainNew("premade", "train.max_steps=1").exit());
+
+        // starting weights of another shape: each key that differs, with both values, not two record dumps
+        String shape = oneErrorLine(trainNew("reshaped", "model.init_from=" + runs.resolve("premade"), "model.n_layer=2"));
+        assertEquals("jgpt train: model.init_from " + runs.resolve("premade") + " holds a model with model.n_layer = 1, but the"
+                + " config has model.n_layer = 2; set the config's model to the weights' shape, or start from other weights", shape);
+        assertFalse(Files.exists(runs.resolve("reshaped")));
     }
 
     @Test
