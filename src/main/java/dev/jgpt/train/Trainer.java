@@ -141,8 +141,10 @@ public final class Trainer {
         run.recordDevice(device, model.pool().threads(), group.size());
         String hellaswagOff = HellaSwag.offInTraining(cfg.eval().hellaswagEvery(), cfg.eval().hellaswagFile());
         if (hellaswagOff != null) run.println(hellaswagOff);
-        run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels); %d tokens/step = %d x %d x %d accumulation%s; %d steps",
-                model.config.realParameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(),
+        // weights that did not start from the seed say where they came from
+        String weights = resumed == null && cfg.model().initFrom() != null ? ", weights from " + cfg.model().initFrom() : "";
+        run.println(String.format("model %,d parameters (%d layers, %d heads, %d channels%s); %d tokens/step = %d x %d x %d accumulation%s; %d steps",
+                model.config.realParameterCount(), model.config.nLayer(), model.config.nHead(), model.config.nEmbd(), weights,
                 t.totalBatchSize(), B, T, accum, ranks > 1 ? " x " + ranks + " processes" : "", maxSteps));
         if (group.isMain() && step < maxSteps) run.println(StepTime.measure(engine, B, T, accum, run::println).describe(maxSteps - step, T));
         double loss = Double.NaN;

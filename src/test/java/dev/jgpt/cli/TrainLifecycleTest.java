@@ -151,6 +151,10 @@ class TrainLifecycleTest {
         assertEquals("jgpt train: model.init_from " + runs.resolve("premade") + " holds a model with model.n_layer = 1, but the"
                 + " config has model.n_layer = 2; set the config's model to the weights' shape, or start from other weights", shape);
         assertFalse(Files.exists(runs.resolve("reshaped")));
+        // weights of the config's shape are trained on, and the run says where they came from
+        EngineCommandsTest.Run tuned = trainNew("tuned", "model.init_from=" + runs.resolve("premade"), "train.max_steps=1");
+        assertEquals(0, tuned.exit(), tuned.err());
+        assertTrue(tuned.out().contains(" channels, weights from " + runs.resolve("premade") + "); "), tuned.out());
     }
 
     @Test
