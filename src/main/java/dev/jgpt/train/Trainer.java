@@ -251,13 +251,15 @@ public final class Trainer {
 
     /**
      * The evaluations of step {@code step}, before its update; a stop request skips the ones not yet
-     * begun (a resumed run does them again at this step).
+     * begun (a resumed run does them again at this step), except at max_steps: there no step is left
+     * to stop before, and a finished run is not resumed, so its final evaluations happen now or never.
      */
     private void evaluate() throws IOException {
         var e = cfg.eval();
         TrainConfig t = cfg.train();
         savedThisStep = false;
-        boolean stopping = stopAgreed(); // the evaluations are collective: every rank skips the same ones
+        // the evaluations are collective: every rank skips the same ones
+        boolean stopping = stopAgreed() && step < t.maxSteps();
         if (valDue(cfg, step) && !stopping) {
             if (group.size() > 1) {
                 toHost();

@@ -140,6 +140,30 @@ class TrainerTest {
     }
 
     @Test
+    void aStopAfterTheLastUpdateStillEvaluatesTheFinishedModel() throws Exception {
+        RunConfig cfg = config("stoppedAtTheEnd", 5);
+        Trainer[] trainer = new Trainer[1];
+        // the signal comes as the last step's line is printed: after the last update, before the final evaluations
+        PrintStream console = new PrintStream(new ByteArrayOutputStream()) {
+            @Override
+            public void println(String line) {
+                if (line.startsWith("step     4/5")) trainer[0].requestStop(15);
+            }
+        };
+        Path runDir;
+        try (RunDirectory run = RunDirectory.create(cfg, console, LocalDateTime.now())) {
+            trainer[0] = trainer(cfg, run, null);
+            trainer[0].run();
+            assertTrue(trainer[0].finished());
+            runDir = run.path();
+        }
+        // a finished run is never resumed, so the validation at max_steps could not be made up later
+        var val = Metrics.read(runDir.resolve(RunDirectory.METRICS_FILE)).stream().filter(m -> m.type().equals("val")).toList();
+        assertEquals(List.of(0, 5), val.stream().map(m -> m.step()).toList());
+        assertEquals(5, TrainingCheckpoint.readState(TrainingCheckpoint.list(runDir.resolve("checkpoints")).getLast()).step());
+    }
+
+    @Test
     void debugStepOnACheckpointReproducesTheLoggedTrainingLoss() throws Exception {
         // one micro-batch per step, so a step's loss is one batch's loss
         RunConfig cfg = config("debug", 6).withOverrides(List.of("train.total_batch_size=128", "eval.checkpoint_every=3"));
