@@ -113,8 +113,7 @@ public final class TrainCommand implements Callable<Integer> {
             List<String> damaged = new ArrayList<>();
             if (resume != null) {
                 cfg = resumeConfig(run.config());
-                checkpoint = TrainingCheckpoint.newestWhole(run.checkpointsDir(), damaged::add);
-                if (checkpoint == null) throw new JgptException("--resume " + resume + ": the run has no checkpoint to resume from");
+                checkpoint = TrainingCheckpoint.newestWhole(run.checkpointsDir(), damaged::add); // null: none yet
                 device = TrainDevice.of(cfg.train().device());
             }
             // every check happens here, before the run's files change: a refused resume leaves the run as it was
@@ -131,6 +130,12 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (resume != null) {
                 damaged.forEach(run::println);
+                if (checkpoint == null) {
+                    // killed before its first checkpoint (in the first-use prepare, say): there is nothing to go on
+                    // from, and its name is taken, so it starts over as llm.c's resume does when it finds none
+                    run.println("no checkpoint in " + run.checkpointsDir() + " yet: training " + run.name() + " again from step 0");
+                    run.dropMetricsFrom(0);
+                }
                 if (!cfg.equals(run.config())) run.replaceConfig(cfg);
                 run.markRunning();
             }

@@ -118,11 +118,35 @@ class TrainLifecycleTest {
         try (var all = Files.walk(d7)) {
             before = all.sorted().toList();
         }
-        String none = oneErrorLine(train("--resume", d7.toString()));
-        assertTrue(none.contains("the run has no checkpoint to resume from"), none);
+        String bad = oneErrorLine(train("--resume", d7.toString(), "--set", "train.max_lr=-1"));
+        assertTrue(bad.contains("train.max_lr"), bad);
         try (var all = Files.walk(d7)) {
             assertEquals(before, all.sorted().toList(), "no folder or file is made by a refused resume");
         }
+    }
+
+    @Test
+    void aRunKilledBeforeItsFirstCheckpointResumesFromStepZero() throws Exception {
+        assertEquals(0, trainNew("whole").exit());
+        // as if killed (kill -9, a lost machine) after its steps were logged but before any checkpoint was written
+        assertEquals(0, trainNew("early").exit());
+        Path early = runs.resolve("early");
+        dev.jgpt.io.AtomicFiles.deleteTree(early.resolve(RunDirectory.CHECKPOINTS_DIR));
+        assertTrue(trainNew("early").err().contains("already exists"), "its name is taken: resuming is the way on");
+
+        EngineCommandsTest.Run r = train("--resume", early.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("yet: training early again from step 0"), r.out());
+        assertEquals(RunStatus.State.FINISHED, RunStatus.read(early).state());
+        // the metrics of the lost steps are replaced, not listed twice: the same losses as the uninterrupted run
+        assertEquals(losses(runs.resolve("whole")), losses(early));
+        assertEquals(List.of(2, 4), TrainingCheckpoint.list(early.resolve(RunDirectory.CHECKPOINTS_DIR)).stream()
+                .map(p -> Integer.parseInt(p.getFileName().toString().substring("step_".length()))).toList());
+    }
+
+    static List<String> losses(Path run) throws Exception {
+        return Metrics.read(run.resolve(RunDirectory.METRICS_FILE)).stream().filter(e -> !e.type().equals("checkpoint"))
+                .map(e -> e.type() + " " + e.step() + " " + e.fields().get("loss")).toList();
     }
 
     @Test
