@@ -118,10 +118,17 @@ public final class TrainingCheckpoint {
     /**
      * Throws a {@link JgptException} naming the first part of the checkpoint that is missing, cut
      * short or unparsable: state.json, the model's config.json and both safetensors files (whose
-     * headers must account for every byte of their tensors). Reads headers only.
+     * headers must account for every byte of their tensors). Reads headers only. A step_NNNNNN
+     * folder whose state.json is of another step is refused too: it was copied or renamed from
+     * elsewhere, and resuming from it would go back to that step and drop the run's later metrics.
      */
     public static void check(Path checkpoint) throws IOException {
-        readState(checkpoint);
+        int step = readState(checkpoint).step();
+        String name = checkpoint.getFileName().toString();
+        if (name.matches(PREFIX + "\\d{1,9}") && Integer.parseInt(name.substring(PREFIX.length())) != step) {
+            throw new JgptException(checkpoint.resolve(STATE) + " is of step " + step + ", not of " + name
+                    + " (a checkpoint copied or renamed from elsewhere)");
+        }
         HfCheckpoint.readConfig(checkpoint.resolve(MODEL_DIR));
         try (Safetensors ignored = Safetensors.open(checkpoint.resolve(MODEL_DIR).resolve(HfCheckpoint.WEIGHTS));
              Safetensors ignored2 = Safetensors.open(checkpoint.resolve(OPTIMIZER))) {

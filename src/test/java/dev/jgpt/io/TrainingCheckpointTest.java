@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static dev.jgpt.TestFiles.copyTree;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -114,6 +115,18 @@ class TrainingCheckpointTest {
         assertTrue(none.getMessage().startsWith("no whole checkpoint in " + dir) && none.getMessage().contains("model.safetensors"),
                 none.getMessage());
         assertNull(TrainingCheckpoint.newestWhole(dir.resolve("absent"), w -> { }));
+    }
+
+    @Test
+    void aCheckpointCopiedUnderAnotherStepIsNotResumedFrom() throws Exception {
+        save(dir, 2, 5);
+        Path elsewhere = save(dir.resolve("other-run"), 1, 3); // not a step_ folder: not listed
+        // another run's (or an older) checkpoint copied in as the newest: resuming from it would go back to its step
+        copyTree(elsewhere, dir.resolve("step_000007"));
+        List<String> warnings = new ArrayList<>();
+        assertEquals(dir.resolve("step_000002"), TrainingCheckpoint.newestWhole(dir, warnings::add));
+        assertEquals(List.of("checkpoint step_000007 is damaged (" + dir.resolve("step_000007/state.json")
+                + " is of step 1, not of step_000007 (a checkpoint copied or renamed from elsewhere)); trying step_000002"), warnings);
     }
 
     @Test
