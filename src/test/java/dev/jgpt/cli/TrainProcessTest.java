@@ -187,6 +187,18 @@ class TrainProcessTest {
     }
 
     @Test
+    void aCheckoutThisUserCannotWriteToRunsItsBuiltJar() throws Exception {
+        // a checkout another user built and installed: its build lock cannot be opened (a folder in the lock's
+        // place stands in for the permissions, which root would not feel)
+        Launcher installed = Launcher.install(tmp.resolve("installed"));
+        Files.createDirectories(installed.root().resolve("target/.build.lock"));
+        Launcher.Child child = installed.start(tmp, "tokenize", "--text", "hello world");
+        assertEquals(0, child.waitFor(60), child.err());
+        assertEquals("31373 995", child.out().strip());
+        assertEquals("", child.err());
+    }
+
+    @Test
     void shardsJgptDidNotWriteAreTrainedOnAndLeftAlone() throws Exception {
         // llm.c-style shards without prepare.json, beside other files, and the default data.source (jdk-src)
         Path mine = tmp.resolve("mydata");
