@@ -13,7 +13,7 @@ import java.util.stream.Stream;
 /**
  * Write-to-temp-then-rename, so a crash never leaves a half-written file or folder under the real
  * name. Three modes: {@link #write} starts afresh in a hidden temporary file ({@link #tempFile}) that
- * is deleted whatever happens; {@link #writeDirectory} does the same for a folder of files (a
+ * is deleted whatever happens (and what a killed process left for the same file is deleted first); {@link #writeDirectory} does the same for a folder of files (a
  * checkpoint); {@link #writeResumable} keeps its bytes in {@code NAME.part}, which outlives a failure
  * so that the next try continues it (a download resumes from the part's length).
  */
@@ -51,6 +51,7 @@ public final class AtomicFiles {
         Path tmp = tempFile(target);
         try {
             Files.createDirectories(dir);
+            removeLeftovers(target);
             writer.write(tmp);
             rename(tmp, target);
         } catch (IOException e) {
@@ -82,16 +83,30 @@ public final class AtomicFiles {
         return name.startsWith(".") && name.contains(".tmp");
     }
 
-    /** Deletes what killed writes of {@code target} (by any process) left beside it. */
+    /**
+     * Deletes what killed writes of {@code target} left beside it: the temporary files and folders of
+     * processes that are gone. Another live process's is its write in progress, and stays; this
+     * process's own name is the one its next write of {@code target} replaces.
+     */
     public static void removeLeftovers(Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         if (!Files.isDirectory(dir)) return;
         String prefix = "." + target.getFileName() + ".tmp";
         try (Stream<Path> files = Files.list(dir)) {
             for (Path p : files.toList()) {
-                if (p.getFileName().toString().startsWith(prefix)) deleteTree(p);
+                String name = p.getFileName().toString();
+                if (name.startsWith(prefix) && leftByAProcessThatIsGone(name.substring(prefix.length()))) deleteTree(p);
             }
         }
+    }
+
+    /** Whether a temporary name's tail ({@code PID}, {@code PID-old}) names a process that no longer runs. */
+    private static boolean leftByAProcessThatIsGone(String tail) {
+        int end = 0;
+        while (end < tail.length() && end < 18 && Character.isDigit(tail.charAt(end))) end++;
+        if (end == 0) return true;
+        long pid = Long.parseLong(tail.substring(0, end));
+        return pid != ProcessHandle.current().pid() && !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
     /**
@@ -102,7 +117,9 @@ public final class AtomicFiles {
     public static void writeDirectory(Path target, Writer writer) throws IOException {
         Path tmp = tempFile(target);
         Path replaced = tmp.resolveSibling(tmp.getFileName() + "-old");
+        removeLeftovers(target);
         deleteTree(tmp);
+        deleteTree(replaced);
         Files.createDirectories(tmp);
         try {
             writer.write(tmp);

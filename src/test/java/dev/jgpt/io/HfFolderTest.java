@@ -277,15 +277,37 @@ class HfFolderTest {
 
         // a convert cut short (Ctrl-C while the weights were written, or after them and before config.json)
         // left only its own files: the same command runs again
-        for (String leftover : List.of(".model.safetensors.tmp4242", "model.safetensors")) {
+        for (String leftover : List.of(".model.safetensors.tmp" + deadPid(), "model.safetensors")) {
             Path cut = Files.createDirectories(tmp.resolve("cut" + leftover.length()));
             Files.writeString(cut.resolve(leftover), "half");
             assertEquals(0, convert(TINY_BIN, cut).exit(), leftover);
             assertTrue(HfCheckpoint.isHfDirectory(cut), leftover);
+            assertFalse(files(cut).stream().anyMatch(n -> n.contains(".tmp")), "the killed convert's half file is gone: " + files(cut));
+        }
+        // the temporary file of a convert still running into the folder is its write in progress
+        Process running = new ProcessBuilder("sleep", "60").start();
+        try {
+            Path busy = Files.createDirectories(tmp.resolve("busy"));
+            Files.writeString(busy.resolve(".model.safetensors.tmp" + running.pid()), "being written");
+            assertEquals(0, convert(TINY_BIN, busy).exit());
+            assertTrue(Files.exists(busy.resolve(".model.safetensors.tmp" + running.pid())));
+        } finally {
+            running.destroyForcibly();
         }
 
         Path file = Files.writeString(tmp.resolve("model"), "a file\n");
         assertEquals("jgpt convert: --out " + file + ": exists and is not a folder", convert(TINY_BIN, file).lastLine());
+    }
+
+    /** The pid of a process that has ended: what a killed writer's temporary file is named by. */
+    static long deadPid() throws IOException {
+        Process p = new ProcessBuilder("true").start();
+        try {
+            p.waitFor();
+        } catch (InterruptedException e) {
+            throw new IOException(e);
+        }
+        return p.pid();
     }
 
     /** Saving a model whose vocabulary GPT-2's tokenizer does not fit deletes no tokenizer file of the user's. */
