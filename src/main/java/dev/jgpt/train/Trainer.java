@@ -251,30 +251,60 @@ public final class Trainer {
 
     /**
      * The evaluations of step {@code step}, before its update; a stop request skips the ones not yet
-     * begun (a resumed run does them again at this step), except at max_steps: there no step is left
-     * to stop before, and a finished run is not resumed, so its final evaluations happen now or never.
+     * begun and ends the one under way at its next batch, item or token (a resumed run does them again
+     * at this step: HellaSwag is 10,042 forward passes), except at max_steps: there no step
+     * is left to stop before, and a finished run is not resumed, so its final evaluations happen now or never.
      */
     private void evaluate() throws IOException {
-        var e = cfg.eval();
-        TrainConfig t = cfg.train();
         savedThisStep = false;
         // the evaluations are collective: every rank skips the same ones
-        boolean stopping = stopAgreed() && step < t.maxSteps();
-        if (valDue(cfg, step) && !stopping) {
+        boolean stopping = stopAgreed() && step < cfg.train().maxSteps();
+        if (!stopping) {
+            try {
+                evaluations();
+            } catch (EvaluationStopped stopped) {
+                run.println(String.format("step %5d: evaluation stopped (a resumed run makes it again)", step));
+            }
+        }
+        if (checkpointDue(cfg, step)) saveCheckpoint();
+    }
+
+    /** Thrown between the batches, items or tokens of an evaluation when the run is to stop. */
+    private static final class EvaluationStopped extends RuntimeException {
+        EvaluationStopped() {
+            super(null, null, false, false);
+        }
+    }
+
+    /**
+     * Ends the evaluation under way when the ranks agree to stop; collective: every rank calls it at
+     * the same points (after each validation batch, after each of the HellaSwag items every rank has).
+     */
+    private void stopEvaluationIfAgreed() {
+        if (step < cfg.train().maxSteps() && stopAgreed()) throw new EvaluationStopped();
+    }
+
+    private void evaluations() {
+        var e = cfg.eval();
+        TrainConfig t = cfg.train();
+        if (valDue(cfg, step)) {
             if (group.size() > 1) {
                 toHost();
                 group.checkSameWeights(model.params());
             }
             ProgressBar bar = progress(String.format("step %5d validation", step), e.valSteps(), "batches");
             try {
-                lastValLoss = group.mean(Evaluator.validationLoss(engine, val, e.valSteps(), t.microBatchSize(), t.seqLen(), () -> bar.add(1)));
+                lastValLoss = group.mean(Evaluator.validationLoss(engine, val, e.valSteps(), t.microBatchSize(), t.seqLen(), () -> {
+                    bar.add(1);
+                    stopEvaluationIfAgreed();
+                }));
             } finally {
                 bar.clear();
             }
             run.logVal(step, lastValLoss);
             run.println(String.format("step %5d | validation loss %.4f", step, lastValLoss));
         }
-        if (!hellaswag.isEmpty() && hellaswagDue(cfg, step) && !stopping) {
+        if (!hellaswag.isEmpty() && hellaswagDue(cfg, step)) {
             HellaSwag.Score s = hellaswagOnAllRanks();
             run.logHellaSwag(step, s.total(), s.correct(), s.correctNorm());
             int unscored = hellaswag.size() - s.total(); // items longer than the model's context, skipped as eval skips them
@@ -282,13 +312,17 @@ public final class Trainer {
                     unscored == 0 ? "" : " (" + unscored + " of " + hellaswag.size() + " items longer than model.block_size "
                             + cfg.model().shape().blockSize() + " not scored)"));
         }
-        if (sampleDue(cfg, step) && !stopping && group.isMain()) {
+        if (sampleDue(cfg, step) && group.isMain()) {
             toHost(); // the samples are decoded on the CPU, from the host model
             if (inference == null) inference = new Inference(model);
             ProgressBar bar = progress(String.format("step %5d samples", step), (long) e.numSamples() * e.sampleMaxTokens(), "tokens");
             List<String> samples;
             try {
-                samples = Evaluator.samples(inference, e.samplePrompt(), e.numSamples(), e.sampleMaxTokens(), e.topK(), e.sampleSeed(), bar::set);
+                samples = Evaluator.samples(inference, e.samplePrompt(), e.numSamples(), e.sampleMaxTokens(), e.topK(), e.sampleSeed(), tokens -> {
+                    bar.set(tokens);
+                    // rank 0 alone samples: its own request ends them, and the ranks agree on it at the next step's start
+                    if (stopRequested != 0 && step < t.maxSteps()) throw new EvaluationStopped();
+                });
             } finally {
                 bar.clear();
             }
@@ -297,7 +331,6 @@ public final class Trainer {
                 run.println("sample " + i + ": " + samples.get(i));
             }
         }
-        if (checkpointDue(cfg, step)) saveCheckpoint();
     }
 
     /**
@@ -374,9 +407,14 @@ public final class Trainer {
         List<HellaSwag.Example> mine = new java.util.ArrayList<>();
         for (int i = group.rank(); i < hellaswag.size(); i += group.size()) mine.add(hellaswag.get(i));
         ProgressBar bar = progress(String.format("step %5d HellaSwag", step), mine.size(), "items");
+        int everyRankHas = hellaswag.size() / group.size(); // a stop is agreed after each of these; the rest are one item each at most
+        int[] scored = {0};
         HellaSwag.Score s;
         try {
-            s = mine.isEmpty() ? HellaSwag.Score.ZERO : Evaluator.hellaswag(engine, mine, () -> bar.add(1));
+            s = mine.isEmpty() ? HellaSwag.Score.ZERO : Evaluator.hellaswag(engine, mine, () -> {
+                bar.add(1);
+                if (++scored[0] <= everyRankHas) stopEvaluationIfAgreed();
+            });
         } finally {
             bar.clear();
         }

@@ -155,10 +155,12 @@ class TrainProcessTest {
     @Test
     void aSecondCtrlCQuitsAtOnce() throws Exception {
         assumeFalse(sigintIgnored(), "SIGINT is ignored by this JVM (started in the background), so by its children too");
-        // the first Ctrl-C lands in a long validation (thousands of batches at step 0), which it lets
-        // finish before the checkpoint; the second one, well over a second later, does not wait for it
-        Launcher.Child child = jgpt.start(tmp, "train", "-c", config.toString(), "--name", "twice", "--set", "eval.val_steps=20000");
-        child.awaitOut("time: ", 120); // the last line before step 0's validation
+        // the first Ctrl-C lands in the final validation (thousands of batches after the last update), which it
+        // lets finish: the run would be finished then; the second one, well over a second later, does not wait for it
+        assertEquals(0, jgpt.start(tmp, "train", "-c", config.toString(), "--name", "twice", "--set", "train.max_steps=2").waitFor(120));
+        Launcher.Child child = jgpt.start(tmp, "train", "--resume", run("twice").toString(), "--set", "train.max_steps=3",
+                "--set", "eval.val_steps=20000");
+        child.awaitOut("step     2/3", 120); // the last step's line: the final validation follows
         child.signal("INT");
         Thread.sleep(1500);
         child.signal("INT");
@@ -166,7 +168,7 @@ class TrainProcessTest {
         assertTrue(child.err().contains("SIGINT: stopping at the next micro-batch"), child.err());
         assertFalse(child.out().contains("stopped at step") || child.out().contains("validation loss"), child.out());
         assertEquals(RunStatus.State.INTERRUPTED, RunStatus.read(run("twice")).state());
-        assertTrue(TrainingCheckpoint.list(run("twice").resolve("checkpoints")).isEmpty());
+        assertEquals(List.of(run("twice").resolve("checkpoints/step_000002")), TrainingCheckpoint.list(run("twice").resolve("checkpoints")));
     }
 
     @Test

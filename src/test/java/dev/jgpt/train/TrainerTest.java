@@ -24,6 +24,7 @@ import static dev.jgpt.TestFiles.copyTree;
 import static dev.jgpt.io.AtomicFiles.deleteTree;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The training loop end to end on a tiny model: loss falls, resume is exact, a stop leaves a checkpoint. */
@@ -161,6 +162,55 @@ class TrainerTest {
         var val = Metrics.read(runDir.resolve(RunDirectory.METRICS_FILE)).stream().filter(m -> m.type().equals("val")).toList();
         assertEquals(List.of(0, 5), val.stream().map(m -> m.step()).toList());
         assertEquals(5, TrainingCheckpoint.readState(TrainingCheckpoint.list(runDir.resolve("checkpoints")).getLast()).step());
+    }
+
+    @Test
+    void aStopDuringTheEvaluationsEndsThemAndTheResumeMakesThemAgain() throws Exception {
+        String yaml = """
+                model: {preset: custom, n_layer: 1, n_head: 2, n_embd: 32, block_size: 128}
+                data: {dir: %s, order: shuffled, seed: 7}
+                train: {total_batch_size: 128, micro_batch_size: 4, seq_len: 32, max_lr: 3.0e-3, warmup_steps: 1, max_steps: 6, seed: 11}
+                eval: {val_every: 3, val_steps: 2, hellaswag_every: 3, hellaswag_file: %s, sample_every: 3, num_samples: 1,
+                       sample_max_tokens: 24, checkpoint_every: 0, keep_last: 0}
+                log: {runs_dir: %s, name: %%s, log_every: 1}
+                """.formatted(data, Path.of("src/test/resources/hellaswag/hellaswag_val_head10.jsonl").toAbsolutePath(), tmp.resolve("runs"));
+        RunConfig straight = RunConfig.parse(yaml.formatted("evalStraight"), "test", List.of());
+        Path straightDir;
+        try (RunDirectory run = create(straight)) {
+            trainer(straight, run, null).run();
+            straightDir = run.path();
+        }
+        // a signal while step 3's validation is printed: its HellaSwag items and samples (hours for GPT-2 124M on a CPU) are not made
+        RunConfig cfg = RunConfig.parse(yaml.formatted("evalStopped"), "test", List.of());
+        Trainer[] trainer = new Trainer[1];
+        PrintStream console = new PrintStream(new ByteArrayOutputStream()) {
+            @Override
+            public void println(String line) {
+                if (line.startsWith("step     3 | validation")) trainer[0].requestStop(2);
+            }
+        };
+        Path stopped;
+        try (RunDirectory run = RunDirectory.create(cfg, console, LocalDateTime.now())) {
+            trainer[0] = trainer(cfg, run, null);
+            trainer[0].run();
+            assertFalse(trainer[0].finished());
+            stopped = run.path();
+        }
+        assertEquals(List.of("val 0", "hellaswag 0", "val 3", "checkpoint 3"), Metrics.read(stopped.resolve(RunDirectory.METRICS_FILE))
+                .stream().filter(m -> !m.type().equals("train")).map(m -> m.type() + " " + m.step()).toList());
+        Path checkpoint = TrainingCheckpoint.list(stopped.resolve("checkpoints")).getLast();
+        assertEquals(3, TrainingCheckpoint.readState(checkpoint).step());
+        try (RunDirectory run = RunDirectory.open(stopped, new PrintStream(new ByteArrayOutputStream()))) {
+            trainer(run.config(), run, checkpoint).run();
+        }
+        assertEquals(results(straightDir), results(stopped));
+    }
+
+    /** Every metrics line but its wall-clock fields. */
+    static List<String> results(Path run) throws Exception {
+        return Metrics.read(run.resolve(RunDirectory.METRICS_FILE)).stream().filter(m -> !m.type().equals("checkpoint"))
+                .map(m -> m.type() + " " + m.step() + " " + m.fields().entrySet().stream()
+                        .filter(f -> !List.of("time", "dt_ms", "tok_per_sec").contains(f.getKey())).toList()).toList();
     }
 
     @Test
