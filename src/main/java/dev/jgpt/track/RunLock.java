@@ -127,8 +127,10 @@ public final class RunLock implements AutoCloseable {
     public static synchronized boolean isHeld(Path runDir) {
         Path file = runDir.toAbsolutePath().normalize().resolve(LOCK_FILE);
         if (HELD.contains(file)) return true;
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            FileLock probe = channel.tryLock();
+        // a shared lock is refused while the owner holds its exclusive one, and needs the file only readable:
+        // another user's run on a shared file system, whose lock file is not ours to write, still reads as running
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            FileLock probe = channel.tryLock(0, Long.MAX_VALUE, true);
             if (probe == null) return true;
             probe.release();
             return false;

@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class RunLockTest {
     @TempDir
@@ -49,6 +50,35 @@ class RunLockTest {
         assertEquals(holder.pid(), died.pid());
         try (RunLock ignored = RunLock.acquire(dir)) {
             assertTrue(RunLock.isHeld(dir));
+        }
+    }
+
+    @Test
+    void aRunWhoseLockFileThisUserCannotWriteIsSeenHeld() throws Exception {
+        // another user's run on a shared file system: its run.lock is read-only here. An immutable file stands
+        // in for the permissions, which root would not feel (chattr needs a file system that has the flag)
+        Process holder = startHolder(dir);
+        Path lock = dir.resolve(RunLock.LOCK_FILE);
+        try {
+            assumeTrue(chattr("+i", lock), "chattr +i is not available here");
+            try {
+                assertTrue(RunLock.isHeld(dir), "a live run must not read as died");
+                assertThrows(JgptException.class, () -> RunLock.acquire(dir));
+            } finally {
+                chattr("-i", lock);
+            }
+        } finally {
+            holder.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+        assertFalse(RunLock.isHeld(dir));
+    }
+
+    private static boolean chattr(String flag, Path file) throws Exception {
+        try {
+            Process p = new ProcessBuilder("chattr", flag, file.toString()).redirectErrorStream(true).start();
+            return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (java.io.IOException notInstalled) {
+            return false;
         }
     }
 
