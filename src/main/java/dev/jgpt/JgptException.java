@@ -50,6 +50,16 @@ public class JgptException extends RuntimeException {
     }
 
     /**
+     * A path or value as it is typed into a command the message suggests: as it is, or single-quoted
+     * when a shell would split or expand it (a space, a quote, a '$'), so the line can be pasted.
+     */
+    public static String shellWord(Object word) {
+        String w = String.valueOf(word);
+        if (w.matches("[\\p{L}\\p{M}\\p{N}_./:=@%+,-]+")) return w; // letters of any script are safe
+        return "'" + w.replace("'", "'\\''") + "'";
+    }
+
+    /**
      * What is wrong with a JSON text, in one line, from Gson's parse or mapping failure: where it broke
      * ("at line 1 column 5 path $.a"), without the exception's class name, Gson's advice to parse
      * leniently or its link to a troubleshooting page, none of which the person who wrote the file

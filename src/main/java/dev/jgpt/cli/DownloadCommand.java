@@ -73,7 +73,7 @@ public final class DownloadCommand implements Callable<Integer> {
             GptConfig cfg = HfCheckpoint.readConfig(dir);
             System.out.printf("%s: GPT-2 with %,d parameters (%d layers, %d heads, n_embd %d)%n", dir, cfg.realParameterCount(),
                     cfg.nLayer(), cfg.nHead(), cfg.nEmbd());
-            System.out.println("try: jgpt generate --model " + Main.shellWord(dir) + " --prompt \"Hello, I'm a language model,\"");
+            System.out.println("try: jgpt generate --model " + JgptException.shellWord(dir) + " --prompt \"Hello, I'm a language model,\"");
         } else if (name.equals(Downloads.HELLASWAG)) {
             Path file = download.fetch(Downloads.hellaswag(dir));
             long items;
@@ -81,7 +81,7 @@ public final class DownloadCommand implements Callable<Integer> {
                 items = lines.filter(l -> !l.isBlank()).count();
             }
             System.out.printf("%s: %,d HellaSwag validation items%n", file, items);
-            System.out.println("use: jgpt eval --model M --hellaswag " + Main.shellWord(file) + "   (or eval.hellaswag_file in a training config)");
+            System.out.println("use: jgpt eval --model M --hellaswag " + JgptException.shellWord(file) + "   (or eval.hellaswag_file in a training config)");
         } else {
             List<Download.Remote> files = Downloads.finewebEdu(hub, download, dir, maxFiles == null ? 0 : maxFiles);
             List<Download.Remote> todo = download.plan("fineweb-edu", dir, files);
@@ -90,7 +90,27 @@ public final class DownloadCommand implements Callable<Integer> {
             System.out.printf("%s: %d FineWeb-Edu parquet file%s%n", dir, files.size(), files.size() == 1 ? "" : "s");
             // prepare --source fineweb-edu reads all 14 files of the default folder, fetching what is missing
             boolean all = maxFiles == null && dir.normalize().equals(Downloads.defaultOut(name));
-            System.out.println("tokenize: jgpt prepare --source " + (all ? Downloads.FINEWEB_EDU : Main.shellWord(dir)));
+            System.out.println("tokenize: jgpt prepare --source " + (all ? Downloads.FINEWEB_EDU : JgptException.shellWord(dir)));
+        }
+    }
+
+    /** {@code dir} and the folders above it that do not exist yet, the deepest first. */
+    static List<Path> missingFolders(Path dir) {
+        List<Path> missing = new ArrayList<>();
+        for (Path p = dir.toAbsolutePath().normalize(); p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
+            missing.add(p);
+        }
+        return missing;
+    }
+
+    /** Deletes those of {@code folders} (deepest first) that are empty, stopping at the first that is not. */
+    static void removeIfEmpty(List<Path> folders) {
+        for (Path p : folders) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                return; // not empty (a .part to continue from), or not ours to remove: the folders above it stay too
+            }
         }
     }
 }

@@ -48,16 +48,6 @@ public final class Main implements Runnable {
         System.exit(code);
     }
 
-    /**
-     * A path or word in a command that jgpt suggests, as a shell must be given it to copy and paste:
-     * as it is when it holds only letters, digits and {@code _./:=@%+,-}; otherwise in single quotes.
-     */
-    static String shellWord(Object word) {
-        String s = word.toString();
-        if (s.matches("[\\p{L}\\p{M}\\p{N}_./:=@%+,-]+")) return s;
-        return "'" + s.replace("'", "'\\''") + "'";
-    }
-
     /** The configured command line, shared with tests so they run exactly what users run. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());

@@ -183,7 +183,7 @@ public final class RunsCommand implements Callable<Integer> {
         if (Files.isDirectory(byPath) || Files.isDirectory(byName)) {
             throw new JgptException(name + ": not a run directory (no config.yaml, metrics.jsonl, run.json or checkpoints)");
         }
-        throw new JgptException(name + ": no such run in " + runsDir + " (jgpt runs --dir " + runsDir + " lists them)");
+        throw new JgptException(name + ": no such run in " + runsDir + " (jgpt runs --dir " + JgptException.shellWord(runsDir) + " lists them)");
     }
 
     static String describe(RunInfo r) {

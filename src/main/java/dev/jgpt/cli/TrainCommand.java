@@ -144,7 +144,7 @@ public final class TrainCommand implements Callable<Integer> {
             trainer.run();
             if (trainer.finished()) {
                 run.markEnded(RunStatus.State.FINISHED, null);
-                System.out.println("run directory: " + run.path() + " (sample from it: jgpt generate --model " + Main.shellWord(run.path()) + ")");
+                System.out.println("run directory: " + run.path() + " (sample from it: jgpt generate --model " + JgptException.shellWord(run.path()) + ")");
                 return 0;
             }
             run.markEnded(RunStatus.State.INTERRUPTED, null);

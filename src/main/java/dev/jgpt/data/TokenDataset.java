@@ -212,7 +212,7 @@ public final class TokenDataset {
     /** The shard files of {@code split} in {@code dir}, sorted by name. */
     static List<Path> findShards(Path dir, String split) {
         if (!Files.isDirectory(dir)) {
-            throw new JgptException(dir + ": no such data directory (make one with: jgpt prepare --out " + dir + ")");
+            throw new JgptException(dir + ": no such data directory (make one with: jgpt prepare --out " + JgptException.shellWord(dir) + ")");
         }
         List<Path> found = new ArrayList<>();
         try (Stream<Path> files = Files.list(dir)) {

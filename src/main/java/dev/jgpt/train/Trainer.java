@@ -217,7 +217,7 @@ public final class Trainer {
         String dropped = microBatchesDropped > 0
                 ? " (dropped the " + microBatchesDropped + " of its " + accum + " micro-batches it had done)" : "";
         run.println("stopped at step " + step + dropped + "; checkpoint " + TrainingCheckpoint.dirFor(run.checkpointsDir(), step)
-                + "; resume with: jgpt train --resume " + run.path());
+                + "; resume with: jgpt train --resume " + JgptException.shellWord(run.path()));
     }
 
     // ---- the cadence: every so many steps, and at the last step (max_steps, after the last update) ----

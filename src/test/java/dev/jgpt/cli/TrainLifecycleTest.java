@@ -150,6 +150,16 @@ class TrainLifecycleTest {
     }
 
     @Test
+    void theCommandsItSuggestsCanBePastedWhateverThePath() throws Exception {
+        Path spaced = tmp.resolve("my runs");
+        EngineCommandsTest.Run r = trainNew("pasted", "log.runs_dir=" + spaced);
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("(sample from it: jgpt generate --model '" + spaced.resolve("pasted") + "')"), r.out());
+        assertEquals("runs/a_b-1.2", dev.jgpt.JgptException.shellWord("runs/a_b-1.2"));
+        assertEquals("'it'\\''s $HOME'", dev.jgpt.JgptException.shellWord("it's $HOME"));
+    }
+
+    @Test
     void aRunThatFailsBeforeItsFirstStepLeavesNothing() throws Exception {
         String init = oneErrorLine(trainNew("badinit", "model.init_from=" + tmp.resolve("no-such-model")));
         assertTrue(init.contains("no-such-model"), init);
