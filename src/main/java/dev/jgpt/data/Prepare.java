@@ -175,6 +175,7 @@ public final class Prepare {
     }
 
     static Path ensureShards(Path dir, String source, String textField, Environment env) {
+        requireFolderOrNothing(dir);
         if (isPrepared(dir)) return dir;
         if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) return foreignShards(dir, env.say());
         Path created = createOut(dir);
@@ -208,11 +209,17 @@ public final class Prepare {
      * job, which reads what rank 0 prepared); {@code hint} says what to do instead.
      */
     public static Path requireShards(Path dir, String hint) {
+        requireFolderOrNothing(dir);
         if (isPrepared(dir)) return dir;
         if (Files.isRegularFile(dir.resolve(JOURNAL)) || isEmptyOrMissing(dir)) {
             throw new JgptException("data.dir " + dir + ": " + (Files.exists(dir) ? "not prepared" : "no such folder") + " here; " + hint);
         }
         return foreignShards(dir, line -> { });
+    }
+
+    /** data.dir is a folder of shards, or a place to prepare one: a file there is neither. */
+    private static void requireFolderOrNothing(Path dir) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) throw new JgptException("data.dir " + dir + ": exists and is not a directory");
     }
 
     /** A folder of shards jgpt did not write, read as it is when it holds both splits; else one clear error. */

@@ -211,6 +211,7 @@ public final class TokenDataset {
 
     /** The shard files of {@code split} in {@code dir}, sorted by name. */
     static List<Path> findShards(Path dir, String split) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) throw new JgptException(dir + ": exists and is not a directory of shards");
         if (!Files.isDirectory(dir)) {
             throw new JgptException(dir + ": no such data directory (make one with: jgpt prepare --out " + JgptException.shellWord(dir) + ")");
         }

@@ -171,6 +171,9 @@ class TrainLifecycleTest {
         String nodata = oneErrorLine(trainNew("nodata", "data.dir=" + notShards));
         assertTrue(nodata.contains("data.dir " + notShards + ": holds no token shards"), nodata);
         assertFalse(Files.exists(runs.resolve("nodata")));
+        Path file = Files.writeString(tmp.resolve("data-file"), "not shards\n");
+        assertEquals("jgpt train: data.dir " + file + ": exists and is not a directory", oneErrorLine(trainNew("filedata", "data.dir=" + file)));
+        assertFalse(Files.exists(runs.resolve("filedata")));
         assertEquals(List.of(notShards.resolve("readme.txt")), Files.list(notShards).toList());
 
         // a folder the user made stays (empty, as it was); the name is free again

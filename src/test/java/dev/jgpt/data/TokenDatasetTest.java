@@ -272,6 +272,10 @@ class TokenDatasetTest {
         JgptException e = assertThrows(JgptException.class,
                 () -> new TokenDataset(dir.resolve("nope"), "train", 1, 8, 0, 1, TokenDataset.Order.SEQUENTIAL, 0));
         assertTrue(e.getMessage().contains("no such data directory"), e.getMessage());
+        Path file = Files.writeString(dir.resolve("a-file"), "not shards\n");
+        e = assertThrows(JgptException.class, () -> new TokenDataset(file, "train", 1, 8, 0, 1, TokenDataset.Order.SEQUENTIAL, 0));
+        assertEquals(file + ": exists and is not a directory of shards", e.getMessage()); // not "make one with jgpt prepare"
+        Files.delete(file);
         e = assertThrows(JgptException.class, () -> new TokenDataset(dir, "train", 1, 8, 0, 1, TokenDataset.Order.SEQUENTIAL, 0));
         assertTrue(e.getMessage().contains("no train shards"), e.getMessage());
 
