@@ -114,6 +114,12 @@ public final class TrainCommand implements Callable<Integer> {
             if (resume != null) {
                 cfg = resumeConfig(run.config());
                 checkpoint = TrainingCheckpoint.newestWhole(run.checkpointsDir(), damaged::add); // null: none yet
+                RunStatus.State ended = RunStatus.read(run.path()).state();
+                if (checkpoint == null && (ended == RunStatus.State.FINISHED || ended == RunStatus.State.INTERRUPTED)) {
+                    // it wrote one as it ended: they were deleted since, and training it again would replace its metrics
+                    throw new JgptException("--resume " + resume + ": the run ended " + ended.word() + " but its checkpoints are gone,"
+                            + " so it cannot go on; start a new run (jgpt train --name ...)");
+                }
                 device = TrainDevice.of(cfg.train().device());
             }
             // every check happens here, before the run's files change: a refused resume leaves the run as it was

@@ -132,6 +132,7 @@ class TrainLifecycleTest {
         assertEquals(0, trainNew("early").exit());
         Path early = runs.resolve("early");
         dev.jgpt.io.AtomicFiles.deleteTree(early.resolve(RunDirectory.CHECKPOINTS_DIR));
+        RunStatus.runningNow().write(early); // what a killed process leaves
         assertTrue(trainNew("early").err().contains("already exists"), "its name is taken: resuming is the way on");
 
         EngineCommandsTest.Run r = train("--resume", early.toString());
@@ -142,6 +143,13 @@ class TrainLifecycleTest {
         assertEquals(losses(runs.resolve("whole")), losses(early));
         assertEquals(List.of(2, 4), TrainingCheckpoint.list(early.resolve(RunDirectory.CHECKPOINTS_DIR)).stream()
                 .map(p -> Integer.parseInt(p.getFileName().toString().substring("step_".length()))).toList());
+
+        // a finished run wrote its checkpoints: when they are deleted since, it is not trained again over its metrics
+        dev.jgpt.io.AtomicFiles.deleteTree(early.resolve(RunDirectory.CHECKPOINTS_DIR));
+        var before = TrainProcessTest.snapshot(early);
+        String gone = oneErrorLine(train("--resume", early.toString(), "--set", "train.max_steps=6"));
+        assertTrue(gone.contains("the run ended finished but its checkpoints are gone"), gone);
+        assertEquals(before, TrainProcessTest.snapshot(early));
     }
 
     static List<String> losses(Path run) throws Exception {
