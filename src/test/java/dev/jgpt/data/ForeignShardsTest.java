@@ -104,13 +104,13 @@ class ForeignShardsTest {
         // as a prepare killed while writing its second shard leaves it, beside a file of the user's
         Files.writeString(data.resolve(Prepare.JOURNAL), "corpus_val_000000.bin\ncorpus_train_000001.bin\n");
         ShardFormat.BIN.write(data.resolve("corpus_val_000000.bin"), TOKENS, 10);
-        Files.writeString(data.resolve(".corpus_train_000001.bin.tmp4242"), "half");
+        Files.writeString(data.resolve(".corpus_train_000001.bin.tmp999999942"), "half");
         Files.writeString(data.resolve("mine.txt"), "keep me");
 
         Prepare.ensureShards(data, text.toString());
         assertTrue(Prepare.isPrepared(data));
         assertFalse(Files.exists(data.resolve(Prepare.JOURNAL)));
-        assertFalse(Files.exists(data.resolve(".corpus_train_000001.bin.tmp4242")));
+        assertFalse(Files.exists(data.resolve(".corpus_train_000001.bin.tmp999999942")));
         assertEquals("keep me", Files.readString(data.resolve("mine.txt")));
         assertTrue(ShardFormat.BIN.tokenCount(data.resolve("corpus_val_000000.bin")) > 10, "the cut-short shard was written again");
     }

@@ -194,14 +194,14 @@ class PrepareFinewebTest {
         String unfinished = String.format("edufineweb_train_%06d.bin", kept.size());
         Files.writeString(out.resolve(Prepare.JOURNAL), unfinished + "\n{\"file\":\"" + unfinished + "\",\"spl",
                 java.nio.file.StandardOpenOption.APPEND);
-        Files.writeString(out.resolve("." + unfinished + ".tmp4242"), "half a shard");
+        Files.writeString(out.resolve("." + unfinished + ".tmp999999942"), "half a shard");
 
         // still offline: the next try keeps the whole shards again, and leaves the journal whole for the lines to come
         assertThrows(JgptException.class, () -> Prepare.run(options(out, downloads), environment(PLENTY), true));
         List<String> journal = Files.readAllLines(out.resolve(Prepare.JOURNAL));
         assertEquals(lastDone, journal.getLast());
         assertFalse(journal.contains(unfinished), journal.toString());
-        assertFalse(Files.exists(out.resolve("." + unfinished + ".tmp4242")));
+        assertFalse(Files.exists(out.resolve("." + unfinished + ".tmp999999942")));
 
         served.put(FILES + "001_00000.parquet", second);
         requests.clear();
@@ -216,7 +216,7 @@ class PrepareFinewebTest {
         }
         assertTrue(Prepare.isPrepared(out));
         assertFalse(Files.exists(out.resolve(Prepare.JOURNAL)));
-        assertFalse(Files.exists(out.resolve("." + unfinished + ".tmp4242")));
+        assertFalse(Files.exists(out.resolve("." + unfinished + ".tmp999999942")));
     }
 
     @Test

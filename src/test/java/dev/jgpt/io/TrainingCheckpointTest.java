@@ -64,14 +64,14 @@ class TrainingCheckpointTest {
     void listingIgnoresTemporaryFoldersAndFoldersWithoutState() throws IOException {
         save(dir, 2, 5);
         save(dir, 4, 4);
-        Files.createDirectories(dir.resolve(".step_000006.tmp1234/model")); // a save in progress or killed
-        Files.createDirectories(dir.resolve(".step_000001.tmp99-old"));     // a prune or replace killed midway
+        Files.createDirectories(dir.resolve(".step_000006.tmp999991234/model")); // a save in progress or killed
+        Files.createDirectories(dir.resolve(".step_000001.tmp999999999-old"));     // a prune or replace killed midway
         Files.createDirectories(dir.resolve("step_000008/model"));          // state.json gone
         Files.writeString(dir.resolve("notes.txt"), "x");
         assertEquals(List.of("step_000002", "step_000004"), names(TrainingCheckpoint.list(dir)));
 
         TrainingCheckpoint.removeLeftovers(dir);
-        assertTrue(Files.notExists(dir.resolve(".step_000006.tmp1234")) && Files.notExists(dir.resolve(".step_000001.tmp99-old")));
+        assertTrue(Files.notExists(dir.resolve(".step_000006.tmp999991234")) && Files.notExists(dir.resolve(".step_000001.tmp999999999-old")));
         assertTrue(Files.exists(dir.resolve("notes.txt")) && Files.exists(dir.resolve("step_000008")), "only its own leftovers");
     }
 
