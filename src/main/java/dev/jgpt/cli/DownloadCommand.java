@@ -55,12 +55,12 @@ public final class DownloadCommand implements Callable<Integer> {
         AtomicFiles.checkNotUnderAFile(dir, out != null ? "--out" : "the folder");
         if (Downloads.MODELS.contains(name)) HfCheckpoint.checkOutputFolder(dir, option);
         else if (Files.exists(dir) && !Files.isDirectory(dir)) throw new JgptException(option + ": exists and is not a folder");
-        List<Path> created = Download.missingFolders(dir);
+        List<Path> created = AtomicFiles.missingFolders(dir);
         try {
             download(dir, hub);
         } catch (RuntimeException | IOException e) {
             // what was fetched stays for the next run to continue; folders left empty go
-            Download.removeIfEmpty(created);
+            AtomicFiles.removeIfEmpty(created);
             throw e;
         }
         return 0;
@@ -91,26 +91,6 @@ public final class DownloadCommand implements Callable<Integer> {
             // prepare --source fineweb-edu reads all 14 files of the default folder, fetching what is missing
             boolean all = maxFiles == null && dir.normalize().equals(Downloads.defaultOut(name));
             System.out.println("tokenize: jgpt prepare --source " + (all ? Downloads.FINEWEB_EDU : JgptException.shellWord(dir)));
-        }
-    }
-
-    /** {@code dir} and the folders above it that do not exist yet, the deepest first. */
-    static List<Path> missingFolders(Path dir) {
-        List<Path> missing = new ArrayList<>();
-        for (Path p = dir.toAbsolutePath().normalize(); p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
-            missing.add(p);
-        }
-        return missing;
-    }
-
-    /** Deletes those of {@code folders} (deepest first) that are empty, stopping at the first that is not. */
-    static void removeIfEmpty(List<Path> folders) {
-        for (Path p : folders) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException e) {
-                return; // not empty (a .part to continue from), or not ours to remove: the folders above it stay too
-            }
         }
     }
 }

@@ -178,7 +178,7 @@ public final class Prepare {
         requireFolderOrNothing(dir);
         if (isPrepared(dir)) return dir;
         if (!Files.isRegularFile(dir.resolve(JOURNAL)) && !isEmptyOrMissing(dir)) return foreignShards(dir, env.say());
-        Path created = createOut(dir);
+        List<Path> created = createOut(dir);
         try (RunLock lock = RunLock.await(dir, LOCK, owner -> env.say().accept("data.dir " + dir + ": waiting for process " + owner
                 + ", which is preparing it..."))) {
             if (lock == null) return ensureShards(dir, source, textField, env); // that process failed and removed the folder it made
@@ -304,7 +304,7 @@ public final class Prepare {
      */
     static Summary run(Options options, Environment env, boolean continueCutShort) {
         check(options);
-        Path created = createOut(options.out());
+        List<Path> created = createOut(options.out());
         try (RunLock lock = RunLock.acquire(options.out(), LOCK)) {
             return prepareLocked(options, env, continueCutShort, created);
         }
@@ -313,10 +313,10 @@ public final class Prepare {
     /**
      * The prepare itself, in a folder this process holds. When it fails before its first whole shard
      * (a bad input, most often) it leaves nothing behind: its journal goes, and the folder too when
-     * it made it ({@code created}: the highest folder it made, or null), so the corrected command
+     * it made it ({@code created}: the folders it made, the deepest first), so the corrected command
      * starts as if it were the first.
      */
-    private static Summary prepareLocked(Options options, Environment env, boolean continueCutShort, Path created) {
+    private static Summary prepareLocked(Options options, Environment env, boolean continueCutShort, List<Path> created) {
         boolean fresh = false; // this prepare began the folder's journal: what it names is this prepare's own
         ShardWriter writer = null;
         try {
@@ -406,7 +406,7 @@ public final class Prepare {
                 }
             }
         } catch (RuntimeException e) {
-            if (fresh ? writer == null || writer.shardsWritten() == 0 : created != null) discard(options.out(), fresh, created);
+            if (fresh ? writer == null || writer.shardsWritten() == 0 : !created.isEmpty()) discard(options.out(), fresh, created);
             throw e;
         } finally {
             removeLockFile(options.out());
@@ -461,28 +461,27 @@ public final class Prepare {
     }
 
     /**
-     * Makes the output folder (and those above it) where it is missing; returns the highest folder it
-     * made, which a failed prepare removes again with those below it, or null when {@code out} was there.
+     * Makes the output folder (and those above it) where it is missing; returns the folders it made,
+     * the deepest first, which a failed prepare removes again (none when {@code out} was there).
      */
-    private static Path createOut(Path out) {
+    private static List<Path> createOut(Path out) {
         if (Files.exists(out) && !Files.isDirectory(out)) throw new JgptException("--out " + out + ": exists and is not a directory");
-        Path top = null;
-        for (Path p = out.toAbsolutePath().normalize(); p != null && !Files.exists(p); p = p.getParent()) top = p;
+        List<Path> made = AtomicFiles.missingFolders(out);
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
             throw JgptException.io(out, "create the folder", e);
         }
-        return top;
+        return made;
     }
 
     /**
      * Removes what a failed prepare wrote: with {@code ownJournal}, the shards its journal names, their
-     * temporary files and the journal; then the folders this prepare made ({@code created}, the
-     * highest of them, or null), each as far as nothing else is left in it (the lock file, held by
+     * temporary files and the journal; then the folders this prepare made ({@code created}, the deepest
+     * first), each as far as nothing else is left in it (the lock file, held by
      * this process until it closes, goes with the output folder).
      */
-    private static void discard(Path out, boolean ownJournal, Path created) {
+    private static void discard(Path out, boolean ownJournal, List<Path> created) {
         try {
             if (ownJournal) {
                 for (String name : ownFiles(out)) {
@@ -492,12 +491,9 @@ public final class Prepare {
                 AtomicFiles.removeLeftovers(out.resolve(MANIFEST));
                 Files.deleteIfExists(out.resolve(JOURNAL));
             }
-            if (created != null && isEmptyOrMissing(out)) {
+            if (!created.isEmpty() && isEmptyOrMissing(out)) {
                 Files.deleteIfExists(out.resolve(LOCK));
-                for (Path p = out.toAbsolutePath().normalize(); p != null && p.startsWith(created); p = p.getParent()) {
-                    if (!isEmptyOrMissing(p)) break;
-                    Files.deleteIfExists(p);
-                }
+                AtomicFiles.removeIfEmpty(created);
             }
         } catch (IOException | RuntimeException e) {
             // the failure that brought us here is the error to report; what is left, --overwrite removes

@@ -5,9 +5,12 @@ import dev.jgpt.JgptException;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -169,6 +172,30 @@ public final class AtomicFiles {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /**
+     * {@code dir} and the folders above it that do not exist yet, the deepest first: what a command
+     * that is about to make {@code dir} takes note of, to remove again with {@link #removeIfEmpty}
+     * when it fails.
+     */
+    public static List<Path> missingFolders(Path dir) {
+        List<Path> missing = new ArrayList<>();
+        for (Path p = dir.toAbsolutePath().normalize(); p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
+            missing.add(p);
+        }
+        return missing;
+    }
+
+    /** Deletes those of {@code folders} (deepest first) that are empty, stopping at the first that is not. */
+    public static void removeIfEmpty(List<Path> folders) {
+        for (Path p : folders) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                return; // not empty (what another process or an earlier run left), or not ours: the folders above it stay too
+            }
         }
     }
 }

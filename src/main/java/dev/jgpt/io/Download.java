@@ -170,40 +170,20 @@ public final class Download {
      */
     public Path fetch(Remote file) {
         if (file.isComplete()) return file.dest;
-        List<Path> created = missingFolders(file.dest.toAbsolutePath().getParent());
+        List<Path> created = AtomicFiles.missingFolders(file.dest.toAbsolutePath().getParent());
         try {
             AtomicFiles.writeResumable(file.dest, part -> withTries(file.url, file.dest.getFileName().toString(), () -> {
                 transfer(file, part);
                 return null;
             }));
         } catch (IOException e) {
-            removeIfEmpty(created);
+            AtomicFiles.removeIfEmpty(created);
             throw new JgptException("cannot write " + file.dest + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            removeIfEmpty(created);
+            AtomicFiles.removeIfEmpty(created);
             throw e;
         }
         return file.dest;
-    }
-
-    /** {@code dir} and the folders above it that do not exist yet, the deepest first. */
-    public static List<Path> missingFolders(Path dir) {
-        List<Path> missing = new ArrayList<>();
-        for (Path p = dir.toAbsolutePath().normalize(); p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
-            missing.add(p);
-        }
-        return missing;
-    }
-
-    /** Deletes those of {@code folders} (deepest first) that are empty, stopping at the first that is not. */
-    public static void removeIfEmpty(List<Path> folders) {
-        for (Path p : folders) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException e) {
-                return; // not empty (a .part to continue from), or not ours to remove: the folders above it stay too
-            }
-        }
     }
 
     /** A small text resource (a file listing) into memory. */

@@ -63,7 +63,8 @@ public final class RunDirectory implements AutoCloseable {
     private final PrintStream console;
     private final int lastStep;
     private final RunLock lock;
-    private final boolean isNew, madeFolder;
+    private final boolean isNew;
+    private final List<Path> madeFolders; // the run folder and those above it that this process made
     private final boolean writes; // false for a follower
     private final Object statusLock = new Object();
     private RunConfig config;
@@ -71,14 +72,14 @@ public final class RunDirectory implements AutoCloseable {
     // null for a follower
     private final Appender metrics, consoleLog, samples;
 
-    private RunDirectory(Path dir, RunConfig config, PrintStream console, int lastStep, RunLock lock, boolean isNew, boolean madeFolder) {
+    private RunDirectory(Path dir, RunConfig config, PrintStream console, int lastStep, RunLock lock, boolean isNew, List<Path> madeFolders) {
         this.dir = dir;
         this.config = config;
         this.console = console;
         this.lastStep = lastStep;
         this.lock = lock;
         this.isNew = isNew;
-        this.madeFolder = madeFolder;
+        this.madeFolders = madeFolders;
         this.writes = lock != null;
         this.metrics = writes ? new Appender(metricsFile()) : null;
         this.consoleLog = writes ? new Appender(consoleLogFile()) : null;
@@ -94,7 +95,7 @@ public final class RunDirectory implements AutoCloseable {
      * every file, so here every print, log and status change is dropped and nothing is locked.
      */
     public static RunDirectory follower(Path dir, RunConfig config) {
-        return new RunDirectory(dir, config, null, -1, null, false, false);
+        return new RunDirectory(dir, config, null, -1, null, false, List.of());
     }
 
     /** Starts a new run under {@code config.log().runsDir()}, printing to standard output. */
@@ -121,12 +122,12 @@ public final class RunDirectory implements AutoCloseable {
         Path runsDir = config.log().runsDir();
         String name = config.log().name();
         Path dir;
-        boolean made;
+        List<Path> made;
         RunLock lock;
         if (name != null) {
             dir = runsDir.resolve(name);
             if (!isEmptyOrMissing(dir)) throw notEmpty(dir);
-            made = !Files.exists(dir);
+            made = AtomicFiles.missingFolders(dir);
             lock = claim(dir);
             if (!isEmptyOrMissing(dir)) {
                 lock.close();
@@ -139,7 +140,7 @@ public final class RunDirectory implements AutoCloseable {
                 name = i == 1 ? base : base + "-" + i;
                 dir = runsDir.resolve(name);
                 if (!isEmptyOrMissing(dir)) continue;
-                made = !Files.exists(dir);
+                made = AtomicFiles.missingFolders(dir);
                 try {
                     lock = claim(dir);
                 } catch (JgptException inUse) {
@@ -209,7 +210,7 @@ public final class RunDirectory implements AutoCloseable {
                 throw new JgptException(dir + ": cannot reopen run directory (" + e.getMessage() + ")", e);
             }
             int lastStep = Metrics.lastStep(Metrics.read(metricsFile));
-            return new RunDirectory(dir, config, console, lastStep, lock, false, false);
+            return new RunDirectory(dir, config, console, lastStep, lock, false, List.of());
         } catch (RuntimeException e) {
             lock.close();
             throw e;
@@ -440,7 +441,8 @@ public final class RunDirectory implements AutoCloseable {
 
     /**
      * Removes a new run that never trained a step, so its name stays free: the files this process
-     * wrote, and the folder when it made it and nothing else is left in it. Then closes the run.
+     * wrote, and the folders it made (the run's, and runs/ when it was missing) where nothing else is
+     * left in them. Then closes the run.
      */
     public synchronized void discard() {
         if (!isNew) throw new IllegalStateException("only a new run is discarded");
@@ -455,7 +457,7 @@ public final class RunDirectory implements AutoCloseable {
             removeLeftovers(dir);
             Files.deleteIfExists(lock.file());
             lock.close();
-            if (madeFolder) deleteIfEmpty(dir);
+            AtomicFiles.removeIfEmpty(madeFolders); // runs/ too, when this run made it
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot remove the failed run's files (" + e.getMessage() + ")", e);
         } finally {

@@ -172,6 +172,10 @@ class TrainLifecycleTest {
         String init = oneErrorLine(trainNew("badinit", "model.init_from=" + tmp.resolve("no-such-model")));
         assertTrue(init.contains("no-such-model"), init);
         assertFalse(Files.exists(runs.resolve("badinit")), "the failed run's folder must be gone");
+        // so must the runs folder (and those above it) that the run made for itself
+        Path newRuns = tmp.resolve("new-runs-parent/runs");
+        oneErrorLine(trainNew("badinit", "model.init_from=" + tmp.resolve("no-such-model"), "log.runs_dir=" + newRuns));
+        assertFalse(Files.exists(tmp.resolve("new-runs-parent")), "a first run that fails leaves no empty runs folder");
 
         Path notShards = tmp.resolve("not-shards");
         Files.createDirectories(notShards);
@@ -259,9 +263,9 @@ class TrainLifecycleTest {
         Path checkpoints = run.resolve("checkpoints");
         double[] expected = TrainProcessTest.losses(run, "train");
         // a killed save, a killed prune, a killed config rewrite; and the newest checkpoint cut short
-        Files.createDirectories(checkpoints.resolve(".step_000006.tmp4242/model"));
-        Files.createDirectories(checkpoints.resolve(".step_000001.tmp4243"));
-        Files.writeString(run.resolve(".config.yaml.tmp4244"), "half");
+        Files.createDirectories(checkpoints.resolve(".step_000006.tmp999999942/model"));
+        Files.createDirectories(checkpoints.resolve(".step_000001.tmp999999943"));
+        Files.writeString(run.resolve(".config.yaml.tmp999999944"), "half");
         Path weights = checkpoints.resolve("step_000004/model/model.safetensors");
         Files.write(weights, java.util.Arrays.copyOf(Files.readAllBytes(weights), (int) Files.size(weights) / 2));
 
@@ -269,9 +273,9 @@ class TrainLifecycleTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("checkpoint step_000004 is damaged") && r.out().contains("trying step_000002"), r.out());
         assertTrue(r.out().contains("resuming damaged at step 2"), r.out());
-        assertFalse(Files.exists(checkpoints.resolve(".step_000006.tmp4242")));
-        assertFalse(Files.exists(checkpoints.resolve(".step_000001.tmp4243")));
-        assertFalse(Files.exists(run.resolve(".config.yaml.tmp4244")));
+        assertFalse(Files.exists(checkpoints.resolve(".step_000006.tmp999999942")));
+        assertFalse(Files.exists(checkpoints.resolve(".step_000001.tmp999999943")));
+        assertFalse(Files.exists(run.resolve(".config.yaml.tmp999999944")));
         assertArrayEquals(expected, TrainProcessTest.losses(run, "train"));
         TrainingCheckpoint.check(checkpoints.resolve("step_000004")); // written again, whole
     }
