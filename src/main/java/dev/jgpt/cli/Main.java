@@ -1,12 +1,13 @@
 package dev.jgpt.cli;
 
+import dev.jgpt.track.RunRecord;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The jgpt command line: one subcommand per job, each in its own class. */
 @Command(name = "jgpt",
         mixinStandardHelpOptions = true,
-        version = "jgpt 0.1.0",
+        versionProvider = Main.Version.class,
         description = "GPT-2 from scratch in Java: download, prepare data, train, evaluate, generate, serve, look at runs.",
         subcommands = {
                 CommandLine.HelpCommand.class,
@@ -46,6 +47,14 @@ public final class Main implements Runnable {
             code = 1;
         }
         System.exit(code);
+    }
+
+    /** The version the build stamped, the one each run's run.json records too. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"jgpt " + RunRecord.version()};
+        }
     }
 
     /** The configured command line, shared with tests so they run exactly what users run. */

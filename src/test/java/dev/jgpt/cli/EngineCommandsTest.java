@@ -55,6 +55,14 @@ class EngineCommandsTest {
     }
 
     @Test
+    void versionIsTheBuildsTheOneEachRunRecords() {
+        Run r = run("--version");
+        assertEquals(0, r.exit());
+        assertEquals("jgpt " + dev.jgpt.track.RunRecord.version() + "\n", r.out());
+        assertTrue(r.out().matches("jgpt \\d+\\.\\d+\\.\\d+.*\n"), r.out()); // stamped by the build, not "unknown"
+    }
+
+    @Test
     void debugStepPrintsTheExpectedJson() throws Exception {
         Run r = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", TINY.resolve("batch.json").toString(),
                 "--steps", "3", "--json");
