@@ -145,9 +145,12 @@ public final class CudaCommand implements Runnable {
         }
     }
 
-    /** For --device on other commands: the GPU, or one clear error saying why there is none. */
+    /**
+     * For --device on other commands: the GPU with its libraries loaded, or one clear error saying why
+     * there is none, before the command prints or serves anything.
+     */
     static Cuda openForDevice(String device) {
-        return onGpu(device) ? Cuda.open() : null;
+        return onGpu(device) ? Cuda.open().requireLibraries() : null;
     }
 
     /** Whether --device asks for the GPU (cuda) rather than the CPU; any other value is an error naming the option. */

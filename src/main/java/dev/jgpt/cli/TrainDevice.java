@@ -77,9 +77,9 @@ record TrainDevice(Cuda cuda, String description, BiFunction<Gpt, Optimizer, Eng
         }
     }
 
-    /** train.device for this process, on this machine. */
+    /** train.device for this process, on this machine: a GPU counts as usable once its libraries load too. */
     static TrainDevice of(TrainConfig.Device wanted) {
-        return of(wanted, Mpi.localRank(), Cuda::forLocalRank);
+        return of(wanted, Mpi.localRank(), localRank -> Cuda.forLocalRank(localRank).requireLibraries());
     }
 
     boolean onGpu() {

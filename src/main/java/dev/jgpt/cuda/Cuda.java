@@ -82,7 +82,7 @@ public final class Cuda implements AutoCloseable {
 
     /** Why no GPU can be used here, or null when one can (for tests and {@code --device auto}). */
     public static String unavailableReason() {
-        try (Cuda c = open()) {
+        try (Cuda c = open().requireLibraries()) {
             return null;
         } catch (CudaException e) {
             return e.getMessage();
@@ -140,6 +140,24 @@ public final class Cuda implements AutoCloseable {
     public CublasLt cublasLt() {
         if (cublasLt == null) cublasLt = new CublasLt(libraries.cublasLt(), driver, stream);
         return cublasLt;
+    }
+
+    /**
+     * Loads NVRTC and cuBLAS now, and cuBLASLt where JGPT_MATMUL selects it, rather than at the first
+     * kernel or matmul: a machine with a driver and a GPU but without these libraries then fails (or
+     * falls back to the CPU) before any work, with the error naming every place searched. Closes this
+     * GPU when one is missing.
+     */
+    public Cuda requireLibraries() {
+        try {
+            nvrtc();
+            cublas();
+            if (MatmulPath.selected() == MatmulPath.CUBLASLT) cublasLt();
+            return this;
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
     }
 
     /** Compiles (or takes from the cache) and loads every kernel file now, rather than on first use. */

@@ -150,6 +150,37 @@ class FakeGpuTest {
         assertTrue(gpu.lines().anyMatch(hellaswag::equals), gpu + "\n" + cpu);
     }
 
+    @Test
+    void aDriverWithoutTheOtherLibrariesIsNoUsableGpu() throws Exception {
+        // a machine with an NVIDIA driver and a GPU but no NVRTC or cuBLAS: auto trains on the CPU and says why,
+        // --device cuda stops with one line before any output or any run directory
+        Path driverOnly = Files.createDirectories(tmp.resolve("driver-only"));
+        for (String lib : List.of("libcuda.so.1", "libfakegpu.so")) {
+            Files.copy(Path.of("target/fakegpu/lib", lib), driverOnly.resolve(lib), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        List<String> env = List.of("env", "JGPT_CUDA_LIBS=" + driverOnly.toAbsolutePath(), "JGPT_CUDA_CACHE=" + tmp.resolve("kernel-cache"));
+        Path config = tmp.resolve("auto.yaml");
+        Files.writeString(config, TrainProcessTest.tinyConfig(data, 2));
+        Launcher.Child auto = jgpt.start(tmp, env, null, "train", "-c", config.toString(), "--name", "auto-no-nvrtc");
+        assertEquals(0, auto.waitFor(120), auto.out() + auto.err());
+        assertTrue(auto.out().contains("device: cpu (train.device auto: no usable GPU: no NVRTC found (libnvrtc.so.13"), auto.out());
+
+        Launcher.Child cuda = jgpt.start(tmp, env, null, "train", "-c", config.toString(), "--name", "cuda-no-nvrtc", "--set", "train.device=cuda");
+        assertEquals(1, cuda.waitFor(120));
+        assertEquals("", cuda.out());
+        assertTrue(cuda.err().startsWith("jgpt train: no NVRTC found") && cuda.err().strip().lines().count() == 1, cuda.err());
+        assertTrue(Files.notExists(tmp.resolve("runs/cuda-no-nvrtc")));
+
+        String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
+        for (String[] args : List.of(new String[]{"generate", "--model", model, "--prompt", "!", "--max-tokens", "4", "--device", "cuda"},
+                new String[]{"serve", "--model", model, "--port", "0", "--device", "cuda"})) {
+            Launcher.Child c = jgpt.start(tmp, env, null, args);
+            assertEquals(1, c.waitFor(120), c.out() + c.err());
+            assertEquals("", c.out(), args[0]);
+            assertTrue(c.err().startsWith("jgpt " + args[0] + ": no NVRTC found") && c.err().strip().lines().count() == 1, c.err());
+        }
+    }
+
     private static String[] concat(List<String> args, String... more) {
         return java.util.stream.Stream.concat(args.stream(), java.util.Arrays.stream(more)).toArray(String[]::new);
     }
