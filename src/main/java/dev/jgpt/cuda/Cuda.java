@@ -169,7 +169,13 @@ public final class Cuda implements AutoCloseable {
         MemorySegment m = modules.get(file);
         if (m == null) {
             nvrtc();
-            m = driver.loadModule(cache.cubin(file, arch()), file);
+            try {
+                m = driver.loadModule(cache.cubin(file, arch()), file);
+            } catch (CudaException cachedCubinRefused) {
+                // a cached cubin cut short or damaged on disk: compile it again, once, over the cached copy;
+                // a fresh cubin the driver refuses too is the error
+                m = driver.loadModule(cache.compile(file, arch()), file);
+            }
             modules.put(file, m);
         }
         return m;

@@ -40,20 +40,31 @@ public final class KernelCache {
 
     /** The cubin of one kernel file for {@code arch} ("sm_90"), from the cache or freshly compiled. */
     public byte[] cubin(String file, String arch) {
-        String source = KernelSources.source(file);
-        Path cached = dir.resolve(file.replace(".cu", "") + "-" + arch + "-nvrtc" + nvrtcVersion + "-" + hash(source) + ".cubin");
         try {
+            Path cached = cached(file, arch);
             if (Files.isRegularFile(cached)) return Files.readAllBytes(cached);
         } catch (IOException unreadable) {
             // compile instead
         }
-        byte[] cubin = nvrtc.compile(source, file, arch, KernelSources.OPTIONS);
+        return compile(file, arch);
+    }
+
+    /**
+     * The cubin compiled now, replacing the cached one: for a cached cubin the driver refused (a file
+     * cut short or damaged on disk would otherwise fail every run until the cache is deleted).
+     */
+    public byte[] compile(String file, String arch) {
+        byte[] cubin = nvrtc.compile(KernelSources.source(file), file, arch, KernelSources.OPTIONS);
         try {
-            AtomicFiles.write(cached, tmp -> Files.write(tmp, cubin));
+            AtomicFiles.write(cached(file, arch), tmp -> Files.write(tmp, cubin));
         } catch (IOException | JgptException notWritable) {
             // a cache is a convenience: without one, compile every run
         }
         return cubin;
+    }
+
+    private Path cached(String file, String arch) {
+        return dir.resolve(file.replace(".cu", "") + "-" + arch + "-nvrtc" + nvrtcVersion + "-" + hash(KernelSources.source(file)) + ".cubin");
     }
 
     private static String hash(String source) {

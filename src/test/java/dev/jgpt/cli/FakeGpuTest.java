@@ -181,6 +181,28 @@ class FakeGpuTest {
         }
     }
 
+    @Test
+    void aCachedCubinCutShortIsCompiledAgain() throws Exception {
+        // a cubin cut short on disk (a full disk, a copied cache) would otherwise fail every run until the cache is deleted
+        Path cache = tmp.resolve("cut-cache");
+        List<String> env = List.of("env", "JGPT_CUDA_LIBS=" + Path.of("target/fakegpu/lib").toAbsolutePath(), "JGPT_CUDA_CACHE=" + cache);
+        String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
+        String[] args = {"generate", "--model", model, "--prompt", "!", "--max-tokens", "6", "--temperature", "0", "--device", "cuda"};
+        Launcher.Child first = jgpt.start(tmp, env, null, args);
+        assertEquals(0, first.waitFor(300), first.out() + first.err());
+        List<Path> cubins;
+        try (var files = Files.list(cache)) {
+            cubins = files.filter(f -> f.getFileName().toString().startsWith("decode-")).toList();
+        }
+        assertEquals(1, cubins.size(), cubins.toString());
+        long size = Files.size(cubins.getFirst());
+        Files.write(cubins.getFirst(), new byte[0]);
+        Launcher.Child again = jgpt.start(tmp, env, null, args);
+        assertEquals(0, again.waitFor(300), again.out() + again.err());
+        assertEquals(first.out(), again.out());
+        assertEquals(size, Files.size(cubins.getFirst()), "the cached cubin is whole again");
+    }
+
     private static String[] concat(List<String> args, String... more) {
         return java.util.stream.Stream.concat(args.stream(), java.util.Arrays.stream(more)).toArray(String[]::new);
     }
