@@ -2,6 +2,8 @@ package dev.jgpt.cli;
 
 import dev.jgpt.JgptException;
 import dev.jgpt.cuda.Cuda;
+import dev.jgpt.cuda.CudaException;
+import dev.jgpt.cuda.CudaLibraries;
 import dev.jgpt.cuda.CudaKernels;
 import dev.jgpt.cuda.KernelCache;
 import dev.jgpt.cuda.KernelParity;
@@ -36,12 +38,25 @@ public final class CudaCommand implements Runnable {
         new picocli.CommandLine(this).usage(System.out);
     }
 
-    @Command(name = "info", mixinStandardHelpOptions = true, description = "The GPU, the driver, NVRTC and cuBLAS as found, and the matmul path JGPT_MATMUL selects.")
+    @Command(name = "info", mixinStandardHelpOptions = true, description = "The GPU, the driver, NVRTC and cuBLAS as found, and the "
+            + "matmul path JGPT_MATMUL selects. Without a GPU: where NVRTC and cuBLAS are found (or every place searched), then "
+            + "why there is no GPU, exit 1.")
     public static final class Info implements Callable<Integer> {
         @Override
         public Integer call() {
             MatmulPath matmul = MatmulPath.selected();
-            try (Cuda cuda = Cuda.open()) {
+            Cuda opened;
+            try {
+                opened = Cuda.open();
+            } catch (CudaException noGpu) {
+                // the libraries that need no GPU to be found, then the reason there is none as the one error line
+                System.out.println("gpu:      none (why: the last line)");
+                printNvrtc();
+                CudaLibraries.fromEnvironment().blasLibraries().forEach(System.out::println);
+                System.out.println("kernel cache: " + KernelCache.defaultDir(System.getenv()));
+                throw noGpu;
+            }
+            try (Cuda cuda = opened) {
                 System.out.println("gpu:    " + cuda.describe());
                 Nvrtc nvrtc = cuda.nvrtc();
                 int[] v = nvrtc.version();
@@ -56,6 +71,19 @@ public final class CudaCommand implements Runnable {
                 System.out.println("kernel cache: " + KernelCache.defaultDir(System.getenv()));
             }
             return 0;
+        }
+
+        /** Without a GPU: NVRTC's version and file, or every place it was looked for. */
+        private static void printNvrtc() {
+            Nvrtc nvrtc;
+            try {
+                nvrtc = Nvrtc.load();
+            } catch (CudaException missing) {
+                System.out.println("nvrtc:    not found: " + missing.getMessage());
+                return;
+            }
+            int[] v = nvrtc.version();
+            System.out.println("nvrtc:    " + v[0] + "." + v[1] + " from " + nvrtc.origin);
         }
     }
 

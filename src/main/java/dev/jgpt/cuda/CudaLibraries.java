@@ -57,6 +57,24 @@ public final class CudaLibraries {
         return findWithCompanion("cuBLASLt", List.of("libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"), null);
     }
 
+    /**
+     * Where cuBLAS and cuBLASLt are found ("cublas: FILE"), or the error naming every place searched
+     * ("cublas: not found: ..."), one line each: what {@code jgpt cuda info} says where there is no GPU
+     * to load them on, so the rest of the setup can be checked before the driver is.
+     */
+    public List<String> blasLibraries() {
+        List<String> lines = new ArrayList<>();
+        for (String name : List.of("cublas", "cublaslt")) {
+            String label = String.format("%-10s", name + ":");
+            try {
+                lines.add(label + (name.equals("cublas") ? cublas() : cublasLt()).origin());
+            } catch (CudaException e) {
+                lines.add(label + "not found: " + e.getMessage());
+            }
+        }
+        return lines;
+    }
+
     private NativeLibrary findWithCompanion(String what, List<String> names, String companionPrefix) {
         List<Path> dirs = new ArrayList<>(userDirs());
         dirs.addAll(toolkitDirs());

@@ -182,6 +182,27 @@ class FakeGpuTest {
     }
 
     @Test
+    void cudaInfoWithoutADriverStillSaysWhereEachLibraryIsOrWasLookedFor() throws Exception {
+        String why = dev.jgpt.cuda.Cuda.unavailableReason();
+        assumeTrue(why != null && why.startsWith("no CUDA driver found"), "this machine has a CUDA driver");
+        // NVRTC alone, as a CUDA toolkit without a driver or a pip package gives it
+        Path nvrtcOnly = Files.createDirectories(tmp.resolve("nvrtc-only"));
+        try (var libs = Files.list(Path.of("target/fakegpu/lib"))) {
+            for (Path lib : libs.filter(f -> f.getFileName().toString().startsWith("libnvrtc")).toList()) {
+                Files.copy(lib, nvrtcOnly.resolve(lib.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Launcher.Child info = jgpt.start(tmp, List.of("env", "JGPT_CUDA_LIBS=" + nvrtcOnly.toAbsolutePath()), null, "cuda", "info");
+        assertEquals(1, info.waitFor(60), info.out() + info.err());
+        assertTrue(info.out().contains("\nnvrtc:    13.") && info.out().contains("from " + nvrtcOnly.toAbsolutePath().resolve("libnvrtc.so.13")), info.out());
+        assertTrue(info.out().contains("\ncublas:   not found: no cuBLAS found (libcublas.so.13")
+                && info.out().contains("searched JGPT_CUDA_LIBS=" + nvrtcOnly.toAbsolutePath()), info.out());
+        assertTrue(info.out().contains("\ncublaslt: not found: no cuBLASLt found") && info.out().contains("\nkernel cache: "), info.out());
+        // the reason there is no GPU is the one error line, and the last
+        assertTrue(info.err().startsWith("jgpt cuda info: no CUDA driver found") && info.err().strip().lines().count() == 1, info.err());
+    }
+
+    @Test
     void aCachedCubinCutShortIsCompiledAgain() throws Exception {
         // a cubin cut short on disk (a full disk, a copied cache) would otherwise fail every run until the cache is deleted
         Path cache = tmp.resolve("cut-cache");
