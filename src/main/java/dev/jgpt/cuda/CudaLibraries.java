@@ -119,6 +119,18 @@ public final class CudaLibraries {
         if (!folders.isEmpty()) where.append(", ").append(String.join(", ", folders));
         if (pythonPackages) where.append(", pip nvidia-* packages of the Python environments in sight (").append(
                 pythonNvidiaDirs().isEmpty() ? "none found" : "none holds it").append(")");
+        // a mistyped variable is the likeliest cause, and "searched" alone does not show it
+        List<String> missing = new ArrayList<>();
+        for (String p : user.split(":")) {
+            if (!p.isBlank() && !Files.exists(Path.of(p))) missing.add(ENV_PATHS + " entry " + p);
+        }
+        if (pythonPackages) { // the toolkit's variables are searched with the pip packages, not for the driver
+            for (String var : List.of("CUDA_HOME", "CUDA_PATH")) {
+                String v = env.get(var);
+                if (v != null && !v.isBlank() && !Files.isDirectory(Path.of(v))) missing.add(var + "=" + v);
+            }
+        }
+        if (!missing.isEmpty()) where.append("; no such folder: ").append(String.join(", ", missing));
         throw new CudaException("no " + what + " found (" + String.join(" or ", names) + "); searched " + where + "; " + hint);
     }
 

@@ -41,6 +41,18 @@ class CudaLibrariesTest {
     }
 
     @Test
+    void aMistypedFolderIsNamedAsMissing(@TempDir Path tmp) {
+        assumeTrue(!onLoaderPath("libnvrtc.so.13") && !onLoaderPath("libnvrtc.so.12") && !onLoaderPath("libnvrtc.so"),
+                "this machine has NVRTC on the loader path");
+        Path typo = tmp.resolve("cuda-12.4/lib64"), toolkit = tmp.resolve("cuda-12.4");
+        Map<String, String> env = Map.of(CudaLibraries.ENV_PATHS, typo + ":" + tmp, "CUDA_HOME", toolkit.toString(), "HOME", tmp.toString(), "PATH", "");
+        String m = assertThrows(CudaException.class, () -> new CudaLibraries(env).nvrtc()).getMessage();
+        assertTrue(m.contains("; no such folder: JGPT_CUDA_LIBS entry " + typo + ", CUDA_HOME=" + toolkit + ";"), m);
+        // an existing folder that lacks the library is searched, not missing
+        assertTrue(!m.contains("entry " + tmp + ","), m);
+    }
+
+    @Test
     void findsNvrtcInAPipPackageOfAVirtualEnvironment() throws IOException {
         Path redist = RedistNvrtc.folder();
         Path venv = Path.of("target", "test-venv"); // beside target/nvrtc: its links point there
