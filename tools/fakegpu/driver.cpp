@@ -31,7 +31,9 @@ int cuDeviceGetCount(int* n) { *n = 1; return 0; }
 int cuDeviceGet(int* d, int ordinal) { if (ordinal != 0) return 101; *d = 0; return 0; }
 int cuDeviceGetName(char* s, int len, int dev) { snprintf(s, len, "Fake GPU (simulated on the CPU)"); return 0; }
 int cuDeviceGetAttribute(int* v, int attr, int dev) {
-    switch (attr) { case 13: *v = 1980000; return 0; case 16: *v = 132; return 0; case 75: *v = 9; return 0; case 76: *v = 0; return 0; case 97: *v = 232448; return 0; }
+    // FAKE_SM=75 makes it an sm_75 GPU (default sm_90), for the GPUs an NVRTC cannot compile for
+    const char* sm = getenv("FAKE_SM"); int cc = sm ? atoi(sm) : 90;
+    switch (attr) { case 13: *v = 1980000; return 0; case 16: *v = 132; return 0; case 75: *v = cc / 10; return 0; case 76: *v = cc % 10; return 0; case 97: *v = 232448; return 0; }
     return 1;
 }
 int cuDeviceTotalMem_v2(size_t* b, int dev) { *b = 80ull << 30; return 0; }

@@ -61,6 +61,7 @@ public final class CudaCommand implements Runnable {
                 Nvrtc nvrtc = cuda.nvrtc();
                 int[] v = nvrtc.version();
                 System.out.println("nvrtc:  " + v[0] + "." + v[1] + " from " + nvrtc.origin);
+                nvrtc.requireArchitecture(cuda.arch(), cuda.deviceName + "'s architecture");
                 cuda.cublas();
                 System.out.println("cublas: loaded");
                 if (matmul == MatmulPath.CUBLASLT) cuda.cublasLt(); // its library, handle and workspace, or the error
@@ -97,9 +98,12 @@ public final class CudaCommand implements Runnable {
         public Integer call() {
             if (arch != null && !arch.matches("sm_\\d+a?")) throw new JgptException("--arch must look like sm_90, got " + arch);
             if (arch != null) {
-                compileAll(Nvrtc.load(), arch);
+                Nvrtc nvrtc = Nvrtc.load();
+                nvrtc.requireArchitecture(arch, "--arch");
+                compileAll(nvrtc, arch);
             } else {
                 try (Cuda cuda = Cuda.open()) {
+                    cuda.nvrtc().requireArchitecture(cuda.arch(), cuda.deviceName + "'s architecture");
                     compileAll(cuda.nvrtc(), cuda.arch());
                     cuda.loadAllKernels(); // and load each cubin into the GPU
                     System.out.println("all modules load on " + cuda.deviceName);
@@ -157,7 +161,7 @@ public final class CudaCommand implements Runnable {
         public Integer call() throws IOException {
             if (fixtures != null && !Files.isDirectory(fixtures)) throw new JgptException(fixtures + ": no such folder");
             MatmulPath matmul = MatmulPath.selected();
-            try (Cuda cuda = Cuda.open()) {
+            try (Cuda cuda = Cuda.open().requireLibraries()) {
                 System.out.println(cuda.describe());
                 System.out.println("matmul path of the model and fixture checks: " + matmul.id()
                         + " (JGPT_MATMUL); the matmul checks run both");

@@ -144,13 +144,13 @@ public final class Cuda implements AutoCloseable {
 
     /**
      * Loads NVRTC and cuBLAS now, and cuBLASLt where JGPT_MATMUL selects it, rather than at the first
-     * kernel or matmul: a machine with a driver and a GPU but without these libraries then fails (or
-     * falls back to the CPU) before any work, with the error naming every place searched. Closes this
-     * GPU when one is missing.
+     * kernel or matmul: a machine with a driver and a GPU but without these libraries, or with an
+     * NVRTC that cannot compile for this GPU, then fails (or falls back to the CPU) before any work,
+     * with the error naming every place searched. Closes this GPU when one is missing.
      */
     public Cuda requireLibraries() {
         try {
-            nvrtc();
+            nvrtc().requireArchitecture(arch(), deviceName + "'s architecture");
             cublas();
             if (MatmulPath.selected() == MatmulPath.CUBLASLT) cublasLt();
             return this;

@@ -80,6 +80,20 @@ public final class Nvrtc {
     }
 
     /**
+     * Refuses {@code arch} ("sm_70", "sm_90a") when this NVRTC cannot compile for it, naming those it
+     * can: otherwise the first kernel fails with NVRTC_ERROR_INVALID_OPTION alone. {@code what} says
+     * whose architecture it is ("--arch", "the GPU's").
+     */
+    public void requireArchitecture(String arch, String what) {
+        List<Integer> supported = supportedArchitectures();
+        if (supported.contains(Integer.parseInt(arch.replaceAll("\\D", "")))) return;
+        int[] v = version();
+        throw new CudaException(what + " " + arch + ": NVRTC " + v[0] + "." + v[1] + " (" + origin + ") compiles for "
+                + String.join(", ", supported.stream().map(n -> "sm_" + n).toList()) + " only; an NVRTC of another CUDA version"
+                + " may list it (set " + CudaLibraries.ENV_PATHS + " to its folder)");
+    }
+
+    /**
      * Compiles {@code source} (named {@code name} in messages) to a cubin for {@code arch} (e.g.
      * "sm_90"). A compile error throws with the compiler's log.
      */

@@ -203,6 +203,30 @@ class FakeGpuTest {
     }
 
     @Test
+    void aGpuThisNvrtcCannotCompileForIsNoUsableGpu() throws Exception {
+        // CUDA 13's NVRTC compiles for sm_75 and later: on an older GPU every kernel would fail with NVRTC_ERROR_INVALID_OPTION
+        List<String> sm70 = new java.util.ArrayList<>(onFakeGpu);
+        sm70.add("FAKE_SM=70");
+        Path config = tmp.resolve("sm70.yaml");
+        Files.writeString(config, TrainProcessTest.tinyConfig(data, 2));
+        Launcher.Child auto = jgpt.start(tmp, sm70, null, "train", "-c", config.toString(), "--name", "auto-on-sm70");
+        assertEquals(0, auto.waitFor(120), auto.out() + auto.err());
+        assertTrue(auto.out().contains("device: cpu (train.device auto: no usable GPU: Fake GPU (simulated on the CPU)'s architecture "
+                + "sm_70: NVRTC 13."), auto.out());
+        assertTrue(auto.out().contains("compiles for sm_75, "), auto.out());
+
+        String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
+        Launcher.Child generate = jgpt.start(tmp, sm70, null, "generate", "--model", model, "--prompt", "!", "--device", "cuda");
+        assertEquals(1, generate.waitFor(120), generate.out() + generate.err());
+        assertTrue(generate.err().startsWith("jgpt generate: Fake GPU (simulated on the CPU)'s architecture sm_70: NVRTC 13.")
+                && generate.err().strip().lines().count() == 1, generate.err());
+
+        Launcher.Child compile = jgpt.start(tmp, onFakeGpu, null, "cuda", "compile", "--arch", "sm_50");
+        assertEquals(1, compile.waitFor(120), compile.out() + compile.err());
+        assertTrue(compile.err().startsWith("jgpt cuda compile: --arch sm_50: NVRTC 13.") && compile.err().contains("sm_90"), compile.err());
+    }
+
+    @Test
     void aCachedCubinCutShortIsCompiledAgain() throws Exception {
         // a cubin cut short on disk (a full disk, a copied cache) would otherwise fail every run until the cache is deleted
         Path cache = tmp.resolve("cut-cache");
