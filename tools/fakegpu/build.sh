@@ -12,8 +12,9 @@
 # FAKE_REVERSE=1 runs blocks and threads in reverse order; FAKE_FREE_NO_SYNC=1 makes cuMemFree not wait
 # for queued work (the driver only says it may) and reports each free that queued work could still
 # touch; FAKE_LT_NO_EPILOGUE=1 makes cuBLASLt refuse its epilogues (the unfused route); FAKE_SM=70
-# makes it an sm_70 GPU rather than sm_90. What it cannot show: races between threads of different
-# blocks or warps (blocks run one after another), real cuBLAS/cuBLASLt restrictions, speed.
+# makes it an sm_70 GPU rather than sm_90; FAKE_DRIVER_VERSION=12040 a CUDA 12.4 driver rather than
+# 13.0. What it cannot show: races between threads of different blocks or warps (blocks run one
+# after another), real cuBLAS/cuBLASLt restrictions, speed.
 #
 # ASAN=1 tools/fakegpu/build.sh compiles the kernels with AddressSanitizer, so a kernel that reads or
 # writes outside its device buffer stops with the line; run jgpt with

@@ -25,7 +25,7 @@ extern "C" {
 bool fakeInAlloc(uintptr_t p, size_t bytes) { return inAlloc(p, bytes); }
 int fakeHasContext() { return currentCtx == PRIMARY && retained > 0; }
 int cuInit(int) { return 0; }
-int cuDriverGetVersion(int* v) { *v = 13000; return 0; }
+int cuDriverGetVersion(int* v) { const char* d = getenv("FAKE_DRIVER_VERSION"); *v = d ? atoi(d) : 13000; return 0; }
 int cuGetErrorName(int e, const char** s) { static char buf[64]; snprintf(buf, 64, "CUDA_ERROR_FAKE_%d", e); *s = buf; return 0; }
 int cuDeviceGetCount(int* n) { *n = 1; return 0; }
 int cuDeviceGet(int* d, int ordinal) { if (ordinal != 0) return 101; *d = 0; return 0; }

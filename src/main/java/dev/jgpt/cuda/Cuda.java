@@ -151,6 +151,10 @@ public final class Cuda implements AutoCloseable {
     public Cuda requireLibraries() {
         try {
             nvrtc().requireArchitecture(arch(), deviceName + "'s architecture");
+            requireDriverFor("NVRTC", nvrtc.version()[0], nvrtc.origin);
+            NativeLibrary blas = libraries.cublas();
+            java.util.regex.Matcher soVersion = java.util.regex.Pattern.compile("\\.so\\.(\\d+)").matcher(blas.origin());
+            if (soVersion.find()) requireDriverFor("cuBLAS", Integer.parseInt(soVersion.group(1)), blas.origin());
             cublas();
             if (MatmulPath.selected() == MatmulPath.CUBLASLT) cublasLt();
             return this;
@@ -158,6 +162,19 @@ public final class Cuda implements AutoCloseable {
             close();
             throw e;
         }
+    }
+
+    /**
+     * A library of CUDA {@code cudaMajor} needs a driver of that CUDA version or later: an older one
+     * cannot load its kernels or start cuBLAS, which says only CUBLAS_STATUS_NOT_INITIALIZED.
+     */
+    private void requireDriverFor(String what, int cudaMajor, String origin) {
+        if (cudaMajor <= driverVersion / 1000) return;
+        throw new CudaException(what + " of CUDA " + cudaMajor + " (" + origin + ") needs a driver of CUDA " + cudaMajor
+                + " or later, and the driver (" + driver.lib.origin() + ") is of CUDA " + driverVersion / 1000 + "."
+                + driverVersion % 1000 / 10 + "; update the NVIDIA driver, or use CUDA " + driverVersion / 1000
+                + "'s libraries (pip install nvidia-cuda-nvrtc-cu" + driverVersion / 1000 + " nvidia-cublas-cu" + driverVersion / 1000
+                + ", and set " + CudaLibraries.ENV_PATHS + " to their folders)");
     }
 
     /** Compiles (or takes from the cache) and loads every kernel file now, rather than on first use. */

@@ -227,6 +227,25 @@ class FakeGpuTest {
     }
 
     @Test
+    void librariesOfANewerCudaThanTheDriversAreNoUsableGpu() throws Exception {
+        // CUDA 13's NVRTC and cuBLAS beside a CUDA 12.4 driver: its cubins would not load and cuBLAS would not start
+        List<String> driver12 = new java.util.ArrayList<>(onFakeGpu);
+        driver12.add("FAKE_DRIVER_VERSION=12040");
+        Path config = tmp.resolve("driver12.yaml");
+        Files.writeString(config, TrainProcessTest.tinyConfig(data, 2));
+        Launcher.Child auto = jgpt.start(tmp, driver12, null, "train", "-c", config.toString(), "--name", "auto-on-driver12");
+        assertEquals(0, auto.waitFor(120), auto.out() + auto.err());
+        assertTrue(auto.out().matches("(?s).*device: cpu \\(train.device auto: no usable GPU: NVRTC of CUDA 13 \\([^)]*\\) needs a driver "
+                + "of CUDA 13 or later, and the driver \\([^)]*\\) is of CUDA 12.4\\)\n.*"), auto.out());
+
+        String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
+        Launcher.Child generate = jgpt.start(tmp, driver12, null, "generate", "--model", model, "--prompt", "!", "--device", "cuda");
+        assertEquals(1, generate.waitFor(120), generate.out() + generate.err());
+        assertTrue(generate.err().startsWith("jgpt generate: NVRTC of CUDA 13") && generate.err().contains("pip install nvidia-cuda-nvrtc-cu12")
+                && generate.err().strip().lines().count() == 1, generate.err());
+    }
+
+    @Test
     void aCachedCubinCutShortIsCompiledAgain() throws Exception {
         // a cubin cut short on disk (a full disk, a copied cache) would otherwise fail every run until the cache is deleted
         Path cache = tmp.resolve("cut-cache");
