@@ -61,10 +61,9 @@ public final class CudaCommand implements Runnable {
                 Nvrtc nvrtc = cuda.nvrtc();
                 int[] v = nvrtc.version();
                 System.out.println("nvrtc:  " + v[0] + "." + v[1] + " from " + nvrtc.origin);
-                nvrtc.requireArchitecture(cuda.arch(), cuda.deviceName + "'s architecture");
-                cuda.cublas();
+                // the GPU's architecture, the driver's CUDA version, cuBLAS and, where selected, cuBLASLt's handle and workspace
+                cuda.requireLibraries();
                 System.out.println("cublas: loaded");
-                if (matmul == MatmulPath.CUBLASLT) cuda.cublasLt(); // its library, handle and workspace, or the error
                 System.out.println("matmul: " + matmul.id() + (matmul == MatmulPath.CUBLASLT ? " (cuBLASLt loaded)" : "")
                         + "; JGPT_MATMUL=cublas|cublaslt selects it");
                 long[] mem = cuda.memoryInfo();

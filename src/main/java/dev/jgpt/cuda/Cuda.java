@@ -39,6 +39,7 @@ public final class Cuda implements AutoCloseable {
     private KernelCache cache;
     private Cublas cublas;
     private CublasLt cublasLt;
+    private boolean closed;
 
     private Cuda(CudaLibraries libraries, Driver driver, int ordinal) {
         this.libraries = libraries;
@@ -386,6 +387,8 @@ public final class Cuda implements AutoCloseable {
 
     @Override
     public void close() {
+        if (closed) return; // requireLibraries closes what fails it; its caller may close again
+        closed = true;
         useOnThisThread(); // a shutdown hook may close it
         try {
             sync();

@@ -243,6 +243,10 @@ class FakeGpuTest {
         assertEquals(1, generate.waitFor(120), generate.out() + generate.err());
         assertTrue(generate.err().startsWith("jgpt generate: NVRTC of CUDA 13") && generate.err().contains("pip install nvidia-cuda-nvrtc-cu12")
                 && generate.err().strip().lines().count() == 1, generate.err());
+        Launcher.Child info = jgpt.start(tmp, driver12, null, "cuda", "info");
+        assertEquals(1, info.waitFor(120), info.out() + info.err());
+        assertTrue(info.out().contains("driver 12.4 from ") && info.out().contains("\nnvrtc:  13."), info.out());
+        assertTrue(info.err().startsWith("jgpt cuda info: NVRTC of CUDA 13") && info.err().strip().lines().count() == 1, info.err());
     }
 
     @Test
