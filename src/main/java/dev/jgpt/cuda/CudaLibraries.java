@@ -115,7 +115,8 @@ public final class CudaLibraries {
         where.append(ENV_PATHS).append(user.isBlank() ? " (unset)" : "=" + user);
         where.append(", the loader path (").append(ld.isBlank() ? "LD_LIBRARY_PATH unset" : "LD_LIBRARY_PATH=" + ld)
                 .append(", the system library cache)");
-        List<String> folders = searched.stream().map(Path::toString).filter(d -> !user.contains(d)).toList();
+        // the user's own folders are named above; a toolkit folder whose name is part of one (lib in lib64) is not theirs
+        List<String> folders = searched.stream().filter(d -> !first.contains(d)).map(Path::toString).toList();
         if (!folders.isEmpty()) where.append(", ").append(String.join(", ", folders));
         if (pythonPackages) where.append(", pip nvidia-* packages of the Python environments in sight (").append(
                 pythonNvidiaDirs().isEmpty() ? "none found" : "none holds it").append(")");

@@ -50,6 +50,8 @@ class CudaLibrariesTest {
         assertTrue(m.contains("; no such folder: JGPT_CUDA_LIBS entry " + typo + ", CUDA_HOME=" + toolkit + ";"), m);
         // an existing folder that lacks the library is searched, not missing
         assertTrue(!m.contains("entry " + tmp + ","), m);
+        // CUDA_HOME's lib is searched and said to be, though JGPT_CUDA_LIBS names its lib64
+        assertTrue(m.contains(", " + toolkit.resolve("lib") + ", "), m);
     }
 
     @Test
