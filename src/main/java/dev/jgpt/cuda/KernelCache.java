@@ -16,12 +16,13 @@ import java.util.Map;
  * Compiled kernels on disk, so NVRTC runs once per kernel file, GPU architecture and NVRTC version.
  * A cubin's name carries all three: {@code <file>-<arch>-nvrtc<major>.<minor>-<hash of source and
  * options>.cubin}. The folder is {@code JGPT_CUDA_CACHE}, else $XDG_CACHE_HOME/jgpt/cuda, else
- * ~/.cache/jgpt/cuda; when it cannot be written the kernels are compiled every run.
+ * ~/.cache/jgpt/cuda; when it cannot be written the kernels are compiled every run, which is said once.
  */
 public final class KernelCache {
     private final Nvrtc nvrtc;
     private final Path dir;
     private final String nvrtcVersion;
+    private boolean toldNotWritable;
 
     public KernelCache(Nvrtc nvrtc, Path dir) {
         this.nvrtc = nvrtc;
@@ -58,7 +59,12 @@ public final class KernelCache {
         try {
             AtomicFiles.write(cached(file, arch), tmp -> Files.write(tmp, cubin));
         } catch (IOException | JgptException notWritable) {
-            // a cache is a convenience: without one, compile every run
+            // a cache is a convenience: without one, compile every run, and say so once, since that costs seconds a run
+            if (!toldNotWritable) {
+                toldNotWritable = true;
+                System.err.println("jgpt: kernel cache: " + notWritable.getMessage() + "; the kernels are compiled again on every run"
+                        + " (set JGPT_CUDA_CACHE to a writable folder)");
+            }
         }
         return cubin;
     }

@@ -250,7 +250,7 @@ class FakeGpuTest {
     }
 
     @Test
-    void aCachedCubinCutShortIsCompiledAgain() throws Exception {
+    void aCachedCubinCutShortIsCompiledAgainAndAnUnwritableCacheIsSaidOnce() throws Exception {
         // a cubin cut short on disk (a full disk, a copied cache) would otherwise fail every run until the cache is deleted
         Path cache = tmp.resolve("cut-cache");
         List<String> env = List.of("env", "JGPT_CUDA_LIBS=" + Path.of("target/fakegpu/lib").toAbsolutePath(), "JGPT_CUDA_CACHE=" + cache);
@@ -269,6 +269,16 @@ class FakeGpuTest {
         assertEquals(0, again.waitFor(300), again.out() + again.err());
         assertEquals(first.out(), again.out());
         assertEquals(size, Files.size(cubins.getFirst()), "the cached cubin is whole again");
+
+        // a cache that cannot be written: the kernels compile every run, which is said once, naming the folder
+        Path notAFolder = Files.writeString(tmp.resolve("not-a-folder"), "");
+        List<String> unwritable = List.of("env", "JGPT_CUDA_LIBS=" + Path.of("target/fakegpu/lib").toAbsolutePath(),
+                "JGPT_CUDA_CACHE=" + notAFolder.resolve("cache"));
+        Launcher.Child uncached = jgpt.start(tmp, unwritable, null, args);
+        assertEquals(0, uncached.waitFor(300), uncached.out() + uncached.err());
+        assertEquals(first.out(), uncached.out());
+        assertEquals(1, uncached.err().lines().filter(l -> l.startsWith("jgpt: kernel cache: " + notAFolder.resolve("cache"))
+                && l.endsWith("the kernels are compiled again on every run (set JGPT_CUDA_CACHE to a writable folder)")).count(), uncached.err());
     }
 
     private static String[] concat(List<String> args, String... more) {
