@@ -202,24 +202,34 @@ class FakeGpuTest {
         assertTrue(info.err().startsWith("jgpt cuda info: no CUDA driver found") && info.err().strip().lines().count() == 1, info.err());
     }
 
+    /** A fake GPU made unusable by {@code setting}: a training on auto (which must fall back to the CPU) and generate's one error line with --device cuda. */
+    private record NoUsableGpu(List<String> env, Launcher.Child auto, String generateError) {
+    }
+
+    private static NoUsableGpu onAFakeGpuWith(String setting) throws Exception {
+        List<String> env = new java.util.ArrayList<>(onFakeGpu);
+        env.add(setting);
+        String name = "auto-with-" + setting.replaceAll("\\W", "-");
+        Path config = tmp.resolve(name + ".yaml");
+        Files.writeString(config, TrainProcessTest.tinyConfig(data, 2));
+        Launcher.Child auto = jgpt.start(tmp, env, null, "train", "-c", config.toString(), "--name", name);
+        assertEquals(0, auto.waitFor(120), auto.out() + auto.err());
+        String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
+        Launcher.Child generate = jgpt.start(tmp, env, null, "generate", "--model", model, "--prompt", "!", "--device", "cuda");
+        assertEquals(1, generate.waitFor(120), generate.out() + generate.err());
+        assertEquals(1, generate.err().strip().lines().count(), generate.err());
+        return new NoUsableGpu(env, auto, generate.err());
+    }
+
     @Test
     void aGpuThisNvrtcCannotCompileForIsNoUsableGpu() throws Exception {
         // CUDA 13's NVRTC compiles for sm_75 and later: on an older GPU every kernel would fail with NVRTC_ERROR_INVALID_OPTION
-        List<String> sm70 = new java.util.ArrayList<>(onFakeGpu);
-        sm70.add("FAKE_SM=70");
-        Path config = tmp.resolve("sm70.yaml");
-        Files.writeString(config, TrainProcessTest.tinyConfig(data, 2));
-        Launcher.Child auto = jgpt.start(tmp, sm70, null, "train", "-c", config.toString(), "--name", "auto-on-sm70");
-        assertEquals(0, auto.waitFor(120), auto.out() + auto.err());
-        assertTrue(auto.out().contains("device: cpu (train.device auto: no usable GPU: Fake GPU (simulated on the CPU)'s architecture "
-                + "sm_70: NVRTC 13."), auto.out());
-        assertTrue(auto.out().contains("compiles for sm_75, "), auto.out());
-
-        String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
-        Launcher.Child generate = jgpt.start(tmp, sm70, null, "generate", "--model", model, "--prompt", "!", "--device", "cuda");
-        assertEquals(1, generate.waitFor(120), generate.out() + generate.err());
-        assertTrue(generate.err().startsWith("jgpt generate: Fake GPU (simulated on the CPU)'s architecture sm_70: NVRTC 13.")
-                && generate.err().strip().lines().count() == 1, generate.err());
+        NoUsableGpu sm70 = onAFakeGpuWith("FAKE_SM=70");
+        assertTrue(sm70.auto().out().contains("device: cpu (train.device auto: no usable GPU: Fake GPU (simulated on the CPU)'s architecture "
+                + "sm_70: NVRTC 13."), sm70.auto().out());
+        assertTrue(sm70.auto().out().contains("compiles for sm_75, "), sm70.auto().out());
+        assertTrue(sm70.generateError().startsWith("jgpt generate: Fake GPU (simulated on the CPU)'s architecture sm_70: NVRTC 13."),
+                sm70.generateError());
 
         Launcher.Child compile = jgpt.start(tmp, onFakeGpu, null, "cuda", "compile", "--arch", "sm_50");
         assertEquals(1, compile.waitFor(120), compile.out() + compile.err());
@@ -229,21 +239,12 @@ class FakeGpuTest {
     @Test
     void librariesOfANewerCudaThanTheDriversAreNoUsableGpu() throws Exception {
         // CUDA 13's NVRTC and cuBLAS beside a CUDA 12.4 driver: its cubins would not load and cuBLAS would not start
-        List<String> driver12 = new java.util.ArrayList<>(onFakeGpu);
-        driver12.add("FAKE_DRIVER_VERSION=12040");
-        Path config = tmp.resolve("driver12.yaml");
-        Files.writeString(config, TrainProcessTest.tinyConfig(data, 2));
-        Launcher.Child auto = jgpt.start(tmp, driver12, null, "train", "-c", config.toString(), "--name", "auto-on-driver12");
-        assertEquals(0, auto.waitFor(120), auto.out() + auto.err());
-        assertTrue(auto.out().matches("(?s).*device: cpu \\(train.device auto: no usable GPU: NVRTC of CUDA 13 \\([^)]*\\) needs a driver "
-                + "of CUDA 13 or later, and the driver \\([^)]*\\) is of CUDA 12.4\\)\n.*"), auto.out());
-
-        String model = Path.of("").toAbsolutePath().resolve(EngineCommandsTest.TINY.resolve("hf")).toString();
-        Launcher.Child generate = jgpt.start(tmp, driver12, null, "generate", "--model", model, "--prompt", "!", "--device", "cuda");
-        assertEquals(1, generate.waitFor(120), generate.out() + generate.err());
-        assertTrue(generate.err().startsWith("jgpt generate: NVRTC of CUDA 13") && generate.err().contains("pip install nvidia-cuda-nvrtc-cu12")
-                && generate.err().strip().lines().count() == 1, generate.err());
-        Launcher.Child info = jgpt.start(tmp, driver12, null, "cuda", "info");
+        NoUsableGpu old = onAFakeGpuWith("FAKE_DRIVER_VERSION=12040");
+        assertTrue(old.auto().out().matches("(?s).*device: cpu \\(train.device auto: no usable GPU: NVRTC of CUDA 13 \\([^)]*\\) needs a driver "
+                + "of CUDA 13 or later, and the driver \\([^)]*\\) is of CUDA 12.4\\)\n.*"), old.auto().out());
+        assertTrue(old.generateError().startsWith("jgpt generate: NVRTC of CUDA 13")
+                && old.generateError().contains("pip install nvidia-cuda-nvrtc-cu12"), old.generateError());
+        Launcher.Child info = jgpt.start(tmp, old.env(), null, "cuda", "info");
         assertEquals(1, info.waitFor(120), info.out() + info.err());
         assertTrue(info.out().contains("driver 12.4 from ") && info.out().contains("\nnvrtc:  13."), info.out());
         assertTrue(info.err().startsWith("jgpt cuda info: NVRTC of CUDA 13") && info.err().strip().lines().count() == 1, info.err());
