@@ -132,7 +132,7 @@ public final class GenerateCommand implements Callable<Integer> {
         Generator.Limits limits = new Generator.Limits(maxTokens, List.of(), !ignoreEot);
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
         PrintStream err = System.err;
-        if (seed == null) err.println("seed " + seedValue);
+        if (seed == null && temperature > 0) err.println("seed " + seedValue); // greedy decoding draws no random number
 
         long prefillNanos = 0, decodeNanos = 0;
         int generated = 0, prefilled = 0;

@@ -63,6 +63,24 @@ class EngineCommandsTest {
     }
 
     @Test
+    void generatePrintsTheSeedItDrewOnlyWhenItSamples() {
+        java.io.PrintStream oldErr = System.err;
+        for (String temperature : new String[]{"0", "1"}) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            try {
+                System.setErr(new PrintStream(err, true));
+                Run r = run("generate", "--model", TINY.resolve("hf").toString(), "--prompt", "!", "--max-tokens", "2",
+                        "--temperature", temperature);
+                assertEquals(0, r.exit(), r.err());
+            } finally {
+                System.setErr(oldErr);
+            }
+            boolean seedLine = err.toString().lines().anyMatch(l -> l.matches("seed -?\\d+"));
+            assertEquals(!temperature.equals("0"), seedLine, "temperature " + temperature + ":\n" + err);
+        }
+    }
+
+    @Test
     void debugStepPrintsTheExpectedJson() throws Exception {
         Run r = run("debug-step", "--model", TINY.resolve("model.bin").toString(), "--batch", TINY.resolve("batch.json").toString(),
                 "--steps", "3", "--json");
