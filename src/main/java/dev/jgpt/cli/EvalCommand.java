@@ -27,7 +27,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "run directory, checkpoint, HuggingFace directory or llm.c .bin")
     Path model;
 
-    @Option(names = "--data", description = "directory of token shards (as jgpt prepare writes them)")
+    @Option(names = "--data", description = "directory of token shards (as jgpt prepare, llm.c or build-nanogpt write them, "
+            + "or nanoGPT's train.bin and val.bin)")
     Path data;
 
     @Option(names = "--hellaswag", description = "HellaSwag JSONL file (e.g. hellaswag_val.jsonl)")

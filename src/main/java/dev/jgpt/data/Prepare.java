@@ -152,10 +152,11 @@ public final class Prepare {
     /**
      * Makes {@code dir} ready for training without touching a file jgpt did not write: a completed
      * prepare is used as is; shards from elsewhere (llm.c's .bin, build-nanogpt's .npy, HDF5, told by
-     * their headers, split by the "train" and "val" in their names) are read directly; a prepare of
-     * jgpt's that was cut short goes on after its last whole shard (or starts over, when it was made
-     * with other settings); a missing or empty directory gets {@code source} prepared into it.
-     * Anything else is one clear error naming data.dir.
+     * their headers, and nanoGPT's headerless train.bin and val.bin, by their names; split by the
+     * "train" and "val" in their names) are read directly; a prepare of jgpt's that was cut short
+     * goes on after its last whole shard (or starts over, when it was made with other settings); a
+     * missing or empty directory gets {@code source} prepared into it. Anything else is
+     * one clear error naming data.dir.
      */
     public static Path ensureShards(Path dir, String source) {
         return ensureShards(dir, source, Environment.standard(true));
@@ -227,7 +228,7 @@ public final class Prepare {
         List<Path> shards = recognizedShards(dir);
         if (shards.isEmpty()) {
             throw new JgptException("data.dir " + dir + ": holds no token shards (llm.c .bin, .npy or HDF5 files with train"
-                    + " or val in their names) and no " + MANIFEST + "; jgpt prepares data.source only into a missing or empty folder");
+                    + " or val in their names, or nanoGPT's train.bin and val.bin) and no " + MANIFEST + "; jgpt prepares data.source only into a missing or empty folder");
         }
         for (String split : List.of("train", "val")) {
             if (shards.stream().noneMatch(p -> TokenDataset.inSplit(p.getFileName().toString(), split))) {
@@ -236,6 +237,7 @@ public final class Prepare {
                         + "' in its name, like fineweb_" + split + "_000000.bin)");
             }
         }
+        for (Path shard : shards) ShardFormat.of(shard).tokenCount(shard); // a shard that cannot be read is said before "reading"
         if (!isPrepared(dir)) { // else a prepare of another process finished just now
             say.accept("data.dir " + dir + ": reading its " + shards.size() + " shards directly (no " + MANIFEST
                     + ": not written by jgpt prepare)");

@@ -17,7 +17,8 @@ import java.util.Locale;
  * token ids.
  * <ul>
  *   <li>{@link #BIN} {@code .bin}: llm.c's layout, a 256-int32 header (magic 20240520, version 1, token
- *       count) then the tokens; what llm.c's train_gpt2 reads.</li>
+ *       count) then the tokens; what llm.c's train_gpt2 reads. Also read, never written: nanoGPT's
+ *       {@code train.bin} and {@code val.bin}, the tokens with no header (see {@link LlmcBinShard}).</li>
  *   <li>{@link #NPY} {@code .npy}: a 1-D uint16 numpy array, as build-nanogpt's fineweb.py writes.</li>
  *   <li>{@link #HDF5} {@code .h5}: one chunked uint16 dataset named {@code tokens}, readable by h5py.</li>
  * </ul>
@@ -55,6 +56,7 @@ public enum ShardFormat {
     /**
      * The format a file's first bytes announce — llm.c's magic 20240520, numpy's {@code \x93NUMPY},
      * HDF5's signature (at byte 0, or after a user block) — when it matches its extension; else null.
+     * nanoGPT's headerless {@code train.bin} and {@code val.bin} are known by their names.
      * Tells shards from other files with the same extensions (an llm.c model checkpoint is a .bin too).
      */
     public static ShardFormat sniff(Path path) {
@@ -67,6 +69,7 @@ public enum ShardFormat {
         } catch (IOException e) {
             return null;
         }
+        if (byName == BIN && LlmcBinShard.isNanoGpt(path, head, n)) return BIN;
         if (n < head.length) return null;
         boolean matches = switch (byName) {
             case BIN -> ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(0) == LlmcBinShard.MAGIC;

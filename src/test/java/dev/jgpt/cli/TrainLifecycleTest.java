@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static dev.jgpt.cli.EngineCommandsTest.run;
@@ -243,6 +244,51 @@ class TrainLifecycleTest {
         String e = oneErrorLine(trainNew("noval", "data.dir=" + trainOnly));
         assertTrue(e.contains("data.dir " + trainOnly) && e.contains("no validation shard"), e);
         assertFalse(Files.exists(runs.resolve("noval")));
+    }
+
+    @Test
+    void nanoGptsTrainAndValBinAreTrainedOnAndEvaluatedAsTheyAre() throws Exception {
+        // nanoGPT's data/shakespeare/prepare.py writes the same GPT-2 tokens with no header: train.bin and val.bin
+        Path fromJava = Files.createDirectories(tmp.resolve("nanogpt-java"));
+        for (String split : List.of("val_000000", "train_000001")) {
+            byte[] shard = Files.readAllBytes(data.resolve("corpus_" + split + ".bin"));
+            Files.write(fromJava.resolve(split.substring(0, split.indexOf('_')) + ".bin"), Arrays.copyOfRange(shard, 1024, shard.length));
+        }
+        List<Path> folders = new ArrayList<>(List.of(fromJava));
+        if (dev.jgpt.data.PrepareTest.pythonHas("numpy")) {
+            Path fromNumpy = Files.createDirectories(tmp.resolve("nanogpt-numpy"));
+            String script = String.join("\n",
+                    "import sys, numpy as np",
+                    "for split, shard in (('train', 'train_000001'), ('val', 'val_000000')):",
+                    "    ids = np.fromfile(sys.argv[1] + '/corpus_' + shard + '.bin', dtype=np.uint16)[512:].tolist()",
+                    "    ids = np.array(ids, dtype=np.uint16)",
+                    "    ids.tofile(sys.argv[2] + '/' + split + '.bin')");
+            Process p = new ProcessBuilder("/usr/bin/python3", "-c", script, data.toString(), fromNumpy.toString())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), out);
+            folders.add(fromNumpy);
+        }
+        for (Path folder : folders) {
+            String name = folder.getFileName().toString();
+            EngineCommandsTest.Run r = trainNew(name, "data.dir=" + folder, "train.max_steps=2");
+            assertEquals(0, r.exit(), r.err());
+            assertTrue(r.out().contains("data.dir " + folder + ": reading its 2 shards directly"), r.out());
+            EngineCommandsTest.Run eval = run("eval", "--model", runs.resolve(name).toString(), "--data", folder.toString(),
+                    "--steps", "2", "--batch", "1");
+            assertEquals(0, eval.exit(), eval.err());
+            assertTrue(eval.out().contains("(2 batches of 1x16 from " + folder + ")"), eval.out());
+        }
+
+        // shakespeare_char's ids index a 65-character vocabulary (meta.pkl), not GPT-2's
+        Path chars = Files.createDirectories(tmp.resolve("shakespeare_char"));
+        for (String file : List.of("train.bin", "val.bin")) Files.copy(fromJava.resolve(file), chars.resolve(file));
+        Files.write(chars.resolve("meta.pkl"), new byte[]{(byte) 0x80, 4, '}', '.'});
+        EngineCommandsTest.Run eval = run("eval", "--model", runs.resolve("nanogpt-java").toString(), "--data", chars.toString());
+        assertEquals(1, eval.exit());
+        assertTrue(eval.err().strip().startsWith("jgpt eval: " + chars.resolve("val.bin") + ": holds nanoGPT's character ids"), eval.err());
+        assertTrue(oneErrorLine(trainNew("chars", "data.dir=" + chars)).contains("not GPT-2 BPE ids"));
+        assertFalse(Files.exists(runs.resolve("chars")));
     }
 
     @Test

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-class PrepareTest {
+public class PrepareTest {
     private static final Gpt2Tokenizer TOK = Gpt2Tokenizer.get();
 
     static Prepare.Options options(String source, Path out, ShardFormat format, long shard, long val) {
@@ -245,7 +245,7 @@ class PrepareTest {
         assertEquals("ok", out.strip());
     }
 
-    static boolean pythonHas(String modules) {
+    public static boolean pythonHas(String modules) {
         try {
             Process p = new ProcessBuilder("/usr/bin/python3", "-c", "import " + modules).redirectErrorStream(true).start();
             p.getInputStream().readAllBytes();
