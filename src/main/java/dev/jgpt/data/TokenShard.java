@@ -12,8 +12,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * One shard of uint16 GPT-2 tokens, opened for reading. llm.c {@code .bin}, {@code .npy} and contiguous
- * HDF5 shards are memory-mapped (the OS pages tokens in as windows are read); chunked or compressed
+ * One shard of uint16 GPT-2 tokens, opened for reading. llm.c {@code .bin}, nanoGPT's headerless
+ * {@code train.bin} and {@code val.bin}, {@code .npy} and contiguous HDF5 shards are memory-mapped (the OS pages tokens in as windows are read); chunked or compressed
  * HDF5 shards are decoded once into memory (2 bytes a token).
  */
 public final class TokenShard {
