@@ -433,7 +433,8 @@ public final class TokenDataset {
 
     /** Continues from a saved state (of a dataset built with the same arguments). */
     public void restore(State s) {
-        if (!s.split().equals(split) || !s.order().equals(order.toString()) || s.seed() != seed) {
+        // sequential order reads the files as they are: its seed is unused, and may differ
+        if (!s.split().equals(split) || !s.order().equals(order.toString()) || (order == Order.SHUFFLED && s.seed() != seed)) {
             throw new JgptException("data state is for split '" + s.split() + "', order " + s.order() + ", seed " + s.seed()
                     + "; this dataset is split '" + split + "', order " + order + ", seed " + seed);
         }

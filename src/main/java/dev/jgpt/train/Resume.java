@@ -31,8 +31,8 @@ public record Resume(Path checkpoint, TrainingCheckpoint.State state) {
 
     /**
      * The checkpoint's state, refused when {@code processes} or the run's config {@code cfg} cannot go
-     * on from it: a train.max_steps below its step, another model shape, or another data order, seed
-     * or (shuffled) sequence length, each named by its config keys with the checkpoint's value and the
+     * on from it: a train.max_steps below its step, another model shape, or another data order, or
+     * (shuffled) seed or sequence length, each named by its config keys with the checkpoint's value and the
      * config's.
      */
     public static Resume read(Path checkpoint, int processes, RunConfig cfg) throws IOException {
@@ -56,7 +56,9 @@ public record Resume(Path checkpoint, TrainingCheckpoint.State state) {
         DataConfig d = cfg.data();
         Changes reading = new Changes();
         reading.compare("data.order", data.order(), d.order().yamlName());
-        reading.compare("data.seed", data.seed(), d.seed());
+        // the seed orders a shuffled run's data; a run read in file order both times never used it
+        boolean shuffled = d.order() == DataConfig.Order.SHUFFLED || !data.order().equals(DataConfig.Order.SEQUENTIAL.yamlName());
+        if (shuffled) reading.compare("data.seed", data.seed(), d.seed());
         // a shuffled position counts windows of seq_len tokens; a sequential one counts tokens
         if (d.order() == DataConfig.Order.SHUFFLED && data.order().equals(d.order().yamlName())) {
             reading.compare("train.seq_len", data.seqLen(), cfg.train().seqLen());

@@ -107,6 +107,15 @@ class TrainLifecycleTest {
         assertEquals(0, ok.exit(), ok.err());
         assertTrue(Files.readString(base.resolve(RunDirectory.CONFIG_FILE)).contains("max_steps: 4"));
         assertEquals(RunStatus.State.FINISHED, RunStatus.read(base).state());
+
+        // a run read in file order never used its seed: another one resumes it, to the uninterrupted run's losses
+        assertEquals(0, trainNew("inorder", "data.order=sequential", "train.max_steps=4").exit());
+        assertEquals(0, trainNew("inorder-resumed", "data.order=sequential", "train.max_steps=2").exit());
+        EngineCommandsTest.Run reseeded = train("--resume", runs.resolve("inorder-resumed").toString(), "--set", "data.seed=8",
+                "--set", "train.max_steps=4");
+        assertEquals(0, reseeded.exit(), reseeded.err());
+        assertArrayEquals(TrainProcessTest.losses(runs.resolve("inorder"), "train"),
+                TrainProcessTest.losses(runs.resolve("inorder-resumed"), "train"));
     }
 
     @Test
