@@ -12,6 +12,7 @@ import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.FluentWait;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 import java.io.ByteArrayOutputStream;
@@ -81,8 +82,7 @@ class DashboardBrowserTest {
         WebDriver browser = null;
         try (Dashboard dashboard = Dashboard.start(runs, "127.0.0.1", 0)) {
             browser = browser(tmp.resolve("profile"));
-            var wait = new WebDriverWait(browser, Duration.ofSeconds(60)).ignoring(StaleElementReferenceException.class);
-            browser.get(dashboard.url().toString());
+            var wait = open(browser, dashboard);
             wait.until(b -> b.findElement(By.cssSelector("#runs tr[data-run='live'] .run-name")).getText().equals("live"));
 
             training.start();
@@ -124,10 +124,9 @@ class DashboardBrowserTest {
         WebDriver browser = null;
         try (Dashboard dashboard = Dashboard.start(runs, "127.0.0.1", 0)) {
             browser = browser(tmp.resolve("profile"));
-            var wait = new WebDriverWait(browser, Duration.ofSeconds(60)).ignoring(StaleElementReferenceException.class);
-            browser.get(dashboard.url().toString());
+            var wait = open(browser, dashboard);
+            rows(wait, 80);
             WebDriver b = browser;
-            wait.until(x -> b.findElements(By.cssSelector("#runs tbody tr")).size() == 80);
             var js = (org.openqa.selenium.JavascriptExecutor) browser;
             Number chartTop = (Number) js.executeScript("return document.getElementById('chart-loss').getBoundingClientRect().top");
             Number height = (Number) js.executeScript("return window.innerHeight");
@@ -162,22 +161,33 @@ class DashboardBrowserTest {
         WebDriver browser = null;
         try (Dashboard dashboard = Dashboard.start(runs, "127.0.0.1", 0)) {
             browser = browser(tmp.resolve("profile"));
-            var wait = new WebDriverWait(browser, Duration.ofSeconds(60)).ignoring(StaleElementReferenceException.class);
-            browser.get(dashboard.url().toString());
+            var wait = open(browser, dashboard);
+            rows(wait, 4);
             WebDriver b = browser;
-            wait.until(x -> b.findElements(By.cssSelector("#runs tbody tr")).size() == 4);
             // draw exactly the two runs whose names a list separator or URL encoding could split or mangle
             for (var box : browser.findElements(By.cssSelector("#runs tbody input[type=checkbox]"))) if (box.isSelected()) box.click();
             box(browser, "a,b").click();
             box(browser, "50% & more").click();
             browser.navigate().refresh();
-            wait.until(x -> b.findElements(By.cssSelector("#runs tbody tr")).size() == 4);
+            rows(wait, 4);
             wait.until(x -> b.findElements(By.cssSelector("#runs tbody input[type=checkbox]")).stream().anyMatch(c -> c.isSelected()));
             assertTrue(box(browser, "a,b").isSelected() && box(browser, "50% & more").isSelected(), browser.getCurrentUrl());
             assertFalse(box(browser, "a").isSelected() || box(browser, "b").isSelected(), browser.getCurrentUrl());
         } finally {
             if (browser != null) browser.quit();
         }
+    }
+
+    /** Opens the dashboard's page; the wait that the test's steps then use. */
+    private static FluentWait<WebDriver> open(WebDriver browser, Dashboard dashboard) {
+        var wait = new WebDriverWait(browser, Duration.ofSeconds(60)).ignoring(StaleElementReferenceException.class);
+        browser.get(dashboard.url().toString());
+        return wait;
+    }
+
+    /** Waits until the run list shows {@code n} runs. */
+    private static void rows(FluentWait<WebDriver> wait, int n) {
+        wait.until(b -> b.findElements(By.cssSelector("#runs tbody tr")).size() == n);
     }
 
     private static org.openqa.selenium.WebElement box(WebDriver browser, String run) {
