@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -133,9 +135,17 @@ public final class Cuda implements AutoCloseable {
     }
 
     public Cublas cublas() {
-        if (cublas == null) cublas = new Cublas(libraries.cublas(), stream);
+        if (cublas == null) {
+            NativeLibrary lib = libraries.cublas();
+            Matcher soVersion = SO_MAJOR.matcher(lib.origin());
+            if (soVersion.find()) requireDriverFor("cuBLAS", Integer.parseInt(soVersion.group(1)), lib.origin());
+            cublas = new Cublas(lib, stream);
+        }
         return cublas;
     }
+
+    /** The CUDA major version in a library's file name: 13 in libcublas.so.13. */
+    private static final Pattern SO_MAJOR = Pattern.compile("\\.so\\.(\\d+)");
 
     /** cuBLASLt on the same stream, with its workspace on this GPU. */
     public CublasLt cublasLt() {
@@ -153,10 +163,7 @@ public final class Cuda implements AutoCloseable {
         try {
             nvrtc().requireArchitecture(arch(), deviceName + "'s architecture");
             requireDriverFor("NVRTC", nvrtc.version()[0], nvrtc.origin);
-            NativeLibrary blas = libraries.cublas();
-            java.util.regex.Matcher soVersion = java.util.regex.Pattern.compile("\\.so\\.(\\d+)").matcher(blas.origin());
-            if (soVersion.find()) requireDriverFor("cuBLAS", Integer.parseInt(soVersion.group(1)), blas.origin());
-            cublas();
+            cublas(); // which checks its CUDA version against the driver's
             if (MatmulPath.selected() == MatmulPath.CUBLASLT) cublasLt();
             return this;
         } catch (RuntimeException e) {
