@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check, in one run of a few minutes, on a machine with no JDK and no network: unpacks the
 # runtime that bundle.sh packed, then runs, each with a time limit and its own log, in this order
-# (what the issue asks for first, so that a run cut short still tells the most):
+# (what the GPU engine must show first, so that a run cut short still tells the most):
 #   cpu      the runtime works: debug-step on the CPU
 #   gpu      the GPU, the driver, NVRTC and cuBLAS as jgpt finds them   (jgpt cuda info)
 #   compile  every kernel compiled for the GPU and loaded               (jgpt cuda compile)
