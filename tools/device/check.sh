@@ -139,7 +139,7 @@ generate_check() {
 train_checks() {
   local runs="$work/runs"
   cat > "$work/train.yaml" <<YAML
-model: {preset: custom, n_layer: 4, n_head: 4, n_embd: 128, block_size: 128}
+model: {preset: custom, n_layer: 4, n_head: 2, n_embd: 128, block_size: 128}
 data: {dir: $work/data, source: $bundle/corpus.txt, order: shuffled, seed: 1337}
 train: {total_batch_size: 8192, micro_batch_size: 32, seq_len: 128, max_lr: 2.0e-3, warmup_steps: 20, max_steps: 200, seed: 1337, device: cuda}
 eval: {val_every: 50, val_steps: 10, hellaswag_every: 0, sample_every: 100, num_samples: 2, sample_max_tokens: 64, sample_prompt: "public static", checkpoint_every: 50, keep_last: 0}

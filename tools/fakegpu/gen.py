@@ -8,7 +8,7 @@ out.append('#include "shim.h"')
 out.append('#include "common.cuh"')
 for f in files: out.append('#include "%s"' % f)
 regs = []
-pat = re.compile(r'extern "C" __global__ void (\w+)\(([^)]*)\)')
+pat = re.compile(r'extern "C" __global__ void (?:__launch_bounds__\([^)]*\) )?(\w+)\(([^)]*)\)')
 for f in files:
     text = open(os.path.join(src, f)).read()
     for m in pat.finditer(text):

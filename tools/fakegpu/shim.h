@@ -15,6 +15,7 @@ void syncThreads();
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __launch_bounds__(...)
 #define __shared__ static
 using std::min; using std::max;
 inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }

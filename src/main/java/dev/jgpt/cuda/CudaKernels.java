@@ -16,9 +16,13 @@ public final class CudaKernels {
     private static final int ROW_WARPS = 4;          // rows per block for the one-warp-per-row kernels
     private static final int CLASSIFIER_BLOCK = 512;
     /** The most threads per block any launch here asks for: every kernel's registers must allow it. */
-    public static final int LARGEST_BLOCK = Math.max(BLOCK, Math.max(32 * ROW_WARPS, CLASSIFIER_BLOCK));
+    // attention.cu's tiled kernels: TILE query rows or KEY_ROWS key rows per block of TILED_THREADS
+    private static final int TILE = 64, KEY_ROWS = 32, TILED_THREADS = 256;
+    public static final int LARGEST_BLOCK = Math.max(Math.max(BLOCK, TILED_THREADS), Math.max(32 * ROW_WARPS, CLASSIFIER_BLOCK));
     private static final int NORM_BLOCKS = 1024;
     static final int MAX_HEAD_SIZE = 32 * 8;         // attention.cu's and decode.cu's HS_PER_LANE lanes of 32
+    /** The head size of attention.cu's tiled kernels (every GPT-2 size has it); others take the warp-per-row ones. */
+    static final int TILED_HEAD_SIZE = 64;
 
     private final Cuda cuda;
     private final MatmulPath matmulPath;
@@ -193,6 +197,10 @@ public final class CudaKernels {
     /** out (B, T, C) and lse (B, NH, T) from qkv (B, T, 3C). */
     public void attentionForward(long out, long lse, long qkv, int B, int T, int C, int NH) {
         checkHeads(C, NH);
+        if (C / NH == TILED_HEAD_SIZE) {
+            cuda.launch("attention_forward_tiled", blocks(T, TILE), B * NH, TILED_THREADS, out, lse, qkv, B, T, C, NH);
+            return;
+        }
         cuda.launch("attention_forward", blocks(T, ROW_WARPS), B * NH, 32 * ROW_WARPS, out, lse, qkv, B, T, C, NH);
     }
 
@@ -202,6 +210,11 @@ public final class CudaKernels {
         rowTerms = grow(rowTerms, (long) B * NH * T);
         int gx = blocks(T, ROW_WARPS), gy = B * NH, block = 32 * ROW_WARPS;
         cuda.launch("attention_backward_rowdot", gx, gy, block, rowTerms, dout, out, B, T, C, NH);
+        if (C / NH == TILED_HEAD_SIZE) {
+            cuda.launch("attention_backward_query_tiled", blocks(T, TILE), gy, TILED_THREADS, dqkv, dout, qkv, lse, rowTerms, B, T, C, NH);
+            cuda.launch("attention_backward_key_tiled", blocks(T, KEY_ROWS), gy, TILED_THREADS, dqkv, dout, qkv, lse, rowTerms, B, T, C, NH);
+            return;
+        }
         cuda.launch("attention_backward_query", gx, gy, block, dqkv, dout, qkv, lse, rowTerms, B, T, C, NH);
         cuda.launch("attention_backward_key", gx, gy, block, dqkv, dout, qkv, lse, rowTerms, B, T, C, NH);
     }

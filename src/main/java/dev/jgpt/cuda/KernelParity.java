@@ -75,6 +75,7 @@ public final class KernelParity {
     public List<Check> runAll(Consumer<Check> report) {
         int before = 0;
         Runnable[] groups = {this::encoder, this::layernorm, this::matmul, () -> attention(3, 37, 60, 4), () -> attention(2, 70, 144, 2),
+                () -> attention(2, 150, 128, 2), () -> attention(1, 64, 64, 1), // head size 64: the tiled kernels
                 this::gelu, this::residual, this::classifier, this::adamw, this::sumOfSquares, this::model,
                 () -> decode(60, 4), () -> decode(144, 2), this::decoder};
         for (Runnable group : groups) {

@@ -24,7 +24,7 @@ public final class KernelSources {
     /** NVRTC options besides the architecture; part of the cache key. */
     public static final List<String> OPTIONS = List.of("--std=c++17");
 
-    private static final Pattern KERNEL = Pattern.compile("extern \"C\" __global__ void (\\w+)\\(([^)]*)\\)");
+    private static final Pattern KERNEL = Pattern.compile("extern \"C\" __global__ void (?:__launch_bounds__\\([^)]*\\) )?(\\w+)\\(([^)]*)\\)");
 
     /** How a kernel parameter is passed: a device pointer (8 bytes), an int, a float or a long long. */
     public enum Param { POINTER, INT, FLOAT, LONG }
