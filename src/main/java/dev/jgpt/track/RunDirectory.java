@@ -533,13 +533,27 @@ public final class RunDirectory implements AutoCloseable {
     }
 
     /** A folder a new run may take: missing, or empty but for an unheld lock file. */
+    /**
+     * Whether a run may start in {@code dir}: it is missing, or holds nothing but a lock file and an
+     * empty checkpoints/ (what a start killed before writing config.yaml leaves behind).
+     */
     private static boolean isEmptyOrMissing(Path dir) {
         if (!Files.exists(dir)) return true;
         if (!Files.isDirectory(dir)) return false;
         try (Stream<Path> entries = Files.list(dir)) {
-            return entries.allMatch(p -> p.getFileName().toString().equals(RunLock.LOCK_FILE));
+            return entries.allMatch(p -> p.getFileName().toString().equals(RunLock.LOCK_FILE)
+                    || p.getFileName().toString().equals(CHECKPOINTS_DIR) && isEmptyFolder(p));
         } catch (IOException e) {
             throw new JgptException(dir + ": cannot list (" + JgptException.reason(e) + ")", e);
+        }
+    }
+
+    private static boolean isEmptyFolder(Path dir) {
+        if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return false;
+        try (Stream<Path> entries = Files.list(dir)) {
+            return entries.findAny().isEmpty();
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -76,6 +76,20 @@ class RunDirectoryTest {
     }
 
     @Test
+    void aStartKilledBeforeItsConfigCanBeStartedAgain() throws IOException {
+        // the folder a start leaves when killed after making checkpoints/ and before writing config.yaml
+        Files.createDirectories(runs.resolve("cut/" + RunDirectory.CHECKPOINTS_DIR));
+        try (RunDirectory run = create(config("log.name=cut"))) {
+            assertEquals("cut", run.name());
+            assertTrue(Files.isRegularFile(run.configFile()));
+        }
+        // a checkpoint in it is a run's work, kept
+        Files.createDirectories(runs.resolve("kept/" + RunDirectory.CHECKPOINTS_DIR + "/step_000001"));
+        String message = assertThrows(JgptException.class, () -> create(config("log.name=kept"))).getMessage();
+        assertTrue(message.contains("already exists and is not empty"), message);
+    }
+
+    @Test
     void metricsAreOneJsonObjectPerLineOnDiskAtOnce() throws IOException {
         try (RunDirectory run = create(config("log.name=m"))) {
             run.logTrain(0, 10.987654321, 5e-5, 12.5, 1234.5, 830.25);
