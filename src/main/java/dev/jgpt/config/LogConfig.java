@@ -23,8 +23,9 @@ public record LogConfig(Path runsDir, String name, int logEvery) {
      * dot. So no name can be empty, hold a space, climb out with ".." or be an absolute path, and a
      * run's config.yaml always loads again for --resume.
      */
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}");
-    static final String NAME_RULE = "a folder name of letters, digits, '.', '-', '_' (at most 100, not starting with '.')";
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,99}");
+    // not starting with '-' either: commands would read such a name as an option (runs show -x)
+    static final String NAME_RULE = "a folder name of letters, digits, '.', '-', '_' (at most 100, not starting with '.' or '-')";
     private static final DateTimeFormatter GENERATED = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
 
     static final Section<LogConfig> SECTION = new Section<>("log", LogConfig.class, List.of(

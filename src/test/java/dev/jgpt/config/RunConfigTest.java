@@ -224,6 +224,7 @@ class RunConfigTest {
             "eval: {sample_prompt: ''}      | eval.sample_prompt = \"\": must be non-empty text",
             "eval: {num_samples: [1, 2]}    | eval.num_samples = a list: must be a whole number",
             "log: {name: ../escape}         | log.name = ../escape: must be a folder name",
+            "log: {name: -x}                | log.name = -x: must be a folder name of letters, digits, '.', '-', '_' (at most 100, not starting with '.' or '-')",
             "log: {log_every: 0}            | log.log_every = 0: must be >= 1",
     })
     void badValueIsNamedWithPathValueAndRule(String yaml, String expected) {
