@@ -17,8 +17,9 @@
 #   parity-lt, bench-lt  parity and bench with JGPT_MATMUL=cublaslt (the bias in cuBLASLt's epilogue)
 #   bench-gen8 decoding 8 sequences together on the GPU
 # and prints a summary. Logs go to $OUT when it is set, else to logs/ beside this script.
-# CHECK_STEPS="bench pytorch" runs only the GPU steps named (cpu and gpu always run; generate, resume
-# and exchange run train first), e.g. to finish a check that an earlier run did not get to.
+# CHECK_STEPS="bench pytorch" runs only the GPU steps named (cpu and gpu always run; naming train,
+# generate, resume or exchange runs the first three together, which exchange needs), e.g. to finish
+# a check that an earlier run did not get to.
 # Without a GPU the GPU steps are skipped and the summary ends with the reason (compile then targets
 # sm_90 if NVRTC is found). Exit status: 0 all passed, 1 a check failed, 3 no GPU (nothing failed).
 set -uo pipefail
